@@ -1,0 +1,149 @@
+//! A validated multi-layer chain `X -> T_1 -> ... -> T_L`, `T_l = phi_l(W_l T_{l-1} + xi_l)`.
+
+use super::channel::{Activation, Channel};
+use super::error::ReplicaError;
+use super::prior::Prior;
+use super::spectrum::{DiscreteSpectrum, Ensemble};
+
+/// One layer: `alpha = n_l / n_{l-1}`, the noisy activation, and the spectrum of `W_l^T W_l`.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub alpha: f64,
+    pub channel: Channel,
+    pub ensemble: Ensemble,
+}
+
+impl Layer {
+    /// A checked layer.
+    pub fn new(
+        alpha: f64,
+        activation: Activation,
+        noise_var: f64,
+        ensemble: Ensemble,
+    ) -> Result<Self, ReplicaError> {
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(ReplicaError::invalid("alpha", alpha, "must be finite and > 0"));
+        }
+        if let Ensemble::Gaussian { var } = ensemble {
+            if !(var.is_finite() && var > 0.0) {
+                return Err(ReplicaError::invalid("weights.var", var, "must be finite and > 0"));
+            }
+        }
+        if let Ensemble::Discrete(d) = &ensemble {
+            // W^T W (n_in x n_in) has rank <= min(n_in, n_out): at most a fraction alpha positive.
+            // Allow one eigenvalue of slack per thousand for rounding in files.
+            if d.positive_fraction() > alpha + 1e-3 {
+                return Err(ReplicaError::invalid(
+                    "weights.spectrum",
+                    format!("{:.4} of the eigenvalues positive", d.positive_fraction()),
+                    format!("with alpha = {alpha}, W^T W has at most a fraction alpha = {alpha} of positive eigenvalues; the spectrum does not fit the layer"),
+                ));
+            }
+        }
+        Ok(Layer {
+            alpha,
+            channel: Channel::new(activation, noise_var)?,
+            ensemble,
+        })
+    }
+
+    /// Orthogonal weights for this `alpha`.
+    pub fn orthogonal(alpha: f64, activation: Activation, noise_var: f64) -> Result<Self, ReplicaError> {
+        Layer::new(
+            alpha,
+            activation,
+            noise_var,
+            Ensemble::Discrete(DiscreteSpectrum::orthogonal(alpha)),
+        )
+    }
+}
+
+/// A prior and a list of layers, validated.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    prior: Prior,
+    layers: Vec<Layer>,
+    /// `rho_{l}` = E T_l^2 for l = 0..L (index 0: the input).
+    rho: Vec<f64>,
+    /// `rho~_l` = E z_l^2, l = 1..L (index l-1).
+    rho_z: Vec<f64>,
+}
+
+impl Chain {
+    /// Validate and build. The last layer needs a positive noise (the output is measured).
+    pub fn new(prior: Prior, layers: Vec<Layer>) -> Result<Self, ReplicaError> {
+        prior.check()?;
+        if layers.is_empty() {
+            return Err(ReplicaError::InvalidChain("a chain needs at least one layer".into()));
+        }
+        let last = layers.last().unwrap();
+        if last.channel.noise_var <= 0.0 {
+            return Err(ReplicaError::invalid(
+                format!("layers[{}].noise_var", layers.len() - 1),
+                last.channel.noise_var,
+                "the output layer needs noise_var > 0 (its entropy is infinite otherwise)",
+            ));
+        }
+        let mut rho = vec![prior.rho()];
+        let mut rho_z = Vec::with_capacity(layers.len());
+        for l in &layers {
+            let rz = l.ensemble.mean(l.alpha) * rho.last().unwrap() / l.alpha;
+            rho_z.push(rz);
+            rho.push(l.channel.rho_out(rz));
+        }
+        Ok(Chain {
+            prior,
+            layers,
+            rho,
+            rho_z,
+        })
+    }
+
+    pub fn prior(&self) -> &Prior {
+        &self.prior
+    }
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+    /// `rho_l = E T_l^2`, `l = 0..L`.
+    pub fn rho(&self, l: usize) -> f64 {
+        self.rho[l]
+    }
+    /// `rho~_l = E z_l^2` of layer index `l` (0-based).
+    pub fn rho_z(&self, l: usize) -> f64 {
+        self.rho_z[l]
+    }
+    /// `alpha~_l = n_l / n_0`, `l = 0..L`.
+    pub fn alpha_tilde(&self, l: usize) -> f64 {
+        self.layers[..l].iter().map(|x| x.alpha).product()
+    }
+
+    /// Whether every layer before the last is noiseless (then `X -> T_{L-1}` is deterministic and
+    /// `H(T_L) - H(T_L | T_{L-1}) = I(X; T_L)`).
+    pub fn inner_noiseless(&self) -> bool {
+        self.layers[..self.layers.len() - 1]
+            .iter()
+            .all(|l| l.channel.noise_var == 0.0)
+    }
+
+    /// The chain cut after layer `l` (1-based, `1 <= l <= L`), with the measured layer `l` given the
+    /// noise `measurement_noise` and the layers before it unchanged.
+    pub fn truncated(&self, l: usize, measurement_noise: f64) -> Result<Chain, ReplicaError> {
+        if l == 0 || l > self.layers.len() {
+            return Err(ReplicaError::InvalidChain(format!(
+                "cannot truncate a {}-layer chain after layer {l}",
+                self.layers.len()
+            )));
+        }
+        let mut layers = self.layers[..l].to_vec();
+        let last = layers.last_mut().unwrap();
+        last.channel = Channel::new(last.channel.activation, measurement_noise)?;
+        Chain::new(self.prior, layers)
+    }
+}

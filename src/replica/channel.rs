@@ -1,0 +1,468 @@
+//! Activations as data, and the one generic noisy piecewise-linear channel behind all of them.
+//!
+//! An activation is a list of regions of the pre-activation `x`: on `(lo, hi)` it is
+//! `phi(x) = slope * x + offset`; a region with `slope = 0` is an atom at `offset`. ReLU, leaky
+//! ReLU, hardtanh, sign and linear are a few lines each. The channel is `h = phi(x)`,
+//! `x = omega + sqrt(v) u`, `v = sigma^2 + V`, `omega = sqrt(m) w`, `m = max(rho - V, 0)`.
+//!
+//! * Output channel (last layer): `I_out(V; rho) = E_omega int dy Z_out ln Z_out` (entropy with
+//!   respect to Lebesgue plus counting measure) and `A_out = E_omega int dy Z_out (d_omega ln Z_out)^2`.
+//!   Per region both are closed forms of truncated-Gaussian moments; one 1-D expectation over `w`
+//!   remains, graded at the kinks `omega = lo, hi` on the scale `sqrt(v)`.
+//! * Interface channel (hidden layer): `Z_h(A, B, omega) = int dP(h | omega) exp(-A h^2/2 + B h)`,
+//!   per region a truncated Gaussian (or an atom) in closed form, in the log domain. The planted
+//!   law of `B` given `omega` is a sum over regions: atoms give `B ~ N(A c, A)` with weight `P_k`,
+//!   linear regions give `B ~ N(A (g omega + c), A + A^2 g^2 v)` weighted by the posterior
+//!   probability of the region. `I_h = E ln Z_h`, `iter_v = E d_B^2 ln Z_h = E Var(h | B, omega)`,
+//!   `iter_a = E (d_omega ln Z_h)^2`: 2-D expectations over `(w, b)`, graded at the kinks.
+
+use super::error::ReplicaError;
+use super::gauss::{
+    kink_rule, ln_norm_interval, log_add_exp, norm_pdf, GaussRule, Kink, RuleSize, LN_SQRT_2PI,
+};
+use std::f64::consts::PI;
+
+/// An activation function, applied after adding Gaussian noise: `T = phi(z + xi)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Linear,
+    Relu,
+    /// `max(x, 0) + slope * min(x, 0)`.
+    LeakyRelu { slope: f64 },
+    /// `clamp(x, -threshold, threshold)`.
+    Hardtanh { threshold: f64 },
+    /// `sign(x)` (values +-1).
+    Sign,
+}
+
+/// One linear piece of an activation: `phi(x) = slope x + offset` on `(lo, hi)`; `slope = 0` is an
+/// atom at `offset`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Region {
+    pub lo: f64,
+    pub hi: f64,
+    pub slope: f64,
+    pub offset: f64,
+}
+
+impl Region {
+    fn is_atom(&self) -> bool {
+        self.slope == 0.0
+    }
+}
+
+impl Activation {
+    /// Validate the parameters.
+    pub fn check(&self) -> Result<(), ReplicaError> {
+        match *self {
+            Activation::LeakyRelu { slope } if !slope.is_finite() || !(0.0..=1.0).contains(&slope) => {
+                Err(ReplicaError::invalid("activation.slope", slope, "must lie in [0, 1]"))
+            }
+            Activation::Hardtanh { threshold } if !(threshold.is_finite() && threshold > 0.0) => Err(
+                ReplicaError::invalid("activation.threshold", threshold, "must be finite and > 0"),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The activation as a list of regions, left to right.
+    pub fn regions(&self) -> Vec<Region> {
+        let inf = f64::INFINITY;
+        let r = |lo, hi, slope, offset| Region { lo, hi, slope, offset };
+        match *self {
+            Activation::Linear => vec![r(-inf, inf, 1.0, 0.0)],
+            Activation::Relu => vec![r(-inf, 0.0, 0.0, 0.0), r(0.0, inf, 1.0, 0.0)],
+            Activation::LeakyRelu { slope } => {
+                vec![r(-inf, 0.0, slope, 0.0), r(0.0, inf, 1.0, 0.0)]
+            }
+            Activation::Hardtanh { threshold: t } => vec![
+                r(-inf, -t, 0.0, -t),
+                r(-t, t, 1.0, 0.0),
+                r(t, inf, 0.0, t),
+            ],
+            Activation::Sign => vec![r(-inf, 0.0, 0.0, -1.0), r(0.0, inf, 0.0, 1.0)],
+        }
+    }
+
+    /// `phi(x)`.
+    pub fn apply(&self, x: f64) -> f64 {
+        match *self {
+            Activation::Linear => x,
+            Activation::Relu => x.max(0.0),
+            Activation::LeakyRelu { slope } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    slope * x
+                }
+            }
+            Activation::Hardtanh { threshold } => x.clamp(-threshold, threshold),
+            Activation::Sign => {
+                if x >= 0.0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }
+        }
+    }
+
+    /// Whether `phi` is the identity (closed forms apply).
+    pub fn is_linear(&self) -> bool {
+        matches!(self, Activation::Linear)
+            || matches!(self, Activation::LeakyRelu { slope } if *slope == 1.0)
+    }
+
+    /// Whether the output has atoms (its entropy is then w.r.t. Lebesgue + counting measure).
+    pub fn name(&self) -> String {
+        match *self {
+            Activation::Linear => "linear".into(),
+            Activation::Relu => "relu".into(),
+            Activation::LeakyRelu { slope } => format!("leaky-relu(slope={slope})"),
+            Activation::Hardtanh { threshold } => format!("hardtanh(threshold={threshold})"),
+            Activation::Sign => "sign".into(),
+        }
+    }
+}
+
+/// Output-channel terms at one `(V, rho)`.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputTerms {
+    /// `A_out`, the Fisher information of the channel in `omega`.
+    pub a_out: f64,
+    /// `I_out = E int Z_out ln Z_out` (minus the conditional entropy per output unit).
+    pub i_out: f64,
+}
+
+/// Interface-channel terms at one `(A, V, rho)`.
+#[derive(Clone, Copy, Debug)]
+pub struct InterfaceTerms {
+    pub iter_a: f64,
+    pub iter_v: f64,
+    pub i_h: f64,
+}
+
+/// A noisy activation: the channel `h = phi(x + xi)`, `xi ~ N(0, noise_var)`.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    pub activation: Activation,
+    pub noise_var: f64,
+    regions: Vec<Region>,
+}
+
+/// Per-`omega` quantities of a region in the interface channel.
+#[derive(Clone, Copy)]
+struct AtomAt {
+    ln_p: f64,
+    dln_p: f64,
+}
+
+/// Count of integrand evaluations (deterministic work counter).
+pub type Evals = u64;
+
+impl Channel {
+    pub fn new(activation: Activation, noise_var: f64) -> Result<Self, ReplicaError> {
+        activation.check()?;
+        if !(noise_var.is_finite() && noise_var >= 0.0) {
+            return Err(ReplicaError::invalid("noise_var", noise_var, "must be finite and >= 0"));
+        }
+        let regions = activation.regions();
+        Ok(Channel {
+            activation,
+            noise_var,
+            regions,
+        })
+    }
+
+    /// `rho_out = E phi(sqrt(rho + sigma^2) u)^2`, `u ~ N(0,1)`, in closed form per region.
+    pub fn rho_out(&self, rho_in: f64) -> f64 {
+        let vp = rho_in + self.noise_var;
+        if vp <= 0.0 {
+            return self.activation.apply(0.0).powi(2);
+        }
+        let sd = vp.sqrt();
+        self.regions
+            .iter()
+            .map(|r| {
+                let (a, b) = (r.lo / sd, r.hi / sd);
+                let p = ln_norm_interval(a, b).exp();
+                let (pa, pb) = (pdf_or_zero(a), pdf_or_zero(b));
+                let e1 = sd * (pa - pb); // E[x 1{region}]
+                let e2 = vp * (p + xpdf(a) - xpdf(b)); // E[x^2 1{region}]
+                let (g, c) = (r.slope, r.offset);
+                g * g * e2 + 2.0 * g * c * e1 + c * c * p
+            })
+            .sum()
+    }
+
+    /// Output channel at variance `V` and second moment `rho` of the pre-activation.
+    pub fn output(&self, vv: f64, rho: f64, size: RuleSize, evals: &mut Evals) -> OutputTerms {
+        let v = self.noise_var + vv;
+        let m = (rho - vv).max(0.0);
+        if self.activation.is_linear() {
+            *evals += 1;
+            return OutputTerms {
+                a_out: 1.0 / v,
+                i_out: -0.5 * (2.0 * PI * std::f64::consts::E * v).ln(),
+            };
+        }
+        let sv = v.sqrt();
+        let rule = self.omega_rule(m, v, size);
+        let mut a_out = 0.0;
+        let mut i_out = 0.0;
+        for (&w, &wt) in rule.nodes.iter().zip(&rule.weights) {
+            let om = m.sqrt() * w;
+            let (mut ia, mut ii) = (0.0, 0.0);
+            for r in &self.regions {
+                let a = (r.lo - om) / sv;
+                let b = (r.hi - om) / sv;
+                let lp = ln_norm_interval(a, b);
+                let p = lp.exp();
+                if r.is_atom() {
+                    if p > 0.0 {
+                        ii += p * lp;
+                        let d = pdf_or_zero(a) - pdf_or_zero(b);
+                        // (d_omega ln P)^2 P = (phi(a) - phi(b))^2 / (v P)
+                        ia += d * d / (v * p);
+                    }
+                } else {
+                    let t2 = p + xpdf(a) - xpdf(b); // E[t^2 1{region}]
+                    ii += -0.5 * t2 - p * (0.5 * (v).ln() + LN_SQRT_2PI + r.slope.abs().ln());
+                    ia += t2 / v;
+                }
+            }
+            a_out += wt * ia;
+            i_out += wt * ii;
+            *evals += 1;
+        }
+        OutputTerms { a_out, i_out }
+    }
+
+    /// The rule over `w` for `omega = sqrt(m) w`: a single node when `omega` is deterministic,
+    /// graded at the region boundaries on the scale `sqrt(v/m)` otherwise.
+    fn omega_rule(&self, m: f64, v: f64, size: RuleSize) -> GaussRule {
+        let mut rule = GaussRule::default();
+        if m <= 0.0 {
+            rule.nodes.push(0.0);
+            rule.weights.push(1.0);
+            return rule;
+        }
+        let sm = m.sqrt();
+        let scale = (v / m).sqrt();
+        let mut kinks = Vec::new();
+        for r in &self.regions {
+            for x in [r.lo, r.hi] {
+                if x.is_finite() && !kinks.iter().any(|k: &Kink| k.center == x / sm) {
+                    kinks.push(Kink {
+                        center: x / sm,
+                        scale,
+                    });
+                }
+            }
+        }
+        kink_rule(&kinks, size, &mut rule);
+        rule
+    }
+
+    /// Interface channel at precision `A` (from the layer above), variance `V` and second moment
+    /// `rho` of the pre-activation.
+    pub fn interface(
+        &self,
+        a: f64,
+        vv: f64,
+        rho: f64,
+        size: RuleSize,
+        evals: &mut Evals,
+    ) -> InterfaceTerms {
+        let v = (self.noise_var + vv).max(1e-300);
+        let m = (rho - vv).max(0.0);
+        if self.activation.is_linear() {
+            *evals += 1;
+            return InterfaceTerms {
+                iter_a: 1.0 / (v + 1.0 / a),
+                iter_v: 1.0 / (a + 1.0 / v),
+                i_h: 0.5 * a * (rho + self.noise_var) - 0.5 * (a * v).ln_1p(),
+            };
+        }
+        let sv = v.sqrt();
+        let sa = a.sqrt();
+        let outer = self.omega_rule(m, v, size);
+        let mut inner = GaussRule::default();
+        let mut atoms: Vec<AtomAt> = vec![
+            AtomAt {
+                ln_p: 0.0,
+                dln_p: 0.0
+            };
+            self.regions.len()
+        ];
+        let (mut e_a, mut e_v, mut e_i) = (0.0, 0.0, 0.0);
+        let mut kinks: Vec<Kink> = Vec::with_capacity(2);
+        for (&w, &wt) in outer.nodes.iter().zip(&outer.weights) {
+            let om = m.sqrt() * w;
+            // omega-only quantities of the atoms
+            for (k, r) in self.regions.iter().enumerate() {
+                if r.is_atom() {
+                    let lo = (r.lo - om) / sv;
+                    let hi = (r.hi - om) / sv;
+                    let ln_p = ln_norm_interval(lo, hi);
+                    let dln_p = (pdf_or_zero(lo) - pdf_or_zero(hi)) / sv * (-ln_p).exp();
+                    atoms[k] = AtomAt { ln_p, dln_p };
+                }
+            }
+            let (mut sa_, mut sv_, mut si_) = (0.0, 0.0, 0.0);
+            for (k, r) in self.regions.iter().enumerate() {
+                let (mean_b, sd_b, weight_of): (f64, f64, Option<(f64, f64)>) = if r.is_atom() {
+                    if atoms[k].ln_p == f64::NEG_INFINITY {
+                        continue;
+                    }
+                    (a * r.offset, sa, None)
+                } else {
+                    let g = r.slope;
+                    let p_prec = 1.0 / v + a * g * g;
+                    (a * (g * om + r.offset), (a + a * a * g * g * v).sqrt(), Some((g, p_prec)))
+                };
+                kinks.clear();
+                if let Some((g, p_prec)) = weight_of {
+                    // the region's posterior weight switches where (bound - omega) = g s b / P
+                    let gs = g * sd_b;
+                    if gs > 0.0 {
+                        for bound in [r.lo, r.hi] {
+                            if bound.is_finite() {
+                                kinks.push(Kink {
+                                    center: (bound - om) * p_prec / gs,
+                                    scale: p_prec.sqrt() / gs,
+                                });
+                            }
+                        }
+                    }
+                }
+                kink_rule(&kinks, size, &mut inner);
+                let mut acc = (0.0, 0.0, 0.0);
+                for (&b, &wb) in inner.nodes.iter().zip(&inner.weights) {
+                    let bb = mean_b + sd_b * b;
+                    let weight = match weight_of {
+                        None => atoms[k].ln_p.exp(),
+                        Some((g, p_prec)) => {
+                            let l = om / v + g * (bb - a * r.offset);
+                            let mean = l / p_prec;
+                            let sp = p_prec.sqrt();
+                            ln_norm_interval((r.lo - mean) * sp, (r.hi - mean) * sp).exp()
+                        }
+                    };
+                    if weight == 0.0 {
+                        continue;
+                    }
+                    let d = self.derivs(a, v, om, bb, &atoms);
+                    *evals += 1;
+                    let c = wb * weight;
+                    acc.0 += c * d.d_omega * d.d_omega;
+                    acc.1 += c * d.d_bb;
+                    acc.2 += c * d.ln_z;
+                }
+                sa_ += acc.0;
+                sv_ += acc.1;
+                si_ += acc.2;
+            }
+            e_a += wt * sa_;
+            e_v += wt * sv_;
+            e_i += wt * si_;
+        }
+        InterfaceTerms {
+            iter_a: e_a,
+            iter_v: e_v,
+            i_h: e_i,
+        }
+    }
+
+    /// `ln Z_h(A, B, omega)` and its derivatives, as a log-sum over regions.
+    fn derivs(&self, a: f64, v: f64, om: f64, bb: f64, atoms: &[AtomAt]) -> Derivs {
+        // pass 1: per-region ln Z_k, d_B, d_BB, d_omega
+        let mut parts = [(0.0f64, 0.0f64, 0.0f64, 0.0f64); 4];
+        let n = self.regions.len();
+        let mut lz = f64::NEG_INFINITY;
+        for (k, r) in self.regions.iter().enumerate() {
+            let c = r.offset;
+            parts[k] = if r.is_atom() {
+                let at = atoms[k];
+                (at.ln_p - 0.5 * a * c * c + bb * c, c, 0.0, at.dln_p)
+            } else {
+                let g = r.slope;
+                let p_prec = 1.0 / v + a * g * g;
+                let sp = p_prec.sqrt();
+                let l = om / v + g * (bb - a * c);
+                let mean = l / p_prec;
+                let al = (r.lo - mean) * sp;
+                let be = (r.hi - mean) * sp;
+                let ld = ln_norm_interval(al, be);
+                let ra = ratio(al, ld);
+                let rb = ratio(be, ld);
+                let et = ra - rb;
+                let et2 = 1.0 + xr(al, ra) - xr(be, rb);
+                let mx = mean + et / sp;
+                let vx = ((et2 - et * et) / p_prec).max(0.0);
+                let ln_zk = l * l / (2.0 * p_prec) - om * om / (2.0 * v) - 0.5 * a * c * c + bb * c
+                    - 0.5 * (v * p_prec).ln()
+                    + ld;
+                (ln_zk, c + g * mx, g * g * vx, (mx - om) / v)
+            };
+            lz = log_add_exp(lz, parts[k].0);
+        }
+        let (mut db, mut eh2, mut dom) = (0.0, 0.0, 0.0);
+        for p in parts.iter().take(n) {
+            let r = (p.0 - lz).exp();
+            db += r * p.1;
+            eh2 += r * (p.2 + p.1 * p.1);
+            dom += r * p.3;
+        }
+        Derivs {
+            ln_z: lz,
+            d_bb: (eh2 - db * db).max(0.0),
+            d_omega: dom,
+        }
+    }
+}
+
+struct Derivs {
+    ln_z: f64,
+    d_bb: f64,
+    d_omega: f64,
+}
+
+#[inline]
+fn pdf_or_zero(x: f64) -> f64 {
+    if x.is_finite() {
+        norm_pdf(x)
+    } else {
+        0.0
+    }
+}
+
+/// `x phi(x)`, zero at infinity.
+#[inline]
+fn xpdf(x: f64) -> f64 {
+    if x.is_finite() {
+        x * norm_pdf(x)
+    } else {
+        0.0
+    }
+}
+
+/// `phi(x) / D` with `ln D` given, zero at infinity.
+#[inline]
+fn ratio(x: f64, ln_d: f64) -> f64 {
+    if x.is_finite() {
+        (-0.5 * x * x - LN_SQRT_2PI - ln_d).exp()
+    } else {
+        0.0
+    }
+}
+
+/// `x * r` with `x r = 0` at infinity.
+#[inline]
+fn xr(x: f64, r: f64) -> f64 {
+    if x.is_finite() {
+        x * r
+    } else {
+        0.0
+    }
+}

@@ -1,0 +1,430 @@
+//! Special functions and quadrature rules for Gaussian expectations.
+//!
+//! Everything here works in `f64` and in the log domain where a quantity can underflow:
+//! `ln erfc`, `erfcx`, `ln(Phi(b) - Phi(a))`. The quadrature rules integrate `E_{x~N(0,1)} f(x)`
+//! either with Gauss-Hermite nodes (smooth integrands) or with a kink-graded composite rule:
+//! the real line is cut at the points where the integrand changes on a small scale, and each
+//! piece is mapped by `x = c +/- s (e^t - 1)` so that a Gauss-Legendre rule in `t` resolves the
+//! scale `s` next to the kink `c` and the O(1) scale far from it.
+
+use std::f64::consts::{PI, SQRT_2};
+use std::sync::OnceLock;
+
+/// `ln(2 pi) / 2`.
+pub const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
+/// `1 / sqrt(pi)`.
+const FRAC_1_SQRT_PI: f64 = 0.564_189_583_547_756_3;
+/// Half-width of the window on which Gaussian expectations are integrated (`P(|x| > 9) < 3e-19`).
+pub const GAUSS_WINDOW: f64 = 9.0;
+
+/// Complementary error function `erfc(x) = 2/sqrt(pi) int_x^inf e^{-t^2} dt`.
+#[inline]
+pub fn erfc(x: f64) -> f64 {
+    libm::erfc(x)
+}
+
+/// Error function.
+#[inline]
+pub fn erf(x: f64) -> f64 {
+    libm::erf(x)
+}
+
+/// Scaled complementary error function `erfcx(x) = exp(x^2) erfc(x)`, accurate for all `x`
+/// (overflows to `+inf` only for `x < -26.6`, where the true value exceeds `f64::MAX`).
+pub fn erfcx(x: f64) -> f64 {
+    if x < 0.0 {
+        // erfc(-y) = 2 - erfc(y)  =>  erfcx(-y) = 2 e^{y^2} - erfcx(y)
+        let y = -x;
+        return 2.0 * (y * y).exp() - erfcx(y);
+    }
+    if x < 4.0 {
+        return (x * x).exp() * libm::erfc(x);
+    }
+    // Laplace continued fraction  erfcx(x) = (1/sqrt(pi)) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
+    // evaluated bottom-up; 60 levels give full double precision for x >= 4.
+    let mut f = x;
+    for k in (1..=60).rev() {
+        f = x + (k as f64 / 2.0) / f;
+    }
+    FRAC_1_SQRT_PI / f
+}
+
+/// `ln erfc(x)`, finite for every finite `x`.
+pub fn ln_erfc(x: f64) -> f64 {
+    if x < 0.5 {
+        libm::erfc(x).ln()
+    } else {
+        erfcx(x).ln() - x * x
+    }
+}
+
+/// Standard normal density `phi(x)`.
+#[inline]
+pub fn norm_pdf(x: f64) -> f64 {
+    (-0.5 * x * x - LN_SQRT_2PI).exp()
+}
+
+/// Standard normal distribution function `Phi(x)`.
+#[inline]
+pub fn norm_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / SQRT_2)
+}
+
+/// `ln Phi(x)`, accurate in both tails.
+#[inline]
+pub fn ln_norm_cdf(x: f64) -> f64 {
+    ln_erfc(-x / SQRT_2) - std::f64::consts::LN_2
+}
+
+/// `ln(Phi(b) - Phi(a))` for `a < b` (either may be infinite), computed without cancellation:
+/// same-sign intervals use tail ratios, intervals containing 0 use `erf(b) + erf(-a)`.
+pub fn ln_norm_interval(a: f64, b: f64) -> f64 {
+    debug_assert!(a <= b, "ln_norm_interval: a = {a} > b = {b}");
+    if a >= 0.0 {
+        // Q(a) - Q(b), Q = upper tail
+        let la = ln_norm_cdf(-a);
+        if b == f64::INFINITY {
+            return la;
+        }
+        let lb = ln_norm_cdf(-b);
+        la + ln_one_minus_exp(lb - la)
+    } else if b <= 0.0 {
+        let lb = ln_norm_cdf(b);
+        if a == f64::NEG_INFINITY {
+            return lb;
+        }
+        let la = ln_norm_cdf(a);
+        lb + ln_one_minus_exp(la - lb)
+    } else {
+        let s = libm::erf(b / SQRT_2) + libm::erf(-a / SQRT_2);
+        (0.5 * s).ln()
+    }
+}
+
+/// `ln(1 - e^d)` for `d <= 0`.
+#[inline]
+pub fn ln_one_minus_exp(d: f64) -> f64 {
+    if d > -std::f64::consts::LN_2 {
+        (-d.exp_m1()).ln()
+    } else {
+        (-d.exp()).ln_1p()
+    }
+}
+
+/// `ln(e^a + e^b)`.
+#[inline]
+pub fn log_add_exp(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY {
+        return b;
+    }
+    if b == f64::NEG_INFINITY {
+        return a;
+    }
+    let m = a.max(b);
+    m + ((a - m).exp() + (b - m).exp()).ln()
+}
+
+/// A quadrature rule for `E_{x ~ N(0,1)} f(x) ~ sum_i w_i f(x_i)` (the weights include the density).
+#[derive(Clone, Debug, Default)]
+pub struct GaussRule {
+    pub nodes: Vec<f64>,
+    pub weights: Vec<f64>,
+}
+
+impl GaussRule {
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+    /// `sum_i w_i f(x_i)`.
+    pub fn expect(&self, mut f: impl FnMut(f64) -> f64) -> f64 {
+        self.nodes
+            .iter()
+            .zip(&self.weights)
+            .map(|(&x, &w)| w * f(x))
+            .sum()
+    }
+}
+
+/// Gauss-Legendre nodes and weights on [-1, 1] (Newton on the Legendre recurrence).
+pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut x = vec![0.0; n];
+    let mut w = vec![0.0; n];
+    let m = n.div_ceil(2);
+    for i in 0..m {
+        let mut z = (PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
+        let mut dp = 0.0;
+        for _ in 0..100 {
+            let (mut p1, mut p2) = (1.0, 0.0);
+            for j in 0..n {
+                let p3 = p2;
+                p2 = p1;
+                p1 = ((2 * j + 1) as f64 * z * p2 - j as f64 * p3) / (j + 1) as f64;
+            }
+            dp = n as f64 * (z * p1 - p2) / (z * z - 1.0);
+            let dz = p1 / dp;
+            z -= dz;
+            if dz.abs() < 1e-16 {
+                break;
+            }
+        }
+        // recompute the derivative at the converged node
+        let (mut p1, mut p2) = (1.0, 0.0);
+        for j in 0..n {
+            let p3 = p2;
+            p2 = p1;
+            p1 = ((2 * j + 1) as f64 * z * p2 - j as f64 * p3) / (j + 1) as f64;
+        }
+        let _ = dp;
+        let dp = n as f64 * (z * p1 - p2) / (z * z - 1.0);
+        x[i] = -z;
+        x[n - 1 - i] = z;
+        let wi = 2.0 / ((1.0 - z * z) * dp * dp);
+        w[i] = wi;
+        w[n - 1 - i] = wi;
+    }
+    (x, w)
+}
+
+/// Gauss-Hermite rule for the standard normal weight (probabilists' Hermite), by the
+/// Golub-Welsch eigenvalue method: Jacobi matrix with zero diagonal and off-diagonal sqrt(k).
+pub fn gauss_hermite(n: usize) -> GaussRule {
+    let jac = faer::Mat::<f64>::from_fn(n, n, |i, j| {
+        if i + 1 == j || j + 1 == i {
+            ((i.max(j)) as f64).sqrt()
+        } else {
+            0.0
+        }
+    });
+    let evd = jac
+        .self_adjoint_eigen(faer::Side::Lower)
+        .expect("Golub-Welsch eigen-decomposition of a small tridiagonal matrix");
+    let s = evd.S();
+    let u = evd.U();
+    let mut nodes = Vec::with_capacity(n);
+    let mut weights = Vec::with_capacity(n);
+    for k in 0..n {
+        nodes.push(s[k]);
+        let v0 = u[(0, k)];
+        weights.push(v0 * v0);
+    }
+    // symmetrise (the rule is exactly symmetric; removes eigen-solver round-off)
+    for k in 0..n / 2 {
+        let j = n - 1 - k;
+        let x = 0.5 * (nodes[j] - nodes[k]);
+        let w = 0.5 * (weights[j] + weights[k]);
+        nodes[k] = -x;
+        nodes[j] = x;
+        weights[k] = w;
+        weights[j] = w;
+    }
+    if n % 2 == 1 {
+        nodes[n / 2] = 0.0;
+    }
+    GaussRule { nodes, weights }
+}
+
+/// Cached Gauss-Legendre rules used by the graded rule.
+fn gl_cached(n: usize) -> &'static (Vec<f64>, Vec<f64>) {
+    static CACHE: OnceLock<Vec<(Vec<f64>, Vec<f64>)>> = OnceLock::new();
+    let all = CACHE.get_or_init(|| (0..=64).map(gauss_legendre).collect());
+    &all[n.min(64)]
+}
+
+/// Cached Gauss-Hermite rule with `n <= 128` nodes.
+pub fn gh_cached(n: usize) -> &'static GaussRule {
+    static CACHE: OnceLock<Vec<OnceLock<GaussRule>>> = OnceLock::new();
+    let all = CACHE.get_or_init(|| (0..=128).map(|_| OnceLock::new()).collect());
+    let n = n.clamp(1, 128);
+    all[n].get_or_init(|| gauss_hermite(n))
+}
+
+/// A place where an integrand changes on a small scale: `center` (in the standard-normal
+/// variable) and the length `scale` over which it changes.
+#[derive(Clone, Copy, Debug)]
+pub struct Kink {
+    pub center: f64,
+    pub scale: f64,
+}
+
+/// Settings of the kink-graded rule. A graded piece `t in [0, T]` gets
+/// `clamp(ceil(per_unit * T), min_piece, 64)` Gauss-Legendre nodes (one unit of `t` is a factor `e`
+/// in distance from the kink); `hermite` is the Gauss-Hermite size used when no kink is inside
+/// the window.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RuleSize {
+    pub per_unit: f64,
+    pub min_piece: usize,
+    pub hermite: usize,
+}
+
+impl Default for RuleSize {
+    fn default() -> Self {
+        RuleSize {
+            per_unit: 3.0,
+            min_piece: 12,
+            hermite: 40,
+        }
+    }
+}
+
+impl RuleSize {
+    /// The same rule with every node count multiplied by `k` (used to check quadrature error).
+    pub fn refined(self, k: f64) -> Self {
+        RuleSize {
+            per_unit: self.per_unit * k,
+            min_piece: ((self.min_piece as f64) * k).ceil() as usize,
+            hermite: ((self.hermite as f64) * k).ceil().min(128.0) as usize,
+        }
+    }
+}
+
+/// Build a rule for `E_{x~N(0,1)} f(x)` where `f` changes quickly near each kink.
+///
+/// Kinks outside the window `[-9, 9]` (more than a few scales out) are dropped; if none is left,
+/// the Gauss-Hermite rule is returned. Otherwise the window is cut at the kinks (and midway between
+/// neighbouring kinks); each piece `[c, c + D]` is mapped by `x = c + s (e^t - 1)`,
+/// `t in [0, ln(1 + D/s)]`, with `per_piece` Gauss-Legendre nodes in `t`.
+pub fn kink_rule(kinks: &[Kink], size: RuleSize, out: &mut GaussRule) {
+    out.nodes.clear();
+    out.weights.clear();
+    let mut ks: Vec<Kink> = kinks
+        .iter()
+        .filter(|k| k.center.is_finite() && k.scale.is_finite() && k.scale > 0.0)
+        .filter(|k| k.center.abs() < GAUSS_WINDOW + 2.0 * k.scale && k.scale < 2.0)
+        .map(|k| Kink {
+            center: k.center.clamp(-GAUSS_WINDOW, GAUSS_WINDOW),
+            scale: k.scale.min(1.0),
+        })
+        .collect();
+    if ks.is_empty() {
+        let gh = gh_cached(size.hermite);
+        out.nodes.extend_from_slice(&gh.nodes);
+        out.weights.extend_from_slice(&gh.weights);
+        return;
+    }
+    ks.sort_by(|a, b| a.center.total_cmp(&b.center));
+    // merge kinks closer than their scales
+    let mut merged: Vec<Kink> = Vec::with_capacity(ks.len());
+    for k in ks {
+        if let Some(last) = merged.last_mut() {
+            if k.center - last.center < last.scale.min(k.scale) {
+                last.scale = last.scale.min(k.scale);
+                continue;
+            }
+        }
+        merged.push(k);
+    }
+    let mut piece = |c: f64, s: f64, d: f64, dir: f64| {
+        // x = c + dir * s (e^t - 1), t in [0, T]
+        if d <= 0.0 {
+            return;
+        }
+        let t_max = (d / s).ln_1p();
+        let n = ((size.per_unit * t_max).ceil() as usize).clamp(size.min_piece, 64);
+        let (glx, glw) = gl_cached(n);
+        let half = 0.5 * t_max;
+        for (&u, &wu) in glx.iter().zip(glw.iter()) {
+            let t = half * (u + 1.0);
+            let e = t.exp();
+            let x = c + dir * s * (e - 1.0);
+            let jac = s * e * half;
+            out.nodes.push(x);
+            out.weights.push(wu * jac * norm_pdf(x));
+        }
+    };
+    let n = merged.len();
+    for i in 0..n {
+        let k = merged[i];
+        let left_end = if i == 0 {
+            -GAUSS_WINDOW
+        } else {
+            0.5 * (merged[i - 1].center + k.center)
+        };
+        let right_end = if i + 1 == n {
+            GAUSS_WINDOW
+        } else {
+            0.5 * (k.center + merged[i + 1].center)
+        };
+        piece(k.center, k.scale, k.center - left_end, -1.0);
+        piece(k.center, k.scale, right_end - k.center, 1.0);
+    }
+}
+
+/// A composite Gauss-Legendre rule for `int_lo^hi f(x) dx` (no density), `panels` equal panels.
+pub fn legendre_panels(lo: f64, hi: f64, panels: usize, per_panel: usize) -> GaussRule {
+    let (glx, glw) = gl_cached(per_panel);
+    let h = (hi - lo) / panels as f64;
+    let mut r = GaussRule::default();
+    for p in 0..panels {
+        let a = lo + p as f64 * h;
+        for (&u, &w) in glx.iter().zip(glw.iter()) {
+            r.nodes.push(a + 0.5 * h * (u + 1.0));
+            r.weights.push(0.5 * h * w);
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn erfcx_matches_definition_where_that_is_accurate() {
+        // exp(x^2) erfc(x) is accurate to a few 1e-15 relative for |x| < 5 (x^2 < 25).
+        for i in -40..=50 {
+            let x = i as f64 * 0.1;
+            let direct = (x * x).exp() * libm::erfc(x);
+            assert!(close(erfcx(x), direct, 1e-13), "x={x}: {} vs {direct}", erfcx(x));
+        }
+        // asymptotics: erfcx(x) ~ 1/(x sqrt(pi)) (1 - 1/(2x^2) + 3/(4x^4))
+        let x = 1e4;
+        let asym = FRAC_1_SQRT_PI / x * (1.0 - 0.5 / (x * x));
+        assert!(close(erfcx(x), asym, 1e-15));
+    }
+
+    #[test]
+    fn ln_norm_interval_tails_and_middle() {
+        // far tail: ln Q(40) ~ -800.9...; compare with ln erfc via erfcx
+        let a = 40.0;
+        let expect = ln_erfc(a / SQRT_2) - std::f64::consts::LN_2;
+        assert!(close(ln_norm_interval(a, f64::INFINITY), expect, 1e-14));
+        // symmetric interval around 0 and its complement
+        let l = ln_norm_interval(-1.0, 1.0).exp();
+        assert!(close(l, libm::erf(1.0 / SQRT_2), 1e-15));
+        // narrow interval far in the tail: Phi(-30) - Phi(-30.001) ~ phi(30) * 0.001 * ...
+        let v = ln_norm_interval(-30.001, -30.0);
+        let approx = (norm_pdf(30.0005) * 0.001).ln();
+        assert!((v - approx).abs() < 1e-6, "{v} vs {approx}");
+    }
+
+    #[test]
+    fn hermite_and_kink_rules_integrate_moments() {
+        let gh = gauss_hermite(40);
+        assert!(close(gh.expect(|_| 1.0), 1.0, 1e-14));
+        assert!(close(gh.expect(|x| x * x), 1.0, 1e-13));
+        assert!(close(gh.expect(|x| x.powi(4)), 3.0, 1e-12));
+        let mut r = GaussRule::default();
+        kink_rule(
+            &[Kink { center: 0.3, scale: 1e-4 }],
+            RuleSize::default(),
+            &mut r,
+        );
+        // E 1{x > 0.3} = Q(0.3), and E |x - 0.3|
+        let q = r.expect(|x| if x > 0.3 { 1.0 } else { 0.0 });
+        assert!(close(q, norm_cdf(-0.3), 1e-13), "{q}");
+        let m = r.expect(|x| (x - 0.3).abs());
+        let exact = 2.0 * norm_pdf(0.3) - 0.3 * (1.0 - 2.0 * norm_cdf(-0.3));
+        assert!(close(m, exact, 1e-12), "{m} vs {exact}");
+        // a sigmoid of width 1e-4: E Phi((x - 0.3)/1e-4) = Phi(-0.3 / sqrt(1 + 1e-8))
+        let s = r.expect(|x| norm_cdf((x - 0.3) / 1e-4));
+        assert!(close(s, norm_cdf(-0.3 / (1.0f64 + 1e-8).sqrt()), 1e-12), "{s}");
+    }
+}

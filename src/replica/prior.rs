@@ -1,0 +1,219 @@
+//! Priors on the input entries and their scalar Gaussian channel.
+//!
+//! For a prior `P_0` and precision `A`, the scalar channel observes `B = A x* + sqrt(A) xi`
+//! with `x* ~ P_0`, and `Z_0(A, B) = int dP_0(x) exp(-A x^2/2 + B x)`. This module gives
+//! `rho = E x^2`, `I_0(A) = E ln Z_0` and `mmse_0(A) = E Var(x | B)`.
+
+use super::error::ReplicaError;
+use super::gauss::{gh_cached, kink_rule, log_add_exp, GaussRule, Kink, RuleSize};
+
+/// The prior of the input entries (i.i.d.).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Prior {
+    /// `N(mean, var)`.
+    Gaussian { mean: f64, var: f64 },
+    /// `x = +1` with probability `p`, `-1` otherwise.
+    Binary { p: f64 },
+    /// `(1 - p) delta_0 + p N(mean, var)`.
+    GaussBernoulli { p: f64, mean: f64, var: f64 },
+}
+
+fn finite_pos(field: &'static str, x: f64) -> Result<(), ReplicaError> {
+    if x.is_finite() && x > 0.0 {
+        Ok(())
+    } else {
+        Err(ReplicaError::invalid(field, x, "must be finite and > 0"))
+    }
+}
+
+impl Prior {
+    /// Checked constructor of the Gaussian prior.
+    pub fn gaussian(mean: f64, var: f64) -> Result<Self, ReplicaError> {
+        let p = Prior::Gaussian { mean, var };
+        p.check()?;
+        Ok(p)
+    }
+    /// Checked constructor of the binary prior.
+    pub fn binary(p: f64) -> Result<Self, ReplicaError> {
+        let pr = Prior::Binary { p };
+        pr.check()?;
+        Ok(pr)
+    }
+    /// Checked constructor of the Gauss-Bernoulli prior.
+    pub fn gauss_bernoulli(p: f64, mean: f64, var: f64) -> Result<Self, ReplicaError> {
+        let pr = Prior::GaussBernoulli { p, mean, var };
+        pr.check()?;
+        Ok(pr)
+    }
+
+    /// Validate the parameters.
+    pub fn check(&self) -> Result<(), ReplicaError> {
+        match *self {
+            Prior::Gaussian { mean, var } => {
+                if !mean.is_finite() {
+                    return Err(ReplicaError::invalid("prior.mean", mean, "must be finite"));
+                }
+                finite_pos("prior.var", var)
+            }
+            Prior::Binary { p } => {
+                if p.is_finite() && p > 0.0 && p < 1.0 {
+                    Ok(())
+                } else {
+                    Err(ReplicaError::invalid("prior.p", p, "must lie in (0, 1)"))
+                }
+            }
+            Prior::GaussBernoulli { p, mean, var } => {
+                if !(p.is_finite() && p > 0.0 && p <= 1.0) {
+                    return Err(ReplicaError::invalid("prior.p", p, "must lie in (0, 1]"));
+                }
+                if !mean.is_finite() {
+                    return Err(ReplicaError::invalid("prior.mean", mean, "must be finite"));
+                }
+                finite_pos("prior.var", var)
+            }
+        }
+    }
+
+    /// Second moment `rho_0 = E x^2`.
+    pub fn rho(&self) -> f64 {
+        match *self {
+            Prior::Gaussian { mean, var } => var + mean * mean,
+            Prior::Binary { .. } => 1.0,
+            Prior::GaussBernoulli { p, mean, var } => p * (var + mean * mean),
+        }
+    }
+
+    /// `(I_0(A), mmse_0(A))` at precision `A >= 0`.
+    pub fn eval(&self, a: f64, size: RuleSize) -> PriorTerms {
+        match *self {
+            Prior::Gaussian { var, mean } => {
+                // Z_0 = exp(((B + mu/s2)^2/a_p - mu^2/s2)/2)/sqrt(1 + A s2); the mean drops out of I_0.
+                let rho = var + mean * mean;
+                PriorTerms {
+                    i0: 0.5 * a * rho - 0.5 * (a * var).ln_1p(),
+                    mmse: 1.0 / (a + 1.0 / var),
+                }
+            }
+            Prior::Binary { p } => binary_terms(p, a, size),
+            Prior::GaussBernoulli { p, mean, var } => gauss_bernoulli_terms(p, mean, var, a, size),
+        }
+    }
+}
+
+/// Scalar-channel quantities of a prior at one precision.
+#[derive(Clone, Copy, Debug)]
+pub struct PriorTerms {
+    /// `I_0(A) = E ln Z_0(A, B)`.
+    pub i0: f64,
+    /// `mmse_0(A) = E Var(x | B)`.
+    pub mmse: f64,
+}
+
+/// `ln 2 cosh(y)`, stable for large `|y|`.
+#[inline]
+fn ln_2cosh(y: f64) -> f64 {
+    let a = y.abs();
+    a + (-2.0 * a).exp().ln_1p()
+}
+
+/// Binary prior: `I_0 = ln(p(1-p))/2 - A/2 + E ln 2cosh(b0 + B)`, `mmse = E[1 - tanh^2(b0 + B)]`,
+/// `b0 = ln(p/(1-p))/2`, `B = A x* + sqrt(A) z`.
+fn binary_terms(p: f64, a: f64, size: RuleSize) -> PriorTerms {
+    let b0 = 0.5 * (p / (1.0 - p)).ln();
+    if a <= 0.0 {
+        let mmse = 1.0 - (2.0 * p - 1.0).powi(2);
+        return PriorTerms {
+            i0: 0.5 * (p * (1.0 - p)).ln() + ln_2cosh(b0),
+            mmse,
+        };
+    }
+    let sa = a.sqrt();
+    let mut rule = GaussRule::default();
+    let mut e_ln = 0.0;
+    let mut e_sech2 = 0.0;
+    for (xs, px) in [(1.0, p), (-1.0, 1.0 - p)] {
+        // ln cosh(b0 + A x* + sqrt(A) z) bends at z = -(b0 + A x*)/sqrt(A), over a scale 1/sqrt(A)
+        let kink = Kink {
+            center: -(b0 + a * xs) / sa,
+            scale: 1.0 / sa,
+        };
+        kink_rule(&[kink], size, &mut rule);
+        for (&z, &w) in rule.nodes.iter().zip(&rule.weights) {
+            let y = b0 + a * xs + sa * z;
+            e_ln += px * w * ln_2cosh(y);
+            let t = y.tanh();
+            e_sech2 += px * w * (1.0 - t * t);
+        }
+    }
+    PriorTerms {
+        i0: 0.5 * (p * (1.0 - p)).ln() - 0.5 * a + e_ln,
+        mmse: e_sech2,
+    }
+}
+
+/// Gauss-Bernoulli prior: `Z_0 = (1-p) + p exp((B + mu/s2)^2/(2 a_p) - mu^2/(2 s2)) / sqrt(1 + A s2)`
+/// with `a_p = A + 1/s2`; the posterior is a spike/slab mixture. Planted expectation over the spike
+/// branch (`B = sqrt(A) z`) and the slab branch (`B ~ N(A mu, A^2 s2 + A)`).
+fn gauss_bernoulli_terms(p: f64, mu: f64, s2: f64, a: f64, size: RuleSize) -> PriorTerms {
+    if p >= 1.0 {
+        return Prior::Gaussian { mean: mu, var: s2 }.eval(a, size);
+    }
+    let ap = a + 1.0 / s2;
+    let ln_spike = (1.0 - p).ln();
+    let ln_p = p.ln();
+    let half_log = 0.5 * (a * s2).ln_1p();
+    // per B: (ln Z_0, Var(x | B))
+    let eval_b = |b: f64| -> (f64, f64) {
+        let u = b + mu / s2;
+        let ln_slab = ln_p + u * u / (2.0 * ap) - mu * mu / (2.0 * s2) - half_log;
+        let lz = log_add_exp(ln_spike, ln_slab);
+        let r = (ln_slab - lz).exp();
+        let ms = u / ap;
+        let ex = r * ms;
+        let ex2 = r * (ms * ms + 1.0 / ap);
+        (lz, (ex2 - ex * ex).max(0.0))
+    };
+    if a <= 0.0 {
+        let (lz, var) = eval_b(0.0);
+        return PriorTerms { i0: lz, mmse: var };
+    }
+    // responsibilities switch where ln p + ln Z_slab(B) = ln(1 - p): (B + mu/s2)^2 = 2 a_p R
+    let r_sw = ln_spike - ln_p + mu * mu / (2.0 * s2) + half_log;
+    let switches: Vec<(f64, f64)> = if r_sw > 0.0 {
+        let half_width = (2.0 * ap * r_sw).sqrt();
+        let slope = (2.0 * r_sw / ap).sqrt(); // |d Delta / dB| at the switch
+        vec![
+            (-mu / s2 - half_width, 1.0 / slope.max(1e-300)),
+            (-mu / s2 + half_width, 1.0 / slope.max(1e-300)),
+        ]
+    } else {
+        vec![]
+    };
+    let mut rule = GaussRule::default();
+    let mut i0 = 0.0;
+    let mut mmse = 0.0;
+    let branches = [
+        (1.0 - p, 0.0, a.sqrt()),                   // spike: B = sqrt(A) z
+        (p, a * mu, (a * a * s2 + a).sqrt()),       // slab: B = A mu + sqrt(A^2 s2 + A) z
+    ];
+    for (pw, mean_b, sd_b) in branches {
+        let kinks: Vec<Kink> = switches
+            .iter()
+            .map(|&(bc, sc)| Kink {
+                center: (bc - mean_b) / sd_b,
+                scale: sc / sd_b,
+            })
+            .collect();
+        kink_rule(&kinks, size, &mut rule);
+        if rule.is_empty() {
+            let gh = gh_cached(size.hermite);
+            rule = gh.clone();
+        }
+        for (&z, &w) in rule.nodes.iter().zip(&rule.weights) {
+            let (lz, var) = eval_b(mean_b + sd_b * z);
+            i0 += pw * w * lz;
+            mmse += pw * w * var;
+        }
+    }
+    PriorTerms { i0, mmse }
+}

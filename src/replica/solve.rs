@@ -1,0 +1,600 @@
+//! Solving the replica equations: two schemes that each define one step, one loop that owns
+//! iteration (adaptive damping, convergence on every order parameter, work counters), multi-start
+//! with selection of the converged stationary point of smallest potential, automatic fallback from
+//! the fixed-point scheme to ML-VAMP state evolution, and warm starts.
+
+use super::chain::Chain;
+use super::channel::Evals;
+use super::error::ReplicaError;
+use super::gauss::RuleSize;
+use super::potential;
+
+/// Which iteration produced (or should produce) a fixed point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// The fixed-point iteration of the replica potential (theta-equation per layer).
+    FixedPoint,
+    /// ML-VAMP state evolution (variances only, no theta root).
+    Vamp,
+}
+
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scheme::FixedPoint => "fixed-point",
+            Scheme::Vamp => "ml-vamp",
+        })
+    }
+}
+
+/// Which schemes the solver may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemeChoice {
+    /// Fixed-point first; ML-VAMP when no fixed-point start converges.
+    Auto,
+    Only(Scheme),
+}
+
+/// Validated solver settings.
+#[derive(Clone, Copy, Debug)]
+pub struct SolverOptions {
+    tol: f64,
+    max_iter: usize,
+    min_damping: f64,
+    choice: SchemeChoice,
+    rule: RuleSize,
+    multistart: bool,
+}
+
+impl Default for SolverOptions {
+    fn default() -> Self {
+        SolverOptions {
+            tol: 1e-9,
+            max_iter: 3000,
+            min_damping: 0.05,
+            choice: SchemeChoice::Auto,
+            rule: RuleSize::default(),
+            multistart: true,
+        }
+    }
+}
+
+impl SolverOptions {
+    /// Convergence threshold on the largest relative change of any order parameter in one sweep.
+    pub fn with_tol(mut self, tol: f64) -> Result<Self, ReplicaError> {
+        if !(tol.is_finite() && tol > 0.0 && tol < 1.0) {
+            return Err(ReplicaError::invalid("tol", tol, "must lie in (0, 1)"));
+        }
+        self.tol = tol;
+        Ok(self)
+    }
+    /// Largest number of sweeps per start.
+    pub fn with_max_iter(mut self, n: usize) -> Result<Self, ReplicaError> {
+        if n == 0 {
+            return Err(ReplicaError::invalid("max_iter", n, "must be >= 1"));
+        }
+        self.max_iter = n;
+        Ok(self)
+    }
+    /// Smallest damping factor the adaptive damping may reach.
+    pub fn with_min_damping(mut self, d: f64) -> Result<Self, ReplicaError> {
+        if !(d.is_finite() && d > 0.0 && d <= 1.0) {
+            return Err(ReplicaError::invalid("min_damping", d, "must lie in (0, 1]"));
+        }
+        self.min_damping = d;
+        Ok(self)
+    }
+    pub fn with_scheme(mut self, choice: SchemeChoice) -> Self {
+        self.choice = choice;
+        self
+    }
+    /// Quadrature sizes for the channel integrals.
+    pub fn with_rule(mut self, rule: RuleSize) -> Result<Self, ReplicaError> {
+        if !(rule.per_unit.is_finite() && rule.per_unit > 0.0 && rule.min_piece >= 2 && rule.hermite >= 2) {
+            return Err(ReplicaError::invalid("rule", format!("{rule:?}"), "needs per_unit > 0, min_piece >= 2, hermite >= 2"));
+        }
+        self.rule = rule;
+        Ok(self)
+    }
+    /// Whether to try every start (default) or only the first.
+    pub fn with_multistart(mut self, yes: bool) -> Self {
+        self.multistart = yes;
+        self
+    }
+    pub fn rule(&self) -> RuleSize {
+        self.rule
+    }
+    pub fn tol(&self) -> f64 {
+        self.tol
+    }
+}
+
+/// The order parameters of the potential, per layer `l` (0-based): `v` = V (variance on T_{l-1}),
+/// `a_t` = A~ (precision on T_{l-1}), `v_t` = V~ (variance on z_l), `a` = A (precision on z_l),
+/// `theta`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OrderParams {
+    pub v: Vec<f64>,
+    pub a: Vec<f64>,
+    pub a_t: Vec<f64>,
+    pub v_t: Vec<f64>,
+    pub theta: Vec<f64>,
+}
+
+impl OrderParams {
+    fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.v
+            .iter()
+            .chain(&self.a)
+            .chain(&self.a_t)
+            .chain(&self.v_t)
+            .copied()
+    }
+}
+
+/// Deterministic work counters (for regression budgets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub sweeps_fixed_point: u64,
+    pub sweeps_vamp: u64,
+    pub starts_tried: u64,
+    pub starts_converged: u64,
+    /// Channel integrand evaluations (quadrature nodes visited).
+    pub evals: u64,
+}
+
+/// The estimate for one chain, with diagnostics.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Estimate {
+    /// `H(T_L) / n_0` in nats.
+    pub entropy: f64,
+    /// `I(X; T_L) / n_0`, defined when every inner layer is noiseless; `None` otherwise.
+    pub mutual_information: Option<f64>,
+    /// `(H(T_L) - H(T_L | T_{L-1})) / n_0 = I(T_{L-1}; T_L) / n_0`.
+    pub mi_last_layer: f64,
+    /// MMSE of `X` given `T_L` (per entry).
+    pub mmse: f64,
+    pub converged: bool,
+    pub scheme: Scheme,
+    pub iterations: u64,
+    pub residual: f64,
+    pub counters: Counters,
+    /// The selected stationary point (for warm starts).
+    pub order_params: OrderParams,
+}
+
+/// Outcome of the loop on one start.
+struct Run {
+    params: OrderParams,
+    converged: bool,
+    iterations: u64,
+    residual: f64,
+}
+
+/// One sweep of a scheme: `state -> state`.
+trait Step {
+    type State: Clone;
+    fn step(&mut self, s: &Self::State, evals: &mut Evals) -> Result<Self::State, ReplicaError>;
+    /// Damped combination `(1 - d) old + d new`.
+    fn mix(old: &Self::State, new: &Self::State, d: f64) -> Self::State;
+    fn to_params(&self, s: &Self::State) -> OrderParams;
+}
+
+/// The one iteration loop shared by both schemes: adaptive damping (halved when the residual
+/// grows, relaxed back towards 1 when it shrinks), convergence when the largest relative change
+/// of any order parameter falls below `tol`.
+fn iterate<S: Step>(
+    scheme: &mut S,
+    init: S::State,
+    opts: &SolverOptions,
+    evals: &mut Evals,
+    sweeps: &mut u64,
+) -> Result<Run, ReplicaError> {
+    let mut state = init;
+    let mut prev = scheme.to_params(&state);
+    let mut damping = 1.0f64;
+    let mut last_res = f64::INFINITY;
+    let mut res = f64::INFINITY;
+    for it in 1..=opts.max_iter {
+        *sweeps += 1;
+        let proposal = scheme.step(&state, evals)?;
+        let next = if damping < 1.0 {
+            S::mix(&state, &proposal, damping)
+        } else {
+            proposal
+        };
+        let p = scheme.to_params(&next);
+        if p.values().any(|x| !x.is_finite()) {
+            return Err(ReplicaError::NonFinite(format!("order parameters {p:?} at sweep {it}")));
+        }
+        res = prev
+            .values()
+            .zip(p.values())
+            .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(1e-12))
+            .fold(0.0, f64::max);
+        // residual per unit damping: the undamped change
+        let res_undamped = res / damping;
+        if res_undamped < opts.tol {
+            return Ok(Run {
+                params: p,
+                converged: true,
+                iterations: it as u64,
+                residual: res_undamped,
+            });
+        }
+        if res_undamped > last_res {
+            damping = (damping * 0.5).max(opts.min_damping);
+        } else {
+            damping = (damping * 1.25).min(1.0);
+        }
+        last_res = res_undamped;
+        state = next;
+        prev = p;
+    }
+    Ok(Run {
+        params: prev,
+        converged: false,
+        iterations: opts.max_iter as u64,
+        residual: res,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixed-point scheme
+
+struct FixedPointStep<'c> {
+    chain: &'c Chain,
+    rule: RuleSize,
+}
+
+impl Step for FixedPointStep<'_> {
+    type State = OrderParams;
+
+    fn step(&mut self, s: &OrderParams, evals: &mut Evals) -> Result<OrderParams, ReplicaError> {
+        let ch = self.chain;
+        let n = ch.len();
+        let mut o = s.clone();
+        let mut iter_v = vec![0.0; n];
+        for l in (0..n).rev() {
+            let layer = &ch.layers()[l];
+            let frozen = o.v[l] <= 0.0;
+            let th = if frozen {
+                0.0
+            } else {
+                layer.ensemble.theta_f(layer.alpha, o.a[l] * o.v[l])?.theta
+            };
+            o.v_t[l] = if frozen { 0.0 } else { th / o.a[l] };
+            if l + 1 == n {
+                o.a[l] = layer
+                    .channel
+                    .output(o.v_t[l], ch.rho_z(l), self.rule, evals)
+                    .a_out;
+            } else {
+                let t = layer
+                    .channel
+                    .interface(o.a_t[l + 1], o.v_t[l], ch.rho_z(l), self.rule, evals);
+                o.a[l] = t.iter_a;
+                iter_v[l] = t.iter_v;
+            }
+            if frozen {
+                o.theta[l] = 0.0;
+                o.a_t[l] = layer.alpha * layer.ensemble.theta_slope0(layer.alpha) * o.a[l];
+            } else {
+                let th = layer.ensemble.theta_f(layer.alpha, o.a[l] * o.v[l])?.theta;
+                o.theta[l] = th;
+                o.a_t[l] = layer.alpha * th / o.v[l];
+            }
+        }
+        o.v[0] = ch.prior().eval(o.a_t[0], self.rule).mmse;
+        for l in 1..n {
+            o.v[l] = iter_v[l - 1];
+        }
+        Ok(o)
+    }
+
+    fn mix(old: &OrderParams, new: &OrderParams, d: f64) -> OrderParams {
+        let m = |a: &[f64], b: &[f64]| -> Vec<f64> {
+            a.iter().zip(b).map(|(x, y)| (1.0 - d) * x + d * y).collect()
+        };
+        OrderParams {
+            v: m(&old.v, &new.v),
+            a: m(&old.a, &new.a),
+            a_t: m(&old.a_t, &new.a_t),
+            v_t: m(&old.v_t, &new.v_t),
+            theta: m(&old.theta, &new.theta),
+        }
+    }
+
+    fn to_params(&self, s: &OrderParams) -> OrderParams {
+        s.clone()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ML-VAMP state evolution
+
+/// Primary VAMP variables per layer `i`: `a1x` (precision of the message into the denoiser of
+/// `x_i`) and `a1z` (variance of the message from the channel side on `z_i`), plus the derived
+/// quantities of the last sweep.
+#[derive(Clone, Debug)]
+struct VampState {
+    a1x: Vec<f64>,
+    a1z: Vec<f64>,
+    v1x: Vec<f64>,
+    a2z: Vec<f64>,
+    g: Vec<f64>,
+}
+
+struct VampStep<'c> {
+    chain: &'c Chain,
+    rule: RuleSize,
+}
+
+fn positive(name: &str, i: usize, x: f64) -> Result<f64, ReplicaError> {
+    if x.is_finite() && x > 0.0 {
+        Ok(x)
+    } else {
+        Err(ReplicaError::NonFinite(format!("ML-VAMP: {name}[{i}] = {x}")))
+    }
+}
+
+impl Step for VampStep<'_> {
+    type State = VampState;
+
+    fn step(&mut self, s: &VampState, evals: &mut Evals) -> Result<VampState, ReplicaError> {
+        let ch = self.chain;
+        let n = ch.len();
+        let mut o = s.clone();
+        let mut a2x = vec![0.0; n];
+        // forward
+        for i in 0..n {
+            let layer = &ch.layers()[i];
+            o.v1x[i] = if i == 0 {
+                ch.prior().eval(o.a1x[0], self.rule).mmse
+            } else {
+                ch.layers()[i - 1]
+                    .channel
+                    .interface(o.a1x[i], 1.0 / o.a2z[i - 1], ch.rho_z(i - 1), self.rule, evals)
+                    .iter_v
+            };
+            positive("v1x", i, o.v1x[i])?;
+            a2x[i] = (1.0 / o.v1x[i] - o.a1x[i]).max(1e-300);
+            let v2x = layer.ensemble.lmmse(layer.alpha, a2x[i], o.a1z[i]);
+            let v1z = o.a1z[i] * (1.0 - a2x[i] * v2x) / layer.alpha;
+            positive("v1z", i, v1z)?;
+            o.a2z[i] = positive("a2z", i, 1.0 / v1z - 1.0 / o.a1z[i])?;
+        }
+        // backward
+        for i in (0..n).rev() {
+            let layer = &ch.layers()[i];
+            o.g[i] = if i + 1 == n {
+                layer
+                    .channel
+                    .output(1.0 / o.a2z[i], ch.rho_z(i), self.rule, evals)
+                    .a_out
+            } else {
+                layer
+                    .channel
+                    .interface(o.a1x[i + 1], 1.0 / o.a2z[i], ch.rho_z(i), self.rule, evals)
+                    .iter_a
+            };
+            positive("g", i, o.g[i])?;
+            o.a1z[i] = positive("a1z", i, 1.0 / o.g[i] - 1.0 / o.a2z[i])?;
+            let v2x = layer.ensemble.lmmse(layer.alpha, a2x[i], o.a1z[i]);
+            o.a1x[i] = (1.0 / v2x - a2x[i]).max(0.0);
+        }
+        Ok(o)
+    }
+
+    fn mix(old: &VampState, new: &VampState, d: f64) -> VampState {
+        let m = |a: &[f64], b: &[f64]| -> Vec<f64> {
+            a.iter().zip(b).map(|(x, y)| (1.0 - d) * x + d * y).collect()
+        };
+        VampState {
+            a1x: m(&old.a1x, &new.a1x),
+            a1z: m(&old.a1z, &new.a1z),
+            v1x: new.v1x.clone(),
+            a2z: new.a2z.clone(),
+            g: new.g.clone(),
+        }
+    }
+
+    fn to_params(&self, s: &VampState) -> OrderParams {
+        let n = s.a1x.len();
+        let mut p = OrderParams {
+            v: s.v1x.clone(),
+            a: s.g.clone(),
+            a_t: s.a1x.clone(),
+            v_t: vec![0.0; n],
+            theta: vec![0.0; n],
+        };
+        for i in 0..n {
+            p.v_t[i] = 1.0 / s.a2z[i];
+            p.theta[i] = 1.0 / (1.0 + s.a2z[i] * s.a1z[i]);
+        }
+        p
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starts, selection, fallback
+
+/// Initial variances of start `k`: `V_l = rho_{l}` for the first `k` layers, `d` after.
+fn start_v(chain: &Chain, k: usize) -> Vec<f64> {
+    const D: f64 = 1e-10;
+    (0..chain.len())
+        .map(|l| if l < k { chain.rho(l) } else { D })
+        .collect()
+}
+
+fn fixed_point_init(chain: &Chain, v: Vec<f64>) -> OrderParams {
+    let n = chain.len();
+    OrderParams {
+        v,
+        a: vec![1.0; n],
+        a_t: (0..n).map(|l| chain.layers()[l].alpha).collect(),
+        v_t: vec![0.0; n],
+        theta: vec![0.0; n],
+    }
+}
+
+fn vamp_init(chain: &Chain, v: &[f64]) -> VampState {
+    let n = chain.len();
+    let a1x = (0..n)
+        .map(|l| (1.0 / v[l] - 1.0 / chain.rho(l)).max(0.0))
+        .collect();
+    let a1z = (0..n)
+        .map(|l| chain.rho_z(l) + chain.layers()[l].channel.noise_var + 1.0)
+        .collect();
+    VampState {
+        a1x,
+        a1z,
+        v1x: v.to_vec(),
+        a2z: vec![1.0; n],
+        g: vec![1.0; n],
+    }
+}
+
+/// A converged candidate with its potential.
+struct Candidate {
+    run: Run,
+    scheme: Scheme,
+    phi: f64,
+}
+
+fn run_scheme(
+    chain: &Chain,
+    scheme: Scheme,
+    v0: &[f64],
+    warm: Option<&OrderParams>,
+    opts: &SolverOptions,
+    counters: &mut Counters,
+) -> Result<Run, ReplicaError> {
+    counters.starts_tried += 1;
+    match scheme {
+        Scheme::FixedPoint => {
+            let mut st = FixedPointStep {
+                chain,
+                rule: opts.rule,
+            };
+            let init = match warm {
+                Some(p) => p.clone(),
+                None => fixed_point_init(chain, v0.to_vec()),
+            };
+            iterate(&mut st, init, opts, &mut counters.evals, &mut counters.sweeps_fixed_point)
+        }
+        Scheme::Vamp => {
+            let mut st = VampStep {
+                chain,
+                rule: opts.rule,
+            };
+            let init = vamp_init(chain, v0);
+            iterate(&mut st, init, opts, &mut counters.evals, &mut counters.sweeps_vamp)
+        }
+    }
+}
+
+/// Solve the replica equations of `chain`: multi-start, keep converged stationary points, pick
+/// the smallest potential. Errors with [`ReplicaError::NotConverged`] when no start converges.
+pub fn solve(chain: &Chain, opts: &SolverOptions) -> Result<Estimate, ReplicaError> {
+    solve_inner(chain, opts, None)
+}
+
+/// As [`solve`], but first tries the fixed-point scheme from a previous stationary point
+/// (e.g. the previous epoch's); falls back to the full multi-start if that does not converge.
+pub fn solve_warm(
+    chain: &Chain,
+    opts: &SolverOptions,
+    previous: &OrderParams,
+) -> Result<Estimate, ReplicaError> {
+    if previous.v.len() != chain.len() {
+        return Err(ReplicaError::InvalidChain(format!(
+            "warm start has {} layers, the chain {}",
+            previous.v.len(),
+            chain.len()
+        )));
+    }
+    solve_inner(chain, opts, Some(previous))
+}
+
+fn solve_inner(
+    chain: &Chain,
+    opts: &SolverOptions,
+    warm: Option<&OrderParams>,
+) -> Result<Estimate, ReplicaError> {
+    let mut counters = Counters::default();
+    let mut failures: Vec<String> = Vec::new();
+    if let Some(p) = warm {
+        match run_scheme(chain, Scheme::FixedPoint, &p.v, Some(p), opts, &mut counters) {
+            Ok(run) if run.converged => {
+                counters.starts_converged += 1;
+                let phi = potential::phi(chain, &run.params, opts.rule, &mut counters.evals)?;
+                return finish(chain, Candidate { run, scheme: Scheme::FixedPoint, phi }, counters, opts);
+            }
+            Ok(run) => failures.push(format!("warm start: no convergence (residual {:.2e})", run.residual)),
+            Err(e) => failures.push(format!("warm start: {e}")),
+        }
+    }
+    let schemes: &[Scheme] = match opts.choice {
+        SchemeChoice::Auto => &[Scheme::FixedPoint, Scheme::Vamp],
+        SchemeChoice::Only(Scheme::FixedPoint) => &[Scheme::FixedPoint],
+        SchemeChoice::Only(Scheme::Vamp) => &[Scheme::Vamp],
+    };
+    let n_starts = if opts.multistart { chain.len() + 1 } else { 1 };
+    for &scheme in schemes {
+        let mut best: Option<Candidate> = None;
+        for k in 0..n_starts {
+            let v0 = start_v(chain, k);
+            match run_scheme(chain, scheme, &v0, None, opts, &mut counters) {
+                Ok(run) if run.converged => {
+                    counters.starts_converged += 1;
+                    let phi = potential::phi(chain, &run.params, opts.rule, &mut counters.evals)?;
+                    if !phi.is_finite() {
+                        failures.push(format!("{scheme} start {k}: potential {phi}"));
+                        continue;
+                    }
+                    if best.as_ref().is_none_or(|b| phi < b.phi) {
+                        best = Some(Candidate { run, scheme, phi });
+                    }
+                }
+                Ok(run) => failures.push(format!(
+                    "{scheme} start {k}: no convergence in {} sweeps (residual {:.2e})",
+                    run.iterations, run.residual
+                )),
+                Err(e) => failures.push(format!("{scheme} start {k}: {e}")),
+            }
+        }
+        if let Some(b) = best {
+            return finish(chain, b, counters, opts);
+        }
+    }
+    Err(ReplicaError::NotConverged(failures.join("; ")))
+}
+
+fn finish(
+    chain: &Chain,
+    c: Candidate,
+    mut counters: Counters,
+    opts: &SolverOptions,
+) -> Result<Estimate, ReplicaError> {
+    let l = chain.len() - 1;
+    let last = &chain.layers()[l];
+    let i_out0 = last
+        .channel
+        .output(0.0, chain.rho_z(l), opts.rule, &mut counters.evals)
+        .i_out;
+    let mi_last = c.phi + chain.alpha_tilde(chain.len()) * i_out0;
+    Ok(Estimate {
+        entropy: c.phi,
+        mutual_information: chain.inner_noiseless().then_some(mi_last),
+        mi_last_layer: mi_last,
+        mmse: c.run.params.v[0],
+        converged: c.run.converged,
+        scheme: c.scheme,
+        iterations: c.run.iterations,
+        residual: c.run.residual,
+        counters,
+        order_params: c.run.params,
+    })
+}

@@ -1,0 +1,332 @@
+//! Weight ensembles: only the spectrum of `W^T W` (its `n_in` eigenvalues) enters.
+//!
+//! * `F(gamma) = extr_theta { 2 alpha theta + (alpha - 1) ln(1 - theta) + E_lambda ln(gamma lambda + (1 - theta)(1 - alpha theta)) }`
+//! * `lmmse(a, v) = v E_lambda[1 / (lambda + a v)]` (the LMMSE variance of ML-VAMP).
+//!
+//! Gaussian i.i.d. weights (entry variance `s/n_in`) have `theta = s gamma`, `F = alpha s gamma`
+//! and a Marchenko-Pastur Stieltjes transform in closed form; orthogonal and empirical spectra are
+//! discrete distributions (values with weights, exact zeros kept apart).
+
+use super::error::ReplicaError;
+
+/// A discrete spectral distribution: `values[i]` with probability `weights[i]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiscreteSpectrum {
+    values: Vec<f64>,
+    weights: Vec<f64>,
+    zero_weight: f64,
+    mean: f64,
+    min_positive: f64,
+}
+
+impl DiscreteSpectrum {
+    /// From the eigenvalues of `W^T W` (all of them, zeros included), multiplied by `scale`.
+    /// Eigenvalues `|lambda| < 1e-12 max(lambda)` count as exact zeros.
+    pub fn from_eigenvalues(eigs: &[f64], scale: f64) -> Result<Self, ReplicaError> {
+        if eigs.is_empty() {
+            return Err(ReplicaError::invalid("weights.spectrum", "[]", "the spectrum is empty"));
+        }
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(ReplicaError::invalid("weights.scale", scale, "must be finite and > 0"));
+        }
+        let mut sorted: Vec<f64> = Vec::with_capacity(eigs.len());
+        for (i, &e) in eigs.iter().enumerate() {
+            if !e.is_finite() || e < 0.0 {
+                return Err(ReplicaError::invalid(
+                    format!("weights.spectrum[{i}]"),
+                    e,
+                    "eigenvalues of W^T W must be finite and >= 0",
+                ));
+            }
+            sorted.push(e * scale);
+        }
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let max = *sorted.last().unwrap();
+        if max <= 0.0 {
+            return Err(ReplicaError::invalid("weights.spectrum", "all zero", "needs a positive eigenvalue"));
+        }
+        let n = sorted.len() as f64;
+        let zero_cut = 1e-12 * max;
+        let mut values: Vec<f64> = Vec::new();
+        let mut weights: Vec<f64> = Vec::new();
+        let mut zero_weight = 0.0;
+        for e in sorted {
+            if e <= zero_cut {
+                zero_weight += 1.0 / n;
+            } else if values.last() == Some(&e) {
+                *weights.last_mut().unwrap() += 1.0 / n;
+            } else {
+                values.push(e);
+                weights.push(1.0 / n);
+            }
+        }
+        let mean = values.iter().zip(&weights).map(|(v, w)| v * w).sum();
+        let min_positive = values[0];
+        Ok(DiscreteSpectrum {
+            values,
+            weights,
+            zero_weight,
+            mean,
+            min_positive,
+        })
+    }
+
+    /// Orthogonal weights: all eigenvalues 1 when `alpha >= 1`, a fraction `alpha` of ones and the
+    /// rest zeros when `alpha < 1`.
+    pub fn orthogonal(alpha: f64) -> Self {
+        let w1 = alpha.min(1.0);
+        DiscreteSpectrum {
+            values: vec![1.0],
+            weights: vec![w1],
+            zero_weight: 1.0 - w1,
+            mean: w1,
+            min_positive: 1.0,
+        }
+    }
+
+    /// Number of positive eigenvalues as a fraction of all.
+    pub fn positive_fraction(&self) -> f64 {
+        1.0 - self.zero_weight
+    }
+}
+
+/// The spectrum of `W^T W` for one layer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ensemble {
+    /// I.i.d. Gaussian entries `N(0, var/n_in)`: Marchenko-Pastur scaled by `var`.
+    Gaussian { var: f64 },
+    /// Orthogonal or empirical spectrum.
+    Discrete(DiscreteSpectrum),
+}
+
+/// Result of the theta-equation: the stationary `theta` and `F(gamma)`.
+#[derive(Clone, Copy, Debug)]
+pub struct ThetaF {
+    pub theta: f64,
+    pub f: f64,
+}
+
+impl Ensemble {
+    /// Mean eigenvalue of `W^T W`.
+    pub fn mean(&self, alpha: f64) -> f64 {
+        match self {
+            Ensemble::Gaussian { var } => alpha * var,
+            Ensemble::Discrete(d) => d.mean,
+        }
+    }
+
+    /// `d theta / d gamma` at `gamma = 0` (= `mean/alpha`), used for frozen layers (`V = 0`).
+    pub fn theta_slope0(&self, alpha: f64) -> f64 {
+        self.mean(alpha) / alpha
+    }
+
+    /// The stationary point of the theta-functional at `gamma = A V`, and `F` there.
+    pub fn theta_f(&self, alpha: f64, gamma: f64) -> Result<ThetaF, ReplicaError> {
+        match self {
+            Ensemble::Gaussian { var } => Ok(ThetaF {
+                theta: var * gamma,
+                f: alpha * var * gamma,
+            }),
+            Ensemble::Discrete(d) => {
+                if gamma <= 0.0 {
+                    return Ok(ThetaF { theta: 0.0, f: 0.0 });
+                }
+                let theta = d.theta_root(alpha, gamma)?;
+                Ok(ThetaF {
+                    theta,
+                    f: d.f_at(alpha, gamma, theta),
+                })
+            }
+        }
+    }
+
+    /// `F(gamma, theta) = 2 alpha theta + (alpha-1) ln(1-theta) + E ln(gamma lambda + (1-theta)(1-alpha theta))`,
+    /// the functional at a given `theta` (for a Gaussian ensemble its stationary value `alpha s gamma`).
+    pub fn f_at(&self, alpha: f64, gamma: f64, theta: f64) -> f64 {
+        match self {
+            Ensemble::Gaussian { var } => alpha * var * gamma,
+            Ensemble::Discrete(d) => d.f_at(alpha, gamma, theta),
+        }
+    }
+
+    /// `lmmse(a, v) = v E[1/(lambda + a v)] = E[1/(a + lambda/v)]`, `a >= 0`, `v > 0`.
+    pub fn lmmse(&self, alpha: f64, a: f64, v: f64) -> f64 {
+        match self {
+            Ensemble::Gaussian { var } => {
+                // E 1/(s lambda0 + x) = (1/s) g0(x/s), g0 the MP transform at -x/s (mean alpha):
+                // x g^2 - (1 - x - alpha) g - 1 = 0, positive root.
+                let x = a * v / var;
+                let g0 = mp_stieltjes_neg(alpha, x);
+                v * g0 / var
+            }
+            Ensemble::Discrete(d) => {
+                let x = a * v;
+                let zero = if d.zero_weight > 0.0 {
+                    d.zero_weight / x
+                } else {
+                    0.0
+                };
+                let s: f64 = d
+                    .values
+                    .iter()
+                    .zip(&d.weights)
+                    .map(|(l, w)| w / (l + x))
+                    .sum();
+                v * (s + zero)
+            }
+        }
+    }
+}
+
+/// Marchenko-Pastur Stieltjes transform `E 1/(lambda + x)`, `x >= 0`, for `W^T W` with mean `alpha`.
+fn mp_stieltjes_neg(alpha: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return if alpha > 1.0 {
+            1.0 / (alpha - 1.0)
+        } else {
+            f64::INFINITY
+        };
+    }
+    let b = 1.0 - x - alpha;
+    let disc = (b * b + 4.0 * x).sqrt();
+    if b > 0.0 {
+        (b + disc) / (2.0 * x)
+    } else {
+        2.0 / (disc - b)
+    }
+}
+
+impl DiscreteSpectrum {
+    /// `d/dtheta` of the theta-functional; zeros of the spectrum handled analytically.
+    fn dfun(&self, alpha: f64, gamma: f64, th: f64) -> f64 {
+        let u = 1.0 - th;
+        let ua = 1.0 - alpha * th;
+        let num = ua + alpha * u;
+        let coef = alpha - 1.0 + self.zero_weight;
+        let mut d = 2.0 * alpha;
+        if coef.abs() > 1e-13 {
+            d -= coef / u;
+        }
+        if self.zero_weight > 0.0 {
+            d -= self.zero_weight * alpha / ua;
+        }
+        let q = u * ua;
+        let s: f64 = self
+            .values
+            .iter()
+            .zip(&self.weights)
+            .map(|(l, w)| w / (gamma * l + q))
+            .sum();
+        d - num * s
+    }
+
+    fn f_at(&self, alpha: f64, gamma: f64, th: f64) -> f64 {
+        let u = 1.0 - th;
+        let ua = 1.0 - alpha * th;
+        let coef = alpha - 1.0 + self.zero_weight;
+        let mut f = 2.0 * alpha * th;
+        if coef.abs() > 1e-13 {
+            f += coef * u.ln();
+        }
+        if self.zero_weight > 0.0 {
+            f += self.zero_weight * ua.ln();
+        }
+        let q = u * ua;
+        f + self
+            .values
+            .iter()
+            .zip(&self.weights)
+            .map(|(l, w)| w * (gamma * l + q).ln())
+            .sum::<f64>()
+    }
+
+    /// The root of the theta-equation on `(0, theta_max)`, by Brent's method. Errors when the
+    /// derivative has no sign change (bounded spectra at large `gamma`).
+    fn theta_root(&self, alpha: f64, gamma: f64) -> Result<f64, ReplicaError> {
+        let lmin = if self.zero_weight > 0.0 {
+            0.0
+        } else {
+            self.min_positive
+        };
+        let disc = (1.0 - alpha).powi(2) - 4.0 * alpha * gamma * lmin;
+        let mut th_max = ((1.0 + alpha) - disc.max(0.0).sqrt()) / (2.0 * alpha);
+        if self.zero_weight > 0.0 || alpha - 1.0 + self.zero_weight != 0.0 {
+            th_max = th_max.min(1.0);
+        }
+        let hi = th_max * (1.0 - 1e-13);
+        let f_lo = self.dfun(alpha, gamma, 0.0);
+        let f_hi = self.dfun(alpha, gamma, hi);
+        if !(f_lo > 0.0 && f_hi < 0.0) {
+            return Err(ReplicaError::NoThetaRoot { gamma });
+        }
+        brent(|t| self.dfun(alpha, gamma, t), 0.0, hi, f_lo, f_hi, 1e-15)
+            .ok_or(ReplicaError::NoThetaRoot { gamma })
+    }
+}
+
+/// Brent's root finder on a bracket `[a, b]` with `f(a) f(b) < 0`.
+pub fn brent(
+    f: impl Fn(f64) -> f64,
+    mut a: f64,
+    mut b: f64,
+    mut fa: f64,
+    mut fb: f64,
+    xtol: f64,
+) -> Option<f64> {
+    if fa * fb > 0.0 {
+        return None;
+    }
+    let (mut c, mut fc) = (a, fa);
+    let mut d = b - a;
+    let mut e = d;
+    for _ in 0..200 {
+        if fb * fc > 0.0 {
+            c = a;
+            fc = fa;
+            d = b - a;
+            e = d;
+        }
+        if fc.abs() < fb.abs() {
+            a = b;
+            b = c;
+            c = a;
+            fa = fb;
+            fb = fc;
+            fc = fa;
+        }
+        let tol = 2.0 * f64::EPSILON * b.abs() + 0.5 * xtol;
+        let m = 0.5 * (c - b);
+        if m.abs() <= tol || fb == 0.0 {
+            return Some(b);
+        }
+        if e.abs() >= tol && fa.abs() > fb.abs() {
+            let s = fb / fa;
+            let (p, q) = if a == c {
+                (2.0 * m * s, 1.0 - s)
+            } else {
+                let q = fa / fc;
+                let r = fb / fc;
+                (
+                    s * (2.0 * m * q * (q - r) - (b - a) * (r - 1.0)),
+                    (q - 1.0) * (r - 1.0) * (s - 1.0),
+                )
+            };
+            let (p, q) = if p > 0.0 { (p, -q) } else { (-p, q) };
+            if 2.0 * p < (3.0 * m * q - (tol * q).abs()).min((e * q).abs()) {
+                e = d;
+                d = p / q;
+            } else {
+                d = m;
+                e = m;
+            }
+        } else {
+            d = m;
+            e = m;
+        }
+        a = b;
+        fa = fb;
+        b += if d.abs() > tol { d } else { tol * m.signum() };
+        fb = f(b);
+    }
+    Some(b)
+}
