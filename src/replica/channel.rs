@@ -221,9 +221,11 @@ impl Channel {
                 if r.is_atom() {
                     if p > 0.0 {
                         ii += p * lp;
-                        let d = pdf_or_zero(a) - pdf_or_zero(b);
-                        // (d_omega ln P)^2 P = (phi(a) - phi(b))^2 / (v P)
-                        ia += d * d / (v * p);
+                        let d = (pdf_or_zero(a) - pdf_or_zero(b)).abs();
+                        // (d_omega ln P)^2 P = (phi(a) - phi(b))^2 / (v P), in logs (P may be subnormal)
+                        if d > 0.0 {
+                            ia += (2.0 * d.ln() - v.ln() - lp).exp();
+                        }
                     }
                 } else {
                     let t2 = p + xpdf(a) - xpdf(b); // E[t^2 1{region}]
@@ -322,6 +324,23 @@ impl Channel {
                     (a * (g * om + r.offset), (a + a * a * g * g * v).sqrt(), Some((g, p_prec)))
                 };
                 kinks.clear();
+                if r.is_atom() {
+                    // against another atom j, ln Z_k - ln Z_j changes sign at
+                    // B* = (ln P_j - ln P_k + A (c_k^2 - c_j^2)/2) / (c_k - c_j), over a scale 1/|c_k - c_j|
+                    for (j, q) in self.regions.iter().enumerate() {
+                        if j == k || !q.is_atom() || atoms[j].ln_p == f64::NEG_INFINITY {
+                            continue;
+                        }
+                        let dc = r.offset - q.offset;
+                        let b_star = (atoms[j].ln_p - atoms[k].ln_p
+                            + 0.5 * a * (r.offset * r.offset - q.offset * q.offset))
+                            / dc;
+                        kinks.push(Kink {
+                            center: (b_star - mean_b) / sd_b,
+                            scale: 1.0 / (dc.abs() * sd_b),
+                        });
+                    }
+                }
                 if let Some((g, p_prec)) = weight_of {
                     // the region's posterior weight switches where (bound - omega) = g s b / P
                     let gs = g * sd_b;

@@ -257,14 +257,16 @@ pub struct Kink {
 pub struct RuleSize {
     pub per_unit: f64,
     pub min_piece: usize,
+    pub far_nodes: usize,
     pub hermite: usize,
 }
 
 impl Default for RuleSize {
     fn default() -> Self {
         RuleSize {
-            per_unit: 3.0,
-            min_piece: 12,
+            per_unit: 4.0,
+            min_piece: 20,
+            far_nodes: 8,
             hermite: 40,
         }
     }
@@ -276,6 +278,7 @@ impl RuleSize {
         RuleSize {
             per_unit: self.per_unit * k,
             min_piece: ((self.min_piece as f64) * k).ceil() as usize,
+            far_nodes: ((self.far_nodes as f64) * k).ceil().min(64.0) as usize,
             hermite: ((self.hermite as f64) * k).ceil().min(128.0) as usize,
         }
     }
@@ -317,12 +320,16 @@ pub fn kink_rule(kinks: &[Kink], size: RuleSize, out: &mut GaussRule) {
         }
         merged.push(k);
     }
+    // Each side of a kink: a graded part of length <= GRADED_SPAN mapped by x = c +/- s (e^t - 1),
+    // then plain Gauss-Legendre panels of width <= FAR_PANEL out to the window's edge.
+    const GRADED_SPAN: f64 = 1.0;
+    const FAR_PANEL: f64 = 1.25;
     let mut piece = |c: f64, s: f64, d: f64, dir: f64| {
-        // x = c + dir * s (e^t - 1), t in [0, T]
         if d <= 0.0 {
             return;
         }
-        let t_max = (d / s).ln_1p();
+        let dg = d.min(GRADED_SPAN);
+        let t_max = (dg / s).ln_1p();
         let n = ((size.per_unit * t_max).ceil() as usize).clamp(size.min_piece, 64);
         let (glx, glw) = gl_cached(n);
         let half = 0.5 * t_max;
@@ -333,6 +340,20 @@ pub fn kink_rule(kinks: &[Kink], size: RuleSize, out: &mut GaussRule) {
             let jac = s * e * half;
             out.nodes.push(x);
             out.weights.push(wu * jac * norm_pdf(x));
+        }
+        let rest = d - dg;
+        if rest > 0.0 {
+            let panels = (rest / FAR_PANEL).ceil() as usize;
+            let h = rest / panels as f64;
+            let (fx, fw) = gl_cached(size.far_nodes);
+            for p in 0..panels {
+                let a = dg + p as f64 * h;
+                for (&u, &wu) in fx.iter().zip(fw.iter()) {
+                    let x = c + dir * (a + 0.5 * h * (u + 1.0));
+                    out.nodes.push(x);
+                    out.weights.push(wu * 0.5 * h * norm_pdf(x));
+                }
+            }
         }
     };
     let n = merged.len();
@@ -401,8 +422,19 @@ mod tests {
         assert!(close(l, libm::erf(1.0 / SQRT_2), 1e-15));
         // narrow interval far in the tail: Phi(-30) - Phi(-30.001) ~ phi(30) * 0.001 * ...
         let v = ln_norm_interval(-30.001, -30.0);
-        let approx = (norm_pdf(30.0005) * 0.001).ln();
-        assert!((v - approx).abs() < 1e-6, "{v} vs {approx}");
+        // Simpson's rule on phi over [30, 30.001] (phi changes by 3% there: error ~1e-14 relative)
+        let n = 200;
+        let h = 0.001 / n as f64;
+        let simpson: f64 = (0..=n)
+            .map(|i| {
+                let w = if i == 0 || i == n { 1.0 } else if i % 2 == 1 { 4.0 } else { 2.0 };
+                w * (-0.5 * (30.0 + i as f64 * h).powi(2) - LN_SQRT_2PI + 400.0).exp()
+            })
+            .sum::<f64>()
+            * h
+            / 3.0;
+        let approx = simpson.ln() - 400.0;
+        assert!((v - approx).abs() < 1e-10, "{v} vs {approx}");
     }
 
     #[test]
@@ -421,7 +453,7 @@ mod tests {
         let q = r.expect(|x| if x > 0.3 { 1.0 } else { 0.0 });
         assert!(close(q, norm_cdf(-0.3), 1e-13), "{q}");
         let m = r.expect(|x| (x - 0.3).abs());
-        let exact = 2.0 * norm_pdf(0.3) - 0.3 * (1.0 - 2.0 * norm_cdf(-0.3));
+        let exact = 2.0 * norm_pdf(0.3) + 0.3 * (2.0 * norm_cdf(0.3) - 1.0);
         assert!(close(m, exact, 1e-12), "{m} vs {exact}");
         // a sigmoid of width 1e-4: E Phi((x - 0.3)/1e-4) = Phi(-0.3 / sqrt(1 + 1e-8))
         let s = r.expect(|x| norm_cdf((x - 0.3) / 1e-4));

@@ -149,6 +149,15 @@ impl Ensemble {
         }
     }
 
+    /// `dF/dtheta` at `(gamma, theta)` (zero at a stationary point); `0` for the Gaussian ensemble
+    /// evaluated at its closed-form `theta = s gamma`.
+    pub fn theta_stationarity(&self, alpha: f64, gamma: f64, theta: f64) -> f64 {
+        match self {
+            Ensemble::Gaussian { var } => theta - var * gamma,
+            Ensemble::Discrete(d) => d.dfun(alpha, gamma, theta),
+        }
+    }
+
     /// `lmmse(a, v) = v E[1/(lambda + a v)] = E[1/(a + lambda/v)]`, `a >= 0`, `v > 0`.
     pub fn lmmse(&self, alpha: f64, a: f64, v: f64) -> f64 {
         match self {
@@ -249,18 +258,32 @@ impl DiscreteSpectrum {
             self.min_positive
         };
         let disc = (1.0 - alpha).powi(2) - 4.0 * alpha * gamma * lmin;
-        let mut th_max = ((1.0 + alpha) - disc.max(0.0).sqrt()) / (2.0 * alpha);
-        if self.zero_weight > 0.0 || alpha - 1.0 + self.zero_weight != 0.0 {
-            th_max = th_max.min(1.0);
-        }
+        let th_max = (((1.0 + alpha) - disc.max(0.0).sqrt()) / (2.0 * alpha)).min(1.0);
         let hi = th_max * (1.0 - 1e-13);
-        let f_lo = self.dfun(alpha, gamma, 0.0);
-        let f_hi = self.dfun(alpha, gamma, hi);
-        if !(f_lo > 0.0 && f_hi < 0.0) {
+        // The derivative is positive at 0 and may cross zero twice (bounded spectra have a second,
+        // spurious stationary point near theta_max): take the first crossing, found by a geometric
+        // scan up from 1e-12 theta_max, then refined by Brent's method.
+        let f = |t: f64| self.dfun(alpha, gamma, t);
+        let mut lo = 0.0;
+        let mut f_lo = f(0.0);
+        if !(f_lo >= 0.0) {
             return Err(ReplicaError::NoThetaRoot { gamma });
         }
-        brent(|t| self.dfun(alpha, gamma, t), 0.0, hi, f_lo, f_hi, 1e-15)
-            .ok_or(ReplicaError::NoThetaRoot { gamma })
+        let mut t = hi * 1e-12;
+        while t < hi {
+            let ft = f(t);
+            if ft < 0.0 {
+                return brent(f, lo, t, f_lo, ft, 1e-15).ok_or(ReplicaError::NoThetaRoot { gamma });
+            }
+            lo = t;
+            f_lo = ft;
+            t = if t * 2.0 < hi { t * 2.0 } else if t < hi * (1.0 - 1e-9) { hi - 0.5 * (hi - t) } else { hi };
+        }
+        let f_hi = f(hi);
+        if f_hi < 0.0 {
+            return brent(f, lo, hi, f_lo, f_hi, 1e-15).ok_or(ReplicaError::NoThetaRoot { gamma });
+        }
+        Err(ReplicaError::NoThetaRoot { gamma })
     }
 }
 
