@@ -276,7 +276,9 @@ impl Channel {
         size: RuleSize,
         evals: &mut Evals,
     ) -> InterfaceTerms {
-        let v = (self.noise_var + vv).max(1e-300);
+        // floor: a noiseless layer at V~ = 0 is the limit of a vanishing variance; 1e-14 keeps
+        // 1/v finite without changing any term beyond round-off
+        let v = (self.noise_var + vv).max(1e-14);
         let m = (rho - vv).max(0.0);
         if self.activation.is_linear() {
             *evals += 1;
@@ -307,7 +309,12 @@ impl Channel {
                     let lo = (r.lo - om) / sv;
                     let hi = (r.hi - om) / sv;
                     let ln_p = ln_norm_interval(lo, hi);
-                    let dln_p = (pdf_or_zero(lo) - pdf_or_zero(hi)) / sv * (-ln_p).exp();
+                    let d = pdf_or_zero(lo) - pdf_or_zero(hi);
+                    let dln_p = if ln_p == f64::NEG_INFINITY || d == 0.0 {
+                        0.0
+                    } else {
+                        d.signum() * (d.abs().ln() - sv.ln() - ln_p).exp()
+                    };
                     atoms[k] = AtomAt { ln_p, dln_p };
                 }
             }
@@ -428,6 +435,9 @@ impl Channel {
         }
         let (mut db, mut eh2, mut dom) = (0.0, 0.0, 0.0);
         for p in parts.iter().take(n) {
+            if p.0 == f64::NEG_INFINITY {
+                continue;
+            }
             let r = (p.0 - lz).exp();
             db += r * p.1;
             eh2 += r * (p.2 + p.1 * p.1);

@@ -79,6 +79,9 @@ pub fn ln_norm_cdf(x: f64) -> f64 {
 /// `ln(Phi(b) - Phi(a))` for `a < b` (either may be infinite), computed without cancellation:
 /// same-sign intervals use tail ratios, intervals containing 0 use `erf(b) + erf(-a)`.
 pub fn ln_norm_interval(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        return f64::NAN;
+    }
     debug_assert!(a <= b, "ln_norm_interval: a = {a} > b = {b}");
     if a >= 0.0 {
         // Q(a) - Q(b), Q = upper tail

@@ -179,11 +179,21 @@ trait Step {
     /// Damped combination `(1 - d) old + d new`.
     fn mix(old: &Self::State, new: &Self::State, d: f64) -> Self::State;
     fn to_params(&self, s: &Self::State) -> OrderParams;
+    /// The state as a vector for Anderson mixing (`None`: no acceleration).
+    fn to_vec(_s: &Self::State) -> Option<Vec<f64>> {
+        None
+    }
+    /// Rebuild a state from a mixed vector, other fields taken from `template`.
+    fn from_vec(template: &Self::State, _x: &[f64]) -> Self::State {
+        template.clone()
+    }
 }
 
-/// The one iteration loop shared by both schemes: adaptive damping (halved when the residual
-/// grows, relaxed back towards 1 when it shrinks), convergence when the largest relative change
-/// of any order parameter falls below `tol`.
+/// The one iteration loop shared by both schemes. Convergence: the largest relative change of any
+/// order parameter in one undamped sweep falls below `tol`. Schemes that expose a vector form are
+/// accelerated by Anderson mixing (depth [`ANDERSON_DEPTH`], history cleared when the residual
+/// jumps); otherwise, and whenever an accelerated proposal fails, the plain sweep is used with
+/// adaptive damping (halved when the residual grows, relaxed back towards 1 when it shrinks).
 fn iterate<S: Step>(
     scheme: &mut S,
     init: S::State,
@@ -195,16 +205,14 @@ fn iterate<S: Step>(
     let mut prev = scheme.to_params(&state);
     let mut damping = 1.0f64;
     let mut last_res = f64::INFINITY;
+    let mut best_res = f64::INFINITY;
     let mut res = f64::INFINITY;
+    let mut hist_x: Vec<Vec<f64>> = Vec::new();
+    let mut hist_g: Vec<Vec<f64>> = Vec::new();
     for it in 1..=opts.max_iter {
         *sweeps += 1;
         let proposal = scheme.step(&state, evals)?;
-        let next = if damping < 1.0 {
-            S::mix(&state, &proposal, damping)
-        } else {
-            proposal
-        };
-        let p = scheme.to_params(&next);
+        let p = scheme.to_params(&proposal);
         if p.values().any(|x| !x.is_finite()) {
             return Err(ReplicaError::NonFinite(format!("order parameters {p:?} at sweep {it}")));
         }
@@ -213,24 +221,54 @@ fn iterate<S: Step>(
             .zip(p.values())
             .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(1e-12))
             .fold(0.0, f64::max);
-        // residual per unit damping: the undamped change
-        let res_undamped = res / damping;
-        if res_undamped < opts.tol {
+        if res < opts.tol {
             return Ok(Run {
                 params: p,
                 converged: true,
                 iterations: it as u64,
-                residual: res_undamped,
+                residual: res,
             });
         }
-        if res_undamped > last_res {
-            damping = (damping * 0.5).max(opts.min_damping);
-        } else {
-            damping = (damping * 1.25).min(1.0);
+        let mut next: Option<S::State> = None;
+        if let (Some(x), Some(g)) = (S::to_vec(&state), S::to_vec(&proposal)) {
+            if res > 10.0 * best_res {
+                hist_x.clear();
+                hist_g.clear();
+            }
+            best_res = best_res.min(res);
+            hist_x.push(x);
+            hist_g.push(g);
+            if hist_x.len() > ANDERSON_DEPTH + 1 {
+                hist_x.remove(0);
+                hist_g.remove(0);
+            }
+            if hist_x.len() >= 2 {
+                if let Some(xa) = anderson(&hist_x, &hist_g) {
+                    let cand = S::from_vec(&proposal, &xa);
+                    if scheme.to_params(&cand).values().all(f64::is_finite) {
+                        next = Some(cand);
+                    }
+                }
+            }
         }
-        last_res = res_undamped;
+        let next = match next {
+            Some(n) => n,
+            None => {
+                if res > last_res {
+                    damping = (damping * 0.5).max(opts.min_damping);
+                } else {
+                    damping = (damping * 1.25).min(1.0);
+                }
+                if damping < 1.0 {
+                    S::mix(&state, &proposal, damping)
+                } else {
+                    proposal
+                }
+            }
+        };
+        last_res = res;
+        prev = scheme.to_params(&next);
         state = next;
-        prev = p;
     }
     Ok(Run {
         params: prev,
@@ -238,6 +276,71 @@ fn iterate<S: Step>(
         iterations: opts.max_iter as u64,
         residual: res,
     })
+}
+
+/// History length of the Anderson mixing.
+const ANDERSON_DEPTH: usize = 5;
+
+/// Anderson mixing: with residuals `f_k = g_k - x_k`, find `gamma` minimising
+/// `|f_k - sum_j gamma_j (f_{j+1} - f_j)|` (ridge-regularised normal equations) and return
+/// `g_k - sum_j gamma_j (g_{j+1} - g_j)`.
+fn anderson(xs: &[Vec<f64>], gs: &[Vec<f64>]) -> Option<Vec<f64>> {
+    let k = xs.len() - 1;
+    let n = xs[0].len();
+    let f: Vec<Vec<f64>> = xs
+        .iter()
+        .zip(gs)
+        .map(|(x, g)| g.iter().zip(x).map(|(a, b)| a - b).collect())
+        .collect();
+    let df: Vec<Vec<f64>> = (0..k)
+        .map(|j| (0..n).map(|i| f[j + 1][i] - f[j][i]).collect())
+        .collect();
+    let mut m = vec![vec![0.0; k]; k];
+    let mut rhs = vec![0.0; k];
+    for a in 0..k {
+        for b in 0..k {
+            m[a][b] = (0..n).map(|i| df[a][i] * df[b][i]).sum();
+        }
+        rhs[a] = (0..n).map(|i| df[a][i] * f[k][i]).sum();
+    }
+    let trace: f64 = (0..k).map(|a| m[a][a]).sum();
+    if !(trace > 0.0) {
+        return None;
+    }
+    for (a, row) in m.iter_mut().enumerate() {
+        row[a] += 1e-10 * trace;
+    }
+    let gamma = solve_small(m, rhs)?;
+    let out: Vec<f64> = (0..n)
+        .map(|i| gs[k][i] - (0..k).map(|j| gamma[j] * (gs[j + 1][i] - gs[j][i])).sum::<f64>())
+        .collect();
+    out.iter().all(|v| v.is_finite()).then_some(out)
+}
+
+/// Gaussian elimination with partial pivoting for a small dense system.
+fn solve_small(mut m: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for c in 0..n {
+        let piv = (c..n).max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))?;
+        if m[piv][c].abs() < 1e-300 {
+            return None;
+        }
+        m.swap(c, piv);
+        b.swap(c, piv);
+        for r in c + 1..n {
+            let f = m[r][c] / m[c][c];
+            for k in c..n {
+                m[r][k] -= f * m[c][k];
+            }
+            b[r] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for c in (0..n).rev() {
+        let s: f64 = (c + 1..n).map(|k| m[c][k] * x[k]).sum();
+        x[c] = (b[c] - s) / m[c][c];
+    }
+    Some(x)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +411,24 @@ impl Step for FixedPointStep<'_> {
 
     fn to_params(&self, s: &OrderParams) -> OrderParams {
         s.clone()
+    }
+
+    /// `(ln V, ln A)`: the variables the sweep actually carries (the others are recomputed).
+    fn to_vec(s: &OrderParams) -> Option<Vec<f64>> {
+        if s.v.iter().chain(&s.a).any(|&x| !(x > 0.0)) {
+            return None;
+        }
+        Some(s.v.iter().chain(&s.a).map(|x| x.ln()).collect())
+    }
+
+    fn from_vec(template: &OrderParams, x: &[f64]) -> OrderParams {
+        let n = template.v.len();
+        let mut o = template.clone();
+        for l in 0..n {
+            o.v[l] = x[l].exp();
+            o.a[l] = x[n + l].exp();
+        }
+        o
     }
 }
 
