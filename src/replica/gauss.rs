@@ -261,6 +261,7 @@ pub struct RuleSize {
     pub per_unit: f64,
     pub min_piece: usize,
     pub far_nodes: usize,
+    pub far_panel: f64,
     pub hermite: usize,
 }
 
@@ -269,19 +270,33 @@ impl Default for RuleSize {
         RuleSize {
             per_unit: 4.0,
             min_piece: 20,
-            far_nodes: 8,
+            far_nodes: 10,
+            far_panel: 2.5,
             hermite: 40,
         }
     }
 }
 
 impl RuleSize {
+    /// A rule about half as fine in each dimension, for the first stage of a solve (the fixed
+    /// point is then polished with the full rule).
+    pub fn coarse() -> Self {
+        RuleSize {
+            per_unit: 2.0,
+            min_piece: 10,
+            far_nodes: 6,
+            far_panel: 2.5,
+            hermite: 20,
+        }
+    }
+
     /// The same rule with every node count multiplied by `k` (used to check quadrature error).
     pub fn refined(self, k: f64) -> Self {
         RuleSize {
             per_unit: self.per_unit * k,
             min_piece: ((self.min_piece as f64) * k).ceil() as usize,
             far_nodes: ((self.far_nodes as f64) * k).ceil().min(64.0) as usize,
+            far_panel: self.far_panel,
             hermite: ((self.hermite as f64) * k).ceil().min(128.0) as usize,
         }
     }
@@ -326,7 +341,6 @@ pub fn kink_rule(kinks: &[Kink], size: RuleSize, out: &mut GaussRule) {
     // Each side of a kink: a graded part of length <= GRADED_SPAN mapped by x = c +/- s (e^t - 1),
     // then plain Gauss-Legendre panels of width <= FAR_PANEL out to the window's edge.
     const GRADED_SPAN: f64 = 1.0;
-    const FAR_PANEL: f64 = 1.25;
     let mut piece = |c: f64, s: f64, d: f64, dir: f64| {
         if d <= 0.0 {
             return;
@@ -346,7 +360,7 @@ pub fn kink_rule(kinks: &[Kink], size: RuleSize, out: &mut GaussRule) {
         }
         let rest = d - dg;
         if rest > 0.0 {
-            let panels = (rest / FAR_PANEL).ceil() as usize;
+            let panels = (rest / size.far_panel).ceil() as usize;
             let h = rest / panels as f64;
             let (fx, fw) = gl_cached(size.far_nodes);
             for p in 0..panels {

@@ -278,6 +278,9 @@ fn iterate<S: Step>(
     })
 }
 
+/// Tolerance of the coarse first stage of a fixed-point solve.
+const COARSE_TOL: f64 = 1e-6;
+
 /// History length of the Anderson mixing.
 const ANDERSON_DEPTH: usize = 5;
 
@@ -601,7 +604,27 @@ fn run_scheme(
             };
             let init = match warm {
                 Some(p) => p.clone(),
-                None => fixed_point_init(chain, v0.to_vec()),
+                None => {
+                    // Stage 1: a coarse quadrature rule and a loose tolerance find the basin
+                    // cheaply; stage 2 polishes with the full rule from there.
+                    let mut coarse = FixedPointStep {
+                        chain,
+                        rule: RuleSize::coarse(),
+                    };
+                    let mut o1 = *opts;
+                    o1.tol = opts.tol.max(COARSE_TOL);
+                    let first = iterate(
+                        &mut coarse,
+                        fixed_point_init(chain, v0.to_vec()),
+                        &o1,
+                        &mut counters.evals,
+                        &mut counters.sweeps_fixed_point,
+                    )?;
+                    if !first.converged {
+                        return Ok(first);
+                    }
+                    first.params
+                }
             };
             iterate(&mut st, init, opts, &mut counters.evals, &mut counters.sweeps_fixed_point)
         }
