@@ -3,4 +3,5 @@
 #![deny(clippy::float_cmp)]
 
 pub mod replica;
+pub mod exact;
 pub mod spec;

@@ -152,10 +152,9 @@ pub fn load_spec(path: &Path) -> Result<Chain, SpecError> {
 pub fn parse_spec(text: &str, base_dir: &Path) -> Result<Chain, SpecError> {
     let raw: RawSpec = toml::from_str(text)?;
     let prior = build_prior(&raw.prior)?;
-    let raw_layers = raw
-        .layers
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| SpecError::missing("layers", "a spec needs at least one [[layers]] table"))?;
+    let raw_layers = raw.layers.filter(|l| !l.is_empty()).ok_or_else(|| {
+        SpecError::missing("layers", "a spec needs at least one [[layers]] table")
+    })?;
     let n = raw_layers.len();
     let mut layers = Vec::with_capacity(n);
     for (i, rl) in raw_layers.iter().enumerate() {
@@ -227,7 +226,12 @@ fn required(field: &str, x: Option<f64>, what: &str) -> Result<f64, SpecError> {
 }
 
 /// Reject a parameter that the chosen kind does not take.
-fn not_allowed<T>(field: &str, x: &Option<T>, kind_field: &str, kind: &str) -> Result<(), SpecError> {
+fn not_allowed<T>(
+    field: &str,
+    x: &Option<T>,
+    kind_field: &str,
+    kind: &str,
+) -> Result<(), SpecError> {
     if x.is_some() {
         Err(SpecError::Invalid {
             field: field.to_string(),
@@ -247,14 +251,22 @@ fn build_prior(r: &RawPrior) -> Result<Prior, SpecError> {
             let mean = finite("prior.mean", r.mean.unwrap_or(0.0))?;
             let var = positive(
                 "prior.var",
-                required("prior.var", r.var, "the gaussian prior needs var (finite, > 0)")?,
+                required(
+                    "prior.var",
+                    r.var,
+                    "the gaussian prior needs var (finite, > 0)",
+                )?,
             )?;
             Prior::gaussian(mean, var)
         }
         "binary" => {
             not_allowed("prior.mean", &r.mean, "prior.kind", kind)?;
             not_allowed("prior.var", &r.var, "prior.kind", kind)?;
-            let p = required("prior.p", r.p, "the binary prior needs p = P(x = +1) in (0, 1)")?;
+            let p = required(
+                "prior.p",
+                r.p,
+                "the binary prior needs p = P(x = +1) in (0, 1)",
+            )?;
             if !(p.is_finite() && p > 0.0 && p < 1.0) {
                 return Err(SpecError::invalid("prior.p", p, "must lie in (0, 1)"));
             }
@@ -288,10 +300,7 @@ fn build_prior(r: &RawPrior) -> Result<Prior, SpecError> {
 fn build_activation(prefix: &str, r: &RawLayer) -> Result<Activation, SpecError> {
     let field = format!("{prefix}.activation");
     let name = r.activation.as_deref().ok_or_else(|| {
-        SpecError::missing(
-            &field,
-            format!("one of {}", quoted_list(ACTIVATION_KINDS)),
-        )
+        SpecError::missing(&field, format!("one of {}", quoted_list(ACTIVATION_KINDS)))
     })?;
     let slope_f = format!("{prefix}.slope");
     let threshold_f = format!("{prefix}.threshold");
@@ -334,7 +343,11 @@ fn build_layer(i: usize, is_last: bool, r: &RawLayer, base_dir: &Path) -> Result
         "the variance of the noise added before the activation (finite, >= 0)",
     )?;
     if !(noise_var.is_finite() && noise_var >= 0.0) {
-        return Err(SpecError::invalid(noise_f, noise_var, "must be finite and >= 0"));
+        return Err(SpecError::invalid(
+            noise_f,
+            noise_var,
+            "must be finite and >= 0",
+        ));
     }
     if is_last && noise_var <= 0.0 {
         return Err(SpecError::invalid(
@@ -397,7 +410,13 @@ fn build_layer(i: usize, is_last: bool, r: &RawLayer, base_dir: &Path) -> Result
         other => return Err(SpecError::unknown_kind(wkind_f, other, WEIGHT_KINDS)),
     };
     let file_f = format!("{wp}.file");
-    layer.map_err(|e| from_replica(e, Some(i), spectrum_path.as_deref().map(|p| (file_f.as_str(), p))))
+    layer.map_err(|e| {
+        from_replica(
+            e,
+            Some(i),
+            spectrum_path.as_deref().map(|p| (file_f.as_str(), p)),
+        )
+    })
 }
 
 /// The eigenvalues in a spectrum file: one per line, optional non-numeric header line, blank
@@ -409,7 +428,8 @@ fn read_spectrum(field: &str, path: &Path) -> Result<Vec<f64>, SpecError> {
         line,
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read it: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read it: {e}")))?;
     let mut eigs = Vec::new();
     let mut seen_line = false;
     for (k, line) in text.lines().enumerate() {
@@ -446,10 +466,16 @@ fn read_spectrum(field: &str, path: &Path) -> Result<Vec<f64>, SpecError> {
 }
 
 /// Translate an error of the estimator's constructors into the spec's field names.
-fn from_replica(e: ReplicaError, layer: Option<usize>, spectrum: Option<(&str, &Path)>) -> SpecError {
+fn from_replica(
+    e: ReplicaError,
+    layer: Option<usize>,
+    spectrum: Option<(&str, &Path)>,
+) -> SpecError {
     match e {
         ReplicaError::InvalidParameter { field, value, rule } => {
-            if let (Some((file_field, path)), true) = (spectrum, field.starts_with("weights.spectrum")) {
+            if let (Some((file_field, path)), true) =
+                (spectrum, field.starts_with("weights.spectrum"))
+            {
                 return SpecError::Spectrum {
                     field: file_field.to_string(),
                     path: path.to_path_buf(),
