@@ -42,16 +42,15 @@ pub const WEIGHT_KINDS: &[&str] = &["gaussian", "orthogonal", "spectrum"];
 #[derive(Debug, Error)]
 pub enum SpecError {
     /// The spec file could not be read.
-    #[error("cannot read spec file {}: {source}", path.display())]
+    #[error("cannot read spec file {}: {error}", path.display())]
     Io {
         /// The spec file.
         path: PathBuf,
         /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The text is not TOML, or does not have the shape of a spec (unknown or mistyped keys).
-    #[error("{0}")]
+    #[error(transparent)]
     Toml(#[from] toml::de::Error),
     /// A required field is absent.
     #[error("missing {field}: {rule}")]
@@ -140,9 +139,9 @@ impl SpecError {
 
 /// Read and parse a spec file; spectrum files are resolved against its directory.
 pub fn load_spec(path: &Path) -> Result<Chain, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| SpecError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     parse_spec(&text, base)

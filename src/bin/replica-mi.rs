@@ -1,13 +1,13 @@
 //! `replica-mi`: replica estimates of entropy and mutual information of a multi-layer stochastic
 //! network described by a TOML spec file.
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use clap::{Parser, Subcommand};
 use replica_mi::replica::solve::Counters;
 use replica_mi::replica::{
     solve, solve_all_layers, Chain, Estimate, OrderParams, ReplicaError, SolverOptions,
 };
-use replica_mi::spec::load_spec;
+use replica_mi::spec::{load_spec, SpecError};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -125,9 +125,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .with_max_iter(n)
                     .map_err(|e| Failure::input(anyhow!("--max-iter: {e}")))?;
             }
-            let chain = load_spec(&spec)
-                .with_context(|| format!("spec {}", spec.display()))
-                .map_err(Failure::input)?;
+            let chain = load_spec(&spec).map_err(|e| {
+                Failure::input(match e {
+                    SpecError::Io { .. } => anyhow::Error::new(e),
+                    _ => anyhow::Error::new(e).context(format!("spec {}", spec.display())),
+                })
+            })?;
             entropy(&spec, &chain, &opts, json, all_layers)
         }
     }
