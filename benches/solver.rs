@@ -28,7 +28,13 @@ fn spectrum_chain() -> Chain {
     let spec = DiscreteSpectrum::from_eigenvalues(&eigs, 1.0).unwrap();
     Chain::new(
         Prior::gaussian(0.0, 1.0).unwrap(),
-        vec![Layer::new(1.0, Activation::Hardtanh { threshold: 1.0 }, 1e-5, Ensemble::Discrete(spec)).unwrap()],
+        vec![Layer::new(
+            1.0,
+            Activation::Hardtanh { threshold: 1.0 },
+            1e-5,
+            Ensemble::Discrete(spec),
+        )
+        .unwrap()],
     )
     .unwrap()
 }
@@ -40,12 +46,19 @@ fn bench_solver(c: &mut Criterion) {
         ("1L_relu_gaussian", gaussian_layers(&[relu], &[1e-5])),
         ("1L_hardtanh_spectrum1000", spectrum_chain()),
         ("2L_relu_relu", gaussian_layers(&[relu, relu], &[0.0, 1e-5])),
-        ("3L_relu", gaussian_layers(&[relu, relu, relu], &[0.0, 0.0, 1e-5])),
+        (
+            "3L_relu",
+            gaussian_layers(&[relu, relu, relu], &[0.0, 0.0, 1e-5]),
+        ),
     ];
     let mut g = c.benchmark_group("solve");
-    g.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
     for (name, chain) in &cases {
-        g.bench_function(*name, |b| b.iter(|| solve(black_box(chain), &opts).unwrap()));
+        g.bench_function(*name, |b| {
+            b.iter(|| solve(black_box(chain), &opts).unwrap())
+        });
     }
     g.finish();
 }

@@ -67,8 +67,13 @@ fn linear_chains_match_log_det_of_random_matrices() {
     for (alphas, vars, noises) in table {
         let layers: Vec<Layer> = (0..alphas.len())
             .map(|l| {
-                Layer::new(alphas[l], Activation::Linear, noises[l], Ensemble::Gaussian { var: vars[l] })
-                    .unwrap()
+                Layer::new(
+                    alphas[l],
+                    Activation::Linear,
+                    noises[l],
+                    Ensemble::Gaussian { var: vars[l] },
+                )
+                .unwrap()
             })
             .collect();
         let chain = Chain::new(Prior::gaussian(0.0, 1.0).unwrap(), layers).unwrap();
@@ -94,7 +99,10 @@ fn linear_chains_match_log_det_of_random_matrices() {
             );
         }
     }
-    assert!(err_large < err_small, "finite-size error does not shrink: {err_small} -> {err_large}");
+    assert!(
+        err_large < err_small,
+        "finite-size error does not shrink: {err_small} -> {err_large}"
+    );
 }
 
 /// Gaussian prior and orthogonal weights at alpha = 1: z = W x is again i.i.d. N(0, rho_0), so
@@ -142,15 +150,36 @@ fn leaky_relu_limits() {
     };
     let opts = SolverOptions::default();
     for (leaky, plain) in [(0.0, Activation::Relu), (1.0, Activation::Linear)] {
-        let a = solve(&mk(Activation::LeakyRelu { slope: leaky }, Activation::LeakyRelu { slope: leaky }), &opts).unwrap();
+        let a = solve(
+            &mk(
+                Activation::LeakyRelu { slope: leaky },
+                Activation::LeakyRelu { slope: leaky },
+            ),
+            &opts,
+        )
+        .unwrap();
         let b = solve(&mk(plain, plain), &opts).unwrap();
-        assert!((a.entropy - b.entropy).abs() < 1e-10, "slope {leaky}: {} vs {}", a.entropy, b.entropy);
+        assert!(
+            (a.entropy - b.entropy).abs() < 1e-10,
+            "slope {leaky}: {} vs {}",
+            a.entropy,
+            b.entropy
+        );
     }
     // continuity towards the linear limit through the generic (non-closed-form) channel:
     // H changes by O(1 - slope) (here 1e-3 relative change of the output scale)
-    let near = solve(&mk(Activation::LeakyRelu { slope: 0.999 }, Activation::Linear), &opts).unwrap();
+    let near = solve(
+        &mk(Activation::LeakyRelu { slope: 0.999 }, Activation::Linear),
+        &opts,
+    )
+    .unwrap();
     let lin = solve(&mk(Activation::Linear, Activation::Linear), &opts).unwrap();
-    assert!((near.entropy - lin.entropy).abs() < 2e-3, "{} vs {}", near.entropy, lin.entropy);
+    assert!(
+        (near.entropy - lin.entropy).abs() < 2e-3,
+        "{} vs {}",
+        near.entropy,
+        lin.entropy
+    );
 }
 
 /// For linear networks the entropy of W x + xi does not depend on the mean of x.
@@ -160,14 +189,23 @@ fn linear_entropy_is_invariant_under_the_prior_mean() {
         let mk = |mean: f64| {
             Chain::new(
                 Prior::gaussian(mean, 1.0).unwrap(),
-                vec![Layer::new(alpha, Activation::Linear, noise, Ensemble::Gaussian { var: 1.0 }).unwrap()],
+                vec![Layer::new(
+                    alpha,
+                    Activation::Linear,
+                    noise,
+                    Ensemble::Gaussian { var: 1.0 },
+                )
+                .unwrap()],
             )
             .unwrap()
         };
         let base = solve(&mk(0.0), &SolverOptions::default()).unwrap().entropy;
         for mean in [0.5, 1.0, 3.0] {
             let h = solve(&mk(mean), &SolverOptions::default()).unwrap().entropy;
-            assert!((h - base).abs() < 1e-9, "alpha={alpha} noise={noise} mean={mean}: {h} vs {base}");
+            assert!(
+                (h - base).abs() < 1e-9,
+                "alpha={alpha} noise={noise} mean={mean}: {h} vs {base}"
+            );
         }
     }
 }

@@ -25,7 +25,9 @@ fn channel(kind: &str, p: &HashMap<String, f64>) -> Channel {
     let act = match kind {
         "linear" => Activation::Linear,
         "relu" => Activation::Relu,
-        "hardtanh" => Activation::Hardtanh { threshold: p["thres"] },
+        "hardtanh" => Activation::Hardtanh {
+            threshold: p["thres"],
+        },
         "probit" => Activation::Sign,
         "leakyrelu" => Activation::LeakyRelu { slope: p["gamma"] },
         o => panic!("unknown {o}"),
@@ -42,7 +44,13 @@ fn all_scalar_functions() {
     };
     if let Ok(r) = std::env::var("RULE") {
         let v: Vec<f64> = r.split(',').map(|x| x.parse().unwrap()).collect();
-        size = RuleSize { per_unit: v[0], min_piece: v[1] as usize, far_nodes: v[2] as usize, hermite: v[3] as usize, far_panel: v[4] };
+        size = RuleSize {
+            per_unit: v[0],
+            min_piece: v[1] as usize,
+            far_nodes: v[2] as usize,
+            hermite: v[3] as usize,
+            far_panel: v[4],
+        };
     }
     let mut ev = 0u64;
     let mut failures = Vec::new();
@@ -55,14 +63,21 @@ fn all_scalar_functions() {
         let x = opt_f64(row, "A_or_gamma_or_a");
         let v = opt_f64(row, "V_or_v");
         let rho = opt_f64(row, "rho");
-        let Some(want) = opt_f64(row, "value") else { continue };
+        let Some(want) = opt_f64(row, "value") else {
+            continue;
+        };
         // Tolerance: the reference's quadrature is accurate to ~1e-8 absolute (spec/replica.md);
         // closed forms agree to round-off.
         let mut tol = 1e-8 * (1.0 + want.abs());
         let got: f64 = match comp {
             "prior" => {
                 let (kind, p) = parse_name(name);
-                let params: String = name.split_once('(').unwrap().1.trim_end_matches(')').to_string();
+                let params: String = name
+                    .split_once('(')
+                    .unwrap()
+                    .1
+                    .trim_end_matches(')')
+                    .to_string();
                 let kind = match kind.as_str() {
                     "normal" | "bimodal" | "spikeslab" => kind,
                     o => panic!("{o}"),
@@ -73,14 +88,22 @@ fn all_scalar_functions() {
                     prior.rho()
                 } else {
                     let t = prior.eval(x.unwrap(), size);
-                    if func.starts_with("iter_v") { t.mmse } else { t.i0 }
+                    if func.starts_with("iter_v") {
+                        t.mmse
+                    } else {
+                        t.i0
+                    }
                 }
             }
             "output" => {
                 let (kind, p) = parse_name(name);
                 let ch = channel(&kind, &p);
                 let t = ch.output(v.unwrap(), rho.unwrap(), size, &mut ev);
-                if func.starts_with("iter_a") { t.a_out } else { t.i_out }
+                if func.starts_with("iter_a") {
+                    t.a_out
+                } else {
+                    t.i_out
+                }
             }
             "interface" => {
                 let (kind, p) = parse_name(name);
@@ -101,8 +124,15 @@ fn all_scalar_functions() {
             "ensemble" => {
                 let (ens, alpha) = if let Some(n) = name.strip_prefix("empirical:") {
                     let meta = read_rows("spectra/spectra_meta.csv");
-                    let alpha: f64 = meta.iter().find(|m| m["name"] == n).unwrap()["alpha"].parse().unwrap();
-                    (Ensemble::Discrete(DiscreteSpectrum::from_eigenvalues(&read_spectrum(n), 1.0).unwrap()), alpha)
+                    let alpha: f64 = meta.iter().find(|m| m["name"] == n).unwrap()["alpha"]
+                        .parse()
+                        .unwrap();
+                    (
+                        Ensemble::Discrete(
+                            DiscreteSpectrum::from_eigenvalues(&read_spectrum(n), 1.0).unwrap(),
+                        ),
+                        alpha,
+                    )
                 } else {
                     let (_, p) = parse_name(name);
                     (Ensemble::Gaussian { var: 1.0 }, p["alpha"])
@@ -124,7 +154,9 @@ fn all_scalar_functions() {
                     match ours {
                         Ok(t) if (t - want).abs() <= 2e-5 => {}
                         Ok(t) if d_ref.abs() < 1e-3 && t < want => {
-                            println!("branch: {line} -- the reference took the second stationary point");
+                            println!(
+                                "branch: {line} -- the reference took the second stationary point"
+                            );
                         }
                         Err(_) if d_ref.abs() > 1e-3 => {
                             println!("no root: {line} -- the reference's value is not a stationary point");
@@ -137,7 +169,11 @@ fn all_scalar_functions() {
                     // F at the reference's theta: checks the functional itself (tolerance: round-off
                     // of a 1000-term sum of logs)
                     tol = 1e-10 * (1.0 + want.abs());
-                    ens.f_at(alpha, x.unwrap(), last_theta.take().expect("eval_f follows iter_theta"))
+                    ens.f_at(
+                        alpha,
+                        x.unwrap(),
+                        last_theta.take().expect("eval_f follows iter_theta"),
+                    )
                 }
             }
             o => panic!("unknown component {o}"),
@@ -154,5 +190,10 @@ fn all_scalar_functions() {
     }
     println!("{checked} values checked");
     assert!(checked > 200);
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -17,7 +17,9 @@ use std::f64::consts::{E, PI};
 /// An `n_out x n_in` matrix with i.i.d. entries `N(0, var / n_in)`.
 pub fn gaussian_matrix(n_out: usize, n_in: usize, var: f64, rng: &mut impl Rng) -> Mat<f64> {
     let sd = (var / n_in as f64).sqrt();
-    Mat::from_fn(n_out, n_in, |_, _| sd * rng.sample::<f64, _>(StandardNormal))
+    Mat::from_fn(n_out, n_in, |_, _| {
+        sd * rng.sample::<f64, _>(StandardNormal)
+    })
 }
 
 /// `ln det` of a symmetric positive-definite matrix by Cholesky; `None` if it is not SPD.
@@ -63,7 +65,9 @@ pub fn scalar_entropy(act: Activation, v: f64) -> f64 {
     match act {
         Activation::Linear => 0.5 * (2.0 * PI * E * v).ln(),
         Activation::Relu => atom(0.5) + piece(0.0, inf, 1.0),
-        Activation::LeakyRelu { slope } if slope > 0.0 => piece(-inf, 0.0, slope) + piece(0.0, inf, 1.0),
+        Activation::LeakyRelu { slope } if slope > 0.0 => {
+            piece(-inf, 0.0, slope) + piece(0.0, inf, 1.0)
+        }
         Activation::LeakyRelu { .. } => atom(0.5) + piece(0.0, inf, 1.0),
         Activation::Hardtanh { threshold } => {
             let t = threshold / sd;

@@ -22,11 +22,19 @@ impl Layer {
         ensemble: Ensemble,
     ) -> Result<Self, ReplicaError> {
         if !(alpha.is_finite() && alpha > 0.0) {
-            return Err(ReplicaError::invalid("alpha", alpha, "must be finite and > 0"));
+            return Err(ReplicaError::invalid(
+                "alpha",
+                alpha,
+                "must be finite and > 0",
+            ));
         }
         if let Ensemble::Gaussian { var } = ensemble {
             if !(var.is_finite() && var > 0.0) {
-                return Err(ReplicaError::invalid("weights.var", var, "must be finite and > 0"));
+                return Err(ReplicaError::invalid(
+                    "weights.var",
+                    var,
+                    "must be finite and > 0",
+                ));
             }
         }
         if let Ensemble::Discrete(d) = &ensemble {
@@ -48,7 +56,11 @@ impl Layer {
     }
 
     /// Orthogonal weights for this `alpha`.
-    pub fn orthogonal(alpha: f64, activation: Activation, noise_var: f64) -> Result<Self, ReplicaError> {
+    pub fn orthogonal(
+        alpha: f64,
+        activation: Activation,
+        noise_var: f64,
+    ) -> Result<Self, ReplicaError> {
         Layer::new(
             alpha,
             activation,
@@ -74,7 +86,9 @@ impl Chain {
     pub fn new(prior: Prior, layers: Vec<Layer>) -> Result<Self, ReplicaError> {
         prior.check()?;
         if layers.is_empty() {
-            return Err(ReplicaError::InvalidChain("a chain needs at least one layer".into()));
+            return Err(ReplicaError::InvalidChain(
+                "a chain needs at least one layer".into(),
+            ));
         }
         let last = layers.last().unwrap();
         if last.channel.noise_var <= 0.0 {

@@ -28,9 +28,13 @@ pub enum Activation {
     Linear,
     Relu,
     /// `max(x, 0) + slope * min(x, 0)`.
-    LeakyRelu { slope: f64 },
+    LeakyRelu {
+        slope: f64,
+    },
     /// `clamp(x, -threshold, threshold)`.
-    Hardtanh { threshold: f64 },
+    Hardtanh {
+        threshold: f64,
+    },
     /// `sign(x)` (values +-1).
     Sign,
 }
@@ -55,12 +59,22 @@ impl Activation {
     /// Validate the parameters.
     pub fn check(&self) -> Result<(), ReplicaError> {
         match *self {
-            Activation::LeakyRelu { slope } if !slope.is_finite() || !(0.0..=1.0).contains(&slope) => {
-                Err(ReplicaError::invalid("activation.slope", slope, "must lie in [0, 1]"))
+            Activation::LeakyRelu { slope }
+                if !slope.is_finite() || !(0.0..=1.0).contains(&slope) =>
+            {
+                Err(ReplicaError::invalid(
+                    "activation.slope",
+                    slope,
+                    "must lie in [0, 1]",
+                ))
             }
-            Activation::Hardtanh { threshold } if !(threshold.is_finite() && threshold > 0.0) => Err(
-                ReplicaError::invalid("activation.threshold", threshold, "must be finite and > 0"),
-            ),
+            Activation::Hardtanh { threshold } if !(threshold.is_finite() && threshold > 0.0) => {
+                Err(ReplicaError::invalid(
+                    "activation.threshold",
+                    threshold,
+                    "must be finite and > 0",
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -68,18 +82,21 @@ impl Activation {
     /// The activation as a list of regions, left to right.
     pub fn regions(&self) -> Vec<Region> {
         let inf = f64::INFINITY;
-        let r = |lo, hi, slope, offset| Region { lo, hi, slope, offset };
+        let r = |lo, hi, slope, offset| Region {
+            lo,
+            hi,
+            slope,
+            offset,
+        };
         match *self {
             Activation::Linear => vec![r(-inf, inf, 1.0, 0.0)],
             Activation::Relu => vec![r(-inf, 0.0, 0.0, 0.0), r(0.0, inf, 1.0, 0.0)],
             Activation::LeakyRelu { slope } => {
                 vec![r(-inf, 0.0, slope, 0.0), r(0.0, inf, 1.0, 0.0)]
             }
-            Activation::Hardtanh { threshold: t } => vec![
-                r(-inf, -t, 0.0, -t),
-                r(-t, t, 1.0, 0.0),
-                r(t, inf, 0.0, t),
-            ],
+            Activation::Hardtanh { threshold: t } => {
+                vec![r(-inf, -t, 0.0, -t), r(-t, t, 1.0, 0.0), r(t, inf, 0.0, t)]
+            }
             Activation::Sign => vec![r(-inf, 0.0, 0.0, -1.0), r(0.0, inf, 0.0, 1.0)],
         }
     }
@@ -110,7 +127,7 @@ impl Activation {
     /// Whether `phi` is the identity (closed forms apply).
     pub fn is_linear(&self) -> bool {
         matches!(self, Activation::Linear)
-            || matches!(self, Activation::LeakyRelu { slope } if *slope == 1.0)
+            || matches!(self, Activation::LeakyRelu { slope } if slope.to_bits() == 1.0f64.to_bits())
     }
 
     /// Whether the output has atoms (its entropy is then w.r.t. Lebesgue + counting measure).
@@ -164,7 +181,11 @@ impl Channel {
     pub fn new(activation: Activation, noise_var: f64) -> Result<Self, ReplicaError> {
         activation.check()?;
         if !(noise_var.is_finite() && noise_var >= 0.0) {
-            return Err(ReplicaError::invalid("noise_var", noise_var, "must be finite and >= 0"));
+            return Err(ReplicaError::invalid(
+                "noise_var",
+                noise_var,
+                "must be finite and >= 0",
+            ));
         }
         let regions = activation.regions();
         Ok(Channel {
@@ -254,7 +275,11 @@ impl Channel {
         let mut kinks = Vec::new();
         for r in &self.regions {
             for x in [r.lo, r.hi] {
-                if x.is_finite() && !kinks.iter().any(|k: &Kink| k.center == x / sm) {
+                if x.is_finite()
+                    && !kinks
+                        .iter()
+                        .any(|k: &Kink| k.center.to_bits() == (x / sm).to_bits())
+                {
                     kinks.push(Kink {
                         center: x / sm,
                         scale,
@@ -328,7 +353,11 @@ impl Channel {
                 } else {
                     let g = r.slope;
                     let p_prec = 1.0 / v + a * g * g;
-                    (a * (g * om + r.offset), (a + a * a * g * g * v).sqrt(), Some((g, p_prec)))
+                    (
+                        a * (g * om + r.offset),
+                        (a + a * a * g * g * v).sqrt(),
+                        Some((g, p_prec)),
+                    )
                 };
                 kinks.clear();
                 if r.is_atom() {

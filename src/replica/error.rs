@@ -27,7 +27,11 @@ pub enum ReplicaError {
 }
 
 impl ReplicaError {
-    pub fn invalid(field: impl Into<String>, value: impl std::fmt::Display, rule: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl std::fmt::Display,
+        rule: impl Into<String>,
+    ) -> Self {
         ReplicaError::InvalidParameter {
             field: field.into(),
             value: value.to_string(),

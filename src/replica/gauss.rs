@@ -420,7 +420,11 @@ mod tests {
         for i in -40..=50 {
             let x = i as f64 * 0.1;
             let direct = (x * x).exp() * libm::erfc(x);
-            assert!(close(erfcx(x), direct, 1e-13), "x={x}: {} vs {direct}", erfcx(x));
+            assert!(
+                close(erfcx(x), direct, 1e-13),
+                "x={x}: {} vs {direct}",
+                erfcx(x)
+            );
         }
         // asymptotics: erfcx(x) ~ 1/(x sqrt(pi)) (1 - 1/(2x^2) + 3/(4x^4))
         let x = 1e4;
@@ -444,7 +448,13 @@ mod tests {
         let h = 0.001 / n as f64;
         let simpson: f64 = (0..=n)
             .map(|i| {
-                let w = if i == 0 || i == n { 1.0 } else if i % 2 == 1 { 4.0 } else { 2.0 };
+                let w = if i == 0 || i == n {
+                    1.0
+                } else if i % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
                 w * (-0.5 * (30.0 + i as f64 * h).powi(2) - LN_SQRT_2PI + 400.0).exp()
             })
             .sum::<f64>()
@@ -462,7 +472,10 @@ mod tests {
         assert!(close(gh.expect(|x| x.powi(4)), 3.0, 1e-12));
         let mut r = GaussRule::default();
         kink_rule(
-            &[Kink { center: 0.3, scale: 1e-4 }],
+            &[Kink {
+                center: 0.3,
+                scale: 1e-4,
+            }],
             RuleSize::default(),
             &mut r,
         );
@@ -474,6 +487,9 @@ mod tests {
         assert!(close(m, exact, 1e-12), "{m} vs {exact}");
         // a sigmoid of width 1e-4: E Phi((x - 0.3)/1e-4) = Phi(-0.3 / sqrt(1 + 1e-8))
         let s = r.expect(|x| norm_cdf((x - 0.3) / 1e-4));
-        assert!(close(s, norm_cdf(-0.3 / (1.0f64 + 1e-8).sqrt()), 1e-12), "{s}");
+        assert!(
+            close(s, norm_cdf(-0.3 / (1.0f64 + 1e-8).sqrt()), 1e-12),
+            "{s}"
+        );
     }
 }

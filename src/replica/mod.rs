@@ -21,7 +21,10 @@ pub use spectrum::{DiscreteSpectrum, Ensemble};
 
 /// Estimates for every truncation `T_1..T_L` of `chain`, first layer first: layer `l` is measured
 /// with the output layer's noise variance, the layers before it keep their own noise.
-pub fn solve_all_layers(chain: &Chain, opts: &SolverOptions) -> Vec<Result<Estimate, ReplicaError>> {
+pub fn solve_all_layers(
+    chain: &Chain,
+    opts: &SolverOptions,
+) -> Vec<Result<Estimate, ReplicaError>> {
     let noise = chain.layers().last().unwrap().channel.noise_var;
     (1..=chain.len())
         .map(|l| chain.truncated(l, noise).and_then(|c| solve(&c, opts)))

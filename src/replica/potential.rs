@@ -12,7 +12,12 @@ use super::gauss::RuleSize;
 use super::solve::OrderParams;
 
 /// `Phi` at the order parameters `p` (which should be a stationary point).
-pub fn phi(chain: &Chain, p: &OrderParams, rule: RuleSize, evals: &mut Evals) -> Result<f64, ReplicaError> {
+pub fn phi(
+    chain: &Chain,
+    p: &OrderParams,
+    rule: RuleSize,
+    evals: &mut Evals,
+) -> Result<f64, ReplicaError> {
     let n = chain.len();
     let mut total = 0.0;
     for l in 0..n {
@@ -25,15 +30,25 @@ pub fn phi(chain: &Chain, p: &OrderParams, rule: RuleSize, evals: &mut Evals) ->
     }
     total -= chain.prior().eval(p.a_t[0], rule).i0;
     for l in 0..n - 1 {
-        let t = chain.layers()[l]
-            .channel
-            .interface(p.a_t[l + 1], p.v_t[l], chain.rho_z(l), rule, evals);
+        let t = chain.layers()[l].channel.interface(
+            p.a_t[l + 1],
+            p.v_t[l],
+            chain.rho_z(l),
+            rule,
+            evals,
+        );
         total -= chain.alpha_tilde(l + 1) * t.i_h;
     }
     let last = &chain.layers()[n - 1];
-    total -= chain.alpha_tilde(n) * last.channel.output(p.v_t[n - 1], chain.rho_z(n - 1), rule, evals).i_out;
+    total -= chain.alpha_tilde(n)
+        * last
+            .channel
+            .output(p.v_t[n - 1], chain.rho_z(n - 1), rule, evals)
+            .i_out;
     if !total.is_finite() {
-        return Err(ReplicaError::NonFinite(format!("potential = {total} at {p:?}")));
+        return Err(ReplicaError::NonFinite(format!(
+            "potential = {total} at {p:?}"
+        )));
     }
     Ok(total)
 }

@@ -193,8 +193,8 @@ fn gauss_bernoulli_terms(p: f64, mu: f64, s2: f64, a: f64, size: RuleSize) -> Pr
     let mut i0 = 0.0;
     let mut mmse = 0.0;
     let branches = [
-        (1.0 - p, 0.0, a.sqrt()),                   // spike: B = sqrt(A) z
-        (p, a * mu, (a * a * s2 + a).sqrt()),       // slab: B = A mu + sqrt(A^2 s2 + A) z
+        (1.0 - p, 0.0, a.sqrt()),             // spike: B = sqrt(A) z
+        (p, a * mu, (a * a * s2 + a).sqrt()), // slab: B = A mu + sqrt(A^2 s2 + A) z
     ];
     for (pw, mean_b, sd_b) in branches {
         let kinks: Vec<Kink> = switches

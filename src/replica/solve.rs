@@ -80,7 +80,11 @@ impl SolverOptions {
     /// Smallest damping factor the adaptive damping may reach.
     pub fn with_min_damping(mut self, d: f64) -> Result<Self, ReplicaError> {
         if !(d.is_finite() && d > 0.0 && d <= 1.0) {
-            return Err(ReplicaError::invalid("min_damping", d, "must lie in (0, 1]"));
+            return Err(ReplicaError::invalid(
+                "min_damping",
+                d,
+                "must lie in (0, 1]",
+            ));
         }
         self.min_damping = d;
         Ok(self)
@@ -91,8 +95,16 @@ impl SolverOptions {
     }
     /// Quadrature sizes for the channel integrals.
     pub fn with_rule(mut self, rule: RuleSize) -> Result<Self, ReplicaError> {
-        if !(rule.per_unit.is_finite() && rule.per_unit > 0.0 && rule.min_piece >= 2 && rule.hermite >= 2) {
-            return Err(ReplicaError::invalid("rule", format!("{rule:?}"), "needs per_unit > 0, min_piece >= 2, hermite >= 2"));
+        if !(rule.per_unit.is_finite()
+            && rule.per_unit > 0.0
+            && rule.min_piece >= 2
+            && rule.hermite >= 2)
+        {
+            return Err(ReplicaError::invalid(
+                "rule",
+                format!("{rule:?}"),
+                "needs per_unit > 0, min_piece >= 2, hermite >= 2",
+            ));
         }
         self.rule = rule;
         Ok(self)
@@ -214,7 +226,9 @@ fn iterate<S: Step>(
         let proposal = scheme.step(&state, evals)?;
         let p = scheme.to_params(&proposal);
         if p.values().any(|x| !x.is_finite()) {
-            return Err(ReplicaError::NonFinite(format!("order parameters {p:?} at sweep {it}")));
+            return Err(ReplicaError::NonFinite(format!(
+                "order parameters {p:?} at sweep {it}"
+            )));
         }
         res = prev
             .values()
@@ -307,7 +321,7 @@ fn anderson(xs: &[Vec<f64>], gs: &[Vec<f64>]) -> Option<Vec<f64>> {
         rhs[a] = (0..n).map(|i| df[a][i] * f[k][i]).sum();
     }
     let trace: f64 = (0..k).map(|a| m[a][a]).sum();
-    if !(trace > 0.0) {
+    if trace.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
     for (a, row) in m.iter_mut().enumerate() {
@@ -315,7 +329,12 @@ fn anderson(xs: &[Vec<f64>], gs: &[Vec<f64>]) -> Option<Vec<f64>> {
     }
     let gamma = solve_small(m, rhs)?;
     let out: Vec<f64> = (0..n)
-        .map(|i| gs[k][i] - (0..k).map(|j| gamma[j] * (gs[j + 1][i] - gs[j][i])).sum::<f64>())
+        .map(|i| {
+            gs[k][i]
+                - (0..k)
+                    .map(|j| gamma[j] * (gs[j + 1][i] - gs[j][i]))
+                    .sum::<f64>()
+        })
         .collect();
     out.iter().all(|v| v.is_finite()).then_some(out)
 }
@@ -330,10 +349,11 @@ fn solve_small(mut m: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         }
         m.swap(c, piv);
         b.swap(c, piv);
+        let pivot_row = m[c].clone();
         for r in c + 1..n {
-            let f = m[r][c] / m[c][c];
-            for k in c..n {
-                m[r][k] -= f * m[c][k];
+            let f = m[r][c] / pivot_row[c];
+            for (x, p) in m[r][c..].iter_mut().zip(&pivot_row[c..]) {
+                *x -= f * p;
             }
             b[r] -= f * b[c];
         }
@@ -377,9 +397,10 @@ impl Step for FixedPointStep<'_> {
                     .output(o.v_t[l], ch.rho_z(l), self.rule, evals)
                     .a_out;
             } else {
-                let t = layer
-                    .channel
-                    .interface(o.a_t[l + 1], o.v_t[l], ch.rho_z(l), self.rule, evals);
+                let t =
+                    layer
+                        .channel
+                        .interface(o.a_t[l + 1], o.v_t[l], ch.rho_z(l), self.rule, evals);
                 o.a[l] = t.iter_a;
                 iter_v[l] = t.iter_v;
             }
@@ -393,15 +414,16 @@ impl Step for FixedPointStep<'_> {
             }
         }
         o.v[0] = ch.prior().eval(o.a_t[0], self.rule).mmse;
-        for l in 1..n {
-            o.v[l] = iter_v[l - 1];
-        }
+        o.v[1..n].copy_from_slice(&iter_v[..(n - 1)]);
         Ok(o)
     }
 
     fn mix(old: &OrderParams, new: &OrderParams, d: f64) -> OrderParams {
         let m = |a: &[f64], b: &[f64]| -> Vec<f64> {
-            a.iter().zip(b).map(|(x, y)| (1.0 - d) * x + d * y).collect()
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (1.0 - d) * x + d * y)
+                .collect()
         };
         OrderParams {
             v: m(&old.v, &new.v),
@@ -418,7 +440,7 @@ impl Step for FixedPointStep<'_> {
 
     /// `(ln V, ln A)`: the variables the sweep actually carries (the others are recomputed).
     fn to_vec(s: &OrderParams) -> Option<Vec<f64>> {
-        if s.v.iter().chain(&s.a).any(|&x| !(x > 0.0)) {
+        if s.v.iter().chain(&s.a).any(|&x| x.is_nan() || x <= 0.0) {
             return None;
         }
         Some(s.v.iter().chain(&s.a).map(|x| x.ln()).collect())
@@ -459,7 +481,9 @@ fn positive(name: &str, i: usize, x: f64) -> Result<f64, ReplicaError> {
     if x.is_finite() && x > 0.0 {
         Ok(x)
     } else {
-        Err(ReplicaError::NonFinite(format!("ML-VAMP: {name}[{i}] = {x}")))
+        Err(ReplicaError::NonFinite(format!(
+            "ML-VAMP: {name}[{i}] = {x}"
+        )))
     }
 }
 
@@ -472,6 +496,7 @@ impl Step for VampStep<'_> {
         let mut o = s.clone();
         let mut a2x = vec![0.0; n];
         // forward
+        #[allow(clippy::needless_range_loop)] // i indexes several parallel arrays and i - 1
         for i in 0..n {
             let layer = &ch.layers()[i];
             o.v1x[i] = if i == 0 {
@@ -479,7 +504,13 @@ impl Step for VampStep<'_> {
             } else {
                 ch.layers()[i - 1]
                     .channel
-                    .interface(o.a1x[i], 1.0 / o.a2z[i - 1], ch.rho_z(i - 1), self.rule, evals)
+                    .interface(
+                        o.a1x[i],
+                        1.0 / o.a2z[i - 1],
+                        ch.rho_z(i - 1),
+                        self.rule,
+                        evals,
+                    )
                     .iter_v
             };
             positive("v1x", i, o.v1x[i])?;
@@ -513,7 +544,10 @@ impl Step for VampStep<'_> {
 
     fn mix(old: &VampState, new: &VampState, d: f64) -> VampState {
         let m = |a: &[f64], b: &[f64]| -> Vec<f64> {
-            a.iter().zip(b).map(|(x, y)| (1.0 - d) * x + d * y).collect()
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (1.0 - d) * x + d * y)
+                .collect()
         };
         VampState {
             a1x: m(&old.a1x, &new.a1x),
@@ -626,7 +660,13 @@ fn run_scheme(
                     first.params
                 }
             };
-            iterate(&mut st, init, opts, &mut counters.evals, &mut counters.sweeps_fixed_point)
+            iterate(
+                &mut st,
+                init,
+                opts,
+                &mut counters.evals,
+                &mut counters.sweeps_fixed_point,
+            )
         }
         Scheme::Vamp => {
             let mut st = VampStep {
@@ -634,7 +674,13 @@ fn run_scheme(
                 rule: opts.rule,
             };
             let init = vamp_init(chain, v0);
-            iterate(&mut st, init, opts, &mut counters.evals, &mut counters.sweeps_vamp)
+            iterate(
+                &mut st,
+                init,
+                opts,
+                &mut counters.evals,
+                &mut counters.sweeps_vamp,
+            )
         }
     }
 }
@@ -670,13 +716,32 @@ fn solve_inner(
     let mut counters = Counters::default();
     let mut failures: Vec<String> = Vec::new();
     if let Some(p) = warm {
-        match run_scheme(chain, Scheme::FixedPoint, &p.v, Some(p), opts, &mut counters) {
+        match run_scheme(
+            chain,
+            Scheme::FixedPoint,
+            &p.v,
+            Some(p),
+            opts,
+            &mut counters,
+        ) {
             Ok(run) if run.converged => {
                 counters.starts_converged += 1;
                 let phi = potential::phi(chain, &run.params, opts.rule, &mut counters.evals)?;
-                return finish(chain, Candidate { run, scheme: Scheme::FixedPoint, phi }, counters, opts);
+                return finish(
+                    chain,
+                    Candidate {
+                        run,
+                        scheme: Scheme::FixedPoint,
+                        phi,
+                    },
+                    counters,
+                    opts,
+                );
             }
-            Ok(run) => failures.push(format!("warm start: no convergence (residual {:.2e})", run.residual)),
+            Ok(run) => failures.push(format!(
+                "warm start: no convergence (residual {:.2e})",
+                run.residual
+            )),
             Err(e) => failures.push(format!("warm start: {e}")),
         }
     }

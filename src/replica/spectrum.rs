@@ -24,10 +24,18 @@ impl DiscreteSpectrum {
     /// Eigenvalues `|lambda| < 1e-12 max(lambda)` count as exact zeros.
     pub fn from_eigenvalues(eigs: &[f64], scale: f64) -> Result<Self, ReplicaError> {
         if eigs.is_empty() {
-            return Err(ReplicaError::invalid("weights.spectrum", "[]", "the spectrum is empty"));
+            return Err(ReplicaError::invalid(
+                "weights.spectrum",
+                "[]",
+                "the spectrum is empty",
+            ));
         }
         if !(scale.is_finite() && scale > 0.0) {
-            return Err(ReplicaError::invalid("weights.scale", scale, "must be finite and > 0"));
+            return Err(ReplicaError::invalid(
+                "weights.scale",
+                scale,
+                "must be finite and > 0",
+            ));
         }
         let mut sorted: Vec<f64> = Vec::with_capacity(eigs.len());
         for (i, &e) in eigs.iter().enumerate() {
@@ -43,7 +51,11 @@ impl DiscreteSpectrum {
         sorted.sort_by(|a, b| a.total_cmp(b));
         let max = *sorted.last().unwrap();
         if max <= 0.0 {
-            return Err(ReplicaError::invalid("weights.spectrum", "all zero", "needs a positive eigenvalue"));
+            return Err(ReplicaError::invalid(
+                "weights.spectrum",
+                "all zero",
+                "needs a positive eigenvalue",
+            ));
         }
         let n = sorted.len() as f64;
         let zero_cut = 1e-12 * max;
@@ -266,7 +278,7 @@ impl DiscreteSpectrum {
         let f = |t: f64| self.dfun(alpha, gamma, t);
         let mut lo = 0.0;
         let mut f_lo = f(0.0);
-        if !(f_lo >= 0.0) {
+        if f_lo.is_nan() || f_lo < 0.0 {
             return Err(ReplicaError::NoThetaRoot { gamma });
         }
         let mut t = hi * 1e-12;
@@ -277,7 +289,13 @@ impl DiscreteSpectrum {
             }
             lo = t;
             f_lo = ft;
-            t = if t * 2.0 < hi { t * 2.0 } else if t < hi * (1.0 - 1e-9) { hi - 0.5 * (hi - t) } else { hi };
+            t = if t * 2.0 < hi {
+                t * 2.0
+            } else if t < hi * (1.0 - 1e-9) {
+                hi - 0.5 * (hi - t)
+            } else {
+                hi
+            };
         }
         let f_hi = f(hi);
         if f_hi < 0.0 {
@@ -324,7 +342,8 @@ pub fn brent(
         }
         if e.abs() >= tol && fa.abs() > fb.abs() {
             let s = fb / fa;
-            let (p, q) = if a == c {
+            // exact identity test of Brent's method: a and c are the same stored point
+            let (p, q) = if a.to_bits() == c.to_bits() {
                 (2.0 * m * s, 1.0 - s)
             } else {
                 let q = fa / fc;

@@ -87,9 +87,17 @@ pub fn case_chain(row: &HashMap<String, String>) -> Chain {
                 Ensemble::Gaussian { var: s }
             } else {
                 let name = ens[l].strip_prefix("empirical:").unwrap();
-                Ensemble::Discrete(DiscreteSpectrum::from_eigenvalues(&read_spectrum(name), s).unwrap())
+                Ensemble::Discrete(
+                    DiscreteSpectrum::from_eigenvalues(&read_spectrum(name), s).unwrap(),
+                )
             };
-            Layer::new(alpha, parse_activation(&acts[l]), noises[l].parse().unwrap(), ensemble).unwrap()
+            Layer::new(
+                alpha,
+                parse_activation(&acts[l]),
+                noises[l].parse().unwrap(),
+                ensemble,
+            )
+            .unwrap()
         })
         .collect();
     Chain::new(parse_prior(&row["prior"], &row["prior_params"]), layers).unwrap()
