@@ -130,7 +130,7 @@ impl Activation {
             || matches!(self, Activation::LeakyRelu { slope } if slope.to_bits() == 1.0f64.to_bits())
     }
 
-    /// Whether the output has atoms (its entropy is then w.r.t. Lebesgue + counting measure).
+    /// A short human-readable name with the parameters.
     pub fn name(&self) -> String {
         match *self {
             Activation::Linear => "linear".into(),

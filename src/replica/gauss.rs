@@ -158,7 +158,6 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
     let m = n.div_ceil(2);
     for i in 0..m {
         let mut z = (PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-        let mut dp = 0.0;
         for _ in 0..100 {
             let (mut p1, mut p2) = (1.0, 0.0);
             for j in 0..n {
@@ -166,7 +165,7 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
                 p2 = p1;
                 p1 = ((2 * j + 1) as f64 * z * p2 - j as f64 * p3) / (j + 1) as f64;
             }
-            dp = n as f64 * (z * p1 - p2) / (z * z - 1.0);
+            let dp = n as f64 * (z * p1 - p2) / (z * z - 1.0);
             let dz = p1 / dp;
             z -= dz;
             if dz.abs() < 1e-16 {
@@ -180,7 +179,6 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
             p2 = p1;
             p1 = ((2 * j + 1) as f64 * z * p2 - j as f64 * p3) / (j + 1) as f64;
         }
-        let _ = dp;
         let dp = n as f64 * (z * p1 - p2) / (z * z - 1.0);
         x[i] = -z;
         x[n - 1 - i] = z;
@@ -389,21 +387,6 @@ pub fn kink_rule(kinks: &[Kink], size: RuleSize, out: &mut GaussRule) {
         piece(k.center, k.scale, k.center - left_end, -1.0);
         piece(k.center, k.scale, right_end - k.center, 1.0);
     }
-}
-
-/// A composite Gauss-Legendre rule for `int_lo^hi f(x) dx` (no density), `panels` equal panels.
-pub fn legendre_panels(lo: f64, hi: f64, panels: usize, per_panel: usize) -> GaussRule {
-    let (glx, glw) = gl_cached(per_panel);
-    let h = (hi - lo) / panels as f64;
-    let mut r = GaussRule::default();
-    for p in 0..panels {
-        let a = lo + p as f64 * h;
-        for (&u, &w) in glx.iter().zip(glw.iter()) {
-            r.nodes.push(a + 0.5 * h * (u + 1.0));
-            r.weights.push(0.5 * h * w);
-        }
-    }
-    r
 }
 
 #[cfg(test)]
