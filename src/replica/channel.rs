@@ -20,7 +20,11 @@ use super::error::ReplicaError;
 use super::gauss::{
     kink_rule, ln_norm_interval, log_add_exp, norm_pdf, GaussRule, Kink, RuleSize, LN_SQRT_2PI,
 };
+use rayon::prelude::*;
 use std::f64::consts::PI;
+
+/// Outer quadrature nodes from which the interface integral is split across threads.
+const PARALLEL_MIN_NODES: usize = 16;
 
 /// An activation function, applied after adding Gaussian noise: `T = phi(z + xi)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -316,17 +320,19 @@ impl Channel {
         let sv = v.sqrt();
         let sa = a.sqrt();
         let outer = self.omega_rule(m, v, size);
-        let mut inner = GaussRule::default();
-        let mut atoms: Vec<AtomAt> = vec![
-            AtomAt {
-                ln_p: 0.0,
-                dln_p: 0.0
-            };
-            self.regions.len()
-        ];
-        let (mut e_a, mut e_v, mut e_i) = (0.0, 0.0, 0.0);
-        let mut kinks: Vec<Kink> = Vec::with_capacity(2);
-        for (&w, &wt) in outer.nodes.iter().zip(&outer.weights) {
+        // One outer node: (E_b (d_omega ln Z)^2, E_b d_B^2 ln Z, E_b ln Z, evaluations) at omega.
+        let node = |w: f64| -> (f64, f64, f64, Evals) {
+            let mut inner = GaussRule::default();
+            let mut atoms: Vec<AtomAt> = vec![
+                AtomAt {
+                    ln_p: 0.0,
+                    dln_p: 0.0
+                };
+                self.regions.len()
+            ];
+            let mut kinks: Vec<Kink> = Vec::with_capacity(4);
+            let mut n_evals: Evals = 0;
+            let evals = &mut n_evals;
             let om = m.sqrt() * w;
             // omega-only quantities of the atoms
             for (k, r) in self.regions.iter().enumerate() {
@@ -418,9 +424,21 @@ impl Channel {
                 sv_ += acc.1;
                 si_ += acc.2;
             }
-            e_a += wt * sa_;
-            e_v += wt * sv_;
-            e_i += wt * si_;
+            (sa_, sv_, si_, n_evals)
+        };
+        // Outer nodes are independent: evaluate them in parallel, then sum in node order so the
+        // result does not depend on the thread schedule (bit-for-bit reproducible).
+        let parts: Vec<(f64, f64, f64, Evals)> = if outer.len() >= PARALLEL_MIN_NODES {
+            outer.nodes.par_iter().map(|&w| node(w)).collect()
+        } else {
+            outer.nodes.iter().map(|&w| node(w)).collect()
+        };
+        let (mut e_a, mut e_v, mut e_i) = (0.0, 0.0, 0.0);
+        for (p, &wt) in parts.iter().zip(&outer.weights) {
+            e_a += wt * p.0;
+            e_v += wt * p.1;
+            e_i += wt * p.2;
+            *evals += p.3;
         }
         InterfaceTerms {
             iter_a: e_a,

@@ -152,6 +152,8 @@ pub struct Counters {
     pub sweeps_vamp: u64,
     pub starts_tried: u64,
     pub starts_converged: u64,
+    /// Starts whose coarse fixed point coincided with an earlier start's (not polished again).
+    pub starts_duplicate: u64,
     /// Channel integrand evaluations (quadrature nodes visited).
     pub evals: u64,
 }
@@ -388,7 +390,10 @@ impl Step for FixedPointStep<'_> {
             let th = if frozen {
                 0.0
             } else {
-                layer.ensemble.theta_f(layer.alpha, o.a[l] * o.v[l])?.theta
+                layer
+                    .ensemble
+                    .theta_f_near(layer.alpha, o.a[l] * o.v[l], Some(s.theta[l]))?
+                    .theta
             };
             o.v_t[l] = if frozen { 0.0 } else { th / o.a[l] };
             if l + 1 == n {
@@ -408,7 +413,10 @@ impl Step for FixedPointStep<'_> {
                 o.theta[l] = 0.0;
                 o.a_t[l] = layer.alpha * layer.ensemble.theta_slope0(layer.alpha) * o.a[l];
             } else {
-                let th = layer.ensemble.theta_f(layer.alpha, o.a[l] * o.v[l])?.theta;
+                let th = layer
+                    .ensemble
+                    .theta_f_near(layer.alpha, o.a[l] * o.v[l], Some(th))?
+                    .theta;
                 o.theta[l] = th;
                 o.a_t[l] = layer.alpha * th / o.v[l];
             }
@@ -628,7 +636,8 @@ fn run_scheme(
     warm: Option<&OrderParams>,
     opts: &SolverOptions,
     counters: &mut Counters,
-) -> Result<Run, ReplicaError> {
+    seen: &mut Vec<OrderParams>,
+) -> Result<Option<Run>, ReplicaError> {
     counters.starts_tried += 1;
     match scheme {
         Scheme::FixedPoint => {
@@ -655,8 +664,15 @@ fn run_scheme(
                         &mut counters.sweeps_fixed_point,
                     )?;
                     if !first.converged {
-                        return Ok(first);
+                        return Ok(Some(first));
                     }
+                    // A start whose coarse fixed point coincides with an earlier start's is the
+                    // same stationary point: polishing it again would only repeat work.
+                    if seen.iter().any(|p| same_point(p, &first.params)) {
+                        counters.starts_duplicate += 1;
+                        return Ok(None);
+                    }
+                    seen.push(first.params.clone());
                     first.params
                 }
             };
@@ -667,6 +683,7 @@ fn run_scheme(
                 &mut counters.evals,
                 &mut counters.sweeps_fixed_point,
             )
+            .map(Some)
         }
         Scheme::Vamp => {
             let mut st = VampStep {
@@ -681,8 +698,17 @@ fn run_scheme(
                 &mut counters.evals,
                 &mut counters.sweeps_vamp,
             )
+            .map(Some)
         }
     }
+}
+
+/// Whether two coarse fixed points are the same stationary point: every order parameter within
+/// 1e-4 relative (the coarse stage converges to 1e-6; distinct stationary points differ at O(1)).
+fn same_point(a: &OrderParams, b: &OrderParams) -> bool {
+    a.values()
+        .zip(b.values())
+        .all(|(x, y)| (x - y).abs() <= 1e-4 * x.abs().max(y.abs()).max(1e-12))
 }
 
 /// Solve the replica equations of `chain`: multi-start, keep converged stationary points, pick
@@ -723,8 +749,9 @@ fn solve_inner(
             Some(p),
             opts,
             &mut counters,
+            &mut Vec::new(),
         ) {
-            Ok(run) if run.converged => {
+            Ok(Some(run)) if run.converged => {
                 counters.starts_converged += 1;
                 let phi = potential::phi(chain, &run.params, opts.rule, &mut counters.evals)?;
                 return finish(
@@ -738,10 +765,11 @@ fn solve_inner(
                     opts,
                 );
             }
-            Ok(run) => failures.push(format!(
+            Ok(Some(run)) => failures.push(format!(
                 "warm start: no convergence (residual {:.2e})",
                 run.residual
             )),
+            Ok(None) => {}
             Err(e) => failures.push(format!("warm start: {e}")),
         }
     }
@@ -753,10 +781,12 @@ fn solve_inner(
     let n_starts = if opts.multistart { chain.len() + 1 } else { 1 };
     for &scheme in schemes {
         let mut best: Option<Candidate> = None;
+        let mut seen = Vec::new();
         for k in 0..n_starts {
             let v0 = start_v(chain, k);
-            match run_scheme(chain, scheme, &v0, None, opts, &mut counters) {
-                Ok(run) if run.converged => {
+            match run_scheme(chain, scheme, &v0, None, opts, &mut counters, &mut seen) {
+                Ok(None) => {} // same stationary point as an earlier start
+                Ok(Some(run)) if run.converged => {
                     counters.starts_converged += 1;
                     let phi = potential::phi(chain, &run.params, opts.rule, &mut counters.evals)?;
                     if !phi.is_finite() {
@@ -767,7 +797,7 @@ fn solve_inner(
                         best = Some(Candidate { run, scheme, phi });
                     }
                 }
-                Ok(run) => failures.push(format!(
+                Ok(Some(run)) => failures.push(format!(
                     "{scheme} start {k}: no convergence in {} sweeps (residual {:.2e})",
                     run.iterations, run.residual
                 )),

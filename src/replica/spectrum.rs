@@ -134,6 +134,17 @@ impl Ensemble {
 
     /// The stationary point of the theta-functional at `gamma = A V`, and `F` there.
     pub fn theta_f(&self, alpha: f64, gamma: f64) -> Result<ThetaF, ReplicaError> {
+        self.theta_f_near(alpha, gamma, None)
+    }
+
+    /// As [`Ensemble::theta_f`], with a guess of `theta` (e.g. the previous sweep's): the root is
+    /// bracketed around the guess first, and found by the full scan only if that fails.
+    pub fn theta_f_near(
+        &self,
+        alpha: f64,
+        gamma: f64,
+        hint: Option<f64>,
+    ) -> Result<ThetaF, ReplicaError> {
         match self {
             Ensemble::Gaussian { var } => Ok(ThetaF {
                 theta: var * gamma,
@@ -143,7 +154,13 @@ impl Ensemble {
                 if gamma <= 0.0 {
                     return Ok(ThetaF { theta: 0.0, f: 0.0 });
                 }
-                let theta = d.theta_root(alpha, gamma)?;
+                let near = hint
+                    .filter(|h| h.is_finite() && *h > 0.0)
+                    .and_then(|h| d.theta_root_near(alpha, gamma, h));
+                let theta = match near {
+                    Some(t) => t,
+                    None => d.theta_root(alpha, gamma)?,
+                };
                 Ok(ThetaF {
                     theta,
                     f: d.f_at(alpha, gamma, theta),
@@ -261,16 +278,49 @@ impl DiscreteSpectrum {
             .sum::<f64>()
     }
 
-    /// The root of the theta-equation on `(0, theta_max)`, by Brent's method. Errors when the
-    /// derivative has no sign change (bounded spectra at large `gamma`).
-    fn theta_root(&self, alpha: f64, gamma: f64) -> Result<f64, ReplicaError> {
+    /// `theta_max`: where `gamma lambda_min + (1 - theta)(1 - alpha theta)` vanishes (capped at 1).
+    fn theta_max(&self, alpha: f64, gamma: f64) -> f64 {
         let lmin = if self.zero_weight > 0.0 {
             0.0
         } else {
             self.min_positive
         };
         let disc = (1.0 - alpha).powi(2) - 4.0 * alpha * gamma * lmin;
-        let th_max = (((1.0 + alpha) - disc.max(0.0).sqrt()) / (2.0 * alpha)).min(1.0);
+        (((1.0 + alpha) - disc.max(0.0).sqrt()) / (2.0 * alpha)).min(1.0)
+    }
+
+    /// A root bracketed within a few percent of `hint` (the branch followed from the previous
+    /// sweep); `None` when no sign change is found nearby.
+    fn theta_root_near(&self, alpha: f64, gamma: f64, hint: f64) -> Option<f64> {
+        let hi_max = self.theta_max(alpha, gamma) * (1.0 - 1e-13);
+        let f = |t: f64| self.dfun(alpha, gamma, t);
+        let mut lo = (hint * 0.98).min(hi_max * 0.5);
+        let mut hi = (hint * 1.02).min(hi_max);
+        if hi <= lo {
+            return None;
+        }
+        let mut f_lo = f(lo);
+        let mut f_hi = f(hi);
+        for _ in 0..6 {
+            if f_lo > 0.0 && f_hi < 0.0 {
+                return brent(f, lo, hi, f_lo, f_hi, 1e-15);
+            }
+            if f_lo <= 0.0 {
+                lo *= 0.5;
+                f_lo = f(lo);
+            }
+            if f_hi >= 0.0 {
+                hi = 0.5 * (hi + hi_max);
+                f_hi = f(hi);
+            }
+        }
+        None
+    }
+
+    /// The root of the theta-equation on `(0, theta_max)`, by Brent's method. Errors when the
+    /// derivative has no sign change (bounded spectra at large `gamma`).
+    fn theta_root(&self, alpha: f64, gamma: f64) -> Result<f64, ReplicaError> {
+        let th_max = self.theta_max(alpha, gamma);
         let hi = th_max * (1.0 - 1e-13);
         // The derivative is positive at 0 and may cross zero twice (bounded spectra have a second,
         // spurious stationary point near theta_max): take the first crossing, found by a geometric
