@@ -242,21 +242,19 @@ fn not_allowed<T>(
     }
 }
 
+/// The prior; numeric rules (finite, positive variance, p in range) are the checked
+/// constructors' own, whose errors already name `prior.<field>`.
 fn build_prior(r: &RawPrior) -> Result<Prior, SpecError> {
     let kind = r.kind.as_str();
     let prior = match kind {
         "gaussian" => {
             not_allowed("prior.p", &r.p, "prior.kind", kind)?;
-            let mean = finite("prior.mean", r.mean.unwrap_or(0.0))?;
-            let var = positive(
+            let var = required(
                 "prior.var",
-                required(
-                    "prior.var",
-                    r.var,
-                    "the gaussian prior needs var (finite, > 0)",
-                )?,
+                r.var,
+                "the gaussian prior needs var (finite, > 0)",
             )?;
-            Prior::gaussian(mean, var)
+            Prior::gaussian(r.mean.unwrap_or(0.0), var)
         }
         "binary" => {
             not_allowed("prior.mean", &r.mean, "prior.kind", kind)?;
@@ -266,9 +264,6 @@ fn build_prior(r: &RawPrior) -> Result<Prior, SpecError> {
                 r.p,
                 "the binary prior needs p = P(x = +1) in (0, 1)",
             )?;
-            if !(p.is_finite() && p > 0.0 && p < 1.0) {
-                return Err(SpecError::invalid("prior.p", p, "must lie in (0, 1)"));
-            }
             Prior::binary(p)
         }
         "gauss-bernoulli" => {
@@ -277,19 +272,12 @@ fn build_prior(r: &RawPrior) -> Result<Prior, SpecError> {
                 r.p,
                 "the gauss-bernoulli prior needs p = P(x != 0) in (0, 1]",
             )?;
-            if !(p.is_finite() && p > 0.0 && p <= 1.0) {
-                return Err(SpecError::invalid("prior.p", p, "must lie in (0, 1]"));
-            }
-            let mean = finite("prior.mean", r.mean.unwrap_or(0.0))?;
-            let var = positive(
+            let var = required(
                 "prior.var",
-                required(
-                    "prior.var",
-                    r.var,
-                    "the gauss-bernoulli prior needs var (finite, > 0)",
-                )?,
+                r.var,
+                "the gauss-bernoulli prior needs var (finite, > 0)",
             )?;
-            Prior::gauss_bernoulli(p, mean, var)
+            Prior::gauss_bernoulli(p, r.mean.unwrap_or(0.0), var)
         }
         other => return Err(SpecError::unknown_kind("prior.kind", other, PRIOR_KINDS)),
     };
