@@ -212,14 +212,6 @@ fn positive(field: &str, x: f64) -> Result<f64, SpecError> {
     }
 }
 
-fn finite(field: &str, x: f64) -> Result<f64, SpecError> {
-    if x.is_finite() {
-        Ok(x)
-    } else {
-        Err(SpecError::invalid(field, x, "must be finite"))
-    }
-}
-
 fn required(field: &str, x: Option<f64>, what: &str) -> Result<f64, SpecError> {
     x.ok_or_else(|| SpecError::missing(field, what))
 }
