@@ -3,7 +3,7 @@
 CARGO ?= cargo
 SPECS := $(wildcard examples/specs/*.toml)
 
-.PHONY: all figures demo test bench fmt lint clean
+.PHONY: all figures demo test bench bench-guard bench-guard-update budgets fmt lint clean
 
 all: test
 
@@ -23,6 +23,17 @@ test:
 # Wall-clock medians of the solver (criterion, release profile).
 bench:
 	$(CARGO) bench --bench solver
+
+# Instruction counts of the guard panel under callgrind vs data/instruction_baseline.csv.
+bench-guard:
+	scripts/bench_guard.sh
+
+bench-guard-update:
+	scripts/bench_guard.sh --update
+
+# Refresh data/solver_budgets.csv (work counters and entropies of the guard panel), on purpose.
+budgets:
+	$(CARGO) run --quiet --bin solver-panel -- --write-budgets data/solver_budgets.csv
 
 fmt:
 	$(CARGO) fmt --all

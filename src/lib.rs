@@ -18,4 +18,5 @@
 
 pub mod exact;
 pub mod replica;
+pub mod guard;
 pub mod spec;
