@@ -17,9 +17,7 @@
 //!   `iter_a = E (d_omega ln Z_h)^2`: 2-D expectations over `(w, b)`, graded at the kinks.
 
 use super::error::ReplicaError;
-use super::gauss::{
-    kink_rule, ln_norm_interval, log_add_exp, norm_pdf, GaussRule, Kink, RuleSize, LN_SQRT_2PI,
-};
+use super::gauss::{kink_rule, ln_norm_interval, norm_pdf, GaussRule, Kink, RuleSize, LN_SQRT_2PI};
 use rayon::prelude::*;
 use std::f64::consts::PI;
 
@@ -320,6 +318,18 @@ impl Channel {
         let sv = v.sqrt();
         let sa = a.sqrt();
         let outer = self.omega_rule(m, v, size);
+        let consts: Vec<RegionConsts> = self
+            .regions
+            .iter()
+            .map(|r| {
+                let p_prec = 1.0 / v + a * r.slope * r.slope;
+                RegionConsts {
+                    p_prec,
+                    sp: p_prec.sqrt(),
+                    half_ln_vp: 0.5 * (v * p_prec).ln(),
+                }
+            })
+            .collect();
         // One outer node: (E_b (d_omega ln Z)^2, E_b d_B^2 ln Z, E_b ln Z, evaluations) at omega.
         let node = |w: f64| -> (f64, f64, f64, Evals) {
             let mut inner = GaussRule::default();
@@ -401,20 +411,15 @@ impl Channel {
                 let mut acc = (0.0, 0.0, 0.0);
                 for (&b, &wb) in inner.nodes.iter().zip(&inner.weights) {
                     let bb = mean_b + sd_b * b;
+                    let d = self.derivs(a, v, om, bb, &atoms, &consts);
+                    *evals += 1;
                     let weight = match weight_of {
                         None => atoms[k].ln_p.exp(),
-                        Some((g, p_prec)) => {
-                            let l = om / v + g * (bb - a * r.offset);
-                            let mean = l / p_prec;
-                            let sp = p_prec.sqrt();
-                            ln_norm_interval((r.lo - mean) * sp, (r.hi - mean) * sp).exp()
-                        }
+                        Some(_) => d.lds[k].exp(),
                     };
                     if weight == 0.0 {
                         continue;
                     }
-                    let d = self.derivs(a, v, om, bb, &atoms);
-                    *evals += 1;
                     let c = wb * weight;
                     acc.0 += c * d.d_omega * d.d_omega;
                     acc.1 += c * d.d_bb;
@@ -447,12 +452,22 @@ impl Channel {
         }
     }
 
-    /// `ln Z_h(A, B, omega)` and its derivatives, as a log-sum over regions.
-    fn derivs(&self, a: f64, v: f64, om: f64, bb: f64, atoms: &[AtomAt]) -> Derivs {
-        // pass 1: per-region ln Z_k, d_B, d_BB, d_omega
-        let mut parts = [(0.0f64, 0.0f64, 0.0f64, 0.0f64); 4];
-        let n = self.regions.len();
-        let mut lz = f64::NEG_INFINITY;
+    /// `ln Z_h(A, B, omega)` and its derivatives, as a log-sum over regions; also each region's
+    /// `ln(Phi(beta) - Phi(alpha))` (the posterior probability mass of a linear region, which is
+    /// that region's planted weight).
+    fn derivs(
+        &self,
+        a: f64,
+        v: f64,
+        om: f64,
+        bb: f64,
+        atoms: &[AtomAt],
+        consts: &[RegionConsts],
+    ) -> Derivs {
+        let mut parts = [(f64::NEG_INFINITY, 0.0f64, 0.0f64, 0.0f64); 4];
+        let mut lds = [0.0f64; 4];
+        let mut lmax = f64::NEG_INFINITY;
+        let om_term = om * om / (2.0 * v);
         for (k, r) in self.regions.iter().enumerate() {
             let c = r.offset;
             parts[k] = if r.is_atom() {
@@ -460,48 +475,65 @@ impl Channel {
                 (at.ln_p - 0.5 * a * c * c + bb * c, c, 0.0, at.dln_p)
             } else {
                 let g = r.slope;
-                let p_prec = 1.0 / v + a * g * g;
-                let sp = p_prec.sqrt();
+                let RegionConsts {
+                    p_prec,
+                    sp,
+                    half_ln_vp,
+                } = consts[k];
                 let l = om / v + g * (bb - a * c);
                 let mean = l / p_prec;
                 let al = (r.lo - mean) * sp;
                 let be = (r.hi - mean) * sp;
                 let ld = ln_norm_interval(al, be);
+                lds[k] = ld;
                 let ra = ratio(al, ld);
                 let rb = ratio(be, ld);
                 let et = ra - rb;
                 let et2 = 1.0 + xr(al, ra) - xr(be, rb);
                 let mx = mean + et / sp;
                 let vx = ((et2 - et * et) / p_prec).max(0.0);
-                let ln_zk = l * l / (2.0 * p_prec) - om * om / (2.0 * v) - 0.5 * a * c * c + bb * c
-                    - 0.5 * (v * p_prec).ln()
-                    + ld;
+                let ln_zk =
+                    l * l / (2.0 * p_prec) - om_term - 0.5 * a * c * c + bb * c - half_ln_vp + ld;
                 (ln_zk, c + g * mx, g * g * vx, (mx - om) / v)
             };
-            lz = log_add_exp(lz, parts[k].0);
+            lmax = lmax.max(parts[k].0);
         }
-        let (mut db, mut eh2, mut dom) = (0.0, 0.0, 0.0);
-        for p in parts.iter().take(n) {
+        // log-sum-exp over regions: one exponential per region, one logarithm
+        let (mut total, mut db, mut eh2, mut dom) = (0.0, 0.0, 0.0, 0.0);
+        for p in parts.iter().take(self.regions.len()) {
             if p.0 == f64::NEG_INFINITY {
                 continue;
             }
-            let r = (p.0 - lz).exp();
-            db += r * p.1;
-            eh2 += r * (p.2 + p.1 * p.1);
-            dom += r * p.3;
+            let e = (p.0 - lmax).exp();
+            total += e;
+            db += e * p.1;
+            eh2 += e * (p.2 + p.1 * p.1);
+            dom += e * p.3;
         }
+        let (db, eh2, dom) = (db / total, eh2 / total, dom / total);
         Derivs {
-            ln_z: lz,
+            ln_z: lmax + total.ln(),
             d_bb: (eh2 - db * db).max(0.0),
             d_omega: dom,
+            lds,
         }
     }
+}
+
+/// Per-region constants of one interface call: posterior precision `P = 1/v + A g^2`,
+/// `sqrt(P)` and `ln(v P)/2`.
+#[derive(Clone, Copy, Default)]
+struct RegionConsts {
+    p_prec: f64,
+    sp: f64,
+    half_ln_vp: f64,
 }
 
 struct Derivs {
     ln_z: f64,
     d_bb: f64,
     d_omega: f64,
+    lds: [f64; 4],
 }
 
 #[inline]

@@ -37,13 +37,22 @@ pub fn erfcx(x: f64) -> f64 {
         let y = -x;
         return 2.0 * (y * y).exp() - erfcx(y);
     }
-    if x < 4.0 {
+    if x < ERFC_DIRECT_MAX {
+        // relative error <= x^2 eps (rounding of x^2 inside exp): below 8e-14 here
         return (x * x).exp() * libm::erfc(x);
     }
-    // Laplace continued fraction  erfcx(x) = (1/sqrt(pi)) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
-    // evaluated bottom-up; 60 levels give full double precision for x >= 4.
+    erfcx_cf(x)
+}
+
+/// Below this, `erfc` is computed directly (it underflows near 26.5).
+const ERFC_DIRECT_MAX: f64 = 26.0;
+
+/// Laplace continued fraction `erfcx(x) = (1/sqrt(pi)) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...))))`,
+/// evaluated bottom-up; for `x >= 26` twelve levels reach full double precision (the k-th level
+/// changes the value by about `(2k-1)!! / (2 x^2)^k`).
+fn erfcx_cf(x: f64) -> f64 {
     let mut f = x;
-    for k in (1..=60).rev() {
+    for k in (1..=12).rev() {
         f = x + (k as f64 / 2.0) / f;
     }
     FRAC_1_SQRT_PI / f
@@ -51,10 +60,10 @@ pub fn erfcx(x: f64) -> f64 {
 
 /// `ln erfc(x)`, finite for every finite `x`.
 pub fn ln_erfc(x: f64) -> f64 {
-    if x < 0.5 {
+    if x < ERFC_DIRECT_MAX {
         libm::erfc(x).ln()
     } else {
-        erfcx(x).ln() - x * x
+        erfcx_cf(x).ln() - x * x
     }
 }
 
@@ -408,6 +417,13 @@ mod tests {
                 "x={x}: {} vs {direct}",
                 erfcx(x)
             );
+        }
+        // the continued fraction (used from x = 26) against the direct product where both are
+        // accurate (erfc has not yet underflowed): two independent evaluations
+        for x in [26.0f64, 26.2, 26.4] {
+            let direct = (x * x).exp() * libm::erfc(x);
+            assert!(close(erfcx_cf(x), direct, 1e-12), "x={x}");
+            assert!((ln_erfc(x) - direct.ln() + x * x).abs() < 1e-12, "x={x}");
         }
         // asymptotics: erfcx(x) ~ 1/(x sqrt(pi)) (1 - 1/(2x^2) + 3/(4x^4))
         let x = 1e4;

@@ -182,6 +182,8 @@ pub struct Estimate {
 struct Run {
     params: OrderParams,
     converged: bool,
+    /// Stopped because the iterate entered the neighbourhood of a known stationary point.
+    duplicate: bool,
     iterations: u64,
     residual: f64,
 }
@@ -214,6 +216,7 @@ fn iterate<S: Step>(
     opts: &SolverOptions,
     evals: &mut Evals,
     sweeps: &mut u64,
+    known: &[OrderParams],
 ) -> Result<Run, ReplicaError> {
     let mut state = init;
     let mut prev = scheme.to_params(&state);
@@ -237,10 +240,22 @@ fn iterate<S: Step>(
             .zip(p.values())
             .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(1e-12))
             .fold(0.0, f64::max);
+        // Entering the neighbourhood of a stationary point already found (every order parameter
+        // within 1e-3 relative, and changing by less than 1e-3 per sweep): the same basin.
+        if res < 1e-3 && known.iter().any(|k| close_points(k, &p, 1e-3)) {
+            return Ok(Run {
+                params: p,
+                converged: false,
+                duplicate: true,
+                iterations: it as u64,
+                residual: res,
+            });
+        }
         if res < opts.tol {
             return Ok(Run {
                 params: p,
                 converged: true,
+                duplicate: false,
                 iterations: it as u64,
                 residual: res,
             });
@@ -289,6 +304,7 @@ fn iterate<S: Step>(
     Ok(Run {
         params: prev,
         converged: false,
+        duplicate: false,
         iterations: opts.max_iter as u64,
         residual: res,
     })
@@ -298,7 +314,7 @@ fn iterate<S: Step>(
 const COARSE_TOL: f64 = 1e-6;
 
 /// History length of the Anderson mixing.
-const ANDERSON_DEPTH: usize = 5;
+const ANDERSON_DEPTH: usize = 3;
 
 /// Anderson mixing: with residuals `f_k = g_k - x_k`, find `gamma` minimising
 /// `|f_k - sum_j gamma_j (f_{j+1} - f_j)|` (ridge-regularised normal equations) and return
@@ -662,7 +678,12 @@ fn run_scheme(
                         &o1,
                         &mut counters.evals,
                         &mut counters.sweeps_fixed_point,
+                        seen,
                     )?;
+                    if first.duplicate {
+                        counters.starts_duplicate += 1;
+                        return Ok(None);
+                    }
                     if !first.converged {
                         return Ok(Some(first));
                     }
@@ -682,6 +703,7 @@ fn run_scheme(
                 opts,
                 &mut counters.evals,
                 &mut counters.sweeps_fixed_point,
+                &[],
             )
             .map(Some)
         }
@@ -697,6 +719,7 @@ fn run_scheme(
                 opts,
                 &mut counters.evals,
                 &mut counters.sweeps_vamp,
+                &[],
             )
             .map(Some)
         }
@@ -706,9 +729,14 @@ fn run_scheme(
 /// Whether two coarse fixed points are the same stationary point: every order parameter within
 /// 1e-4 relative (the coarse stage converges to 1e-6; distinct stationary points differ at O(1)).
 fn same_point(a: &OrderParams, b: &OrderParams) -> bool {
+    close_points(a, b, 1e-4)
+}
+
+/// Every order parameter of `a` and `b` within `rel` relative.
+fn close_points(a: &OrderParams, b: &OrderParams, rel: f64) -> bool {
     a.values()
         .zip(b.values())
-        .all(|(x, y)| (x - y).abs() <= 1e-4 * x.abs().max(y.abs()).max(1e-12))
+        .all(|(x, y)| (x - y).abs() <= rel * x.abs().max(y.abs()).max(1e-12))
 }
 
 /// Solve the replica equations of `chain`: multi-start, keep converged stationary points, pick
