@@ -17,6 +17,9 @@
 #![deny(clippy::float_cmp)]
 
 pub mod exact;
+pub mod nn;
 pub mod replica;
+pub mod simd;
 pub mod guard;
 pub mod spec;
+pub mod synth;

@@ -27,7 +27,7 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
     let chains = panel()?;
     if let Some(only) = &args.only {
-        if !chains.iter().any(|c| &c.name == only) {
+        if !chains.iter().any(|c| c.name == only) {
             let names: Vec<_> = chains.iter().map(|c| c.name).collect();
             bail!("no panel chain named {only:?}; the panel has {names:?}");
         }

@@ -8,6 +8,8 @@
 //!   it is the exact `H(T)/n_0` of one layer.
 //! * [`gaussian_matrix`]: seeded Gaussian matrices for such checks.
 
+pub mod nonparam;
+
 use crate::replica::Activation;
 use faer::Mat;
 use rand::Rng;

@@ -332,6 +332,7 @@ impl Channel {
             .collect();
         // One outer node: (E_b (d_omega ln Z)^2, E_b d_B^2 ln Z, E_b ln Z, evaluations) at omega.
         let node = |w: f64| -> (f64, f64, f64, Evals) {
+            crate::simd::clear_upper_simd_state();
             let mut inner = GaussRule::default();
             let mut atoms: Vec<AtomAt> = vec![
                 AtomAt {

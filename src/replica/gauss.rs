@@ -198,42 +198,53 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
     (x, w)
 }
 
-/// Gauss-Hermite rule for the standard normal weight (probabilists' Hermite), by the
-/// Golub-Welsch eigenvalue method: Jacobi matrix with zero diagonal and off-diagonal sqrt(k).
+/// Gauss-Hermite rule for the standard normal weight: nodes of the physicists' Hermite
+/// polynomial `H_n` by Newton's method on the normalised three-term recurrence (asymptotic initial
+/// guesses, each node refined from the previous ones), then `x -> sqrt(2) x`, `w -> w / sqrt(pi)`.
 pub fn gauss_hermite(n: usize) -> GaussRule {
-    let jac = faer::Mat::<f64>::from_fn(n, n, |i, j| {
-        if i + 1 == j || j + 1 == i {
-            ((i.max(j)) as f64).sqrt()
-        } else {
-            0.0
+    const PI_M4: f64 = 0.751_125_544_464_942_5; // pi^(-1/4)
+    let mut x = vec![0.0; n];
+    let mut w = vec![0.0; n];
+    let nf = n as f64;
+    let mut z = 0.0f64;
+    for i in 0..n.div_ceil(2) {
+        z = match i {
+            0 => (2.0 * nf + 1.0).sqrt() - 1.85575 * (2.0 * nf + 1.0).powf(-0.16667),
+            1 => z - 1.14 * nf.powf(0.426) / z,
+            2 => 1.86 * z - 0.86 * x[0],
+            3 => 1.91 * z - 0.91 * x[1],
+            _ => 2.0 * z - x[i - 2],
+        };
+        let mut pp = 0.0;
+        for _ in 0..100 {
+            // orthonormal Hermite functions: p_{j+1} = z sqrt(2/(j+1)) p_j - sqrt(j/(j+1)) p_{j-1}
+            let (mut p1, mut p2) = (PI_M4, 0.0);
+            for j in 0..n {
+                let p3 = p2;
+                p2 = p1;
+                let jf = j as f64;
+                p1 = z * (2.0 / (jf + 1.0)).sqrt() * p2 - (jf / (jf + 1.0)).sqrt() * p3;
+            }
+            pp = (2.0 * nf).sqrt() * p2;
+            let dz = p1 / pp;
+            z -= dz;
+            if dz.abs() <= 1e-15 * z.abs().max(1.0) {
+                break;
+            }
         }
-    });
-    let evd = jac
-        .self_adjoint_eigen(faer::Side::Lower)
-        .expect("Golub-Welsch eigen-decomposition of a small tridiagonal matrix");
-    let s = evd.S();
-    let u = evd.U();
-    let mut nodes = Vec::with_capacity(n);
-    let mut weights = Vec::with_capacity(n);
-    for k in 0..n {
-        nodes.push(s[k]);
-        let v0 = u[(0, k)];
-        weights.push(v0 * v0);
-    }
-    // symmetrise (the rule is exactly symmetric; removes eigen-solver round-off)
-    for k in 0..n / 2 {
-        let j = n - 1 - k;
-        let x = 0.5 * (nodes[j] - nodes[k]);
-        let w = 0.5 * (weights[j] + weights[k]);
-        nodes[k] = -x;
-        nodes[j] = x;
-        weights[k] = w;
-        weights[j] = w;
+        x[i] = z;
+        x[n - 1 - i] = -z;
+        w[i] = 2.0 / (pp * pp);
+        w[n - 1 - i] = w[i];
     }
     if n % 2 == 1 {
-        nodes[n / 2] = 0.0;
+        x[n / 2] = 0.0;
     }
-    GaussRule { nodes, weights }
+    let scale = std::f64::consts::PI.sqrt();
+    GaussRule {
+        nodes: x.iter().rev().map(|v| v * SQRT_2).collect(),
+        weights: w.iter().rev().map(|v| v / scale).collect(),
+    }
 }
 
 /// Cached Gauss-Legendre rules used by the graded rule.
@@ -465,6 +476,15 @@ mod tests {
 
     #[test]
     fn hermite_and_kink_rules_integrate_moments() {
+        for n in [1usize, 2, 3, 7, 20, 64, 128] {
+            let gh = gauss_hermite(n);
+            assert!(close(gh.expect(|_| 1.0), 1.0, 1e-13), "n={n}");
+            assert!(gh.expect(|x| x).abs() < 1e-13, "n={n}");
+            if n >= 4 {
+                // exact for polynomials of degree <= 2n - 1: E x^6 = 15
+                assert!(close(gh.expect(|x| x.powi(6)), 15.0, 1e-12), "n={n}");
+            }
+        }
         let gh = gauss_hermite(40);
         assert!(close(gh.expect(|_| 1.0), 1.0, 1e-14));
         assert!(close(gh.expect(|x| x * x), 1.0, 1e-13));

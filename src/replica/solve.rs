@@ -767,6 +767,8 @@ fn solve_inner(
     opts: &SolverOptions,
     warm: Option<&OrderParams>,
 ) -> Result<Estimate, ReplicaError> {
+    // the caller's thread may have just run a faer matrix product (see `simd`)
+    crate::simd::clear_upper_simd_state();
     let mut counters = Counters::default();
     let mut failures: Vec<String> = Vec::new();
     if let Some(p) = warm {

@@ -1,0 +1,81 @@
+//! The training side (candle): USV layers, dense layers, networks from a compact description,
+//! plain-SGD training with an epoch callback, and a reusable recorder of replica entropies and
+//! mutual informations during training.
+//!
+//! * [`UsvLayer`]: `W = U diag(s) V^T` (`n_out x n_in`) with `U`, `V` frozen from the SVD of a
+//!   seeded Gaussian draw `G` (entries `N(0, coef^2 / n_in)`), only `s` trainable. At
+//!   initialisation `W = G`. Its spectrum for the estimator is `alpha = n_out / n_in` and the
+//!   `n_in` eigenvalues of `W^T W`: `s_i^2` padded with zeros (no decomposition during training).
+//! * [`Dense`]: an ordinary weight matrix (entries `N(0, 1/n_in)`), no bias; the last layer.
+//! * [`Network`]: layers from a [`NetworkSpec`] such as `500-1000-500-250-100-2` with
+//!   `linear-relu-linear-relu-softmax`.
+//! * [`train()`]: SGD with a constant learning rate, MSE or cross-entropy, reshuffled minibatches,
+//!   an [`EpochObserver`] called after every epoch (and once at initialisation).
+//! * [`MiRecorder`]: an observer that builds the replica chain of every USV layer from the
+//!   current spectra and records `H(T_l)`, `I(X; T_l)` (and the exact Gaussian values of linear
+//!   networks), warm-started from the previous evaluation.
+//!
+//! All randomness comes from seeded host generators (`rand_chacha`); candle's own random number
+//! generator is never used, so the same seeds on the same machine give bit-identical losses and
+//! estimates.
+
+pub mod device;
+pub mod layer;
+pub mod mi;
+pub mod network;
+pub mod train;
+
+pub use device::device;
+pub use layer::{Act, Dense, LayerSpectrum, UsvLayer};
+pub use mi::{MiConfig, MiRecord, MiRecorder, MiSetting};
+pub use network::{LayerKind, LayerSpec, NetLayer, Network, NetworkSpec};
+pub use train::{
+    train, EpochContext, EpochObserver, EpochStats, Loss, NoObserver, TensorData, TrainConfig,
+    TrainHistory, Trainer,
+};
+
+use thiserror::Error;
+
+/// Errors of the training side.
+#[derive(Debug, Error)]
+pub enum NnError {
+    /// An error inside candle (shapes, devices, kernels).
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A network description or training setting violates its rule.
+    #[error("invalid {field} = {value}: {rule}")]
+    InvalidParameter {
+        field: String,
+        value: String,
+        rule: String,
+    },
+    /// The requested device cannot be used.
+    #[error("device {spec:?}: {reason}")]
+    Device { spec: String, reason: String },
+    /// A decomposition in faer failed.
+    #[error("linear algebra: {0}")]
+    Linalg(String),
+    /// Building a replica chain failed (a failed *solve* is recorded, not raised).
+    #[error("replica chain: {0}")]
+    Replica(#[from] crate::replica::ReplicaError),
+    /// Invalid synthetic-data parameters.
+    #[error(transparent)]
+    Synth(#[from] crate::synth::SynthError),
+    /// An epoch observer asked to stop or failed.
+    #[error("epoch observer: {0}")]
+    Observer(String),
+}
+
+impl NnError {
+    pub(crate) fn invalid(
+        field: impl Into<String>,
+        value: impl std::fmt::Display,
+        rule: impl Into<String>,
+    ) -> Self {
+        NnError::InvalidParameter {
+            field: field.into(),
+            value: value.to_string(),
+            rule: rule.into(),
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! Plain SGD training with an epoch callback.
+//!
+//! Per epoch: the training indices are reset to `0..n_train` and shuffled with a `ChaCha8Rng`
+//! seeded from [`TrainConfig::seed`] (one generator for the whole run), cut into minibatches of
+//! `batch_size` (the last, partial batch is used), and for each minibatch
+//! `theta <- theta - lr * grad L_batch` (candle-nn's `SGD`: constant learning rate, no momentum,
+//! no weight decay). The losses are
+//! * MSE: `L = (1 / (B m)) sum_{b, j} (yhat_bj - y_bj)^2` (mean over the batch and the `m`
+//!   outputs), on the network output (after a final softmax if there is one);
+//! * cross-entropy: `L = -(1/B) sum_b ln softmax(z_b)_{c_b}` on the logits `z` (the output before a
+//!   final softmax).
+//!
+//! The epoch's train loss is the mean of its minibatch losses (each minibatch counts once); the
+//! train accuracy is accumulated over the same minibatches. Test loss and accuracy are computed on
+//! the whole test set at the end of the epoch (in chunks, averaged per sample). Before the first
+//! epoch the observer is called once with `epoch = 0` and the losses of the initial network on the
+//! full training and test sets.
+
+use super::layer::LayerSpectrum;
+use super::network::Network;
+use super::NnError;
+use crate::synth::Dataset;
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::optim::{Optimizer, SGD};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+/// The training loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Mean squared error, mean over the batch and the outputs.
+    Mse,
+    /// Cross-entropy of the softmax of the logits against the class labels.
+    CrossEntropy,
+}
+
+/// Settings of one training run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Constant SGD learning rate (0.01).
+    pub lr: f64,
+    pub loss: Loss,
+    /// Seed of the shuffling generator.
+    pub seed: u64,
+    /// No progress bar.
+    pub quiet: bool,
+    /// Rows per forward pass when evaluating whole data sets.
+    pub eval_chunk: usize,
+}
+
+impl TrainConfig {
+    /// The paper's regression setting: 100 epochs, batch 50, lr 0.01, MSE.
+    pub fn regression() -> Self {
+        TrainConfig {
+            epochs: 100,
+            batch_size: 50,
+            lr: 0.01,
+            loss: Loss::Mse,
+            seed: 0,
+            quiet: false,
+            eval_chunk: 4096,
+        }
+    }
+    /// The paper's classification setting: 100 epochs, batch 100, lr 0.01, cross-entropy.
+    pub fn classification() -> Self {
+        TrainConfig {
+            batch_size: 100,
+            loss: Loss::CrossEntropy,
+            ..Self::regression()
+        }
+    }
+    pub fn epochs(mut self, n: usize) -> Self {
+        self.epochs = n;
+        self
+    }
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+    pub fn seed(mut self, s: u64) -> Self {
+        self.seed = s;
+        self
+    }
+    pub fn quiet(mut self, q: bool) -> Self {
+        self.quiet = q;
+        self
+    }
+
+    /// Validate.
+    pub fn check(&self) -> Result<(), NnError> {
+        if self.batch_size == 0 {
+            return Err(NnError::invalid(
+                "batch_size",
+                self.batch_size,
+                "must be >= 1",
+            ));
+        }
+        if self.eval_chunk == 0 {
+            return Err(NnError::invalid(
+                "eval_chunk",
+                self.eval_chunk,
+                "must be >= 1",
+            ));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(NnError::invalid("lr", self.lr, "must be finite and > 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Training and test sets as tensors on the training device.
+#[derive(Clone, Debug)]
+pub struct TensorData {
+    pub x_train: Tensor,
+    pub y_train: Tensor,
+    /// Class indices (`u32`), classification only.
+    pub labels_train: Option<Tensor>,
+    pub x_test: Tensor,
+    pub y_test: Tensor,
+    pub labels_test: Option<Tensor>,
+}
+
+fn rows_tensor(
+    v: &[f64],
+    n: usize,
+    d: usize,
+    dtype: DType,
+    dev: &Device,
+) -> candle_core::Result<Tensor> {
+    Tensor::from_slice(v, (n, d), &Device::Cpu)?
+        .to_dtype(dtype)?
+        .to_device(dev)
+}
+
+impl TensorData {
+    /// Copy `train` and `test` to `device` as `dtype`.
+    pub fn new(
+        train: &Dataset,
+        test: &Dataset,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self, NnError> {
+        if train.n == 0 || test.n == 0 {
+            return Err(NnError::invalid(
+                "data",
+                format!("{} train / {} test rows", train.n, test.n),
+                "needs at least one row in each",
+            ));
+        }
+        let labels = |d: &Dataset| -> candle_core::Result<Option<Tensor>> {
+            d.labels
+                .as_ref()
+                .map(|l| Tensor::from_slice(l, l.len(), &Device::Cpu)?.to_device(device))
+                .transpose()
+        };
+        Ok(TensorData {
+            x_train: rows_tensor(&train.x, train.n, train.n_in, dtype, device)?,
+            y_train: rows_tensor(&train.y, train.n, train.n_out, dtype, device)?,
+            labels_train: labels(train)?,
+            x_test: rows_tensor(&test.x, test.n, test.n_in, dtype, device)?,
+            y_test: rows_tensor(&test.y, test.n, test.n_out, dtype, device)?,
+            labels_test: labels(test)?,
+        })
+    }
+    pub fn n_train(&self) -> usize {
+        self.x_train.dim(0).unwrap_or(0)
+    }
+    pub fn n_test(&self) -> usize {
+        self.x_test.dim(0).unwrap_or(0)
+    }
+}
+
+/// Losses of one epoch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EpochStats {
+    /// 0 = the initial network, then 1..=epochs.
+    pub epoch: usize,
+    /// Mean of the epoch's minibatch losses (epoch 0: loss of the initial network on the whole
+    /// training set).
+    pub train_loss: f64,
+    /// Loss on the whole test set at the end of the epoch (mean per sample).
+    pub test_loss: f64,
+    /// Fraction of correctly classified training samples in the epoch's minibatches (epoch 0: of
+    /// the whole training set), classification only.
+    pub train_accuracy: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    /// Wall time of the epoch's training and evaluation (without the observer).
+    pub seconds: f64,
+}
+
+/// What an observer sees after an epoch.
+pub struct EpochContext<'a> {
+    pub stats: &'a EpochStats,
+    pub total_epochs: usize,
+    pub network: &'a Network,
+    /// Spectra of the leading USV layers ([`Network::spectra`]).
+    pub spectra: &'a [LayerSpectrum],
+}
+
+/// Called after every epoch (and once at initialisation with `epoch = 0`). An error stops the
+/// training and is returned by [`train`].
+pub trait EpochObserver {
+    fn observe(&mut self, ctx: &EpochContext<'_>) -> Result<(), NnError>;
+    /// A short text for the progress bar.
+    fn status(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<F: FnMut(&EpochContext<'_>) -> Result<(), NnError>> EpochObserver for F {
+    fn observe(&mut self, ctx: &EpochContext<'_>) -> Result<(), NnError> {
+        self(ctx)
+    }
+}
+
+/// An observer that does nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoObserver;
+
+impl EpochObserver for NoObserver {
+    fn observe(&mut self, _ctx: &EpochContext<'_>) -> Result<(), NnError> {
+        Ok(())
+    }
+}
+
+/// The epoch statistics of a run (epoch 0 first).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct TrainHistory {
+    pub epochs: Vec<EpochStats>,
+}
+
+impl TrainHistory {
+    pub fn train_losses(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.train_loss).collect()
+    }
+    pub fn test_losses(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.test_loss).collect()
+    }
+}
+
+/// The progress bar of a run: hidden when `quiet`, when the environment variable `CI` is set, or
+/// when stderr is not a terminal.
+pub fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
+    if quiet || std::env::var_os("CI").is_some() || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] epoch {pos}/{len} {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn scalar(t: &Tensor) -> candle_core::Result<f64> {
+    t.to_dtype(DType::F64)?.to_scalar::<f64>()
+}
+
+/// Loss (mean over the rows of `x`) and number of correct predictions (`None` without labels).
+fn batch_loss(
+    net: &Network,
+    loss: Loss,
+    x: &Tensor,
+    y: &Tensor,
+    labels: Option<&Tensor>,
+) -> Result<(Tensor, Option<Tensor>), NnError> {
+    let logits = net.logits(x)?;
+    let l = match loss {
+        Loss::Mse => {
+            let out = if net.ends_in_softmax() {
+                candle_nn::ops::softmax_last_dim(&logits)?
+            } else {
+                logits.clone()
+            };
+            candle_nn::loss::mse(&out, y)?
+        }
+        Loss::CrossEntropy => {
+            let lab = labels.ok_or_else(|| {
+                NnError::invalid("loss", "cross-entropy", "needs class labels in the data")
+            })?;
+            candle_nn::loss::cross_entropy(&logits, lab)?
+        }
+    };
+    let correct = match labels {
+        Some(lab) => Some(
+            logits
+                .argmax(D::Minus1)?
+                .eq(lab)?
+                .to_dtype(DType::F64)?
+                .sum_all()?,
+        ),
+        None => None,
+    };
+    Ok((l, correct))
+}
+
+/// Mean loss and accuracy of `net` on a whole data set, in chunks of `chunk` rows.
+pub fn evaluate(
+    net: &Network,
+    loss: Loss,
+    x: &Tensor,
+    y: &Tensor,
+    labels: Option<&Tensor>,
+    chunk: usize,
+) -> Result<(f64, Option<f64>), NnError> {
+    let n = x.dim(0)?;
+    let (mut total, mut correct) = (0.0, 0.0);
+    let mut start = 0;
+    while start < n {
+        let len = chunk.min(n - start);
+        let lab = labels.map(|l| l.narrow(0, start, len)).transpose()?;
+        let (l, c) = batch_loss(
+            net,
+            loss,
+            &x.narrow(0, start, len)?,
+            &y.narrow(0, start, len)?,
+            lab.as_ref(),
+        )?;
+        total += scalar(&l)? * len as f64;
+        if let Some(c) = c {
+            correct += scalar(&c)?;
+        }
+        start += len;
+    }
+    Ok((total / n as f64, labels.map(|_| correct / n as f64)))
+}
+
+/// The SGD state of a run: optimiser, shuffling generator, permutation buffer.
+pub struct Trainer<'a> {
+    net: &'a Network,
+    data: &'a TensorData,
+    cfg: TrainConfig,
+    sgd: SGD,
+    rng: ChaCha8Rng,
+    perm: Vec<u32>,
+}
+
+impl<'a> Trainer<'a> {
+    /// Check the settings and set up SGD over every variable of `net`.
+    pub fn new(net: &'a Network, data: &'a TensorData, cfg: &TrainConfig) -> Result<Self, NnError> {
+        cfg.check()?;
+        if cfg.loss == Loss::CrossEntropy && data.labels_train.is_none() {
+            return Err(NnError::invalid(
+                "loss",
+                "cross-entropy",
+                "needs class labels in the data",
+            ));
+        }
+        let n_out = net.spec().layers.last().map_or(0, |l| l.n_out);
+        let (d_in, d_out) = (data.x_train.dim(1)?, data.y_train.dim(1)?);
+        if d_in != net.spec().n_in || d_out != n_out {
+            return Err(NnError::invalid(
+                "data",
+                format!("{d_in} inputs / {d_out} targets"),
+                format!(
+                    "the network {} takes {} inputs and gives {n_out} outputs",
+                    net.spec().describe(),
+                    net.spec().n_in
+                ),
+            ));
+        }
+        Ok(Trainer {
+            net,
+            data,
+            cfg: cfg.clone(),
+            sgd: SGD::new(net.vars(), cfg.lr)?,
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            perm: Vec::with_capacity(data.n_train()),
+        })
+    }
+
+    /// One pass of SGD over the reshuffled training set: the mean minibatch loss and the
+    /// training accuracy over the minibatches (classification).
+    pub fn epoch(&mut self) -> Result<(f64, Option<f64>), NnError> {
+        let n_train = self.data.n_train();
+        let labels = self.data.labels_train.as_ref();
+        self.perm.clear();
+        self.perm.extend(0..n_train as u32);
+        self.perm.shuffle(&mut self.rng);
+        let (mut loss_sum, mut correct, mut batches) = (0.0, 0.0, 0usize);
+        for idx in self.perm.chunks(self.cfg.batch_size) {
+            let idx =
+                Tensor::from_slice(idx, idx.len(), &Device::Cpu)?.to_device(self.net.device())?;
+            let xb = self.data.x_train.index_select(&idx, 0)?;
+            let yb = self.data.y_train.index_select(&idx, 0)?;
+            let lb = labels.map(|l| l.index_select(&idx, 0)).transpose()?;
+            let (loss, c) = batch_loss(self.net, self.cfg.loss, &xb, &yb, lb.as_ref())?;
+            self.sgd.backward_step(&loss)?;
+            loss_sum += scalar(&loss)?;
+            if let Some(c) = c {
+                correct += scalar(&c)?;
+            }
+            batches += 1;
+        }
+        Ok((
+            loss_sum / batches as f64,
+            labels.map(|_| correct / n_train as f64),
+        ))
+    }
+
+    /// Mean loss and accuracy on the whole training set.
+    pub fn evaluate_train(&self) -> Result<(f64, Option<f64>), NnError> {
+        evaluate(
+            self.net,
+            self.cfg.loss,
+            &self.data.x_train,
+            &self.data.y_train,
+            self.data.labels_train.as_ref(),
+            self.cfg.eval_chunk,
+        )
+    }
+
+    /// Mean loss and accuracy on the whole test set.
+    pub fn evaluate_test(&self) -> Result<(f64, Option<f64>), NnError> {
+        evaluate(
+            self.net,
+            self.cfg.loss,
+            &self.data.x_test,
+            &self.data.y_test,
+            self.data.labels_test.as_ref(),
+            self.cfg.eval_chunk,
+        )
+    }
+}
+
+/// Train `net` in place (its variables are updated through candle's interior mutability) for
+/// `cfg.epochs` epochs, calling `observer` at initialisation and after every epoch.
+pub fn train<O: EpochObserver + ?Sized>(
+    net: &Network,
+    data: &TensorData,
+    cfg: &TrainConfig,
+    observer: &mut O,
+) -> Result<TrainHistory, NnError> {
+    let mut trainer = Trainer::new(net, data, cfg)?;
+    let bar = progress_bar(cfg.epochs as u64, cfg.quiet);
+    let mut history = TrainHistory::default();
+
+    let mut report = |stats: EpochStats, observer: &mut O| -> Result<(), NnError> {
+        let spectra = net.spectra()?;
+        observer.observe(&EpochContext {
+            stats: &stats,
+            total_epochs: cfg.epochs,
+            network: net,
+            spectra: &spectra,
+        })?;
+        let mut msg = format!("train {:.4} test {:.4}", stats.train_loss, stats.test_loss);
+        if let Some(a) = stats.test_accuracy {
+            msg.push_str(&format!(" acc {a:.3}"));
+        }
+        if let Some(s) = observer.status() {
+            msg.push(' ');
+            msg.push_str(&s);
+        }
+        bar.set_message(msg);
+        history.epochs.push(stats);
+        Ok(())
+    };
+
+    // Epoch 0: the initial network on the whole training set.
+    let t0 = Instant::now();
+    let (train_loss, train_accuracy) = trainer.evaluate_train()?;
+    let (test_loss, test_accuracy) = trainer.evaluate_test()?;
+    report(
+        EpochStats {
+            epoch: 0,
+            train_loss,
+            test_loss,
+            train_accuracy,
+            test_accuracy,
+            seconds: t0.elapsed().as_secs_f64(),
+        },
+        observer,
+    )?;
+
+    for epoch in 1..=cfg.epochs {
+        let t0 = Instant::now();
+        let (train_loss, train_accuracy) = trainer.epoch()?;
+        let (test_loss, test_accuracy) = trainer.evaluate_test()?;
+        let stats = EpochStats {
+            epoch,
+            train_loss,
+            test_loss,
+            train_accuracy,
+            test_accuracy,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        report(stats, observer)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(history)
+}

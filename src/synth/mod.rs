@@ -1,0 +1,437 @@
+//! Seeded synthetic data sets of the paper (Section 3): teacher-student regression and the
+//! generative classification model.
+//!
+//! * **Teacher-student regression**: `X ~ N(0, I_{n_0})`, `Y = W_t X + xi`, `W_t` with entries
+//!   `N(0, 1/n_0)` (`n_out x n_0`, `n_out = 4`), `xi ~ N(0, sigma_t^2 I)`, `sigma_t^2 = 0.01`.
+//! * **Generative classification**: latent `Y ~ N(0, I_{n_Y})`, `X = W_g Y + eps`, `W_g` with
+//!   entries `N(0, 1/n_Y)` (`n_X x n_Y`), `eps ~ N(0, 0.01 I)` (a flag, on by default: the authors'
+//!   released code meant to add it but never did), label `c = 1[Y_1 > 0]`, one-hot `(1 - c, c)`.
+//!
+//! Both draw `n_samples = 2 n_train`, `n_train = round(gamma n_0)` (`gamma = 100`; `n_0` is the
+//! network's input width, `n_X` for classification): the first half is the training set, the second
+//! half the test set. Randomness comes only from the generator passed in (the `*Params::generate`
+//! helpers seed a `ChaCha8Rng` from the seed stored in the parameters), in a fixed order: the
+//! weight matrix first (row by row), then the samples one after the other (for each sample: its
+//! input or latent, then its noise).
+//!
+//! The parameter structs follow the linfa style: a constructor with the paper's defaults, chained
+//! setters, and a `check()` that returns a typed [`SynthError`].
+
+use faer::Mat;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use thiserror::Error;
+
+/// Invalid parameters of a synthetic data set.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum SynthError {
+    /// A parameter violates its rule.
+    #[error("invalid {field} = {value}: {rule}")]
+    InvalidParameter {
+        field: &'static str,
+        value: String,
+        rule: &'static str,
+    },
+}
+
+fn invalid(field: &'static str, value: impl std::fmt::Display, rule: &'static str) -> SynthError {
+    SynthError::InvalidParameter {
+        field,
+        value: value.to_string(),
+        rule,
+    }
+}
+
+fn check_gamma(gamma: f64, n0: usize) -> Result<usize, SynthError> {
+    if !(gamma.is_finite() && gamma > 0.0) {
+        return Err(invalid("gamma", gamma, "must be finite and > 0"));
+    }
+    let n_train = (gamma * n0 as f64).round();
+    if n_train < 1.0 {
+        return Err(invalid(
+            "gamma",
+            gamma,
+            "gamma * n_0 must round to at least one training sample",
+        ));
+    }
+    Ok(n_train as usize)
+}
+
+fn check_var(field: &'static str, v: f64) -> Result<(), SynthError> {
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(invalid(field, v, "must be finite and >= 0"));
+    }
+    Ok(())
+}
+
+/// Samples as rows: `x` is `n x n_in` and `y` is `n x n_out`, both row-major `f64`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// Row-major inputs, `n * n_in` values.
+    pub x: Vec<f64>,
+    /// Row-major targets (one-hot for classification), `n * n_out` values.
+    pub y: Vec<f64>,
+    /// Class indices (classification only).
+    pub labels: Option<Vec<u32>>,
+    pub n: usize,
+    pub n_in: usize,
+    pub n_out: usize,
+}
+
+impl Dataset {
+    /// Row `i` of the inputs.
+    pub fn x_row(&self, i: usize) -> &[f64] {
+        &self.x[i * self.n_in..(i + 1) * self.n_in]
+    }
+    /// Row `i` of the targets.
+    pub fn y_row(&self, i: usize) -> &[f64] {
+        &self.y[i * self.n_out..(i + 1) * self.n_out]
+    }
+
+    /// Rows `lo..hi` as a new data set.
+    fn slice(&self, lo: usize, hi: usize) -> Dataset {
+        Dataset {
+            x: self.x[lo * self.n_in..hi * self.n_in].to_vec(),
+            y: self.y[lo * self.n_out..hi * self.n_out].to_vec(),
+            labels: self.labels.as_ref().map(|l| l[lo..hi].to_vec()),
+            n: hi - lo,
+            n_in: self.n_in,
+            n_out: self.n_out,
+        }
+    }
+
+    /// First half / second half.
+    fn split_half(self) -> (Dataset, Dataset) {
+        let half = self.n / 2;
+        (self.slice(0, half), self.slice(half, self.n))
+    }
+}
+
+fn gaussian(rng: &mut impl Rng) -> f64 {
+    rng.sample::<f64, _>(StandardNormal)
+}
+
+/// Row-major `n_out x n_in` matrix with entries `N(0, 1/n_in)`, drawn row by row.
+fn gaussian_weights(n_out: usize, n_in: usize, rng: &mut impl Rng) -> Mat<f64> {
+    let sd = (1.0 / n_in as f64).sqrt();
+    let mut w = Mat::<f64>::zeros(n_out, n_in);
+    for i in 0..n_out {
+        for j in 0..n_in {
+            w[(i, j)] = sd * gaussian(rng);
+        }
+    }
+    w
+}
+
+/// `out = W v` for a dense `W`.
+fn mat_vec(w: &Mat<f64>, v: &[f64], out: &mut [f64]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (0..w.ncols()).map(|j| w[(i, j)] * v[j]).sum();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Teacher-student regression
+// ---------------------------------------------------------------------------------------------
+
+/// Parameters of the teacher-student regression task.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RegressionParams {
+    /// Input width `n_0`.
+    pub n_in: usize,
+    /// Teacher output width (4).
+    pub n_out: usize,
+    /// Variance of the teacher's output noise (0.01).
+    pub teacher_noise_var: f64,
+    /// Training samples per input dimension (100): `n_train = round(gamma n_0)`.
+    pub gamma: f64,
+    pub seed: u64,
+}
+
+impl RegressionParams {
+    /// The paper's defaults for input width `n_in`: 4 outputs, noise 0.01, gamma 100, seed 0.
+    pub fn new(n_in: usize) -> Self {
+        RegressionParams {
+            n_in,
+            n_out: 4,
+            teacher_noise_var: 0.01,
+            gamma: 100.0,
+            seed: 0,
+        }
+    }
+    pub fn n_out(mut self, n: usize) -> Self {
+        self.n_out = n;
+        self
+    }
+    pub fn teacher_noise_var(mut self, v: f64) -> Self {
+        self.teacher_noise_var = v;
+        self
+    }
+    pub fn gamma(mut self, g: f64) -> Self {
+        self.gamma = g;
+        self
+    }
+    pub fn seed(mut self, s: u64) -> Self {
+        self.seed = s;
+        self
+    }
+
+    /// Validate; returns nothing on success.
+    pub fn check(&self) -> Result<(), SynthError> {
+        if self.n_in == 0 {
+            return Err(invalid("n_in", self.n_in, "must be >= 1"));
+        }
+        if self.n_out == 0 {
+            return Err(invalid("n_out", self.n_out, "must be >= 1"));
+        }
+        check_var("teacher_noise_var", self.teacher_noise_var)?;
+        check_gamma(self.gamma, self.n_in)?;
+        Ok(())
+    }
+
+    /// Training-set size `round(gamma n_0)` (the test set has the same size).
+    pub fn n_train(&self) -> Result<usize, SynthError> {
+        check_gamma(self.gamma, self.n_in)
+    }
+
+    /// Generate with a `ChaCha8Rng` seeded from `self.seed`.
+    pub fn generate(&self) -> Result<TeacherStudent, SynthError> {
+        self.generate_with(&mut ChaCha8Rng::seed_from_u64(self.seed))
+    }
+
+    /// Generate from `rng`: `W_t` first, then for every sample `x` and the teacher noise.
+    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<TeacherStudent, SynthError> {
+        self.check()?;
+        let n = 2 * self.n_train()?;
+        let (n0, m) = (self.n_in, self.n_out);
+        let teacher = gaussian_weights(m, n0, rng);
+        let sd = self.teacher_noise_var.sqrt();
+        let mut x = vec![0.0; n * n0];
+        let mut y = vec![0.0; n * m];
+        for i in 0..n {
+            let xi = &mut x[i * n0..(i + 1) * n0];
+            for v in xi.iter_mut() {
+                *v = gaussian(rng);
+            }
+            let yi = &mut y[i * m..(i + 1) * m];
+            mat_vec(&teacher, xi, yi);
+            for v in yi.iter_mut() {
+                *v += sd * gaussian(rng);
+            }
+        }
+        let (train, test) = Dataset {
+            x,
+            y,
+            labels: None,
+            n,
+            n_in: n0,
+            n_out: m,
+        }
+        .split_half();
+        Ok(TeacherStudent {
+            params: self.clone(),
+            teacher,
+            train,
+            test,
+        })
+    }
+}
+
+/// A generated teacher-student data set.
+#[derive(Clone, Debug)]
+pub struct TeacherStudent {
+    pub params: RegressionParams,
+    /// `W_t` (`n_out x n_0`).
+    pub teacher: Mat<f64>,
+    pub train: Dataset,
+    pub test: Dataset,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generative classification
+// ---------------------------------------------------------------------------------------------
+
+/// Parameters of the generative classification task.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClassificationParams {
+    /// Latent width `n_Y` (100 at paper scale, 20 at code scale).
+    pub n_latent: usize,
+    /// Input width `n_X` (500 at paper scale, 100 at code scale).
+    pub n_x: usize,
+    /// Variance of `eps` in `X = W_g Y + eps` (0.01).
+    pub noise_var: f64,
+    /// Whether `eps` is added at all (the paper's model: yes; the authors' code: no).
+    pub apply_noise: bool,
+    /// Training samples per input dimension (100): `n_train = round(gamma n_X)`.
+    pub gamma: f64,
+    pub seed: u64,
+}
+
+impl ClassificationParams {
+    /// The paper's defaults: noise 0.01 applied, gamma 100, seed 0.
+    pub fn new(n_latent: usize, n_x: usize) -> Self {
+        ClassificationParams {
+            n_latent,
+            n_x,
+            noise_var: 0.01,
+            apply_noise: true,
+            gamma: 100.0,
+            seed: 0,
+        }
+    }
+    pub fn noise_var(mut self, v: f64) -> Self {
+        self.noise_var = v;
+        self
+    }
+    pub fn apply_noise(mut self, yes: bool) -> Self {
+        self.apply_noise = yes;
+        self
+    }
+    pub fn gamma(mut self, g: f64) -> Self {
+        self.gamma = g;
+        self
+    }
+    pub fn seed(mut self, s: u64) -> Self {
+        self.seed = s;
+        self
+    }
+
+    /// Validate; returns nothing on success.
+    pub fn check(&self) -> Result<(), SynthError> {
+        if self.n_latent == 0 {
+            return Err(invalid("n_latent", self.n_latent, "must be >= 1"));
+        }
+        if self.n_x == 0 {
+            return Err(invalid("n_x", self.n_x, "must be >= 1"));
+        }
+        check_var("noise_var", self.noise_var)?;
+        check_gamma(self.gamma, self.n_x)?;
+        Ok(())
+    }
+
+    /// Training-set size `round(gamma n_X)` (the test set has the same size).
+    pub fn n_train(&self) -> Result<usize, SynthError> {
+        check_gamma(self.gamma, self.n_x)
+    }
+
+    /// The noise variance actually added to `X` (0 when `apply_noise` is off).
+    pub fn effective_noise_var(&self) -> f64 {
+        if self.apply_noise {
+            self.noise_var
+        } else {
+            0.0
+        }
+    }
+
+    /// Generate with a `ChaCha8Rng` seeded from `self.seed`.
+    pub fn generate(&self) -> Result<Generative, SynthError> {
+        self.generate_with(&mut ChaCha8Rng::seed_from_u64(self.seed))
+    }
+
+    /// Generate from `rng`: `W_g` first, then for every sample the latent `Y` and (if applied)
+    /// the noise `eps`.
+    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<Generative, SynthError> {
+        self.check()?;
+        let n = 2 * self.n_train()?;
+        let (ny, nx) = (self.n_latent, self.n_x);
+        let w_g = gaussian_weights(nx, ny, rng);
+        let sd = self.noise_var.sqrt();
+        let mut x = vec![0.0; n * nx];
+        let mut y = vec![0.0; n * 2];
+        let mut labels = vec![0u32; n];
+        let mut latent = vec![0.0; ny];
+        for i in 0..n {
+            for v in latent.iter_mut() {
+                *v = gaussian(rng);
+            }
+            let xi = &mut x[i * nx..(i + 1) * nx];
+            mat_vec(&w_g, &latent, xi);
+            if self.apply_noise {
+                for v in xi.iter_mut() {
+                    *v += sd * gaussian(rng);
+                }
+            }
+            let c = u32::from(latent[0] > 0.0);
+            labels[i] = c;
+            y[2 * i + c as usize] = 1.0;
+        }
+        let (train, test) = Dataset {
+            x,
+            y,
+            labels: Some(labels),
+            n,
+            n_in: nx,
+            n_out: 2,
+        }
+        .split_half();
+        Ok(Generative {
+            params: self.clone(),
+            w_g,
+            train,
+            test,
+        })
+    }
+}
+
+/// A generated classification data set.
+#[derive(Clone, Debug)]
+pub struct Generative {
+    pub params: ClassificationParams,
+    /// `W_g` (`n_X x n_Y`).
+    pub w_g: Mat<f64>,
+    pub train: Dataset,
+    pub test: Dataset,
+}
+
+impl Generative {
+    /// The `n_Y` eigenvalues of `W_g^T W_g` (for the generative layer of the MI chain), ascending.
+    pub fn generative_spectrum(&self) -> Vec<f64> {
+        let wtw = self.w_g.transpose() * &self.w_g;
+        wtw.self_adjoint_eigenvalues(faer::Side::Lower)
+            .expect("the eigenvalues of a small symmetric matrix")
+            .into_iter()
+            .map(|e| e.max(0.0))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_split() {
+        let d = RegressionParams::new(10)
+            .gamma(3.0)
+            .seed(1)
+            .generate()
+            .unwrap();
+        assert_eq!(d.train.n, 30);
+        assert_eq!(d.test.n, 30);
+        assert_eq!(d.train.x.len(), 300);
+        assert_eq!(d.train.y.len(), 120);
+        let c = ClassificationParams::new(4, 10)
+            .gamma(2.0)
+            .generate()
+            .unwrap();
+        assert_eq!(c.train.n, 20);
+        let l = c.train.labels.as_ref().unwrap();
+        for i in 0..c.train.n {
+            let row = c.train.y_row(i);
+            assert_eq!(row[l[i] as usize].to_bits(), 1f64.to_bits());
+            assert_eq!(row[1 - l[i] as usize].to_bits(), 0f64.to_bits());
+        }
+    }
+
+    #[test]
+    fn checks() {
+        assert!(RegressionParams::new(0).check().is_err());
+        assert!(RegressionParams::new(5).gamma(-1.0).check().is_err());
+        assert!(RegressionParams::new(5)
+            .teacher_noise_var(f64::NAN)
+            .check()
+            .is_err());
+        assert!(ClassificationParams::new(3, 5).gamma(0.01).check().is_err());
+    }
+}
