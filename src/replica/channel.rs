@@ -231,30 +231,45 @@ impl Channel {
         }
         let sv = v.sqrt();
         let rule = self.omega_rule(m, v, size);
+        // per region: the constant of -ln(density) on a linear piece, ln(2 pi v)/2 + ln|g|
+        let lin_const: Vec<f64> = self
+            .regions
+            .iter()
+            .map(|r| 0.5 * v.ln() + LN_SQRT_2PI + r.slope.abs().ln())
+            .collect();
+        let (ln_v, sm) = (v.ln(), m.sqrt());
         let mut a_out = 0.0;
         let mut i_out = 0.0;
         for (&w, &wt) in rule.nodes.iter().zip(&rule.weights) {
-            let om = m.sqrt() * w;
+            let om = sm * w;
             let (mut ia, mut ii) = (0.0, 0.0);
-            for r in &self.regions {
+            // regions are contiguous: phi at a region's upper bound is the next one's lower
+            let mut pdf_lo = 0.0;
+            for (r, &cst) in self.regions.iter().zip(&lin_const) {
                 let a = (r.lo - om) / sv;
                 let b = (r.hi - om) / sv;
+                let pdf_hi = pdf_or_zero(b);
                 let lp = ln_norm_interval(a, b);
                 let p = lp.exp();
                 if r.is_atom() {
                     if p > 0.0 {
                         ii += p * lp;
-                        let d = (pdf_or_zero(a) - pdf_or_zero(b)).abs();
-                        // (d_omega ln P)^2 P = (phi(a) - phi(b))^2 / (v P), in logs (P may be subnormal)
-                        if d > 0.0 {
-                            ia += (2.0 * d.ln() - v.ln() - lp).exp();
+                        // (d_omega ln P)^2 P = (phi(a) - phi(b))^2 / (v P); in logs when P is tiny
+                        let d = (pdf_lo - pdf_hi).abs();
+                        if p > 1e-250 {
+                            ia += d * d / (v * p);
+                        } else if d > 0.0 {
+                            ia += (2.0 * d.ln() - ln_v - lp).exp();
                         }
                     }
                 } else {
-                    let t2 = p + xpdf(a) - xpdf(b); // E[t^2 1{region}]
-                    ii += -0.5 * t2 - p * (0.5 * (v).ln() + LN_SQRT_2PI + r.slope.abs().ln());
+                    // E[t^2 1{region}] = P + a phi(a) - b phi(b)
+                    let t2 = p + if a.is_finite() { a * pdf_lo } else { 0.0 }
+                        - if b.is_finite() { b * pdf_hi } else { 0.0 };
+                    ii += -0.5 * t2 - p * cst;
                     ia += t2 / v;
                 }
+                pdf_lo = pdf_hi;
             }
             a_out += wt * ia;
             i_out += wt * ii;

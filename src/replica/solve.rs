@@ -241,8 +241,9 @@ fn iterate<S: Step>(
             .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(1e-12))
             .fold(0.0, f64::max);
         // Entering the neighbourhood of a stationary point already found (every order parameter
-        // within 1e-3 relative, and changing by less than 1e-3 per sweep): the same basin.
-        if res < 1e-3 && known.iter().any(|k| close_points(k, &p, 1e-3)) {
+        // within 1e-2 relative, and changing by less than 1e-2 per sweep): the same basin
+        // (distinct stationary points differ at O(1)).
+        if res < 1e-2 && known.iter().any(|k| close_points(k, &p, 1e-2)) {
             return Ok(Run {
                 params: p,
                 converged: false,
@@ -403,13 +404,13 @@ impl Step for FixedPointStep<'_> {
         for l in (0..n).rev() {
             let layer = &ch.layers()[l];
             let frozen = o.v[l] <= 0.0;
+            let gamma1 = o.a[l] * o.v[l];
             let th = if frozen {
                 0.0
             } else {
                 layer
                     .ensemble
-                    .theta_f_near(layer.alpha, o.a[l] * o.v[l], Some(s.theta[l]))?
-                    .theta
+                    .theta_near(layer.alpha, gamma1, Some(s.theta[l]))?
             };
             o.v_t[l] = if frozen { 0.0 } else { th / o.a[l] };
             if l + 1 == n {
@@ -429,10 +430,10 @@ impl Step for FixedPointStep<'_> {
                 o.theta[l] = 0.0;
                 o.a_t[l] = layer.alpha * layer.ensemble.theta_slope0(layer.alpha) * o.a[l];
             } else {
-                let th = layer
-                    .ensemble
-                    .theta_f_near(layer.alpha, o.a[l] * o.v[l], Some(th))?
-                    .theta;
+                // theta grows about linearly with gamma: scale the guess by the change of gamma
+                let gamma2 = o.a[l] * o.v[l];
+                let hint = th * (gamma2 / gamma1).clamp(0.1, 10.0);
+                let th = layer.ensemble.theta_near(layer.alpha, gamma2, Some(hint))?;
                 o.theta[l] = th;
                 o.a_t[l] = layer.alpha * th / o.v[l];
             }

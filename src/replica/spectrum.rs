@@ -134,37 +134,35 @@ impl Ensemble {
 
     /// The stationary point of the theta-functional at `gamma = A V`, and `F` there.
     pub fn theta_f(&self, alpha: f64, gamma: f64) -> Result<ThetaF, ReplicaError> {
-        self.theta_f_near(alpha, gamma, None)
+        let theta = self.theta_near(alpha, gamma, None)?;
+        Ok(ThetaF {
+            theta,
+            f: self.f_at(alpha, gamma, theta),
+        })
     }
 
-    /// As [`Ensemble::theta_f`], with a guess of `theta` (e.g. the previous sweep's): the root is
+    /// The stationary `theta` alone (what an iteration sweep needs; `F` costs a logarithm per
+    /// eigenvalue), with an optional guess (e.g. the previous sweep's): the root is
     /// bracketed around the guess first, and found by the full scan only if that fails.
-    pub fn theta_f_near(
+    pub fn theta_near(
         &self,
         alpha: f64,
         gamma: f64,
         hint: Option<f64>,
-    ) -> Result<ThetaF, ReplicaError> {
+    ) -> Result<f64, ReplicaError> {
         match self {
-            Ensemble::Gaussian { var } => Ok(ThetaF {
-                theta: var * gamma,
-                f: alpha * var * gamma,
-            }),
+            Ensemble::Gaussian { var } => Ok(var * gamma),
             Ensemble::Discrete(d) => {
                 if gamma <= 0.0 {
-                    return Ok(ThetaF { theta: 0.0, f: 0.0 });
+                    return Ok(0.0);
                 }
                 let near = hint
                     .filter(|h| h.is_finite() && *h > 0.0)
                     .and_then(|h| d.theta_root_near(alpha, gamma, h));
-                let theta = match near {
-                    Some(t) => t,
-                    None => d.theta_root(alpha, gamma)?,
-                };
-                Ok(ThetaF {
-                    theta,
-                    f: d.f_at(alpha, gamma, theta),
-                })
+                match near {
+                    Some(t) => Ok(t),
+                    None => d.theta_root(alpha, gamma),
+                }
             }
         }
     }
@@ -258,6 +256,34 @@ impl DiscreteSpectrum {
         d - num * s
     }
 
+    /// `D(theta)` (see `dfun`) and `dD/dtheta`: with `u = 1 - theta`, `u_a = 1 - alpha theta`,
+    /// `num = u_a + alpha u`, `q = u u_a`, `S_k = E[(gamma lambda + q)^-k]` over positive
+    /// eigenvalues, `D' = -coef/u^2 - z alpha^2/u_a^2 + 2 alpha S_1 - num^2 S_2`.
+    fn dfun_and_slope(&self, alpha: f64, gamma: f64, th: f64) -> (f64, f64) {
+        let u = 1.0 - th;
+        let ua = 1.0 - alpha * th;
+        let num = ua + alpha * u;
+        let coef = alpha - 1.0 + self.zero_weight;
+        let q = u * ua;
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for (l, w) in self.values.iter().zip(&self.weights) {
+            let r = 1.0 / (gamma * l + q);
+            s1 += w * r;
+            s2 += w * r * r;
+        }
+        let mut d = 2.0 * alpha - num * s1;
+        let mut dd = 2.0 * alpha * s1 - num * num * s2;
+        if coef.abs() > 1e-13 {
+            d -= coef / u;
+            dd -= coef / (u * u);
+        }
+        if self.zero_weight > 0.0 {
+            d -= self.zero_weight * alpha / ua;
+            dd -= self.zero_weight * alpha * alpha / (ua * ua);
+        }
+        (d, dd)
+    }
+
     fn f_at(&self, alpha: f64, gamma: f64, th: f64) -> f64 {
         let u = 1.0 - th;
         let ua = 1.0 - alpha * th;
@@ -293,6 +319,25 @@ impl DiscreteSpectrum {
     /// sweep); `None` when no sign change is found nearby.
     fn theta_root_near(&self, alpha: f64, gamma: f64, hint: f64) -> Option<f64> {
         let hi_max = self.theta_max(alpha, gamma) * (1.0 - 1e-13);
+        // Newton from the guess (one pass over the spectrum per step gives D and D'); accepted
+        // only if it converges within [hint/2, min(2 hint, theta_max)], else bracket and Brent.
+        let mut t = hint.min(hi_max);
+        for _ in 0..8 {
+            let (d, dd) = self.dfun_and_slope(alpha, gamma, t);
+            if dd.is_nan() || dd >= 0.0 {
+                break;
+            }
+            let step = d / dd;
+            let next = t - step;
+            let inside = next > 0.5 * hint && next < (2.0 * hint).min(hi_max);
+            if !inside {
+                break;
+            }
+            t = next;
+            if step.abs() <= 1e-14 * t {
+                return Some(t);
+            }
+        }
         let f = |t: f64| self.dfun(alpha, gamma, t);
         let mut lo = (hint * 0.98).min(hi_max * 0.5);
         let mut hi = (hint * 1.02).min(hi_max);
