@@ -2,13 +2,46 @@
 # (everything else comes from crates.io) and ../shared beside the checkout.
 CARGO ?= cargo
 SPECS := $(wildcard examples/specs/*.toml)
+# Figure size (quick | default | paper) and output folder of `make figures`.
+SCALE ?= default
+OUT ?= figures/output
 
-.PHONY: all figures demo test bench bench-guard bench-guard-update budgets fmt lint clean
+.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test bench bench-guard bench-guard-update budgets fmt lint clean
 
 all: test
 
-# Until the figure binaries exist, the main job is the estimator's demo on the example specs.
-figures: demo
+# Every figure binary at $(SCALE) scale (dev profile, as the tests), then the estimator's demo.
+figures: fig2 fig3 fig4 demo
+	@echo "== figures ($(SCALE) scale) in $(OUT)/: fig2.svg figS1.svg fig3.svg fig4.svg (data fig*.csv, fig*.provenance.json)"
+
+# Figure 2 (entropies) and S1 (mutual informations) vs the weight scale.
+fig2:
+	$(CARGO) run --quiet --bin fig2 -- --scale $(SCALE) --out $(OUT)
+
+# Figure 3: linear teacher-student, I(X;T_l) replica vs exact during training, error vs width.
+fig3:
+	$(CARGO) run --quiet --bin fig3 -- --scale $(SCALE) --out $(OUT)
+
+# Figure 4: generative-model classification, losses and I(X;T_l) of the 4 hidden layers.
+fig4:
+	$(CARGO) run --quiet --bin fig4 -- --scale $(SCALE) --out $(OUT)
+
+# Regenerate the quick-scale reference CSVs checked by `make test` (on purpose, never from a test).
+refs:
+	$(CARGO) run --quiet --bin fig2 -- --scale quick --quiet --out target/refs
+	mkdir -p data/reference
+	cp target/refs/fig2.csv data/reference/fig2_quick.csv
+	cp target/refs/fig2.provenance.json data/reference/fig2_quick.provenance.json
+	$(CARGO) run --quiet --bin fig3 -- --scale quick --quiet --out target/refs
+	cp target/refs/fig3.csv data/reference/fig3_quick.csv
+	$(CARGO) run --quiet --bin fig4 -- --scale quick --quiet --out target/refs
+	cp target/refs/fig4.csv data/reference/fig4_quick.csv
+	@echo "== data/reference/fig2_quick.csv fig3_quick.csv fig4_quick.csv refreshed (review the diff before committing)"
+
+# Copy the default-scale SVGs embedded in the README into data/figures/ (after `make figures`).
+readme-figures:
+	mkdir -p data/figures
+	cp $(OUT)/fig2.svg $(OUT)/figS1.svg $(OUT)/fig3.svg $(OUT)/fig4.svg data/figures/
 
 demo:
 	@for s in $(SPECS); do \

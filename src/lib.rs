@@ -17,9 +17,10 @@
 #![deny(clippy::float_cmp)]
 
 pub mod exact;
+pub mod experiment;
+pub mod guard;
 pub mod nn;
 pub mod replica;
 pub mod simd;
-pub mod guard;
 pub mod spec;
 pub mod synth;

@@ -1,0 +1,238 @@
+//! Figure 2 and Figure S1 of Gabrié et al. 2018.
+//!
+//! H(T_1) (top row) and H(T_2) (bottom row) of random 2-layer networks, all widths n,
+//! x ~ N(0, I), W_l ~ N(0, sigma^2/n), noise 1e-5 inside the measured layer and none before,
+//! against the weight scale sigma on a log grid from 0.1 to 10; columns ReLU-ReLU,
+//! hardtanh-hardtanh, linear-linear. Figure S1: I(X;T_1) and I(X;T_2) of the same networks.
+//! What each curve is: `replica_mi::experiment::fig2`.
+//!
+//! Scales: quick n = 60, N = 150 samples, 4 sigmas from 0.1 to 3.2; default n = 300, N = 500,
+//! 13 sigmas from 0.1 to 10; paper n = 1000, N = 1000, 13 sigmas from 0.1 to 10.
+//!
+//! Writes `fig2.csv` (+ `fig2.provenance.json`), `fig2.svg` and `figS1.svg` into `--out`.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use replica_mi::experiment::fig2::{self, log_grid, Fig2Activation, Fig2Config, Fig2Row};
+use replica_mi::experiment::plot::{
+    render_svg_with, Axis, Figure, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
+};
+use replica_mi::experiment::{write_csv, CommonArgs, RunClock, Scale};
+
+/// Entropy (Figure 2) and mutual information (Figure S1) of random 2-layer networks vs the
+/// weight scale.
+#[derive(Parser)]
+#[command(name = "fig2")]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// The problem size of each scale: width n, samples N, weight scales sigma = 10^e.
+fn config(scale: Scale) -> Fig2Config {
+    match scale {
+        // 0.1, 0.32, 1, 3.2: sigma = 10 is left out because the replica solve with the spectrum of
+        // a drawn ReLU network takes ~25 s there (ML-VAMP fallback), more than all the rest.
+        Scale::Quick => Fig2Config::new(60, 150, log_grid(-1.0, 0.5, 4)),
+        Scale::Default => Fig2Config::new(300, 500, log_grid(-1.0, 1.0, 13)),
+        Scale::Paper => Fig2Config::new(1000, 1000, log_grid(-1.0, 1.0, 13)),
+    }
+}
+
+/// Which quantity a figure shows.
+#[derive(Clone, Copy, PartialEq)]
+enum Quantity {
+    Entropy,
+    MutualInformation,
+}
+
+/// One curve: its legend, look, and the CSV column it plots.
+struct Curve {
+    label: &'static str,
+    style: Style,
+    value: fn(&Fig2Row, Quantity) -> Option<f64>,
+}
+
+const BLACK: (u8, u8, u8) = (0, 0, 0);
+const RED: (u8, u8, u8) = (200, 30, 30);
+const BLUE: (u8, u8, u8) = (30, 80, 200);
+const TEAL: (u8, u8, u8) = (0, 150, 150);
+const GREEN: (u8, u8, u8) = (40, 150, 40);
+const GREY: (u8, u8, u8) = (120, 120, 120);
+const ORANGE: (u8, u8, u8) = (220, 120, 0);
+
+fn curves(act: Fig2Activation) -> Vec<Curve> {
+    use Quantity::*;
+    let mut c = vec![
+        Curve {
+            label: "replica (Gaussian ensemble)",
+            style: Style::line(BLACK, LineKind::Solid),
+            value: |r, q| {
+                Some(match q {
+                    Entropy => r.entropy_replica_gaussian_nats_per_unit,
+                    MutualInformation => r.mi_replica_gaussian_nats_per_unit,
+                })
+            },
+        },
+        Curve {
+            label: "replica (drawn weights' spectrum)",
+            style: Style::markers(BLACK, MarkerKind::Circle),
+            value: |r, q| {
+                Some(match q {
+                    Entropy => r.entropy_replica_empirical_nats_per_unit,
+                    MutualInformation => r.mi_replica_empirical_nats_per_unit,
+                })
+            },
+        },
+    ];
+    match act {
+        Fig2Activation::Linear => c.push(Curve {
+            label: "exact (log-det)",
+            style: Style::line(RED, LineKind::Dashed),
+            value: |r, q| match q {
+                Entropy => r.entropy_exact_nats_per_unit,
+                MutualInformation => r.mi_exact_nats_per_unit,
+            },
+        }),
+        Fig2Activation::Hardtanh | Fig2Activation::Relu => c.push(Curve {
+            label: if act == Fig2Activation::Relu {
+                "1/2 linear approx"
+            } else {
+                "linear approx"
+            },
+            style: Style::line(
+                if act == Fig2Activation::Relu {
+                    ORANGE
+                } else {
+                    GREY
+                },
+                LineKind::Dotted,
+            ),
+            value: |r, q| match q {
+                Entropy => r.entropy_linear_approx_nats_per_unit,
+                MutualInformation => r.mi_linear_approx_nats_per_unit,
+            },
+        }),
+    }
+    c.extend([
+        Curve {
+            label: "KDE upper bound",
+            style: Style::line(BLUE, LineKind::Solid).with_marker(MarkerKind::Triangle),
+            value: |r, q| match q {
+                Entropy => Some(r.entropy_kde_upper_nats_per_unit),
+                MutualInformation => r.mi_kde_upper_nats_per_unit,
+            },
+        },
+        Curve {
+            label: "KDE parametric",
+            style: Style::line(TEAL, LineKind::Dashed).with_marker(MarkerKind::Square),
+            value: |r, q| match q {
+                Entropy => Some(r.entropy_kde_parametric_nats_per_unit),
+                MutualInformation => r.mi_kde_parametric_nats_per_unit,
+            },
+        },
+        Curve {
+            label: "kNN (Kraskov)",
+            style: Style::line(GREEN, LineKind::Solid).with_marker(MarkerKind::Cross),
+            value: |r, q| match q {
+                Entropy => Some(r.entropy_knn_nats_per_unit),
+                MutualInformation => r.mi_knn_nats_per_unit,
+            },
+        },
+    ]);
+    c
+}
+
+/// 2 x 3 panels: layer 1 (top) and layer 2 (bottom), one column per activation.
+fn figure(rows: &[Fig2Row], cfg: &Fig2Config, q: Quantity) -> Figure {
+    let mut panels = Vec::new();
+    for layer in 1..=2 {
+        for &act in &cfg.activations {
+            let here: Vec<&Fig2Row> = rows
+                .iter()
+                .filter(|r| r.activation == act && r.layer == layer)
+                .collect();
+            let series = curves(act)
+                .into_iter()
+                .filter_map(|c| {
+                    let points: Vec<(f64, f64)> = here
+                        .iter()
+                        .filter_map(|r| (c.value)(r, q).map(|v| (r.sigma, v)))
+                        .collect();
+                    (!points.is_empty()).then(|| Series {
+                        label: c.label.to_string(),
+                        points,
+                        style: c.style,
+                    })
+                })
+                .collect();
+            let symbol = match q {
+                Quantity::Entropy => format!("H(T_{layer})"),
+                Quantity::MutualInformation => format!("I(X;T_{layer})"),
+            };
+            panels.push(Panel {
+                title: format!("{}: {symbol}", act.title()),
+                x_label: "weight scale σ".into(),
+                y_label: format!("{symbol} (nats per unit)"),
+                x_axis: Axis::Log,
+                x_range: (0.1, 10.0),
+                y_range: None,
+                series,
+                legend: None,
+            });
+        }
+    }
+    Figure {
+        title: Some(format!(
+            "{} of random 2-layer networks (n = {}, N = {} samples, noise {:e})",
+            match q {
+                Quantity::Entropy => "Entropy",
+                Quantity::MutualInformation => "Mutual information with the input",
+            },
+            cfg.width,
+            cfg.samples,
+            cfg.noise_var
+        )),
+        rows: 2,
+        cols: cfg.activations.len(),
+        panel_size: (480, 400),
+        panels,
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let c = &args.common;
+    let cfg = config(c.scale);
+    c.create_out_dir()
+        .with_context(|| format!("creating {}", c.out.display()))?;
+
+    let clock = RunClock::start();
+    let progress = c.progress(0, "fig2");
+    let rows = fig2::run(&cfg, c.seed, &progress)?;
+    progress.finish_and_clear();
+
+    let csv = c.out.join("fig2.csv");
+    write_csv(&csv, &rows)?;
+    let (svg, svg_s1) = (c.out.join("fig2.svg"), c.out.join("figS1.svg"));
+    let below = SharedLegend::Below;
+    render_svg_with(&figure(&rows, &cfg, Quantity::Entropy), &svg, below)?;
+    render_svg_with(
+        &figure(&rows, &cfg, Quantity::MutualInformation),
+        &svg_s1,
+        below,
+    )?;
+    let record = clock.finish("fig2", &cfg, c.seed, c.scale);
+    let prov = record.write_beside(&csv)?;
+
+    if !c.quiet {
+        println!(
+            "fig2 ({} scale, seed {}) in {:.1} s:",
+            c.scale, c.seed, record.elapsed_seconds
+        );
+        for p in [&csv, &prov, &svg, &svg_s1] {
+            println!("  {}", p.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! Figure 3 of Gabrié et al. 2018: linear teacher-student regression.
+//!
+//! A student of 3 linear USV layers (width n) and a dense output layer (4 outputs) learns a
+//! linear teacher with plain SGD (MSE, lr 0.01, batch 50). Top row: train and test MSE, and
+//! I(X;T_l) for l = 1, 2, 3 against the epoch, replica (warm-started) and exact (log-det)
+//! overlaid. Bottom row: the maximum and the mean over all epochs and runs of the squared error
+//! of the replica estimate against the exact value, against the width n, one panel per layer.
+//! What each number is: `replica_mi::experiment::fig3`.
+//!
+//! Scales (training panels n; error panels widths x seeds; epochs; gamma = samples per input):
+//! quick n = 40; 20, 80 x 2; 12 epochs; gamma 100;
+//! default n = 100; 25, 50, 100, 200 x 3; 30 epochs; gamma 100;
+//! paper n = 1500; 100, 200, 500, 1000, 1500 x 5; 100 epochs; gamma 100.
+//!
+//! Writes `fig3.csv` (+ `fig3.provenance.json`), `fig3_errors.csv` and `fig3.svg` into `--out`.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, STUDENT_LAYERS};
+use replica_mi::experiment::plot::{
+    render_svg, Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, Style,
+};
+use replica_mi::experiment::{write_csv, CommonArgs, RunClock, Scale};
+
+/// Linear teacher-student regression: losses and I(X;T_l) during training, replica vs exact.
+#[derive(Parser)]
+#[command(name = "fig3")]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// The problem size of each scale.
+fn config(scale: Scale) -> Fig3Config {
+    Fig3Config::for_scale(scale)
+}
+
+const BLACK: (u8, u8, u8) = (0, 0, 0);
+const RED: (u8, u8, u8) = (200, 30, 30);
+const BLUE: (u8, u8, u8) = (30, 80, 200);
+
+fn figure(rows: &[Fig3Row], errs: &[Fig3ErrorRow], cfg: &Fig3Config, seed: u64) -> Figure {
+    let main: Vec<&Fig3Row> = rows
+        .iter()
+        .filter(|r| r.width == cfg.train_width && r.seed == seed)
+        .collect();
+    let x_range = (0.0, cfg.epochs.max(1) as f64);
+    let mut panels = Vec::new();
+    let loss = |f: fn(&Fig3Row) -> f64| -> Vec<(f64, f64)> {
+        main.iter()
+            .filter(|r| r.layer == 1)
+            .map(|r| (r.epoch as f64, f(r)))
+            .collect()
+    };
+    panels.push(Panel {
+        title: format!("MSE (n = {})", cfg.train_width),
+        x_label: "epoch".into(),
+        y_label: "mean squared error".into(),
+        x_axis: Axis::Linear,
+        x_range,
+        y_range: None,
+        series: vec![
+            Series {
+                label: "train".into(),
+                points: loss(|r| r.train_mse),
+                style: Style::line(BLUE, LineKind::Solid),
+            },
+            Series {
+                label: "test".into(),
+                points: loss(|r| r.test_mse),
+                style: Style::line(RED, LineKind::Dashed),
+            },
+        ],
+        legend: Some(LegendCorner::UpperRight),
+    });
+    for layer in 1..=STUDENT_LAYERS {
+        let pts = |f: fn(&Fig3Row) -> Option<f64>| -> Vec<(f64, f64)> {
+            main.iter()
+                .filter(|r| r.layer == layer)
+                .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
+                .collect()
+        };
+        panels.push(Panel {
+            title: format!("I(X;T_{layer})"),
+            x_label: "epoch".into(),
+            y_label: "nats per input unit".into(),
+            x_axis: Axis::Linear,
+            x_range,
+            y_range: None,
+            series: vec![
+                Series {
+                    label: "replica".into(),
+                    points: pts(|r| r.mi_replica_nats_per_input),
+                    style: Style::line(BLACK, LineKind::Solid),
+                },
+                Series {
+                    label: "exact (log-det)".into(),
+                    points: pts(|r| r.mi_exact_nats_per_input),
+                    style: Style::line(RED, LineKind::Dashed),
+                },
+            ],
+            legend: Some(LegendCorner::LowerRight),
+        });
+    }
+    let (wmin, wmax) = cfg
+        .error_widths
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &w| {
+            (lo.min(w as f64), hi.max(w as f64))
+        });
+    for layer in 1..=STUDENT_LAYERS {
+        let pts = |f: fn(&Fig3ErrorRow) -> f64| -> Vec<(f64, f64)> {
+            errs.iter()
+                .filter(|e| e.layer == layer && e.points > 0)
+                .map(|e| (e.width as f64, f(e).max(1e-30).log10()))
+                .collect()
+        };
+        panels.push(Panel {
+            title: format!("replica vs exact, layer {layer}"),
+            x_label: "width n".into(),
+            y_label: "log10 squared error".into(),
+            x_axis: Axis::Log,
+            x_range: (wmin / 1.2, wmax * 1.2),
+            y_range: None,
+            series: vec![
+                Series {
+                    label: "max".into(),
+                    points: pts(|e| e.max_squared_error),
+                    style: Style::line(RED, LineKind::Solid).with_marker(MarkerKind::Triangle),
+                },
+                Series {
+                    label: "mean".into(),
+                    points: pts(|e| e.mean_squared_error),
+                    style: Style::line(BLUE, LineKind::Dashed).with_marker(MarkerKind::Circle),
+                },
+            ],
+            legend: (layer == 1).then_some(LegendCorner::UpperRight),
+        });
+    }
+    Figure {
+        title: Some(format!(
+            "Linear teacher-student: n = {}, gamma = {}, {} epochs; errors over {} seeds",
+            cfg.train_width, cfg.gamma, cfg.epochs, cfg.error_seeds
+        )),
+        rows: 2,
+        cols: 4,
+        panel_size: (420, 360),
+        panels,
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let c = &args.common;
+    let cfg = config(c.scale);
+    c.create_out_dir()
+        .with_context(|| format!("creating {}", c.out.display()))?;
+
+    let clock = RunClock::start();
+    let progress = c.progress(0, "fig3");
+    let rows = fig3::run(&cfg, c.seed, &progress)?;
+    progress.finish_and_clear();
+    let errs = fig3::errors(&cfg, c.seed, &rows);
+
+    let csv = c.out.join("fig3.csv");
+    write_csv(&csv, &rows)?;
+    let csv_err = c.out.join("fig3_errors.csv");
+    write_csv(&csv_err, &errs)?;
+    let svg = c.out.join("fig3.svg");
+    render_svg(&figure(&rows, &errs, &cfg, c.seed), &svg)?;
+    let record = clock.finish("fig3", &cfg, c.seed, c.scale);
+    let prov = record.write_beside(&csv)?;
+
+    if !c.quiet {
+        println!(
+            "fig3 ({} scale, seed {}) in {:.1} s:",
+            c.scale, c.seed, record.elapsed_seconds
+        );
+        for e in &errs {
+            println!(
+                "  n = {:5} layer {}: max sq err {:.2e}, mean {:.2e} ({} points, {} failed)",
+                e.width, e.layer, e.max_squared_error, e.mean_squared_error, e.points, e.failed
+            );
+        }
+        for p in [&csv, &csv_err, &prov, &svg] {
+            println!("  {}", p.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! Figure 4 of Gabrié et al. 2018: classification of data from a generative model.
+//!
+//! One row per network: loss (train, test), accuracy (train, test), I(X;T_l) of the 4 hidden
+//! layers against the epoch, and the same zoomed on the first epochs. Rows: linear-ReLU and
+//! linear-hardtanh (the paper), or `--variant hardtanh-only` (supplementary: no interleaved
+//! linear layers). What each number is: `replica_mi::experiment::fig4`.
+//!
+//! Scales (n_Y, network, epochs, gamma = samples per input):
+//! quick n_Y = 5, 20-40-20-10-5-2, 4 epochs, gamma 100;
+//! default n_Y = 20, 100-200-100-50-20-2 (the authors' code scale), 50 epochs, gamma 100;
+//! paper n_Y = 100, 500-1000-500-250-100-2, 100 epochs, gamma 100.
+//!
+//! Writes `fig4.csv` (+ `fig4.provenance.json`) and `fig4.svg` into `--out`; the hardtanh-only
+//! variant writes `fig4_hardtanh_only.*`, and a seed other than the default appends `_seed<N>`.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use replica_mi::experiment::fig4::{self, Fig4Config, Fig4Row, Fig4Variant, HIDDEN_LAYERS};
+use replica_mi::experiment::plot::{
+    render_svg, Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, Style,
+};
+use replica_mi::experiment::{write_csv, CommonArgs, RunClock, Scale};
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Variant {
+    /// linear-relu and linear-hardtanh rows (the paper's figure).
+    Paper,
+    /// hardtanh-hardtanh-hardtanh-hardtanh-softmax only.
+    HardtanhOnly,
+}
+
+/// Generative-model classification: losses, accuracies and I(X;T_l) during training.
+#[derive(Parser)]
+#[command(name = "fig4")]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Which networks to train.
+    #[arg(long, value_enum, default_value_t = Variant::Paper)]
+    variant: Variant,
+    /// Do not add the 0.01 noise to the data (as the authors' code did); the chain keeps it.
+    #[arg(long)]
+    no_data_noise: bool,
+}
+
+fn config(scale: Scale) -> Fig4Config {
+    Fig4Config::for_scale(scale)
+}
+
+const BLUE: (u8, u8, u8) = (30, 80, 200);
+const RED: (u8, u8, u8) = (200, 30, 30);
+const LAYER_COLORS: [(u8, u8, u8); HIDDEN_LAYERS] =
+    [(30, 80, 200), (220, 120, 0), (40, 150, 40), (200, 30, 30)];
+
+fn figure(rows: &[Fig4Row], cfg: &Fig4Config) -> Figure {
+    let mut panels = Vec::new();
+    let full = (0.0, cfg.epochs.max(1) as f64);
+    for &variant in &cfg.variants {
+        let here: Vec<&Fig4Row> = rows.iter().filter(|r| r.variant == variant).collect();
+        let per_epoch = |f: fn(&Fig4Row) -> f64| -> Vec<(f64, f64)> {
+            here.iter()
+                .filter(|r| r.layer == 1)
+                .map(|r| (r.epoch as f64, f(r)))
+                .filter(|(_, v)| v.is_finite())
+                .collect()
+        };
+        let pair = |title: &str, y: &str, a: fn(&Fig4Row) -> f64, b: fn(&Fig4Row) -> f64| Panel {
+            title: format!("{}: {title}", variant.name()),
+            x_label: "epoch".into(),
+            y_label: y.into(),
+            x_axis: Axis::Linear,
+            x_range: full,
+            y_range: None,
+            series: vec![
+                Series {
+                    label: "train".into(),
+                    points: per_epoch(a),
+                    style: Style::line(BLUE, LineKind::Solid),
+                },
+                Series {
+                    label: "test".into(),
+                    points: per_epoch(b),
+                    style: Style::line(RED, LineKind::Dashed),
+                },
+            ],
+            legend: Some(LegendCorner::UpperRight),
+        };
+        panels.push(pair(
+            "loss",
+            "cross-entropy",
+            |r| r.train_loss,
+            |r| r.test_loss,
+        ));
+        let mut acc = pair(
+            "accuracy",
+            "accuracy",
+            |r| r.train_accuracy,
+            |r| r.test_accuracy,
+        );
+        acc.legend = Some(LegendCorner::LowerRight);
+        panels.push(acc);
+        // Change of I(X;T_l) since the first evaluation: the layers differ by several nats per
+        // latent unit, their changes during training by hundredths.
+        let mi_series = |upto: usize| -> Vec<Series> {
+            (1..=HIDDEN_LAYERS)
+                .map(|l| {
+                    let layer: Vec<&&Fig4Row> = here
+                        .iter()
+                        .filter(|r| r.layer == l && r.mi_replica_nats_per_latent.is_some())
+                        .collect();
+                    let act = layer.first().map_or("", |r| r.activation.as_str());
+                    let base = layer.first().and_then(|r| r.mi_replica_nats_per_latent);
+                    Series {
+                        label: format!(
+                            "T_{l} ({act}), I_0 = {}",
+                            base.map_or("-".into(), |b| format!("{b:.2}"))
+                        ),
+                        points: layer
+                            .iter()
+                            .filter(|r| r.epoch <= upto)
+                            .filter_map(|r| {
+                                let v = r.mi_replica_nats_per_latent?;
+                                Some((r.epoch as f64, v - base?))
+                            })
+                            .collect(),
+                        style: Style::line(LAYER_COLORS[l - 1], LineKind::Solid)
+                            .with_marker(MarkerKind::Circle),
+                    }
+                })
+                .collect()
+        };
+        panels.push(Panel {
+            title: format!("{}: I(X;T_l) - I_0", variant.name()),
+            x_label: "epoch".into(),
+            y_label: "change since epoch 0 (nats per latent unit)".into(),
+            x_axis: Axis::Linear,
+            x_range: full,
+            y_range: None,
+            series: mi_series(cfg.epochs),
+            legend: Some(LegendCorner::LowerLeft),
+        });
+        panels.push(Panel {
+            title: format!(
+                "{}: I(X;T_l) - I_0, first {} epochs",
+                variant.name(),
+                cfg.zoom_epochs
+            ),
+            x_label: "epoch".into(),
+            y_label: "change since epoch 0 (nats per latent unit)".into(),
+            x_axis: Axis::Linear,
+            x_range: (0.0, cfg.zoom_epochs.max(1) as f64),
+            y_range: None,
+            series: mi_series(cfg.zoom_epochs),
+            legend: None,
+        });
+    }
+    Figure {
+        title: Some(format!(
+            "Generative classification: n_Y = {}, network {:?}, gamma = {}, noise {} ({})",
+            cfg.n_latent,
+            cfg.widths,
+            cfg.gamma,
+            cfg.noise_var,
+            if cfg.apply_noise {
+                "added to the data"
+            } else {
+                "chain only"
+            }
+        )),
+        rows: cfg.variants.len(),
+        cols: 4,
+        panel_size: (420, 360),
+        panels,
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let c = &args.common;
+    let mut cfg = config(c.scale);
+    cfg.apply_noise = !args.no_data_noise;
+    let mut stem = "fig4".to_string();
+    if args.variant == Variant::HardtanhOnly {
+        cfg.variants = vec![Fig4Variant::HardtanhOnly];
+        stem.push_str("_hardtanh_only");
+    }
+    if args.no_data_noise {
+        stem.push_str("_no_data_noise");
+    }
+    if c.seed != 2018 {
+        stem.push_str(&format!("_seed{}", c.seed));
+    }
+    c.create_out_dir()
+        .with_context(|| format!("creating {}", c.out.display()))?;
+
+    let clock = RunClock::start();
+    let progress = c.progress(0, "fig4");
+    let rows = fig4::run(&cfg, c.seed, &progress)?;
+    progress.finish_and_clear();
+
+    let csv = c.out.join(format!("{stem}.csv"));
+    write_csv(&csv, &rows)?;
+    let svg = c.out.join(format!("{stem}.svg"));
+    render_svg(&figure(&rows, &cfg), &svg)?;
+    let record = clock.finish("fig4", &cfg, c.seed, c.scale);
+    let prov = record.write_beside(&csv)?;
+
+    if !c.quiet {
+        let failed = rows
+            .iter()
+            .filter(|r| r.replica_converged == Some(false))
+            .count();
+        println!(
+            "fig4 ({} scale, seed {}) in {:.1} s, {failed} failed solves:",
+            c.scale, c.seed, record.elapsed_seconds
+        );
+        for p in [&csv, &prov, &svg] {
+            println!("  {}", p.display());
+        }
+    }
+    Ok(())
+}

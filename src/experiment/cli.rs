@@ -1,0 +1,85 @@
+//! Command-line arguments shared by every figure binary, and their progress bars.
+//!
+//! ```text
+//! --scale quick|default|paper   problem size (each figure states what a scale means)
+//! --seed N                      seed of every random draw
+//! --out DIR                     output folder (default figures/output)
+//! --quiet                       no progress bars, no summary on stdout
+//! ```
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Problem size of a figure run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// Seconds: small sizes, used by the regression test against `data/reference/`.
+    Quick,
+    /// A minute or two on a laptop: the figures of the README.
+    Default,
+    /// The paper's sizes.
+    Paper,
+}
+
+impl std::fmt::Display for Scale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scale::Quick => "quick",
+            Scale::Default => "default",
+            Scale::Paper => "paper",
+        })
+    }
+}
+
+/// The arguments every figure binary accepts (`#[command(flatten)]` them).
+#[derive(Clone, Debug, clap::Args)]
+pub struct CommonArgs {
+    /// Problem size.
+    #[arg(long, value_enum, default_value_t = Scale::Default)]
+    pub scale: Scale,
+    /// Seed of every random draw (weights, inputs, noise).
+    #[arg(long, default_value_t = 2018)]
+    pub seed: u64,
+    /// Output folder (created if missing).
+    #[arg(long, default_value = "figures/output")]
+    pub out: PathBuf,
+    /// No progress bars and no summary on stdout.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl CommonArgs {
+    /// Whether progress bars are drawn: not with `--quiet`, not when the environment variable
+    /// `CI` is set, not when stderr is not a terminal.
+    pub fn show_progress(&self) -> bool {
+        !self.quiet && std::env::var_os("CI").is_none() && std::io::stderr().is_terminal()
+    }
+
+    /// A progress bar of `len` steps on stderr, hidden unless [`CommonArgs::show_progress`].
+    pub fn progress(&self, len: u64, prefix: &str) -> ProgressBar {
+        progress_bar(len, prefix, self.show_progress())
+    }
+
+    /// Create the output folder.
+    pub fn create_out_dir(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.out)
+    }
+}
+
+/// A progress bar of `len` steps on stderr (`visible = false`: hidden, every call a no-op).
+pub fn progress_bar(len: u64, prefix: &str, visible: bool) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+    if visible {
+        pb.set_draw_target(ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} (eta {eta}) {msg}",
+        ) {
+            pb.set_style(style);
+        }
+    }
+    pb.set_prefix(prefix.to_string());
+    pb
+}

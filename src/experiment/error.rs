@@ -1,0 +1,62 @@
+//! Typed errors of the figure harness.
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Everything that can go wrong while running an experiment and writing its outputs.
+#[derive(Debug, Error)]
+pub enum ExperimentError {
+    /// Reading or writing a file.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing a CSV file.
+    #[error("{path}: {source}")]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    /// Writing a provenance file.
+    #[error("{path}: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Drawing a figure.
+    #[error("plotting {path}: {message}")]
+    Plot { path: PathBuf, message: String },
+    /// A configuration that cannot be run.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// The replica estimator failed at one point of a sweep (`at` says which).
+    #[error("replica estimate at {at}: {source}")]
+    Replica {
+        at: String,
+        #[source]
+        source: crate::replica::ReplicaError,
+    },
+    /// A non-parametric estimator failed at one point of a sweep.
+    #[error("non-parametric estimate at {at}: {source}")]
+    Nonparam {
+        at: String,
+        #[source]
+        source: crate::exact::nonparam::NonparamError,
+    },
+    /// A linear-algebra step (eigenvalues, Cholesky) failed.
+    #[error("linear algebra at {at}: {message}")]
+    Linalg { at: String, message: String },
+}
+
+impl ExperimentError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ExperimentError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

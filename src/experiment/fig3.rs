@@ -1,0 +1,337 @@
+//! Figure 3 of Gabrié et al. 2018: a linear student learning a linear teacher.
+//!
+//! Data (teacher-student regression, [`crate::synth::RegressionParams`]): `X ~ N(0, I_n)`,
+//! `Y = W_t X + noise` with `W_t` entries `N(0, 1/n)`, 4 outputs, teacher noise variance 0.01,
+//! `2 gamma n` samples (first half train, second half test).
+//!
+//! Student: 3 linear USV layers of width `n` and one dense output layer (4 outputs), no bias,
+//! trained with plain SGD on the MSE (learning rate 0.01, batch 50, f32 on the CPU).
+//!
+//! After every epoch (and at initialisation) [`crate::nn::MiRecorder`] measures `I(X; T_l)` for
+//! `l = 1, 2, 3` in nats per input unit (`/ n_0`), with noise `1e-5` inside the measured layer:
+//! * **replica**: the replica formula with the current spectra of the student layers,
+//!   warm-started from the previous epoch's fixed point;
+//! * **exact**: the Gaussian log-determinant of the covariance of `T_l` built from the explicit
+//!   weight matrices (the network is linear, so `T_l` is Gaussian).
+//!
+//! The two coincide up to the finite-size error of the replica formula (it treats the singular
+//! vectors of successive layers as being in generic, free position). The error panels of the
+//! figure report the maximum and the mean over all epochs and runs of the squared difference
+//! `(I_replica - I_exact)^2` against the width `n` (`n` seeds per width).
+//!
+//! Every run `(width, seed)` derives its three seeds (data, initial weights, minibatch order) from
+//! the run seed, so a run is reproducible on its own.
+
+use super::error::ExperimentError;
+use crate::nn::{
+    train, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
+};
+use crate::synth::RegressionParams;
+use candle_core::{DType, Device};
+use indicatif::ProgressBar;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+/// Number of linear USV layers of the student (the measured layers).
+pub const STUDENT_LAYERS: usize = 3;
+
+/// Everything that defines a Figure 3 run (besides the base seed).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fig3Config {
+    /// Width `n` of the run shown in the training panels (input and hidden layers).
+    pub train_width: usize,
+    /// Widths of the error panels.
+    pub error_widths: Vec<usize>,
+    /// Runs (seeds) per width of the error panels: seeds `seed, seed + 1, ...`.
+    pub error_seeds: usize,
+    /// Epochs of every run.
+    pub epochs: usize,
+    /// Training samples per input unit (`n_train = gamma n`; the paper: 100).
+    pub gamma: f64,
+    /// Output width of the teacher and of the student (4).
+    pub n_out: usize,
+    /// Variance of the teacher's output noise (0.01).
+    pub teacher_noise_var: f64,
+    /// SGD learning rate (0.01).
+    pub lr: f64,
+    /// Minibatch size (50).
+    pub batch_size: usize,
+    /// Noise variance inside the measured layer (1e-5).
+    pub measure_noise: f64,
+}
+
+impl Fig3Config {
+    /// The paper's setting at width `train_width`, error panels over `error_widths` x
+    /// `error_seeds`, `epochs` epochs and `gamma` samples per input unit.
+    pub fn new(
+        train_width: usize,
+        error_widths: Vec<usize>,
+        error_seeds: usize,
+        epochs: usize,
+        gamma: f64,
+    ) -> Self {
+        Fig3Config {
+            train_width,
+            error_widths,
+            error_seeds,
+            epochs,
+            gamma,
+            n_out: 4,
+            teacher_noise_var: 0.01,
+            lr: 0.01,
+            batch_size: 50,
+            measure_noise: 1e-5,
+        }
+    }
+
+    /// The problem size of each scale (what `fig3 --scale` runs).
+    ///
+    /// * quick: training panels n = 40; error panels n = 20, 80 x 2 seeds; 12 epochs; gamma = 100
+    ///   (seconds, for the reference test);
+    /// * default: n = 100; 25, 50, 100, 200 x 3 seeds; 30 epochs; gamma = 100;
+    /// * paper: n = 1500; 100, 200, 500, 1000, 1500 x 5 seeds; 100 epochs; gamma = 100.
+    pub fn for_scale(scale: super::Scale) -> Self {
+        match scale {
+            super::Scale::Quick => Self::new(40, vec![20, 80], 2, 12, 100.0),
+            super::Scale::Default => Self::new(100, vec![25, 50, 100, 200], 3, 30, 100.0),
+            super::Scale::Paper => Self::new(1500, vec![100, 200, 500, 1000, 1500], 5, 100, 100.0),
+        }
+    }
+
+    /// Check sizes and parameters.
+    pub fn validate(&self) -> Result<(), ExperimentError> {
+        let bad = |m: String| Err(ExperimentError::InvalidConfig(m));
+        if self.train_width == 0 || self.error_widths.contains(&0) {
+            return bad("widths must be >= 1".into());
+        }
+        if self.error_seeds == 0 && !self.error_widths.is_empty() {
+            return bad("error_seeds must be >= 1".into());
+        }
+        if self.n_out == 0 || self.batch_size == 0 {
+            return bad("n_out and batch_size must be >= 1".into());
+        }
+        if !(self.gamma.is_finite() && self.gamma > 0.0) {
+            return bad(format!("gamma = {} must be > 0", self.gamma));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!("lr = {} must be > 0", self.lr));
+        }
+        if !(self.measure_noise.is_finite() && self.measure_noise > 0.0) {
+            return bad(format!(
+                "measure_noise = {} must be > 0",
+                self.measure_noise
+            ));
+        }
+        Ok(())
+    }
+
+    /// The runs `(width, seed)`: the training-panel run first, then the error-panel runs
+    /// (width by width, seed by seed) that are not that same run.
+    pub fn runs(&self, seed: u64) -> Vec<(usize, u64)> {
+        let mut runs = vec![(self.train_width, seed)];
+        for &w in &self.error_widths {
+            for k in 0..self.error_seeds as u64 {
+                let r = (w, seed.wrapping_add(k));
+                if !runs.contains(&r) {
+                    runs.push(r);
+                }
+            }
+        }
+        runs
+    }
+}
+
+/// One measured layer at one epoch of one run; the field names are the CSV columns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fig3Row {
+    /// Seed of the run (data, initial weights and minibatch order derive from it).
+    pub seed: u64,
+    /// Width `n` of the input and of the three hidden layers.
+    pub width: usize,
+    /// Training samples per input unit actually used.
+    pub gamma: f64,
+    /// 0 = the initial network.
+    pub epoch: usize,
+    /// Measured layer `l` (1..=3).
+    pub layer: usize,
+    /// Mean minibatch MSE of the epoch (epoch 0: MSE of the initial network on the training set).
+    pub train_mse: f64,
+    /// MSE on the test set at the end of the epoch.
+    pub test_mse: f64,
+    /// Replica `I(X; T_l)` per input unit; empty when the solve failed.
+    pub mi_replica_nats_per_input: Option<f64>,
+    /// Exact Gaussian `I(X; T_l)` per input unit (log-det).
+    pub mi_exact_nats_per_input: Option<f64>,
+    /// Replica `H(T_l)` per input unit; empty when the solve failed.
+    pub entropy_replica_nats_per_input: Option<f64>,
+    /// Exact Gaussian `H(T_l)` per input unit.
+    pub entropy_exact_nats_per_input: Option<f64>,
+    /// Whether the replica solve converged.
+    pub replica_converged: bool,
+    /// Whether it started from the previous epoch's fixed point.
+    pub replica_warm_started: bool,
+}
+
+impl Fig3Row {
+    /// `(I_replica - I_exact)^2` when both exist.
+    pub fn squared_error(&self) -> Option<f64> {
+        match (self.mi_replica_nats_per_input, self.mi_exact_nats_per_input) {
+            (Some(r), Some(e)) if self.replica_converged => Some((r - e) * (r - e)),
+            _ => None,
+        }
+    }
+}
+
+/// Error of the replica estimate against the exact value for one width and one layer, over all
+/// epochs and runs; the field names are the CSV columns of `fig3_errors.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fig3ErrorRow {
+    pub width: usize,
+    pub layer: usize,
+    /// Runs (seeds) at this width.
+    pub runs: usize,
+    /// `(epoch, run)` points with both values.
+    pub points: usize,
+    /// Points whose replica solve failed (left out of the statistics).
+    pub failed: usize,
+    /// Largest `(I_replica - I_exact)^2`, nats^2 per input unit^2.
+    pub max_squared_error: f64,
+    /// Mean of `(I_replica - I_exact)^2`.
+    pub mean_squared_error: f64,
+}
+
+/// Seeds of one run: `(data, initial weights, minibatch order)`.
+pub fn run_seeds(seed: u64) -> (u64, u64, u64) {
+    (
+        seed,
+        seed ^ 0x5EED_0000_0000_0001,
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(3),
+    )
+}
+
+/// Train one student of width `width` with the run seed `seed`, recording every epoch.
+pub fn run_one(
+    cfg: &Fig3Config,
+    width: usize,
+    seed: u64,
+    quiet: bool,
+) -> Result<Vec<Fig3Row>, ExperimentError> {
+    let (data_seed, init_seed, order_seed) = run_seeds(seed);
+    let nn = |e: crate::nn::NnError| {
+        ExperimentError::InvalidConfig(format!("fig3 run width {width} seed {seed}: {e}"))
+    };
+    let data = RegressionParams::new(width)
+        .n_out(cfg.n_out)
+        .teacher_noise_var(cfg.teacher_noise_var)
+        .gamma(cfg.gamma)
+        .seed(data_seed)
+        .generate()
+        .map_err(|e| nn(e.into()))?;
+    let widths = vec![width; STUDENT_LAYERS + 1]
+        .into_iter()
+        .chain([cfg.n_out])
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join("-");
+    let spec = NetworkSpec::parse(&widths, "linear-linear-linear-linear").map_err(nn)?;
+    let dev = Device::Cpu;
+    let net = Network::new(
+        &spec,
+        &mut ChaCha8Rng::seed_from_u64(init_seed),
+        DType::F32,
+        &dev,
+    )
+    .map_err(nn)?;
+    let td = TensorData::new(&data.train, &data.test, DType::F32, &dev).map_err(nn)?;
+    let mi_cfg = MiConfig {
+        measure_noise: cfg.measure_noise,
+        ..MiConfig::default()
+    };
+    let mut rec = MiRecorder::new(MiSetting::Regression, mi_cfg).map_err(nn)?;
+    let tcfg = TrainConfig::regression()
+        .epochs(cfg.epochs)
+        .batch_size(cfg.batch_size)
+        .lr(cfg.lr)
+        .seed(order_seed)
+        .quiet(quiet);
+    let history = train(&net, &td, &tcfg, &mut rec).map_err(nn)?;
+    let mut rows = Vec::with_capacity(history.epochs.len() * STUDENT_LAYERS);
+    for r in rec.records() {
+        let stats = history
+            .epochs
+            .iter()
+            .find(|e| e.epoch == r.epoch)
+            .ok_or_else(|| {
+                ExperimentError::InvalidConfig(format!("no losses for epoch {}", r.epoch))
+            })?;
+        rows.push(Fig3Row {
+            seed,
+            width,
+            gamma: cfg.gamma,
+            epoch: r.epoch,
+            layer: r.layer,
+            train_mse: stats.train_loss,
+            test_mse: stats.test_loss,
+            mi_replica_nats_per_input: r.mi.filter(|_| r.converged),
+            mi_exact_nats_per_input: r.exact_mi,
+            entropy_replica_nats_per_input: r.entropy.filter(|_| r.converged),
+            entropy_exact_nats_per_input: r.exact_entropy,
+            replica_converged: r.converged,
+            replica_warm_started: r.warm_started,
+        });
+    }
+    Ok(rows)
+}
+
+/// Every run of [`Fig3Config::runs`]; `progress` advances once per run. Rows are ordered by run,
+/// then epoch, then layer.
+pub fn run(
+    cfg: &Fig3Config,
+    seed: u64,
+    progress: &ProgressBar,
+) -> Result<Vec<Fig3Row>, ExperimentError> {
+    cfg.validate()?;
+    let runs = cfg.runs(seed);
+    progress.set_length(runs.len() as u64);
+    let mut rows = Vec::new();
+    for (width, s) in runs {
+        progress.set_message(format!("n = {width}, seed {s}"));
+        rows.extend(run_one(cfg, width, s, true)?);
+        progress.inc(1);
+    }
+    Ok(rows)
+}
+
+/// The error table: for each width of `cfg.error_widths` and each layer, the squared errors over
+/// every epoch of the runs with seeds `seed .. seed + error_seeds`.
+pub fn errors(cfg: &Fig3Config, seed: u64, rows: &[Fig3Row]) -> Vec<Fig3ErrorRow> {
+    let seeds: Vec<u64> = (0..cfg.error_seeds as u64)
+        .map(|k| seed.wrapping_add(k))
+        .collect();
+    let mut out = Vec::new();
+    for &width in &cfg.error_widths {
+        for layer in 1..=STUDENT_LAYERS {
+            let here: Vec<&Fig3Row> = rows
+                .iter()
+                .filter(|r| r.width == width && r.layer == layer && seeds.contains(&r.seed))
+                .collect();
+            let errs: Vec<f64> = here.iter().filter_map(|r| r.squared_error()).collect();
+            let points = errs.len();
+            out.push(Fig3ErrorRow {
+                width,
+                layer,
+                runs: seeds.len(),
+                points,
+                failed: here.len() - points,
+                max_squared_error: errs.iter().copied().fold(0.0, f64::max),
+                mean_squared_error: if points == 0 {
+                    f64::NAN
+                } else {
+                    errs.iter().sum::<f64>() / points as f64
+                },
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,282 @@
+//! Figure 4 of Gabrié et al. 2018: classification of data from a generative model.
+//!
+//! Data ([`crate::synth::ClassificationParams`]): latent `Y ~ N(0, I_{n_Y})`,
+//! `X = W_g Y + eps` with `W_g` entries `N(0, 1/n_Y)` and `eps ~ N(0, 0.01)` (applied unless
+//! `apply_noise` is off, as in the authors' code), label `1[Y_1 > 0]`; `2 gamma n_X` samples,
+//! first half train, second half test.
+//!
+//! Recognition network: 4 USV layers and a dense softmax output (widths
+//! `n_X - 2 n_X - n_X - n_X/2 - n_Y - 2` as in the paper's 500-1000-500-250-100-2), activations
+//! linear-ReLU-linear-ReLU-softmax (top row) or linear-hardtanh-linear-hardtanh-softmax (bottom
+//! row); the supplementary variant hardtanh-hardtanh-hardtanh-hardtanh-softmax has no
+//! interleaved linear layers. Plain SGD on the cross-entropy (lr 0.01, batch 100, f32, CPU).
+//!
+//! Every `mi_every` epochs (epoch 0 included) [`crate::nn::MiRecorder`] measures `I(X; T_l)`
+//! of the 4 hidden layers through the chain prior `N(0, 1)` on `Y` -> generative layer (spectrum
+//! of `W_g^T W_g`, linear, noise 0.01) -> student layers `1..l`, noise `1e-5` inside layer `l`;
+//! nats per `n_Y`, warm-started from the previous fixed point. A solve that fails is recorded
+//! (`replica_converged = false`, empty value) and never plotted.
+
+use super::error::ExperimentError;
+use crate::nn::{
+    train, Act, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
+};
+use crate::synth::ClassificationParams;
+use candle_core::{DType, Device};
+use indicatif::ProgressBar;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+/// Hidden (measured) layers of the recognition network.
+pub const HIDDEN_LAYERS: usize = 4;
+
+/// The activations of one row of the figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fig4Variant {
+    /// linear-relu-linear-relu-softmax (top row).
+    LinearRelu,
+    /// linear-hardtanh-linear-hardtanh-softmax (bottom row).
+    LinearHardtanh,
+    /// hardtanh-hardtanh-hardtanh-hardtanh-softmax (supplementary).
+    HardtanhOnly,
+}
+
+impl Fig4Variant {
+    /// The activations as [`NetworkSpec::parse`] reads them.
+    pub fn activations(self) -> &'static str {
+        match self {
+            Fig4Variant::LinearRelu => "linear-relu-linear-relu-softmax",
+            Fig4Variant::LinearHardtanh => "linear-hardtanh-linear-hardtanh-softmax",
+            Fig4Variant::HardtanhOnly => "hardtanh-hardtanh-hardtanh-hardtanh-softmax",
+        }
+    }
+    /// The name used in the CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fig4Variant::LinearRelu => "linear-relu",
+            Fig4Variant::LinearHardtanh => "linear-hardtanh",
+            Fig4Variant::HardtanhOnly => "hardtanh-only",
+        }
+    }
+}
+
+/// Everything that defines a Figure 4 run (besides the seed).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fig4Config {
+    /// Latent width `n_Y`.
+    pub n_latent: usize,
+    /// Input width `n_X`.
+    pub n_x: usize,
+    /// Widths of the network, input first, output (2) last.
+    pub widths: Vec<usize>,
+    /// Rows of the figure.
+    pub variants: Vec<Fig4Variant>,
+    pub epochs: usize,
+    /// Training samples per input unit (`n_train = gamma n_X`; the paper: 100).
+    pub gamma: f64,
+    /// Variance of `eps` (0.01), in the data and in the chain's generative layer.
+    pub noise_var: f64,
+    /// Whether `eps` is added to the data (the paper's model: yes).
+    pub apply_noise: bool,
+    pub lr: f64,
+    pub batch_size: usize,
+    /// MI every `mi_every` epochs (2).
+    pub mi_every: usize,
+    /// Noise variance inside the measured layer (1e-5).
+    pub measure_noise: f64,
+    /// Epochs shown in the zoomed MI panel.
+    pub zoom_epochs: usize,
+}
+
+impl Fig4Config {
+    /// The paper's setting with latent width `n_latent`, input width `n_x` (network
+    /// `n_x - 2 n_x - n_x - n_x/2 - n_latent - 2`), `epochs` epochs, `gamma` samples per input
+    /// unit, both rows of the figure.
+    pub fn new(n_latent: usize, n_x: usize, epochs: usize, gamma: f64) -> Self {
+        Fig4Config {
+            n_latent,
+            n_x,
+            widths: vec![n_x, 2 * n_x, n_x, n_x / 2, n_latent, 2],
+            variants: vec![Fig4Variant::LinearRelu, Fig4Variant::LinearHardtanh],
+            epochs,
+            gamma,
+            noise_var: 0.01,
+            apply_noise: true,
+            lr: 0.01,
+            batch_size: 100,
+            mi_every: 2,
+            measure_noise: 1e-5,
+            zoom_epochs: (epochs / 5).max(4).min(epochs.max(1)),
+        }
+    }
+
+    /// The problem size of each scale (what `fig4 --scale` runs, both rows of the figure).
+    ///
+    /// * quick: n_Y = 5, network 20-40-20-10-5-2, 4 epochs, gamma = 100 (seconds, for the
+    ///   reference test);
+    /// * default: n_Y = 20, 100-200-100-50-20-2 (the authors' code scale), 50 epochs, gamma = 100;
+    /// * paper: n_Y = 100, 500-1000-500-250-100-2, 100 epochs, gamma = 100.
+    pub fn for_scale(scale: super::Scale) -> Self {
+        match scale {
+            super::Scale::Quick => Self::new(5, 20, 4, 100.0),
+            super::Scale::Default => Self::new(20, 100, 50, 100.0),
+            super::Scale::Paper => Self::new(100, 500, 100, 100.0),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ExperimentError> {
+        let bad = |m: String| Err(ExperimentError::InvalidConfig(m));
+        if self.widths.len() != HIDDEN_LAYERS + 2 || self.widths.contains(&0) {
+            return bad(format!(
+                "widths must be {} positive numbers, got {:?}",
+                HIDDEN_LAYERS + 2,
+                self.widths
+            ));
+        }
+        if self.widths[0] != self.n_x || self.n_latent == 0 {
+            return bad("the first width must be n_x and n_latent >= 1".into());
+        }
+        if self.variants.is_empty() || self.mi_every == 0 || self.batch_size == 0 {
+            return bad("need a variant, mi_every >= 1 and batch_size >= 1".into());
+        }
+        if !(self.gamma.is_finite() && self.gamma > 0.0) {
+            return bad(format!("gamma = {} must be > 0", self.gamma));
+        }
+        Ok(())
+    }
+
+    fn widths_text(&self) -> String {
+        self.widths
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+}
+
+/// One hidden layer at one epoch of one variant; the field names are the CSV columns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fig4Row {
+    pub variant: Fig4Variant,
+    pub seed: u64,
+    /// 0 = the initial network.
+    pub epoch: usize,
+    /// Hidden layer `l` (1..=4).
+    pub layer: usize,
+    pub activation: String,
+    pub width: usize,
+    /// Mean minibatch cross-entropy of the epoch (epoch 0: of the initial network).
+    pub train_loss: f64,
+    /// Cross-entropy on the test set at the end of the epoch.
+    pub test_loss: f64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+    /// Whether `I(X; T_l)` was evaluated at this epoch (every `mi_every` epochs).
+    pub mi_evaluated: bool,
+    /// Whether the replica solve converged (empty when not evaluated).
+    pub replica_converged: Option<bool>,
+    /// Replica `I(X; T_l)` per `n_Y`; empty when not evaluated or not converged.
+    pub mi_replica_nats_per_latent: Option<f64>,
+    /// Replica `H(T_l)` per `n_Y`; empty when not evaluated or not converged.
+    pub entropy_replica_nats_per_latent: Option<f64>,
+    /// Exact Gaussian `I(X; T_l)` when layers `1..l` are linear (layer 1 of the linear-* rows).
+    pub mi_exact_nats_per_latent: Option<f64>,
+    /// Why the solve failed.
+    pub replica_error: Option<String>,
+}
+
+/// Seeds of one variant's run: `(data, initial weights, minibatch order)`. The data are the same
+/// for every variant of a seed.
+pub fn run_seeds(seed: u64, variant: usize) -> (u64, u64, u64) {
+    (
+        seed,
+        (seed ^ 0x5EED_0000_0000_0004).wrapping_add(variant as u64),
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(7 + variant as u64),
+    )
+}
+
+/// Train every variant of `cfg`; `progress` advances once per epoch of every variant.
+pub fn run(
+    cfg: &Fig4Config,
+    seed: u64,
+    progress: &ProgressBar,
+) -> Result<Vec<Fig4Row>, ExperimentError> {
+    cfg.validate()?;
+    let nn = |e: crate::nn::NnError| ExperimentError::InvalidConfig(format!("fig4: {e}"));
+    let gen = ClassificationParams::new(cfg.n_latent, cfg.n_x)
+        .noise_var(cfg.noise_var)
+        .apply_noise(cfg.apply_noise)
+        .gamma(cfg.gamma)
+        .seed(run_seeds(seed, 0).0)
+        .generate()
+        .map_err(|e| nn(e.into()))?;
+    let dev = Device::Cpu;
+    let td = TensorData::new(&gen.train, &gen.test, DType::F32, &dev).map_err(nn)?;
+    progress.set_length((cfg.variants.len() * (cfg.epochs + 1)) as u64);
+    let mut rows = Vec::new();
+    for (vi, &variant) in cfg.variants.iter().enumerate() {
+        let (_, init_seed, order_seed) = run_seeds(seed, vi);
+        let spec = NetworkSpec::parse(&cfg.widths_text(), variant.activations()).map_err(nn)?;
+        let acts: Vec<Act> = spec.layers.iter().map(|l| l.act).collect();
+        let net = Network::new(
+            &spec,
+            &mut ChaCha8Rng::seed_from_u64(init_seed),
+            DType::F32,
+            &dev,
+        )
+        .map_err(nn)?;
+        // The paper's chain: generative layer with noise 0.01 (the stated model).
+        let setting = MiSetting::generative(&gen.w_g, cfg.noise_var).map_err(nn)?;
+        let mi_cfg = MiConfig {
+            measure_noise: cfg.measure_noise,
+            ..MiConfig::default()
+        }
+        .every(cfg.mi_every);
+        let mut rec = MiRecorder::new(setting, mi_cfg).map_err(nn)?;
+        let tcfg = TrainConfig::classification()
+            .epochs(cfg.epochs)
+            .batch_size(cfg.batch_size)
+            .lr(cfg.lr)
+            .seed(order_seed)
+            .quiet(true);
+        let mut observer = |ctx: &crate::nn::EpochContext<'_>| -> Result<(), crate::nn::NnError> {
+            use crate::nn::EpochObserver;
+            rec.observe(ctx)?;
+            progress.set_message(format!("{} epoch {}", variant.name(), ctx.stats.epoch));
+            progress.inc(1);
+            Ok(())
+        };
+        let history = train(&net, &td, &tcfg, &mut observer).map_err(nn)?;
+        let records = rec.into_records();
+        for stats in &history.epochs {
+            for layer in 1..=HIDDEN_LAYERS {
+                let r = records
+                    .iter()
+                    .find(|r| r.epoch == stats.epoch && r.layer == layer);
+                let ok = r.is_some_and(|r| r.converged);
+                rows.push(Fig4Row {
+                    variant,
+                    seed,
+                    epoch: stats.epoch,
+                    layer,
+                    activation: acts[layer - 1].name().to_string(),
+                    width: cfg.widths[layer],
+                    train_loss: stats.train_loss,
+                    test_loss: stats.test_loss,
+                    train_accuracy: stats.train_accuracy.unwrap_or(f64::NAN),
+                    test_accuracy: stats.test_accuracy.unwrap_or(f64::NAN),
+                    mi_evaluated: r.is_some(),
+                    replica_converged: r.map(|r| r.converged),
+                    mi_replica_nats_per_latent: r.and_then(|r| r.mi).filter(|_| ok),
+                    entropy_replica_nats_per_latent: r.and_then(|r| r.entropy).filter(|_| ok),
+                    mi_exact_nats_per_latent: r.and_then(|r| r.exact_mi),
+                    replica_error: r.and_then(|r| r.error.clone()),
+                });
+            }
+        }
+    }
+    Ok(rows)
+}

@@ -1,0 +1,31 @@
+//! The figure harness shared by every figure binary, and the experiments themselves.
+//!
+//! * [`cli`]: the common arguments (`--scale`, `--seed`, `--out`, `--quiet`) and progress bars;
+//! * [`record`]: run records (`<name>.provenance.json` beside each CSV);
+//! * [`table`]: tidy CSV output (one row per point, one column per quantity, units in the names);
+//! * [`plot`]: multi-panel SVG figures (plotters);
+//! * [`compare`]: a produced CSV against its reference in `data/reference/` (polars), with a
+//!   typed report;
+//! * [`fig2`]: Figure 2 and S1 of the paper (entropy and mutual information of random 2-layer
+//!   networks vs the weight scale).
+//!
+//! The harness knows nothing of quadrature or of the replica equations: experiments call
+//! [`crate::replica`] and [`crate::exact`] and hand plain rows to the harness.
+
+pub mod cli;
+pub mod compare;
+pub mod error;
+pub mod fig2;
+pub mod fig3;
+pub mod fig4;
+pub mod plot;
+pub mod record;
+pub mod table;
+
+pub use cli::{progress_bar, CommonArgs, Scale};
+pub use compare::{
+    compare_csv, compare_frames, CompareSpec, ComparisonReport, Failure, Side, Tolerance,
+};
+pub use error::ExperimentError;
+pub use record::{RunClock, RunRecord, Timestamp};
+pub use table::write_csv;
