@@ -177,6 +177,9 @@ fn legend_lines(labels: &[&str], width: i32) -> Vec<Vec<usize>> {
 
 /// A tick label without trailing zeros (`0.1`, `2`, `10`, `-1.5`).
 pub fn tick_label(v: f64) -> String {
+    // Tick positions are accumulated multiples of the step: a zero tick can arrive as +-1e-17.
+    // Our axes never span less than ~1e-6, so anything below 1e-12 in size is that round-off.
+    let v = if v.abs() < 1e-12 { 0.0 } else { v };
     let s = if v.abs() >= 1e4 || (v != 0.0 && v.abs() < 1e-3) {
         format!("{v:.1e}")
     } else {
@@ -485,4 +488,18 @@ fn draw_legend_entry<DB: DrawingBackend>(
         (x + LEGEND_ICON + LEGEND_PAD, y),
     )
     .map_err(e)
+}
+
+#[cfg(test)]
+mod tick_tests {
+    use super::tick_label;
+
+    #[test]
+    fn tick_labels_are_short_and_round_off_zero_is_zero() {
+        assert_eq!(tick_label(-1.4e-17), "0");
+        assert_eq!(tick_label(0.25), "0.25");
+        assert_eq!(tick_label(2.0), "2");
+        assert_eq!(tick_label(-0.0004), "-4.0e-4");
+        assert_eq!(tick_label(25000.0), "2.5e4");
+    }
 }
