@@ -17,7 +17,9 @@
 //!   `iter_a = E (d_omega ln Z_h)^2`: 2-D expectations over `(w, b)`, graded at the kinks.
 
 use super::error::ReplicaError;
-use super::gauss::{kink_rule, ln_norm_interval, norm_pdf, GaussRule, Kink, RuleSize, LN_SQRT_2PI};
+use super::gauss::{
+    kink_rule, ln_norm_interval, norm_interval, norm_pdf, GaussRule, Kink, RuleSize, LN_SQRT_2PI,
+};
 use rayon::prelude::*;
 use std::f64::consts::PI;
 
@@ -424,14 +426,16 @@ impl Channel {
                     }
                 }
                 kink_rule(&kinks, size, &mut inner);
+                // an atom's planted weight P_k(omega) does not depend on B
+                let atom_weight = atoms[k].ln_p.exp();
                 let mut acc = (0.0, 0.0, 0.0);
                 for (&b, &wb) in inner.nodes.iter().zip(&inner.weights) {
                     let bb = mean_b + sd_b * b;
                     let d = self.derivs(a, v, om, bb, &atoms, &consts);
                     *evals += 1;
                     let weight = match weight_of {
-                        None => atoms[k].ln_p.exp(),
-                        Some(_) => d.lds[k].exp(),
+                        None => atom_weight,
+                        Some(_) => d.weights[k],
                     };
                     if weight == 0.0 {
                         continue;
@@ -469,7 +473,7 @@ impl Channel {
     }
 
     /// `ln Z_h(A, B, omega)` and its derivatives, as a log-sum over regions; also each region's
-    /// `ln(Phi(beta) - Phi(alpha))` (the posterior probability mass of a linear region, which is
+    /// `Phi(beta) - Phi(alpha)` (the posterior probability mass of a linear region, which is
     /// that region's planted weight).
     fn derivs(
         &self,
@@ -481,7 +485,7 @@ impl Channel {
         consts: &[RegionConsts],
     ) -> Derivs {
         let mut parts = [(f64::NEG_INFINITY, 0.0f64, 0.0f64, 0.0f64); 4];
-        let mut lds = [0.0f64; 4];
+        let mut weights = [0.0f64; 4];
         let mut lmax = f64::NEG_INFINITY;
         let om_term = om * om / (2.0 * v);
         for (k, r) in self.regions.iter().enumerate() {
@@ -500,8 +504,8 @@ impl Channel {
                 let mean = l / p_prec;
                 let al = (r.lo - mean) * sp;
                 let be = (r.hi - mean) * sp;
-                let ld = ln_norm_interval(al, be);
-                lds[k] = ld;
+                let (dk, ld) = norm_interval(al, be);
+                weights[k] = dk;
                 let ra = ratio(al, ld);
                 let rb = ratio(be, ld);
                 let et = ra - rb;
@@ -517,10 +521,14 @@ impl Channel {
         // log-sum-exp over regions: one exponential per region, one logarithm
         let (mut total, mut db, mut eh2, mut dom) = (0.0, 0.0, 0.0, 0.0);
         for p in parts.iter().take(self.regions.len()) {
-            if p.0 == f64::NEG_INFINITY {
+            let d = p.0 - lmax;
+            // exp(d) is exactly 0 below -745.2 (and d = -inf for an empty region); the largest
+            // part has exp(0) = 1 exactly: both skip a call (and libm's slow underflow path)
+            // without changing a bit of the result
+            if d < -745.2 {
                 continue;
             }
-            let e = (p.0 - lmax).exp();
+            let e = if d == 0.0 { 1.0 } else { d.exp() };
             total += e;
             db += e * p.1;
             eh2 += e * (p.2 + p.1 * p.1);
@@ -531,7 +539,7 @@ impl Channel {
             ln_z: lmax + total.ln(),
             d_bb: (eh2 - db * db).max(0.0),
             d_omega: dom,
-            lds,
+            weights,
         }
     }
 }
@@ -549,7 +557,8 @@ struct Derivs {
     ln_z: f64,
     d_bb: f64,
     d_omega: f64,
-    lds: [f64; 4],
+    /// Per linear region, `Phi(beta) - Phi(alpha)`.
+    weights: [f64; 4],
 }
 
 #[inline]
