@@ -31,8 +31,8 @@ use super::network::Network;
 use super::train::{EpochContext, EpochObserver};
 use super::NnError;
 use crate::replica::{
-    solve, solve_warm, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, OrderParams,
-    Prior, ReplicaError, SolverOptions,
+    solve, solve_warm, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, Prior,
+    ReplicaError, SolverOptions, WarmStart,
 };
 use faer::Mat;
 use rayon::prelude::*;
@@ -183,8 +183,8 @@ pub struct MiRecord {
 pub struct MiRecorder {
     setting: MiSetting,
     config: MiConfig,
-    /// Last fixed point per measured layer.
-    warm: Vec<Option<OrderParams>>,
+    /// Last fixed point (and its secants) per measured layer.
+    warm: Vec<Option<WarmStart>>,
     records: Vec<MiRecord>,
 }
 
@@ -194,7 +194,7 @@ struct Job {
     width: usize,
     act: Act,
     chain: Result<Chain, ReplicaError>,
-    warm: Option<OrderParams>,
+    warm: Option<WarmStart>,
     exact: Option<(f64, f64)>,
 }
 
@@ -400,7 +400,7 @@ impl MiRecorder {
                         rec.error = Some("the estimator returned no mutual information".into());
                     }
                     if e.converged {
-                        self.warm[job.layer - 1] = Some(e.order_params);
+                        self.warm[job.layer - 1] = Some(e.warm_start());
                     }
                 }
                 Err(e) => rec.error = Some(e.to_string()),

@@ -16,7 +16,10 @@ pub use chain::{Chain, Layer};
 pub use channel::{Activation, Channel};
 pub use error::ReplicaError;
 pub use prior::Prior;
-pub use solve::{solve, solve_warm, Estimate, OrderParams, Scheme, SchemeChoice, SolverOptions};
+pub use solve::{
+    solve, solve_warm, Estimate, OrderParams, Scheme, SchemeChoice, Secants, SolverOptions,
+    WarmStart,
+};
 pub use spectrum::{DiscreteSpectrum, Ensemble};
 
 /// Estimates for every truncation `T_1..T_L` of `chain`, first layer first: layer `l` is measured

@@ -176,6 +176,19 @@ pub struct Estimate {
     pub counters: Counters,
     /// The selected stationary point (for warm starts).
     pub order_params: OrderParams,
+    /// The Anderson secants of the final iteration (see [`Secants`]).
+    #[serde(skip)]
+    pub secants: Secants,
+}
+
+impl Estimate {
+    /// The stationary point and secants, to warm-start the solve of a nearby chain.
+    pub fn warm_start(&self) -> WarmStart {
+        WarmStart {
+            params: self.order_params.clone(),
+            secants: self.secants.clone(),
+        }
+    }
 }
 
 /// Outcome of the loop on one start.
@@ -186,6 +199,62 @@ struct Run {
     duplicate: bool,
     iterations: u64,
     residual: f64,
+    /// The Anderson history at the end (the newest last).
+    secants: Secants,
+}
+
+/// Secant pairs of a fixed-point map `x -> g(x)` in the mixed vector space of a scheme: column
+/// `j` holds `Delta f_j = f_{j+1} - f_j` and `Delta g_j = g_{j+1} - g_j` between consecutive
+/// sweeps, with residuals `f = g - x`. They are what Anderson mixing knows of the map's Jacobian.
+/// A converged solve returns its last ones ([`Estimate::warm_start`]) so that the next solve of
+/// a slightly changed chain (the next training epoch) can take a quasi-Newton step at its first
+/// sweep instead of rebuilding that knowledge sweep by sweep.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Secants {
+    df: Vec<Vec<f64>>,
+    dg: Vec<Vec<f64>>,
+}
+
+impl Secants {
+    /// Number of secant pairs.
+    pub fn len(&self) -> usize {
+        self.df.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.df.is_empty()
+    }
+    fn push(&mut self, df: Vec<f64>, dg: Vec<f64>) {
+        self.df.push(df);
+        self.dg.push(dg);
+    }
+    fn clear(&mut self) {
+        self.df.clear();
+        self.dg.clear();
+    }
+    /// Keep the newest `n`.
+    fn keep_last(&mut self, n: usize) {
+        let drop = self.df.len().saturating_sub(n);
+        self.df.drain(..drop);
+        self.dg.drain(..drop);
+    }
+}
+
+/// A start for [`solve_warm`]: a previous stationary point, and optionally the secants of the
+/// solve that found it (same chain shape; they only steer the iteration, never the fixed point it
+/// converges to).
+#[derive(Clone, Debug)]
+pub struct WarmStart {
+    pub params: OrderParams,
+    pub secants: Secants,
+}
+
+impl From<OrderParams> for WarmStart {
+    fn from(params: OrderParams) -> Self {
+        WarmStart {
+            params,
+            secants: Secants::default(),
+        }
+    }
 }
 
 /// One sweep of a scheme: `state -> state`.
@@ -207,26 +276,40 @@ trait Step {
 
 /// The one iteration loop shared by both schemes. Convergence: the largest relative change of any
 /// order parameter in one undamped sweep falls below `tol`. Schemes that expose a vector form are
-/// accelerated by Anderson mixing (a history of `depth` steps, cleared when the residual
-/// jumps); otherwise, and whenever an accelerated proposal fails, the plain sweep is used with
-/// adaptive damping (halved when the residual grows, relaxed back towards 1 when it shrinks).
+/// accelerated by Anderson mixing over at most `depth` secant pairs: the newest ones of this
+/// iteration, topped up with the newest of `prior` (secants inherited from an earlier solve of a
+/// nearby chain) while this iteration has fewer than `depth`. All of them are dropped when the
+/// residual jumps. Without a vector form, and whenever an accelerated proposal fails, the plain
+/// sweep is used with adaptive damping (halved when the residual grows, relaxed back towards 1
+/// when it shrinks).
 fn iterate<S: Step>(
     scheme: &mut S,
     init: S::State,
     opts: &SolverOptions,
-    evals: &mut Evals,
-    sweeps: &mut u64,
+    counters: (&mut Evals, &mut u64),
     known: &[OrderParams],
     depth: usize,
+    prior: &Secants,
 ) -> Result<Run, ReplicaError> {
+    let (evals, sweeps) = counters;
     let mut state = init;
     let mut prev = scheme.to_params(&state);
     let mut damping = 1.0f64;
     let mut last_res = f64::INFINITY;
     let mut best_res = f64::INFINITY;
     let mut res = f64::INFINITY;
-    let mut hist_x: Vec<Vec<f64>> = Vec::new();
-    let mut hist_g: Vec<Vec<f64>> = Vec::new();
+    let mut inherited = prior.clone();
+    inherited.keep_last(depth);
+    let mut fresh = Secants::default();
+    // (f, g) of the previous sweep
+    let mut last_fg: Option<(Vec<f64>, Vec<f64>)> = None;
+    let history = |inherited: &Secants, fresh: &Secants| -> Secants {
+        let mut all = inherited.clone();
+        all.keep_last(depth.saturating_sub(fresh.len()));
+        all.df.extend(fresh.df.iter().cloned());
+        all.dg.extend(fresh.dg.iter().cloned());
+        all
+    };
     for it in 1..=opts.max_iter {
         *sweeps += 1;
         let proposal = scheme.step(&state, evals)?;
@@ -251,6 +334,7 @@ fn iterate<S: Step>(
                 duplicate: true,
                 iterations: it as u64,
                 residual: res,
+                secants: Secants::default(),
             });
         }
         if res < opts.tol {
@@ -260,29 +344,35 @@ fn iterate<S: Step>(
                 duplicate: false,
                 iterations: it as u64,
                 residual: res,
+                secants: history(&inherited, &fresh),
             });
         }
         let mut next: Option<S::State> = None;
         if let (Some(x), Some(g)) = (S::to_vec(&state), S::to_vec(&proposal)) {
             if res > 10.0 * best_res {
-                hist_x.clear();
-                hist_g.clear();
+                inherited.clear();
+                fresh.clear();
+                last_fg = None;
             }
             best_res = best_res.min(res);
-            hist_x.push(x);
-            hist_g.push(g);
-            if hist_x.len() > depth + 1 {
-                hist_x.remove(0);
-                hist_g.remove(0);
+            let f: Vec<f64> = g.iter().zip(&x).map(|(a, b)| a - b).collect();
+            if let Some((lf, lg)) = &last_fg {
+                fresh.push(
+                    f.iter().zip(lf).map(|(a, b)| a - b).collect(),
+                    g.iter().zip(lg).map(|(a, b)| a - b).collect(),
+                );
+                fresh.keep_last(depth);
             }
-            if hist_x.len() >= 2 {
-                if let Some(xa) = anderson(&hist_x, &hist_g) {
+            let hist = history(&inherited, &fresh);
+            if !hist.is_empty() {
+                if let Some(xa) = anderson(&hist, &f, &g) {
                     let cand = S::from_vec(&proposal, &xa);
                     if scheme.to_params(&cand).values().all(f64::is_finite) {
                         next = Some(cand);
                     }
                 }
             }
+            last_fg = Some((f, g));
         }
         let next = match next {
             Some(n) => n,
@@ -309,6 +399,7 @@ fn iterate<S: Step>(
         duplicate: false,
         iterations: opts.max_iter as u64,
         residual: res,
+        secants: Secants::default(),
     })
 }
 
@@ -329,27 +420,19 @@ fn polish_depth(layers: usize) -> usize {
     (2 * layers).max(ANDERSON_DEPTH)
 }
 
-/// Anderson mixing: with residuals `f_k = g_k - x_k`, find `gamma` minimising
-/// `|f_k - sum_j gamma_j (f_{j+1} - f_j)|` (ridge-regularised normal equations) and return
-/// `g_k - sum_j gamma_j (g_{j+1} - g_j)`.
-fn anderson(xs: &[Vec<f64>], gs: &[Vec<f64>]) -> Option<Vec<f64>> {
-    let k = xs.len() - 1;
-    let n = xs[0].len();
-    let f: Vec<Vec<f64>> = xs
-        .iter()
-        .zip(gs)
-        .map(|(x, g)| g.iter().zip(x).map(|(a, b)| a - b).collect())
-        .collect();
-    let df: Vec<Vec<f64>> = (0..k)
-        .map(|j| (0..n).map(|i| f[j + 1][i] - f[j][i]).collect())
-        .collect();
+/// Anderson mixing: with the current residual `f = g - x` and secant columns `(Delta f_j,
+/// Delta g_j)`, find `gamma` minimising `|f - sum_j gamma_j Delta f_j|` (ridge-regularised normal
+/// equations) and return `g - sum_j gamma_j Delta g_j`.
+fn anderson(sec: &Secants, f: &[f64], g: &[f64]) -> Option<Vec<f64>> {
+    let k = sec.len();
+    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
     let mut m = vec![vec![0.0; k]; k];
     let mut rhs = vec![0.0; k];
     for a in 0..k {
         for b in 0..k {
-            m[a][b] = (0..n).map(|i| df[a][i] * df[b][i]).sum();
+            m[a][b] = dot(&sec.df[a], &sec.df[b]);
         }
-        rhs[a] = (0..n).map(|i| df[a][i] * f[k][i]).sum();
+        rhs[a] = dot(&sec.df[a], f);
     }
     let trace: f64 = (0..k).map(|a| m[a][a]).sum();
     if trace.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
@@ -359,13 +442,8 @@ fn anderson(xs: &[Vec<f64>], gs: &[Vec<f64>]) -> Option<Vec<f64>> {
         row[a] += 1e-10 * trace;
     }
     let gamma = solve_small(m, rhs)?;
-    let out: Vec<f64> = (0..n)
-        .map(|i| {
-            gs[k][i]
-                - (0..k)
-                    .map(|j| gamma[j] * (gs[j + 1][i] - gs[j][i]))
-                    .sum::<f64>()
-        })
+    let out: Vec<f64> = (0..g.len())
+        .map(|i| g[i] - (0..k).map(|j| gamma[j] * sec.dg[j][i]).sum::<f64>())
         .collect();
     out.iter().all(|v| v.is_finite()).then_some(out)
 }
@@ -662,7 +740,7 @@ fn run_scheme(
     chain: &Chain,
     scheme: Scheme,
     v0: &[f64],
-    warm: Option<&OrderParams>,
+    warm: Option<&WarmStart>,
     opts: &SolverOptions,
     counters: &mut Counters,
     seen: &mut Vec<OrderParams>,
@@ -674,8 +752,9 @@ fn run_scheme(
                 chain,
                 rule: opts.rule,
             };
-            let init = match warm {
-                Some(p) => p.clone(),
+            let no_secants = Secants::default();
+            let (init, prior) = match warm {
+                Some(w) => (w.params.clone(), &w.secants),
                 None => {
                     // Stage 1: a coarse quadrature rule and a loose tolerance find the basin
                     // cheaply; stage 2 polishes with the full rule from there.
@@ -689,10 +768,10 @@ fn run_scheme(
                         &mut coarse,
                         fixed_point_init(chain, v0.to_vec()),
                         &o1,
-                        &mut counters.evals,
-                        &mut counters.sweeps_fixed_point,
+                        (&mut counters.evals, &mut counters.sweeps_fixed_point),
                         seen,
                         ANDERSON_DEPTH,
+                        &no_secants,
                     )?;
                     if first.duplicate {
                         counters.starts_duplicate += 1;
@@ -708,17 +787,17 @@ fn run_scheme(
                         return Ok(None);
                     }
                     seen.push(first.params.clone());
-                    first.params
+                    (first.params, &no_secants)
                 }
             };
             iterate(
                 &mut st,
                 init,
                 opts,
-                &mut counters.evals,
-                &mut counters.sweeps_fixed_point,
+                (&mut counters.evals, &mut counters.sweeps_fixed_point),
                 &[],
                 polish_depth(chain.len()),
+                prior,
             )
             .map(Some)
         }
@@ -732,10 +811,10 @@ fn run_scheme(
                 &mut st,
                 init,
                 opts,
-                &mut counters.evals,
-                &mut counters.sweeps_vamp,
+                (&mut counters.evals, &mut counters.sweeps_vamp),
                 &[],
                 ANDERSON_DEPTH,
+                &Secants::default(),
             )
             .map(Some)
         }
@@ -762,17 +841,32 @@ pub fn solve(chain: &Chain, opts: &SolverOptions) -> Result<Estimate, ReplicaErr
 }
 
 /// As [`solve`], but first tries the fixed-point scheme from a previous stationary point
-/// (e.g. the previous epoch's); falls back to the full multi-start if that does not converge.
+/// (e.g. the previous epoch's), steered by that solve's secants if `previous` carries them; falls
+/// back to the full multi-start if that does not converge. `previous` may be an
+/// [`OrderParams`] (`.into()`) or an [`Estimate::warm_start`].
 pub fn solve_warm(
     chain: &Chain,
     opts: &SolverOptions,
-    previous: &OrderParams,
+    previous: &WarmStart,
 ) -> Result<Estimate, ReplicaError> {
-    if previous.v.len() != chain.len() {
+    let n = chain.len();
+    if previous.params.v.len() != n {
         return Err(ReplicaError::InvalidChain(format!(
-            "warm start has {} layers, the chain {}",
-            previous.v.len(),
-            chain.len()
+            "warm start has {} layers, the chain {n}",
+            previous.params.v.len(),
+        )));
+    }
+    if let Some(bad) = previous
+        .secants
+        .df
+        .iter()
+        .chain(&previous.secants.dg)
+        .find(|c| c.len() != 2 * n)
+    {
+        return Err(ReplicaError::InvalidChain(format!(
+            "warm-start secants of length {}, the chain needs {}",
+            bad.len(),
+            2 * n
         )));
     }
     solve_inner(chain, opts, Some(previous))
@@ -781,18 +875,18 @@ pub fn solve_warm(
 fn solve_inner(
     chain: &Chain,
     opts: &SolverOptions,
-    warm: Option<&OrderParams>,
+    warm: Option<&WarmStart>,
 ) -> Result<Estimate, ReplicaError> {
     // the caller's thread may have just run a faer matrix product (see `simd`)
     crate::simd::clear_upper_simd_state();
     let mut counters = Counters::default();
     let mut failures: Vec<String> = Vec::new();
-    if let Some(p) = warm {
+    if let Some(w) = warm {
         match run_scheme(
             chain,
             Scheme::FixedPoint,
-            &p.v,
-            Some(p),
+            &w.params.v,
+            Some(w),
             opts,
             &mut counters,
             &mut Vec::new(),
@@ -881,5 +975,6 @@ fn finish(
         residual: c.run.residual,
         counters,
         order_params: c.run.params,
+        secants: c.run.secants,
     })
 }
