@@ -428,9 +428,9 @@ fn anderson(sec: &Secants, f: &[f64], g: &[f64]) -> Option<Vec<f64>> {
     let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
     let mut m = vec![vec![0.0; k]; k];
     let mut rhs = vec![0.0; k];
-    for a in 0..k {
-        for b in 0..k {
-            m[a][b] = dot(&sec.df[a], &sec.df[b]);
+    for (a, row) in m.iter_mut().enumerate() {
+        for (b, x) in row.iter_mut().enumerate() {
+            *x = dot(&sec.df[a], &sec.df[b]);
         }
         rhs[a] = dot(&sec.df[a], f);
     }
