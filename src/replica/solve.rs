@@ -290,7 +290,7 @@ fn iterate<S: Step>(
     known: &[OrderParams],
     depth: usize,
     prior: &Secants,
-) -> Result<Run, ReplicaError> {
+) -> Result<(Run, S::State), ReplicaError> {
     let (evals, sweeps) = counters;
     let mut state = init;
     let mut prev = scheme.to_params(&state);
@@ -328,24 +328,30 @@ fn iterate<S: Step>(
         // within 1e-2 relative, and changing by less than 1e-2 per sweep): the same basin
         // (distinct stationary points differ at O(1)).
         if res < 1e-2 && known.iter().any(|k| close_points(k, &p, 1e-2)) {
-            return Ok(Run {
-                params: p,
-                converged: false,
-                duplicate: true,
-                iterations: it as u64,
-                residual: res,
-                secants: Secants::default(),
-            });
+            return Ok((
+                Run {
+                    params: p,
+                    converged: false,
+                    duplicate: true,
+                    iterations: it as u64,
+                    residual: res,
+                    secants: Secants::default(),
+                },
+                proposal,
+            ));
         }
         if res < opts.tol {
-            return Ok(Run {
-                params: p,
-                converged: true,
-                duplicate: false,
-                iterations: it as u64,
-                residual: res,
-                secants: history(&inherited, &fresh),
-            });
+            return Ok((
+                Run {
+                    params: p,
+                    converged: true,
+                    duplicate: false,
+                    iterations: it as u64,
+                    residual: res,
+                    secants: history(&inherited, &fresh),
+                },
+                proposal,
+            ));
         }
         let mut next: Option<S::State> = None;
         if let (Some(x), Some(g)) = (S::to_vec(&state), S::to_vec(&proposal)) {
@@ -393,14 +399,17 @@ fn iterate<S: Step>(
         prev = scheme.to_params(&next);
         state = next;
     }
-    Ok(Run {
-        params: prev,
-        converged: false,
-        duplicate: false,
-        iterations: opts.max_iter as u64,
-        residual: res,
-        secants: Secants::default(),
-    })
+    Ok((
+        Run {
+            params: prev,
+            converged: false,
+            duplicate: false,
+            iterations: opts.max_iter as u64,
+            residual: res,
+            secants: Secants::default(),
+        },
+        state,
+    ))
 }
 
 /// Tolerance of the coarse first stage of a fixed-point solve.
@@ -673,6 +682,30 @@ impl Step for VampStep<'_> {
         }
     }
 
+    /// `(a1x, ln a1z)`: the variables the sweep carries (`a1x` may be 0, `a1z` is positive).
+    fn to_vec(s: &VampState) -> Option<Vec<f64>> {
+        if s.a1z.iter().any(|&x| x.is_nan() || x <= 0.0) || s.a1x.iter().any(|x| x.is_nan()) {
+            return None;
+        }
+        Some(
+            s.a1x
+                .iter()
+                .copied()
+                .chain(s.a1z.iter().map(|x| x.ln()))
+                .collect(),
+        )
+    }
+
+    fn from_vec(template: &VampState, x: &[f64]) -> VampState {
+        let n = template.a1x.len();
+        let mut o = template.clone();
+        for i in 0..n {
+            o.a1x[i] = x[i].max(0.0);
+            o.a1z[i] = x[n + i].exp();
+        }
+        o
+    }
+
     fn to_params(&self, s: &VampState) -> OrderParams {
         let n = s.a1x.len();
         let mut p = OrderParams {
@@ -736,89 +769,114 @@ struct Candidate {
     phi: f64,
 }
 
+/// One start of `scheme` from the variances `v0`, in two stages (see [`staged`]). `Ok(None)`: the
+/// start reached a stationary point already found and was not polished again.
 fn run_scheme(
     chain: &Chain,
     scheme: Scheme,
     v0: &[f64],
-    warm: Option<&WarmStart>,
     opts: &SolverOptions,
     counters: &mut Counters,
     seen: &mut Vec<OrderParams>,
 ) -> Result<Option<Run>, ReplicaError> {
     counters.starts_tried += 1;
+    let Counters {
+        evals,
+        starts_duplicate,
+        ..
+    } = counters;
     match scheme {
-        Scheme::FixedPoint => {
-            let mut st = FixedPointStep {
-                chain,
-                rule: opts.rule,
-            };
-            let no_secants = Secants::default();
-            let (init, prior) = match warm {
-                Some(w) => (w.params.clone(), &w.secants),
-                None => {
-                    // Stage 1: a coarse quadrature rule and a loose tolerance find the basin
-                    // cheaply; stage 2 polishes with the full rule from there.
-                    let mut coarse = FixedPointStep {
-                        chain,
-                        rule: RuleSize::coarse(),
-                    };
-                    let mut o1 = *opts;
-                    o1.tol = opts.tol.max(COARSE_TOL);
-                    let first = iterate(
-                        &mut coarse,
-                        fixed_point_init(chain, v0.to_vec()),
-                        &o1,
-                        (&mut counters.evals, &mut counters.sweeps_fixed_point),
-                        seen,
-                        ANDERSON_DEPTH,
-                        &no_secants,
-                    )?;
-                    if first.duplicate {
-                        counters.starts_duplicate += 1;
-                        return Ok(None);
-                    }
-                    if !first.converged {
-                        return Ok(Some(first));
-                    }
-                    // A start whose coarse fixed point coincides with an earlier start's is the
-                    // same stationary point: polishing it again would only repeat work.
-                    if seen.iter().any(|p| same_point(p, &first.params)) {
-                        counters.starts_duplicate += 1;
-                        return Ok(None);
-                    }
-                    seen.push(first.params.clone());
-                    (first.params, &no_secants)
-                }
-            };
-            iterate(
-                &mut st,
-                init,
-                opts,
-                (&mut counters.evals, &mut counters.sweeps_fixed_point),
-                &[],
-                polish_depth(chain.len()),
-                prior,
-            )
-            .map(Some)
-        }
-        Scheme::Vamp => {
-            let mut st = VampStep {
-                chain,
-                rule: opts.rule,
-            };
-            let init = vamp_init(chain, v0);
-            iterate(
-                &mut st,
-                init,
-                opts,
-                (&mut counters.evals, &mut counters.sweeps_vamp),
-                &[],
-                ANDERSON_DEPTH,
-                &Secants::default(),
-            )
-            .map(Some)
-        }
+        Scheme::FixedPoint => staged(
+            |rule| FixedPointStep { chain, rule },
+            fixed_point_init(chain, v0.to_vec()),
+            opts,
+            (evals, &mut counters.sweeps_fixed_point, starts_duplicate),
+            seen,
+            chain.len(),
+            ANDERSON_DEPTH,
+        ),
+        Scheme::Vamp => staged(
+            |rule| VampStep { chain, rule },
+            vamp_init(chain, v0),
+            opts,
+            (evals, &mut counters.sweeps_vamp, starts_duplicate),
+            seen,
+            chain.len(),
+            // no acceleration while far from a fixed point: Anderson mixing of the ML-VAMP sweep
+            // sent some starts of the training chains wandering for thousands of sweeps
+            0,
+        ),
     }
+}
+
+/// A start in two stages. Stage 1: a coarse quadrature rule, a loose tolerance and a short
+/// Anderson history (`coarse_depth`, 0 for none) find the basin cheaply, stopping early when the iterate enters the basin of a
+/// stationary point in `seen`; a start whose coarse fixed point coincides with one in `seen` is
+/// the same stationary point and is not polished again (`Ok(None)`). Stage 2 polishes with the
+/// full rule from the coarse fixed point.
+fn staged<S: Step>(
+    make: impl Fn(RuleSize) -> S,
+    init: S::State,
+    opts: &SolverOptions,
+    counters: (&mut Evals, &mut u64, &mut u64),
+    seen: &mut Vec<OrderParams>,
+    layers: usize,
+    coarse_depth: usize,
+) -> Result<Option<Run>, ReplicaError> {
+    let (evals, sweeps, duplicates) = counters;
+    let mut o1 = *opts;
+    o1.tol = opts.tol.max(COARSE_TOL);
+    let (first, state) = iterate(
+        &mut make(RuleSize::coarse()),
+        init,
+        &o1,
+        (&mut *evals, &mut *sweeps),
+        seen,
+        coarse_depth,
+        &Secants::default(),
+    )?;
+    if first.duplicate || (first.converged && seen.iter().any(|p| same_point(p, &first.params))) {
+        *duplicates += 1;
+        return Ok(None);
+    }
+    if !first.converged {
+        return Ok(Some(first));
+    }
+    seen.push(first.params);
+    let (run, _) = iterate(
+        &mut make(opts.rule),
+        state,
+        opts,
+        (evals, sweeps),
+        &[],
+        polish_depth(layers),
+        &Secants::default(),
+    )?;
+    Ok(Some(run))
+}
+
+/// The fixed-point scheme with the full rule from a previous stationary point, steered by its
+/// secants.
+fn polish_warm(
+    chain: &Chain,
+    warm: &WarmStart,
+    opts: &SolverOptions,
+    counters: &mut Counters,
+) -> Result<Run, ReplicaError> {
+    counters.starts_tried += 1;
+    let (run, _) = iterate(
+        &mut FixedPointStep {
+            chain,
+            rule: opts.rule,
+        },
+        warm.params.clone(),
+        opts,
+        (&mut counters.evals, &mut counters.sweeps_fixed_point),
+        &[],
+        polish_depth(chain.len()),
+        &warm.secants,
+    )?;
+    Ok(run)
 }
 
 /// Whether two coarse fixed points are the same stationary point: every order parameter within
@@ -882,16 +940,8 @@ fn solve_inner(
     let mut counters = Counters::default();
     let mut failures: Vec<String> = Vec::new();
     if let Some(w) = warm {
-        match run_scheme(
-            chain,
-            Scheme::FixedPoint,
-            &w.params.v,
-            Some(w),
-            opts,
-            &mut counters,
-            &mut Vec::new(),
-        ) {
-            Ok(Some(run)) if run.converged => {
+        match polish_warm(chain, w, opts, &mut counters) {
+            Ok(run) if run.converged => {
                 counters.starts_converged += 1;
                 let phi = potential::phi(chain, &run.params, opts.rule, &mut counters.evals)?;
                 return finish(
@@ -905,11 +955,10 @@ fn solve_inner(
                     opts,
                 );
             }
-            Ok(Some(run)) => failures.push(format!(
+            Ok(run) => failures.push(format!(
                 "warm start: no convergence (residual {:.2e})",
                 run.residual
             )),
-            Ok(None) => {}
             Err(e) => failures.push(format!("warm start: {e}")),
         }
     }
@@ -924,7 +973,7 @@ fn solve_inner(
         let mut seen = Vec::new();
         for k in 0..n_starts {
             let v0 = start_v(chain, k);
-            match run_scheme(chain, scheme, &v0, None, opts, &mut counters, &mut seen) {
+            match run_scheme(chain, scheme, &v0, opts, &mut counters, &mut seen) {
                 Ok(None) => {} // same stationary point as an earlier start
                 Ok(Some(run)) if run.converged => {
                     counters.starts_converged += 1;
