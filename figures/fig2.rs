@@ -11,13 +11,13 @@
 //!
 //! Writes `fig2.csv` (+ `fig2.provenance.json`), `fig2.svg` and `figS1.svg` into `--out`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use replica_mi::experiment::fig2::{self, log_grid, Fig2Activation, Fig2Config, Fig2Row};
 use replica_mi::experiment::plot::{
-    render_svg_with, Axis, Figure, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
+    Axis, Figure, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{write_csv, CommonArgs, RunClock, Scale};
+use replica_mi::experiment::{CommonArgs, FigureOutput, Scale};
 
 /// Entropy (Figure 2) and mutual information (Figure S1) of random 2-layer networks vs the
 /// weight scale.
@@ -203,35 +203,16 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
     let cfg = config(c.scale);
-    c.create_out_dir()
-        .with_context(|| format!("creating {}", c.out.display()))?;
-
-    let clock = RunClock::start();
-    let progress = c.progress(0, "fig2");
+    let mut out = FigureOutput::start(c, "fig2")?;
+    let progress = out.progress();
     let rows = fig2::run(&cfg, c.seed, &progress)?;
     progress.finish_and_clear();
 
-    let csv = c.out.join("fig2.csv");
-    write_csv(&csv, &rows)?;
-    let (svg, svg_s1) = (c.out.join("fig2.svg"), c.out.join("figS1.svg"));
+    out.table("fig2.csv", &rows)?;
     let below = SharedLegend::Below;
-    render_svg_with(&figure(&rows, &cfg, Quantity::Entropy), &svg, below)?;
-    render_svg_with(
-        &figure(&rows, &cfg, Quantity::MutualInformation),
-        &svg_s1,
-        below,
-    )?;
-    let record = clock.finish("fig2", &cfg, c.seed, c.scale);
-    let prov = record.write_beside(&csv)?;
-
-    if !c.quiet {
-        println!(
-            "fig2 ({} scale, seed {}) in {:.1} s:",
-            c.scale, c.seed, record.elapsed_seconds
-        );
-        for p in [&csv, &prov, &svg, &svg_s1] {
-            println!("  {}", p.display());
-        }
-    }
+    out.figure("fig2.svg", &figure(&rows, &cfg, Quantity::Entropy), below)?;
+    let s1 = figure(&rows, &cfg, Quantity::MutualInformation);
+    out.figure("figS1.svg", &s1, below)?;
+    out.finish(&cfg, "", &[])?;
     Ok(())
 }

@@ -14,13 +14,13 @@
 //!
 //! Writes `fig3.csv` (+ `fig3.provenance.json`), `fig3_errors.csv` and `fig3.svg` into `--out`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, STUDENT_LAYERS};
 use replica_mi::experiment::plot::{
-    render_svg, Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, Style,
+    Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{write_csv, CommonArgs, RunClock, Scale};
+use replica_mi::experiment::{CommonArgs, FigureOutput, Scale};
 
 /// Linear teacher-student regression: losses and I(X;T_l) during training, replica vs exact.
 #[derive(Parser)]
@@ -153,38 +153,25 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
     let cfg = config(c.scale);
-    c.create_out_dir()
-        .with_context(|| format!("creating {}", c.out.display()))?;
-
-    let clock = RunClock::start();
-    let progress = c.progress(0, "fig3");
+    let mut out = FigureOutput::start(c, "fig3")?;
+    let progress = out.progress();
     let rows = fig3::run(&cfg, c.seed, &progress)?;
     progress.finish_and_clear();
     let errs = fig3::errors(&cfg, c.seed, &rows);
 
-    let csv = c.out.join("fig3.csv");
-    write_csv(&csv, &rows)?;
-    let csv_err = c.out.join("fig3_errors.csv");
-    write_csv(&csv_err, &errs)?;
-    let svg = c.out.join("fig3.svg");
-    render_svg(&figure(&rows, &errs, &cfg, c.seed), &svg)?;
-    let record = clock.finish("fig3", &cfg, c.seed, c.scale);
-    let prov = record.write_beside(&csv)?;
-
-    if !c.quiet {
-        println!(
-            "fig3 ({} scale, seed {}) in {:.1} s:",
-            c.scale, c.seed, record.elapsed_seconds
-        );
-        for e in &errs {
-            println!(
-                "  n = {:5} layer {}: max sq err {:.2e}, mean {:.2e} ({} points, {} failed)",
+    out.table("fig3.csv", &rows)?;
+    out.table("fig3_errors.csv", &errs)?;
+    let fig = figure(&rows, &errs, &cfg, c.seed);
+    out.figure("fig3.svg", &fig, SharedLegend::None)?;
+    let details: Vec<String> = errs
+        .iter()
+        .map(|e| {
+            format!(
+                "n = {:5} layer {}: max sq err {:.2e}, mean {:.2e} ({} points, {} failed)",
                 e.width, e.layer, e.max_squared_error, e.mean_squared_error, e.points, e.failed
-            );
-        }
-        for p in [&csv, &csv_err, &prov, &svg] {
-            println!("  {}", p.display());
-        }
-    }
+            )
+        })
+        .collect();
+    out.finish(&cfg, "", &details)?;
     Ok(())
 }

@@ -13,13 +13,13 @@
 //! Writes `fig4.csv` (+ `fig4.provenance.json`) and `fig4.svg` into `--out`; the hardtanh-only
 //! variant writes `fig4_hardtanh_only.*`, and a seed other than the default appends `_seed<N>`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use replica_mi::experiment::fig4::{self, Fig4Config, Fig4Row, Fig4Variant, HIDDEN_LAYERS};
 use replica_mi::experiment::plot::{
-    render_svg, Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, Style,
+    Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{write_csv, CommonArgs, RunClock, Scale};
+use replica_mi::experiment::{CommonArgs, FigureOutput, Scale};
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Variant {
@@ -190,33 +190,18 @@ fn main() -> Result<()> {
     if c.seed != 2018 {
         stem.push_str(&format!("_seed{}", c.seed));
     }
-    c.create_out_dir()
-        .with_context(|| format!("creating {}", c.out.display()))?;
-
-    let clock = RunClock::start();
-    let progress = c.progress(0, "fig4");
+    let mut out = FigureOutput::start(c, "fig4")?;
+    let progress = out.progress();
     let rows = fig4::run(&cfg, c.seed, &progress)?;
     progress.finish_and_clear();
 
-    let csv = c.out.join(format!("{stem}.csv"));
-    write_csv(&csv, &rows)?;
-    let svg = c.out.join(format!("{stem}.svg"));
-    render_svg(&figure(&rows, &cfg), &svg)?;
-    let record = clock.finish("fig4", &cfg, c.seed, c.scale);
-    let prov = record.write_beside(&csv)?;
-
-    if !c.quiet {
-        let failed = rows
-            .iter()
-            .filter(|r| r.replica_converged == Some(false))
-            .count();
-        println!(
-            "fig4 ({} scale, seed {}) in {:.1} s, {failed} failed solves:",
-            c.scale, c.seed, record.elapsed_seconds
-        );
-        for p in [&csv, &prov, &svg] {
-            println!("  {}", p.display());
-        }
-    }
+    out.table(&format!("{stem}.csv"), &rows)?;
+    let fig = figure(&rows, &cfg);
+    out.figure(&format!("{stem}.svg"), &fig, SharedLegend::None)?;
+    let failed = rows
+        .iter()
+        .filter(|r| r.replica_converged == Some(false))
+        .count();
+    out.finish(&cfg, &format!(", {failed} failed solves"), &[])?;
     Ok(())
 }

@@ -116,3 +116,17 @@ fn secants_of_another_chain_shape_are_rejected() {
     let err = solve_warm(&three, &opts, &w).unwrap_err().to_string();
     assert!(err.contains("secants of length 4"), "{err}");
 }
+
+#[test]
+fn ml_vamp_results_carry_no_secants() {
+    // Warm starts run the fixed-point scheme; ML-VAMP's secants are of another map (another
+    // vector of the same length), so an ML-VAMP result must not hand them on.
+    let panel = replica_mi::guard::panel().unwrap();
+    let c = panel
+        .iter()
+        .find(|p| p.name == "2L_linear_relu_mixed")
+        .unwrap();
+    let e = solve(&c.chain, &SolverOptions::default()).unwrap();
+    assert_eq!(e.scheme, replica_mi::replica::Scheme::Vamp);
+    assert!(e.secants.is_empty() && e.warm_start().secants.is_empty());
+}

@@ -4,6 +4,7 @@
 //! * [`record`]: run records (`<name>.provenance.json` beside each CSV);
 //! * [`table`]: tidy CSV output (one row per point, one column per quantity, units in the names);
 //! * [`plot`]: multi-panel SVG figures (plotters);
+//! * [`output`]: what a figure binary writes (folder, tables, figures, provenance, summary);
 //! * [`compare`]: a produced CSV against its reference in `data/reference/` (polars), with a
 //!   typed report;
 //! * [`fig2`]: Figure 2 and S1 of the paper (entropy and mutual information of random 2-layer
@@ -18,6 +19,7 @@ pub mod error;
 pub mod fig2;
 pub mod fig3;
 pub mod fig4;
+pub mod output;
 pub mod plot;
 pub mod record;
 pub mod table;
@@ -27,5 +29,6 @@ pub use compare::{
     compare_csv, compare_frames, CompareSpec, ComparisonReport, Failure, Side, Tolerance,
 };
 pub use error::ExperimentError;
+pub use output::FigureOutput;
 pub use record::{RunClock, RunRecord, Timestamp};
 pub use table::write_csv;

@@ -176,7 +176,8 @@ pub struct Estimate {
     pub counters: Counters,
     /// The selected stationary point (for warm starts).
     pub order_params: OrderParams,
-    /// The Anderson secants of the final iteration (see [`Secants`]).
+    /// The Anderson secants of the final iteration (see [`Secants`]) of a fixed-point solve; empty
+    /// after ML-VAMP, whose secants are of another map.
     #[serde(skip)]
     pub secants: Secants,
 }
@@ -1024,6 +1025,10 @@ fn finish(
         residual: c.run.residual,
         counters,
         order_params: c.run.params,
-        secants: c.run.secants,
+        // warm starts run the fixed-point scheme: ML-VAMP secants live in another space
+        secants: match c.scheme {
+            Scheme::FixedPoint => c.run.secants,
+            Scheme::Vamp => Secants::default(),
+        },
     })
 }

@@ -1,0 +1,145 @@
+//! The output side every figure binary shares: one folder (`--out`), the tables and figures of
+//! the run written into it, the provenance record beside the first table, and a summary of what
+//! was written on stdout (unless `--quiet`).
+
+use super::cli::CommonArgs;
+use super::error::ExperimentError;
+use super::plot::{render_svg_with, Figure, SharedLegend};
+use super::record::{RunClock, RunRecord};
+use super::table::write_csv;
+use indicatif::ProgressBar;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// One run of a figure binary, from the creation of its folder to its provenance record.
+pub struct FigureOutput<'a> {
+    args: &'a CommonArgs,
+    name: String,
+    clock: RunClock,
+    tables: Vec<PathBuf>,
+    figures: Vec<PathBuf>,
+}
+
+impl<'a> FigureOutput<'a> {
+    /// Create the folder `--out` and start the run's clock; `name` is the experiment's (`fig2`).
+    pub fn start(args: &'a CommonArgs, name: &str) -> Result<Self, ExperimentError> {
+        args.create_out_dir()
+            .map_err(|e| ExperimentError::io(&args.out, e))?;
+        Ok(FigureOutput {
+            args,
+            name: name.to_string(),
+            clock: RunClock::start(),
+            tables: Vec::new(),
+            figures: Vec::new(),
+        })
+    }
+
+    /// A progress bar named after the run, shown as [`CommonArgs::show_progress`] says.
+    pub fn progress(&self) -> ProgressBar {
+        self.args.progress(0, &self.name)
+    }
+
+    /// Write `rows` as the CSV `<out>/<file>`.
+    pub fn table<R: Serialize>(
+        &mut self,
+        file: &str,
+        rows: &[R],
+    ) -> Result<PathBuf, ExperimentError> {
+        let path = self.args.out.join(file);
+        write_csv(&path, rows)?;
+        self.tables.push(path.clone());
+        Ok(path)
+    }
+
+    /// Render `fig` as the SVG `<out>/<file>`.
+    pub fn figure(
+        &mut self,
+        file: &str,
+        fig: &Figure,
+        legend: SharedLegend,
+    ) -> Result<PathBuf, ExperimentError> {
+        let path = self.args.out.join(file);
+        render_svg_with(fig, &path, legend)?;
+        self.figures.push(path.clone());
+        Ok(path)
+    }
+
+    /// End the run: write the record of `config` (with seed, scale, version, commit, times)
+    /// beside the first table and, unless `--quiet`, print
+    /// `<name> (<scale> scale, seed <seed>) in <t> s<headline>:`, then `details` and the paths
+    /// written (tables, provenance, figures), one per line.
+    pub fn finish<'c, C: Serialize>(
+        self,
+        config: &'c C,
+        headline: &str,
+        details: &[String],
+    ) -> Result<RunRecord<&'c C>, ExperimentError> {
+        let first = self.tables.first().ok_or_else(|| {
+            ExperimentError::InvalidConfig(format!(
+                "{}: no table written, so no place for the provenance record",
+                self.name
+            ))
+        })?;
+        let record = self
+            .clock
+            .finish(&self.name, config, self.args.seed, self.args.scale);
+        let prov = record.write_beside(first)?;
+        if !self.args.quiet {
+            println!(
+                "{} ({} scale, seed {}) in {:.1} s{headline}:",
+                self.name, self.args.scale, self.args.seed, record.elapsed_seconds
+            );
+            for d in details {
+                println!("  {d}");
+            }
+            let paths = self.tables.iter().chain([&prov]).chain(&self.figures);
+            for p in paths {
+                println!("  {}", p.display());
+            }
+        }
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::Scale;
+
+    fn args(dir: &str) -> CommonArgs {
+        CommonArgs {
+            scale: Scale::Quick,
+            seed: 7,
+            out: std::env::temp_dir()
+                .join(format!("replica-mi-output-{dir}-{}", std::process::id())),
+            quiet: true,
+        }
+    }
+
+    #[test]
+    fn provenance_goes_beside_the_first_table() {
+        let a = args("ok");
+        let mut out = FigureOutput::start(&a, "demo").unwrap();
+        #[derive(Serialize)]
+        struct Row {
+            x: f64,
+        }
+        out.table("first.csv", &[Row { x: 1.0 }]).unwrap();
+        out.table("second.csv", &[Row { x: 2.0 }]).unwrap();
+        let rec = out.finish(&"config", "", &[]).unwrap();
+        assert_eq!((rec.seed, rec.name.as_str()), (7, "demo"));
+        let json = std::fs::read_to_string(a.out.join("first.provenance.json")).unwrap();
+        assert!(json.contains("\"seed\": 7") && json.contains("\"config\": \"config\""));
+        assert!(!a.out.join("second.provenance.json").exists());
+        std::fs::remove_dir_all(&a.out).unwrap();
+    }
+
+    #[test]
+    fn a_run_without_a_table_is_an_error() {
+        let a = args("empty");
+        let out = FigureOutput::start(&a, "demo").unwrap();
+        let err = out.finish(&(), "", &[]).unwrap_err().to_string();
+        assert!(err.contains("no table written"), "{err}");
+        std::fs::remove_dir_all(&a.out).unwrap();
+    }
+}
