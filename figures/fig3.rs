@@ -20,7 +20,7 @@ use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, STUD
 use replica_mi::experiment::plot::{
     Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{CommonArgs, FigureOutput, Scale};
+use replica_mi::experiment::{CommonArgs, DeviceArgs, FigureOutput, Scale};
 
 /// Linear teacher-student regression: losses and I(X;T_l) during training, replica vs exact.
 #[derive(Parser)]
@@ -28,6 +28,8 @@ use replica_mi::experiment::{CommonArgs, FigureOutput, Scale};
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 /// The problem size of each scale.
@@ -153,9 +155,11 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
     let cfg = config(c.scale);
+    let dev = args.device.open()?;
     let mut out = FigureOutput::start(c, "fig3")?;
+    out.on_device(&dev);
     let progress = out.progress();
-    let rows = fig3::run(&cfg, c.seed, &progress)?;
+    let rows = fig3::run(&cfg, c.seed, &dev, &progress)?;
     progress.finish_and_clear();
     let errs = fig3::errors(&cfg, c.seed, &rows);
 

@@ -19,7 +19,7 @@ use replica_mi::experiment::fig4::{self, Fig4Config, Fig4Row, Fig4Variant, HIDDE
 use replica_mi::experiment::plot::{
     Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{CommonArgs, FigureOutput, Scale};
+use replica_mi::experiment::{CommonArgs, DeviceArgs, FigureOutput, Scale};
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Variant {
@@ -35,6 +35,8 @@ enum Variant {
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Which networks to train.
     #[arg(long, value_enum, default_value_t = Variant::Paper)]
     variant: Variant,
@@ -190,9 +192,11 @@ fn main() -> Result<()> {
     if c.seed != 2018 {
         stem.push_str(&format!("_seed{}", c.seed));
     }
+    let dev = args.device.open()?;
     let mut out = FigureOutput::start(c, "fig4")?;
+    out.on_device(&dev);
     let progress = out.progress();
-    let rows = fig4::run(&cfg, c.seed, &progress)?;
+    let rows = fig4::run(&cfg, c.seed, &dev, &progress)?;
     progress.finish_and_clear();
 
     out.table(&format!("{stem}.csv"), &rows)?;

@@ -15,7 +15,13 @@ fn quick() -> &'static (Fig3Config, Vec<Fig3Row>) {
     static RUN: OnceLock<(Fig3Config, Vec<Fig3Row>)> = OnceLock::new();
     RUN.get_or_init(|| {
         let cfg = Fig3Config::for_scale(Scale::Quick);
-        let rows = fig3::run(&cfg, SEED, &ProgressBar::hidden()).expect("quick fig3 run");
+        let rows = fig3::run(
+            &cfg,
+            SEED,
+            &candle_core::Device::Cpu,
+            &ProgressBar::hidden(),
+        )
+        .expect("quick fig3 run");
         (cfg, rows)
     })
 }

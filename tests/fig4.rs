@@ -16,7 +16,13 @@ fn quick() -> &'static (Fig4Config, Vec<Fig4Row>) {
     static RUN: OnceLock<(Fig4Config, Vec<Fig4Row>)> = OnceLock::new();
     RUN.get_or_init(|| {
         let cfg = Fig4Config::for_scale(Scale::Quick);
-        let rows = fig4::run(&cfg, SEED, &ProgressBar::hidden()).expect("quick fig4 run");
+        let rows = fig4::run(
+            &cfg,
+            SEED,
+            &candle_core::Device::Cpu,
+            &ProgressBar::hidden(),
+        )
+        .expect("quick fig4 run");
         (cfg, rows)
     })
 }
@@ -122,4 +128,45 @@ fn quick_csv_matches_reference() {
         report.failure_table()
     );
     assert!(report.rows_compared > 0);
+}
+
+/// `--device`: an unknown device or CUDA in a build without it is an error that says why (nothing
+/// is trained); `auto` in a build without CUDA trains on the CPU, says so, and the provenance
+/// records `cpu`.
+#[test]
+fn device_option_is_checked_and_recorded() {
+    let out = std::env::temp_dir().join(format!("replica-mi-fig4-device-{}", std::process::id()));
+    let run = |device: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fig4"))
+            .args(["--scale", "quick", "--quiet", "--device", device, "--out"])
+            .arg(&out)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("run fig4")
+    };
+    let o = run("tpu");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("expected cpu, cuda, cuda:N or auto"),
+        "{err}"
+    );
+    assert!(
+        !out.join("fig4.csv").exists(),
+        "nothing is written for a bad device"
+    );
+    if !candle_core::utils::cuda_is_available() {
+        let o = run("cuda");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("--features cuda"),
+            "{err}"
+        );
+        let o = run("auto");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains("using the CPU"), "{err}");
+        let prov = std::fs::read_to_string(out.join("fig4.provenance.json")).unwrap();
+        assert!(prov.contains("\"device\": \"cpu\""), "{prov}");
+    }
+    std::fs::remove_dir_all(&out).ok();
 }

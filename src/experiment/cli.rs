@@ -5,8 +5,10 @@
 //! --seed N                      seed of every random draw
 //! --out DIR                     output folder (default figures/output)
 //! --quiet                       no progress bars, no summary on stdout
+//! --device cpu|cuda[:N]|auto    where networks are trained (figures that train: fig3, fig4)
 //! ```
 
+use super::error::ExperimentError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -66,6 +68,35 @@ impl CommonArgs {
     /// Create the output folder.
     pub fn create_out_dir(&self) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.out)
+    }
+}
+
+/// `--device`, for the figure binaries that train networks (`#[command(flatten)]` it). The replica
+/// estimator and the exact values are computed in f64 on the host whatever the device.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DeviceArgs {
+    /// Where networks are trained: cpu, cuda, cuda:N, or auto (a GPU when this build has CUDA
+    /// support and one opens, else the CPU with a message). CUDA needs `--features cuda`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl DeviceArgs {
+    /// Open the device (see [`crate::nn::device`]); an error names the cause.
+    pub fn open(&self) -> Result<candle_core::Device, ExperimentError> {
+        crate::nn::device(&self.device).map_err(|source| ExperimentError::Network {
+            at: "--device".into(),
+            source,
+        })
+    }
+}
+
+/// `"cpu"` or `"cuda:N"`: where a device is, for the provenance record.
+pub fn device_label(dev: &candle_core::Device) -> String {
+    match dev.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".into(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     }
 }
 

@@ -47,6 +47,13 @@ pub enum ExperimentError {
         #[source]
         source: crate::exact::nonparam::NonparamError,
     },
+    /// Building, training or measuring a network failed, or its device did not open.
+    #[error("{at}: {source}")]
+    Network {
+        at: String,
+        #[source]
+        source: crate::nn::NnError,
+    },
     /// A linear-algebra step (eigenvalues, Cholesky) failed.
     #[error("linear algebra at {at}: {message}")]
     Linalg { at: String, message: String },

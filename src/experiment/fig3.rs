@@ -216,10 +216,12 @@ pub fn run_one(
     width: usize,
     seed: u64,
     quiet: bool,
+    dev: &Device,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
     let (data_seed, init_seed, order_seed) = run_seeds(seed);
-    let nn = |e: crate::nn::NnError| {
-        ExperimentError::InvalidConfig(format!("fig3 run width {width} seed {seed}: {e}"))
+    let nn = |source: crate::nn::NnError| ExperimentError::Network {
+        at: format!("fig3 run width {width} seed {seed}"),
+        source,
     };
     let data = RegressionParams::new(width)
         .n_out(cfg.n_out)
@@ -235,15 +237,14 @@ pub fn run_one(
         .collect::<Vec<_>>()
         .join("-");
     let spec = NetworkSpec::parse(&widths, "linear-linear-linear-linear").map_err(nn)?;
-    let dev = Device::Cpu;
     let net = Network::new(
         &spec,
         &mut ChaCha8Rng::seed_from_u64(init_seed),
         DType::F32,
-        &dev,
+        dev,
     )
     .map_err(nn)?;
-    let td = TensorData::new(&data.train, &data.test, DType::F32, &dev).map_err(nn)?;
+    let td = TensorData::new(&data.train, &data.test, DType::F32, dev).map_err(nn)?;
     let mi_cfg = MiConfig {
         measure_noise: cfg.measure_noise,
         ..MiConfig::default()
@@ -284,11 +285,12 @@ pub fn run_one(
     Ok(rows)
 }
 
-/// Every run of [`Fig3Config::runs`]; `progress` advances once per run. Rows are ordered by run,
-/// then epoch, then layer.
+/// Every run of [`Fig3Config::runs`], trained on `dev`; `progress` advances once per run. Rows
+/// are ordered by run, then epoch, then layer.
 pub fn run(
     cfg: &Fig3Config,
     seed: u64,
+    dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
     cfg.validate()?;
@@ -297,7 +299,7 @@ pub fn run(
     let mut rows = Vec::new();
     for (width, s) in runs {
         progress.set_message(format!("n = {width}, seed {s}"));
-        rows.extend(run_one(cfg, width, s, true)?);
+        rows.extend(run_one(cfg, width, s, true, dev)?);
         progress.inc(1);
     }
     Ok(rows)

@@ -198,14 +198,18 @@ pub fn run_seeds(seed: u64, variant: usize) -> (u64, u64, u64) {
     )
 }
 
-/// Train every variant of `cfg`; `progress` advances once per epoch of every variant.
+/// Train every variant of `cfg` on `dev`; `progress` advances once per epoch of every variant.
 pub fn run(
     cfg: &Fig4Config,
     seed: u64,
+    dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
     cfg.validate()?;
-    let nn = |e: crate::nn::NnError| ExperimentError::InvalidConfig(format!("fig4: {e}"));
+    let nn = |source: crate::nn::NnError| ExperimentError::Network {
+        at: "fig4".into(),
+        source,
+    };
     let gen = ClassificationParams::new(cfg.n_latent, cfg.n_x)
         .noise_var(cfg.noise_var)
         .apply_noise(cfg.apply_noise)
@@ -213,8 +217,7 @@ pub fn run(
         .seed(run_seeds(seed, 0).0)
         .generate()
         .map_err(|e| nn(e.into()))?;
-    let dev = Device::Cpu;
-    let td = TensorData::new(&gen.train, &gen.test, DType::F32, &dev).map_err(nn)?;
+    let td = TensorData::new(&gen.train, &gen.test, DType::F32, dev).map_err(nn)?;
     progress.set_length((cfg.variants.len() * (cfg.epochs + 1)) as u64);
     let mut rows = Vec::new();
     for (vi, &variant) in cfg.variants.iter().enumerate() {
@@ -225,7 +228,7 @@ pub fn run(
             &spec,
             &mut ChaCha8Rng::seed_from_u64(init_seed),
             DType::F32,
-            &dev,
+            dev,
         )
         .map_err(nn)?;
         // The paper's chain: generative layer with noise 0.01 (the stated model).

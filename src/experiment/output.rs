@@ -2,7 +2,7 @@
 //! the run written into it, the provenance record beside the first table, and a summary of what
 //! was written on stdout (unless `--quiet`).
 
-use super::cli::CommonArgs;
+use super::cli::{device_label, CommonArgs};
 use super::error::ExperimentError;
 use super::plot::{render_svg_with, Figure, SharedLegend};
 use super::record::{RunClock, RunRecord};
@@ -18,6 +18,7 @@ pub struct FigureOutput<'a> {
     clock: RunClock,
     tables: Vec<PathBuf>,
     figures: Vec<PathBuf>,
+    device: String,
 }
 
 impl<'a> FigureOutput<'a> {
@@ -31,7 +32,13 @@ impl<'a> FigureOutput<'a> {
             clock: RunClock::start(),
             tables: Vec::new(),
             figures: Vec::new(),
+            device: "cpu".into(),
         })
+    }
+
+    /// Record that the run trained its networks on `dev` (the default record says `cpu`).
+    pub fn on_device(&mut self, dev: &candle_core::Device) {
+        self.device = device_label(dev);
     }
 
     /// A progress bar named after the run, shown as [`CommonArgs::show_progress`] says.
@@ -64,7 +71,7 @@ impl<'a> FigureOutput<'a> {
         Ok(path)
     }
 
-    /// End the run: write the record of `config` (with seed, scale, version, commit, times)
+    /// End the run: write the record of `config` (with seed, scale, device, version, commit, times)
     /// beside the first table and, unless `--quiet`, print
     /// `<name> (<scale> scale, seed <seed>) in <t> s<headline>:`, then `details` and the paths
     /// written (tables, provenance, figures), one per line.
@@ -80,9 +87,10 @@ impl<'a> FigureOutput<'a> {
                 self.name
             ))
         })?;
-        let record = self
+        let mut record = self
             .clock
             .finish(&self.name, config, self.args.seed, self.args.scale);
+        record.device = self.device;
         let prov = record.write_beside(first)?;
         if !self.args.quiet {
             println!(

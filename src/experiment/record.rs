@@ -149,7 +149,8 @@ pub struct RunRecord<C: Serialize> {
     pub git_commit: String,
     /// Whether tracked files had uncommitted changes (`None`: unknown).
     pub git_dirty: Option<bool>,
-    /// Where the numbers were computed (always `"cpu"` for the figures).
+    /// Where networks were trained (`"cpu"`, `"cuda:N"`; `"cpu"` for runs that train none). The
+    /// replica estimator and the exact values are always computed in f64 on the host.
     pub device: String,
     /// The process's arguments.
     pub command_line: Vec<String>,
