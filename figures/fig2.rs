@@ -14,6 +14,7 @@
 use anyhow::Result;
 use clap::Parser;
 use replica_mi::experiment::fig2::{self, log_grid, Fig2Activation, Fig2Config, Fig2Row};
+use replica_mi::experiment::plot::palette::{BLACK, BLUE, GREEN, GREY, ORANGE, RED, TEAL};
 use replica_mi::experiment::plot::{
     Axis, Figure, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
@@ -51,14 +52,6 @@ struct Curve {
     style: Style,
     value: fn(&Fig2Row, Quantity) -> Option<f64>,
 }
-
-const BLACK: (u8, u8, u8) = (0, 0, 0);
-const RED: (u8, u8, u8) = (200, 30, 30);
-const BLUE: (u8, u8, u8) = (30, 80, 200);
-const TEAL: (u8, u8, u8) = (0, 150, 150);
-const GREEN: (u8, u8, u8) = (40, 150, 40);
-const GREY: (u8, u8, u8) = (120, 120, 120);
-const ORANGE: (u8, u8, u8) = (220, 120, 0);
 
 fn curves(act: Fig2Activation) -> Vec<Curve> {
     use Quantity::*;

@@ -17,6 +17,7 @@
 use anyhow::Result;
 use clap::Parser;
 use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, STUDENT_LAYERS};
+use replica_mi::experiment::plot::palette::{BLACK, BLUE, RED};
 use replica_mi::experiment::plot::{
     Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
@@ -36,10 +37,6 @@ struct Args {
 fn config(scale: Scale) -> Fig3Config {
     Fig3Config::for_scale(scale)
 }
-
-const BLACK: (u8, u8, u8) = (0, 0, 0);
-const RED: (u8, u8, u8) = (200, 30, 30);
-const BLUE: (u8, u8, u8) = (30, 80, 200);
 
 fn figure(rows: &[Fig3Row], errs: &[Fig3ErrorRow], cfg: &Fig3Config, seed: u64) -> Figure {
     let main: Vec<&Fig3Row> = rows

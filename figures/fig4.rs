@@ -16,6 +16,7 @@
 use anyhow::Result;
 use clap::Parser;
 use replica_mi::experiment::fig4::{self, Fig4Config, Fig4Row, Fig4Variant, HIDDEN_LAYERS};
+use replica_mi::experiment::plot::palette::{Rgb, BLUE, GREEN, ORANGE, RED};
 use replica_mi::experiment::plot::{
     Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
@@ -49,10 +50,7 @@ fn config(scale: Scale) -> Fig4Config {
     Fig4Config::for_scale(scale)
 }
 
-const BLUE: (u8, u8, u8) = (30, 80, 200);
-const RED: (u8, u8, u8) = (200, 30, 30);
-const LAYER_COLORS: [(u8, u8, u8); HIDDEN_LAYERS] =
-    [(30, 80, 200), (220, 120, 0), (40, 150, 40), (200, 30, 30)];
+const LAYER_COLORS: [Rgb; HIDDEN_LAYERS] = [BLUE, ORANGE, GREEN, RED];
 
 fn figure(rows: &[Fig4Row], cfg: &Fig4Config) -> Figure {
     let mut panels = Vec::new();

@@ -503,3 +503,15 @@ mod tick_tests {
         assert_eq!(tick_label(25000.0), "2.5e4");
     }
 }
+
+/// The colours every figure draws with (RGB), so that one quantity keeps its colour across figures.
+pub mod palette {
+    pub use super::Rgb;
+    pub const BLACK: Rgb = (0, 0, 0);
+    pub const RED: Rgb = (200, 30, 30);
+    pub const BLUE: Rgb = (30, 80, 200);
+    pub const TEAL: Rgb = (0, 150, 150);
+    pub const GREEN: Rgb = (40, 150, 40);
+    pub const GREY: Rgb = (120, 120, 120);
+    pub const ORANGE: Rgb = (220, 120, 0);
+}
