@@ -31,6 +31,10 @@ struct Args {
     common: CommonArgs,
     #[command(flatten)]
     device: DeviceArgs,
+    /// Train this many epochs instead of the scale's (e.g. to time a paper-scale epoch); the
+    /// configuration in the provenance file records it.
+    #[arg(long)]
+    epochs: Option<usize>,
 }
 
 /// The problem size of each scale.
@@ -151,7 +155,10 @@ fn figure(rows: &[Fig3Row], errs: &[Fig3ErrorRow], cfg: &Fig3Config, seed: u64) 
 fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
-    let cfg = config(c.scale);
+    let mut cfg = config(c.scale);
+    if let Some(n) = args.epochs {
+        cfg = cfg.with_epochs(n);
+    }
     let dev = args.device.open()?;
     let mut out = FigureOutput::start(c, "fig3")?;
     out.on_device(&dev);

@@ -38,6 +38,10 @@ struct Args {
     common: CommonArgs,
     #[command(flatten)]
     device: DeviceArgs,
+    /// Train this many epochs instead of the scale's (e.g. to time a paper-scale epoch); the
+    /// configuration in the provenance file records it.
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Which networks to train.
     #[arg(long, value_enum, default_value_t = Variant::Paper)]
     variant: Variant,
@@ -178,6 +182,9 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
     let mut cfg = config(c.scale);
+    if let Some(n) = args.epochs {
+        cfg = cfg.with_epochs(n);
+    }
     cfg.apply_noise = !args.no_data_noise;
     let mut stem = "fig4".to_string();
     if args.variant == Variant::HardtanhOnly {

@@ -170,3 +170,17 @@ fn device_option_is_checked_and_recorded() {
     }
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// `--epochs N` replaces the scale's epoch count and scales the zoomed panels with it, exactly as
+/// a configuration built with that count.
+#[test]
+fn epochs_override_matches_a_config_built_with_it() {
+    let default = Fig4Config::for_scale(Scale::Default);
+    let quick50 = Fig4Config::for_scale(Scale::Quick).with_epochs(default.epochs);
+    assert_eq!(
+        (quick50.epochs, quick50.zoom_epochs),
+        (default.epochs, default.zoom_epochs)
+    );
+    let short = Fig4Config::for_scale(Scale::Paper).with_epochs(2);
+    assert_eq!((short.epochs, short.zoom_epochs), (2, 2));
+}

@@ -85,6 +85,12 @@ impl Fig3Config {
         }
     }
 
+    /// The same run with `epochs` epochs.
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
     /// The problem size of each scale (what `fig3 --scale` runs).
     ///
     /// * quick: training panels n = 40; error panels n = 20, 80 x 2 seeds; 12 epochs; gamma = 100

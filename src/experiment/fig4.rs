@@ -108,8 +108,16 @@ impl Fig4Config {
             batch_size: 100,
             mi_every: 2,
             measure_noise: 1e-5,
-            zoom_epochs: (epochs / 5).max(4).min(epochs.max(1)),
+            zoom_epochs: 0,
         }
+        .with_epochs(epochs)
+    }
+
+    /// The same run with `epochs` epochs (and the zoomed panels' range scaled with it).
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self.zoom_epochs = (epochs / 5).max(4).min(epochs.max(1));
+        self
     }
 
     /// The problem size of each scale (what `fig4 --scale` runs, both rows of the figure).
