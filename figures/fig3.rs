@@ -21,7 +21,7 @@ use replica_mi::experiment::plot::palette::{BLACK, BLUE, RED};
 use replica_mi::experiment::plot::{
     Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{CommonArgs, DeviceArgs, FigureOutput, Scale};
+use replica_mi::experiment::{CommonArgs, FigureOutput, Scale, TrainingArgs};
 
 /// Linear teacher-student regression: losses and I(X;T_l) during training, replica vs exact.
 #[derive(Parser)]
@@ -30,11 +30,7 @@ struct Args {
     #[command(flatten)]
     common: CommonArgs,
     #[command(flatten)]
-    device: DeviceArgs,
-    /// Train this many epochs instead of the scale's (e.g. to time a paper-scale epoch); the
-    /// configuration in the provenance file records it.
-    #[arg(long)]
-    epochs: Option<usize>,
+    training: TrainingArgs,
 }
 
 /// The problem size of each scale.
@@ -156,10 +152,10 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
     let mut cfg = config(c.scale);
-    if let Some(n) = args.epochs {
+    if let Some(n) = args.training.epochs {
         cfg = cfg.with_epochs(n);
     }
-    let dev = args.device.open()?;
+    let dev = args.training.open()?;
     let mut out = FigureOutput::start(c, "fig3")?;
     out.on_device(&dev);
     let progress = out.progress();

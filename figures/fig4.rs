@@ -20,7 +20,7 @@ use replica_mi::experiment::plot::palette::{Rgb, BLUE, GREEN, ORANGE, RED};
 use replica_mi::experiment::plot::{
     Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{CommonArgs, DeviceArgs, FigureOutput, Scale};
+use replica_mi::experiment::{CommonArgs, FigureOutput, Scale, TrainingArgs};
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Variant {
@@ -37,11 +37,7 @@ struct Args {
     #[command(flatten)]
     common: CommonArgs,
     #[command(flatten)]
-    device: DeviceArgs,
-    /// Train this many epochs instead of the scale's (e.g. to time a paper-scale epoch); the
-    /// configuration in the provenance file records it.
-    #[arg(long)]
-    epochs: Option<usize>,
+    training: TrainingArgs,
     /// Which networks to train.
     #[arg(long, value_enum, default_value_t = Variant::Paper)]
     variant: Variant,
@@ -182,7 +178,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
     let mut cfg = config(c.scale);
-    if let Some(n) = args.epochs {
+    if let Some(n) = args.training.epochs {
         cfg = cfg.with_epochs(n);
     }
     cfg.apply_noise = !args.no_data_noise;
@@ -197,7 +193,7 @@ fn main() -> Result<()> {
     if c.seed != 2018 {
         stem.push_str(&format!("_seed{}", c.seed));
     }
-    let dev = args.device.open()?;
+    let dev = args.training.open()?;
     let mut out = FigureOutput::start(c, "fig4")?;
     out.on_device(&dev);
     let progress = out.progress();

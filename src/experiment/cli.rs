@@ -6,6 +6,7 @@
 //! --out DIR                     output folder (default figures/output)
 //! --quiet                       no progress bars, no summary on stdout
 //! --device cpu|cuda[:N]|auto    where networks are trained (figures that train: fig3, fig4)
+//! --epochs N                    epochs instead of the scale's (fig3, fig4)
 //! ```
 
 use super::error::ExperimentError;
@@ -71,17 +72,22 @@ impl CommonArgs {
     }
 }
 
-/// `--device`, for the figure binaries that train networks (`#[command(flatten)]` it). The replica
-/// estimator and the exact values are computed in f64 on the host whatever the device.
+/// `--device` and `--epochs`, for the figure binaries that train networks (`#[command(flatten)]`
+/// them). The replica estimator and the exact values are computed in f64 on the host whatever the
+/// device.
 #[derive(Clone, Debug, clap::Args)]
-pub struct DeviceArgs {
+pub struct TrainingArgs {
     /// Where networks are trained: cpu, cuda, cuda:N, or auto (a GPU when this build has CUDA
     /// support and one opens, else the CPU with a message). CUDA needs `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Train this many epochs instead of the scale's (e.g. to time a paper-scale epoch); the
+    /// configuration in the provenance file records it.
+    #[arg(long)]
+    pub epochs: Option<usize>,
 }
 
-impl DeviceArgs {
+impl TrainingArgs {
     /// Open the device (see [`crate::nn::device`]); an error names the cause.
     pub fn open(&self) -> Result<candle_core::Device, ExperimentError> {
         crate::nn::device(&self.device).map_err(|source| ExperimentError::Network {

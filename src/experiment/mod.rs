@@ -24,7 +24,7 @@ pub mod plot;
 pub mod record;
 pub mod table;
 
-pub use cli::{device_label, progress_bar, CommonArgs, DeviceArgs, Scale};
+pub use cli::{device_label, progress_bar, CommonArgs, Scale, TrainingArgs};
 pub use compare::{
     compare_csv, compare_frames, CompareSpec, ComparisonReport, Failure, Side, Tolerance,
 };
