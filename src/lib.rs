@@ -1,5 +1,9 @@
 //! replica-mi: entropy and mutual information of multi-layer stochastic networks by the replica
-//! formula (Gabrie et al., NeurIPS 2018), with independent checks.
+//! formula (Gabrie et al., NeurIPS 2018), with independent checks; USV networks trained with
+//! candle, and the paper's figures.
+//!
+//! The estimator itself lives in the lean crate `replica-core` (no candle, polars or plotters) and
+//! is re-exported here under the same paths.
 //!
 //! ```
 //! use replica_mi::replica::{solve, Activation, Chain, Ensemble, Layer, Prior, SolverOptions};
@@ -11,16 +15,12 @@
 //! )?;
 //! let est = solve(&chain, &SolverOptions::default())?;
 //! assert!((est.entropy - 0.6376598551679125).abs() < 1e-10); // nats per input dimension
-//! assert!(est.converged);
 //! # Ok::<(), replica_mi::replica::ReplicaError>(())
 //! ```
 #![deny(clippy::float_cmp)]
 
-pub mod exact;
+pub use replica_core::{exact, guard, replica, simd, spec};
+
 pub mod experiment;
-pub mod guard;
 pub mod nn;
-pub mod replica;
-pub mod simd;
-pub mod spec;
 pub mod synth;
