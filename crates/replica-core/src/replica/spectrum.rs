@@ -212,6 +212,54 @@ impl Ensemble {
             }
         }
     }
+
+    /// The two complements of the LMMSE variance that ML-VAMP needs, each as a sum of positive
+    /// terms (no cancellation at either end of `x = a v`):
+    /// `c = 1 - a lmmse(a, v) = E[lambda / (lambda + x)]` and
+    /// `e = P - c = E[x / (lambda + x); lambda > 0]`, with `P` the fraction of positive
+    /// eigenvalues. Gaussian ensemble (`x' = x / s`, Marchenko-Pastur of mean `alpha`,
+    /// `P = min(1, alpha)`): `c` is the small root of `c^2 - (1 + x' + alpha) c + alpha = 0` and
+    /// `e` the positive root of `e^2 + (|1 - alpha| + x') e - x' P = 0`, both in their stable
+    /// forms `2 alpha / (b + sqrt(b^2 - 4 alpha))` and `2 x' P / (B + sqrt(B^2 + 4 x' P))`.
+    pub fn lmmse_parts(&self, alpha: f64, a: f64, v: f64) -> LmmseParts {
+        match self {
+            Ensemble::Gaussian { var } => {
+                let x = a * v / var;
+                let positive = alpha.min(1.0);
+                let b = 1.0 + x + alpha;
+                let big_b = (1.0 - alpha).abs() + x;
+                LmmseParts {
+                    c: 2.0 * alpha / (b + (b * b - 4.0 * alpha).max(0.0).sqrt()),
+                    e: 2.0 * x * positive / (big_b + (big_b * big_b + 4.0 * x * positive).sqrt()),
+                    positive,
+                }
+            }
+            Ensemble::Discrete(d) => {
+                let x = a * v;
+                let (mut c, mut e) = (0.0, 0.0);
+                for (l, w) in d.values.iter().zip(&d.weights) {
+                    c += w * l / (l + x);
+                    e += w * x / (l + x);
+                }
+                LmmseParts {
+                    c,
+                    e,
+                    positive: d.positive_fraction(),
+                }
+            }
+        }
+    }
+}
+
+/// See [`Ensemble::lmmse_parts`].
+#[derive(Clone, Copy, Debug)]
+pub struct LmmseParts {
+    /// `E[lambda / (lambda + x)] = 1 - a lmmse(a, v)`.
+    pub c: f64,
+    /// `E[x / (lambda + x); lambda > 0] = positive - c`.
+    pub e: f64,
+    /// Fraction of positive eigenvalues.
+    pub positive: f64,
 }
 
 /// Marchenko-Pastur Stieltjes transform `E 1/(lambda + x)`, `x >= 0`, for `W^T W` with mean `alpha`.

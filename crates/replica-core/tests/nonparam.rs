@@ -1,4 +1,4 @@
-//! Checks of the non-parametric entropy estimators (`replica_mi::exact::nonparam`) against closed
+//! Checks of the non-parametric entropy estimators (`replica_core::exact::nonparam`) against closed
 //! forms: Gaussian and uniform samples for the kNN estimator, the entropy of the Gaussian-smoothed
 //! Gaussian for the mixture bounds, the large-variance limit, the distance matrix against a direct
 //! loop, and the error variants. Table-driven; every failure prints its parameters. All entropies
@@ -12,7 +12,7 @@ use faer::Mat;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use replica_mi::exact::nonparam::{
+use replica_core::exact::nonparam::{
     digamma, kde_upper_bound, kde_upper_bound_noisy_samples, kde_upper_bound_parametric,
     kde_upper_bound_per_unit, knn_entropy, knn_entropy_per_unit, ln_unit_diameter_ball_volume,
     mixture_entropy_bounds, mixture_entropy_bounds_per_unit, pairwise_lower_bound,

@@ -5,8 +5,8 @@
 use faer::Mat;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use replica_mi::exact::{gaussian_chain_entropy, gaussian_matrix, scalar_entropy};
-use replica_mi::replica::{
+use replica_core::exact::{gaussian_chain_entropy, gaussian_matrix, scalar_entropy};
+use replica_core::replica::{
     solve, Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, SolverOptions,
 };
 

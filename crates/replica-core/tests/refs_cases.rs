@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use replica_mi::replica::{solve, SolverOptions};
+use replica_core::replica::{solve, SolverOptions};
 
 /// Rows where our verified channels disagree with the reference beyond its tolerance; see
 /// the README of `../shared/refs` and the closing note of the estimator issue.
@@ -21,7 +21,7 @@ fn all_reference_cases() {
     if let Ok(r) = std::env::var("RULE") {
         let v: Vec<f64> = r.split(',').map(|x| x.parse().unwrap()).collect();
         opts = opts
-            .with_rule(replica_mi::replica::gauss::RuleSize {
+            .with_rule(replica_core::replica::gauss::RuleSize {
                 per_unit: v[0],
                 min_piece: v[1] as usize,
                 far_nodes: v[2] as usize,
@@ -86,7 +86,7 @@ fn all_reference_cases() {
             // is stable under a doubled quadrature rule to half the row's tolerance (so that the
             // disagreement, 3e-3 for c105, is not our quadrature error) and report it.
             let fine = SolverOptions::default()
-                .with_rule(replica_mi::replica::gauss::RuleSize::default().refined(2.0))
+                .with_rule(replica_core::replica::gauss::RuleSize::default().refined(2.0))
                 .unwrap();
             let est2 = solve(&chain, &fine).expect("refined solve");
             let stable = (est2.entropy - est.entropy).abs() < 0.5 * tol;

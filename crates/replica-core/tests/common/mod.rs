@@ -2,7 +2,7 @@
 //! `cases.csv` becomes a chain.
 #![allow(dead_code)]
 
-use replica_mi::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior};
+use replica_core::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ pub fn refs_dir() -> PathBuf {
     if let Ok(p) = std::env::var("REPLICA_MI_REFS") {
         return PathBuf::from(p);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/refs")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/refs")
 }
 
 pub fn read_rows(name: &str) -> Vec<HashMap<String, String>> {

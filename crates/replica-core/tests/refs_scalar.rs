@@ -2,9 +2,9 @@
 mod common;
 
 use common::*;
-use replica_mi::replica::channel::Channel;
-use replica_mi::replica::gauss::RuleSize;
-use replica_mi::replica::{Activation, DiscreteSpectrum, Ensemble};
+use replica_core::replica::channel::Channel;
+use replica_core::replica::gauss::RuleSize;
+use replica_core::replica::{Activation, DiscreteSpectrum, Ensemble};
 use std::collections::HashMap;
 
 fn parse_name(name: &str) -> (String, HashMap<String, f64>) {

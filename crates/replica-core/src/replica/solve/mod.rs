@@ -1,0 +1,491 @@
+//! Solving the replica equations: two schemes that each define one step (`fixed_point`,
+//! `vamp`), one loop that owns iteration (`iterate`: adaptive damping, Anderson mixing
+//! (`anderson`), convergence on every order parameter, work counters), and here the driver:
+//! starts, warm starts, and the selection of the answer.
+//!
+//! **Selection rule.** `H(T_L)/n_0` is the smallest potential over the stationary points that
+//! pass the exact bounds ([`super::bounds`]). Candidates are the converged starts of each scheme
+//! (`L + 1` starts per scheme, each coarse then polished). The fixed-point scheme runs first; ML-VAMP
+//! runs as well unless the fixed point alone can be trusted (Gaussian prior, Gaussian i.i.d.
+//! weights, linear/ReLU/leaky-ReLU activations: one stationary point in practice) and has already
+//! produced a candidate. A converged point that breaks a bound (e.g. the perfect-recovery point
+//! of a discrete prior on a bounded spectrum, with `H` above `n_L ln 2`) is rejected and counted
+//! in [`Counters::candidates_rejected`]; if nothing is left the solve is an error that lists every
+//! start's failure and every rejected point's broken bound. A warm start (training curves)
+//! polishes the previous epoch's point and returns it if it converges and passes the bounds,
+//! without a global search; otherwise the full search runs.
+
+mod anderson;
+mod fixed_point;
+mod iterate;
+mod options;
+mod vamp;
+
+pub use anderson::Secants;
+pub use options::{Scheme, SchemeChoice, SolverOptions};
+
+use super::bounds::{self, ReadOut};
+use super::chain::Chain;
+use super::channel::Activation;
+use super::channel::Evals;
+use super::error::ReplicaError;
+use super::gauss::RuleSize;
+use super::potential;
+use fixed_point::FixedPointStep;
+use iterate::{iterate, Run, Step};
+use vamp::{VampState, VampStep};
+
+/// The order parameters of the potential, per layer `l` (0-based): `v` = V (variance on T_{l-1}),
+/// `a_t` = A~ (precision on T_{l-1}), `v_t` = V~ (variance on z_l), `a` = A (precision on z_l),
+/// `theta`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OrderParams {
+    pub v: Vec<f64>,
+    pub a: Vec<f64>,
+    pub a_t: Vec<f64>,
+    pub v_t: Vec<f64>,
+    pub theta: Vec<f64>,
+}
+
+impl OrderParams {
+    fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.v
+            .iter()
+            .chain(&self.a)
+            .chain(&self.a_t)
+            .chain(&self.v_t)
+            .copied()
+    }
+}
+
+/// Deterministic work counters (for regression budgets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub sweeps_fixed_point: u64,
+    pub sweeps_vamp: u64,
+    pub starts_tried: u64,
+    pub starts_converged: u64,
+    /// Starts whose coarse fixed point coincided with an earlier start's (not polished again).
+    pub starts_duplicate: u64,
+    /// Converged stationary points rejected because they broke an exact bound.
+    pub candidates_rejected: u64,
+    /// Channel integrand evaluations (quadrature nodes visited).
+    pub evals: u64,
+}
+
+/// The estimate for one chain, with diagnostics.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Estimate {
+    /// `H(T_L) / n_0` in nats.
+    pub entropy: f64,
+    /// `I(X; T_L) / n_0`, defined when every inner layer is noiseless; `None` otherwise.
+    pub mutual_information: Option<f64>,
+    /// `(H(T_L) - H(T_L | T_{L-1})) / n_0 = I(T_{L-1}; T_L) / n_0`.
+    pub mi_last_layer: f64,
+    /// MMSE of `X` given `T_L` (per entry).
+    pub mmse: f64,
+    pub scheme: Scheme,
+    pub iterations: u64,
+    pub residual: f64,
+    pub counters: Counters,
+    /// The selected stationary point (for warm starts).
+    pub order_params: OrderParams,
+    /// The Anderson secants of the final iteration (see [`Secants`]) of a fixed-point solve; empty
+    /// after ML-VAMP, whose secants are of another map.
+    #[serde(skip)]
+    pub secants: Secants,
+}
+
+impl Estimate {
+    /// The stationary point and secants, to warm-start the solve of a nearby chain.
+    pub fn warm_start(&self) -> WarmStart {
+        WarmStart {
+            params: self.order_params.clone(),
+            secants: self.secants.clone(),
+        }
+    }
+}
+
+/// A start for [`solve_warm`]: a previous stationary point, and optionally the secants of the
+/// solve that found it (same chain shape; they only steer the iteration, never the fixed point it
+/// converges to).
+#[derive(Clone, Debug)]
+pub struct WarmStart {
+    pub params: OrderParams,
+    pub secants: Secants,
+}
+
+impl From<OrderParams> for WarmStart {
+    fn from(params: OrderParams) -> Self {
+        WarmStart {
+            params,
+            secants: Secants::default(),
+        }
+    }
+}
+
+/// Tolerance of the coarse first stage of a fixed-point solve.
+const COARSE_TOL: f64 = 1e-6;
+
+/// History length of the Anderson mixing.
+const ANDERSON_DEPTH: usize = 3;
+
+/// History length of the Anderson mixing when polishing (from a coarse fixed point or a warm
+/// start): the dimension `2L` of the mixed vector `(ln V, ln A)`, at least [`ANDERSON_DEPTH`].
+/// Near a fixed point the sweep is close to affine, and a secant history spanning the whole space
+/// solves the linearised problem; measured on the 5-layer chain of the training recorder, a warm
+/// start took 26 sweeps at depth 3 and 11 at depth 10. Far from a fixed point (the coarse stage of
+/// a cold start) a long history of stale secants slows convergence instead, so that stage keeps
+/// depth 3.
+fn polish_depth(layers: usize) -> usize {
+    (2 * layers).max(ANDERSON_DEPTH)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starts, selection, fallback
+
+/// Initial variances of start `k`: `V_l = rho_{l}` for the first `k` layers, `d` after.
+fn start_v(chain: &Chain, k: usize) -> Vec<f64> {
+    const D: f64 = 1e-10;
+    (0..chain.len())
+        .map(|l| if l < k { chain.rho(l) } else { D })
+        .collect()
+}
+
+fn fixed_point_init(chain: &Chain, v: Vec<f64>) -> OrderParams {
+    let n = chain.len();
+    OrderParams {
+        v,
+        a: vec![1.0; n],
+        a_t: (0..n).map(|l| chain.layers()[l].alpha).collect(),
+        v_t: vec![0.0; n],
+        theta: vec![0.0; n],
+    }
+}
+
+fn vamp_init(chain: &Chain, v: &[f64]) -> VampState {
+    let n = chain.len();
+    let a1x = (0..n)
+        .map(|l| (1.0 / v[l] - 1.0 / chain.rho(l)).max(0.0))
+        .collect();
+    let a1z = (0..n)
+        .map(|l| chain.rho_z(l) + chain.layers()[l].channel.noise_var + 1.0)
+        .collect();
+    VampState {
+        a1x,
+        a1z,
+        v1x: v.to_vec(),
+        a2z: vec![1.0; n],
+        g: vec![1.0; n],
+    }
+}
+
+/// A converged stationary point that passed the exact bounds, with its potential and read-out.
+struct Candidate {
+    run: Run,
+    scheme: Scheme,
+    read: ReadOut,
+}
+
+/// Evaluate a converged run: the potential `Phi` (= `H(T_L)/n_0`), the read-out of `I` and the
+/// MMSE, and the exact bounds. `Err` says why the point is not a candidate.
+fn evaluate(
+    chain: &Chain,
+    run: Run,
+    scheme: Scheme,
+    opts: &SolverOptions,
+    counters: &mut Counters,
+) -> Result<Candidate, String> {
+    let phi = potential::phi(chain, &run.params, opts.rule, &mut counters.evals)
+        .map_err(|e| e.to_string())?;
+    let l = chain.len() - 1;
+    let i_out0 = chain.layers()[l]
+        .channel
+        .output(0.0, chain.rho_z(l), opts.rule, &mut counters.evals)
+        .i_out;
+    let mi_last = phi + chain.alpha_tilde(chain.len()) * i_out0;
+    let read = ReadOut {
+        entropy: phi,
+        mutual_information: chain.inner_noiseless().then_some(mi_last),
+        mi_last_layer: mi_last,
+        mmse: run.params.v[0],
+    };
+    bounds::check(chain, &read).map_err(|b| {
+        counters.candidates_rejected += 1;
+        format!("stationary point rejected: {b}")
+    })?;
+    Ok(Candidate { run, scheme, read })
+}
+
+/// Potentials closer than this (relative, at least 1e-9 absolute) belong to one stationary point
+/// reached by both schemes (their values then agree to round-off, ~1e-12): the earlier candidate
+/// is kept, so that the fixed-point scheme is reported wherever it found the answer.
+const SAME_POTENTIAL: f64 = 1e-9;
+
+/// Whether candidate `c` has a lower potential than `best` by more than [`SAME_POTENTIAL`].
+fn lower(c: &Candidate, best: &Candidate) -> bool {
+    let (a, b) = (c.read.entropy, best.read.entropy);
+    a < b - SAME_POTENTIAL * b.abs().max(1.0)
+}
+
+/// Whether the fixed-point scheme alone can be trusted to find the smallest stationary point:
+/// Gaussian prior, Gaussian i.i.d. weights in every layer and positively homogeneous activations
+/// (linear, ReLU, leaky ReLU). Everywhere else (discrete or sparse priors, bounded spectra,
+/// sign/hardtanh channels) several stationary points coexist, or the fixed-point scheme has no
+/// theta root on part of the way, and ML-VAMP runs as well.
+fn fixed_point_suffices(chain: &Chain) -> bool {
+    matches!(chain.prior(), super::Prior::Gaussian { .. })
+        && chain.layers().iter().all(|l| {
+            matches!(l.ensemble, super::Ensemble::Gaussian { .. })
+                && matches!(
+                    l.channel.activation,
+                    Activation::Linear | Activation::Relu | Activation::LeakyRelu { .. }
+                )
+        })
+}
+
+/// One start of `scheme` from the variances `v0`, in two stages (see [`staged`]). `Ok(None)`: the
+/// start reached a stationary point already found and was not polished again.
+fn run_scheme(
+    chain: &Chain,
+    scheme: Scheme,
+    v0: &[f64],
+    opts: &SolverOptions,
+    counters: &mut Counters,
+    seen: &mut Vec<OrderParams>,
+) -> Result<Option<Run>, ReplicaError> {
+    counters.starts_tried += 1;
+    let Counters {
+        evals,
+        starts_duplicate,
+        ..
+    } = counters;
+    match scheme {
+        Scheme::FixedPoint => staged(
+            |rule| FixedPointStep { chain, rule },
+            fixed_point_init(chain, v0.to_vec()),
+            opts,
+            (evals, &mut counters.sweeps_fixed_point, starts_duplicate),
+            seen,
+            chain.len(),
+            ANDERSON_DEPTH,
+        ),
+        Scheme::Vamp => staged(
+            |rule| VampStep { chain, rule },
+            vamp_init(chain, v0),
+            opts,
+            (evals, &mut counters.sweeps_vamp, starts_duplicate),
+            seen,
+            chain.len(),
+            // no acceleration while far from a fixed point: Anderson mixing of the ML-VAMP sweep
+            // sent some starts of the training chains wandering for thousands of sweeps
+            0,
+        ),
+    }
+}
+
+/// A start in two stages. Stage 1: a coarse quadrature rule, a loose tolerance and a short
+/// Anderson history (`coarse_depth`, 0 for none) find the basin cheaply, stopping early when the iterate enters the basin of a
+/// stationary point in `seen`; a start whose coarse fixed point coincides with one in `seen` is
+/// the same stationary point and is not polished again (`Ok(None)`). Stage 2 polishes with the
+/// full rule from the coarse fixed point.
+fn staged<S: Step>(
+    make: impl Fn(RuleSize) -> S,
+    init: S::State,
+    opts: &SolverOptions,
+    counters: (&mut Evals, &mut u64, &mut u64),
+    seen: &mut Vec<OrderParams>,
+    layers: usize,
+    coarse_depth: usize,
+) -> Result<Option<Run>, ReplicaError> {
+    let (evals, sweeps, duplicates) = counters;
+    let mut o1 = *opts;
+    o1.tol = opts.tol.max(COARSE_TOL);
+    let (first, state) = iterate(
+        &mut make(RuleSize::coarse()),
+        init,
+        &o1,
+        (&mut *evals, &mut *sweeps),
+        seen,
+        coarse_depth,
+        &Secants::default(),
+    )?;
+    if first.duplicate || (first.converged && seen.iter().any(|p| same_point(p, &first.params))) {
+        *duplicates += 1;
+        return Ok(None);
+    }
+    if !first.converged {
+        return Ok(Some(first));
+    }
+    seen.push(first.params);
+    let (run, _) = iterate(
+        &mut make(opts.rule),
+        state,
+        opts,
+        (evals, sweeps),
+        &[],
+        polish_depth(layers),
+        &Secants::default(),
+    )?;
+    Ok(Some(run))
+}
+
+/// The fixed-point scheme with the full rule from a previous stationary point, steered by its
+/// secants.
+fn polish_warm(
+    chain: &Chain,
+    warm: &WarmStart,
+    opts: &SolverOptions,
+    counters: &mut Counters,
+) -> Result<Run, ReplicaError> {
+    counters.starts_tried += 1;
+    let (run, _) = iterate(
+        &mut FixedPointStep {
+            chain,
+            rule: opts.rule,
+        },
+        warm.params.clone(),
+        opts,
+        (&mut counters.evals, &mut counters.sweeps_fixed_point),
+        &[],
+        polish_depth(chain.len()),
+        &warm.secants,
+    )?;
+    Ok(run)
+}
+
+/// Whether two coarse fixed points are the same stationary point: every order parameter within
+/// 1e-4 relative (the coarse stage converges to 1e-6; distinct stationary points differ at O(1)).
+fn same_point(a: &OrderParams, b: &OrderParams) -> bool {
+    close_points(a, b, 1e-4)
+}
+
+/// Every order parameter of `a` and `b` within `rel` relative.
+fn close_points(a: &OrderParams, b: &OrderParams, rel: f64) -> bool {
+    a.values()
+        .zip(b.values())
+        .all(|(x, y)| (x - y).abs() <= rel * x.abs().max(y.abs()).max(1e-12))
+}
+
+/// Solve the replica equations of `chain`: multi-start, keep converged stationary points, pick
+/// the smallest potential. Errors with [`ReplicaError::NotConverged`] when no start converges.
+pub fn solve(chain: &Chain, opts: &SolverOptions) -> Result<Estimate, ReplicaError> {
+    solve_inner(chain, opts, None)
+}
+
+/// As [`solve`], but first tries the fixed-point scheme from a previous stationary point
+/// (e.g. the previous epoch's), steered by that solve's secants if `previous` carries them; falls
+/// back to the full multi-start if that does not converge. `previous` may be an
+/// [`OrderParams`] (`.into()`) or an [`Estimate::warm_start`].
+pub fn solve_warm(
+    chain: &Chain,
+    opts: &SolverOptions,
+    previous: &WarmStart,
+) -> Result<Estimate, ReplicaError> {
+    let n = chain.len();
+    if previous.params.v.len() != n {
+        return Err(ReplicaError::InvalidChain(format!(
+            "warm start has {} layers, the chain {n}",
+            previous.params.v.len(),
+        )));
+    }
+    if let Some(bad) = previous
+        .secants
+        .df
+        .iter()
+        .chain(&previous.secants.dg)
+        .find(|c| c.len() != 2 * n)
+    {
+        return Err(ReplicaError::InvalidChain(format!(
+            "warm-start secants of length {}, the chain needs {}",
+            bad.len(),
+            2 * n
+        )));
+    }
+    solve_inner(chain, opts, Some(previous))
+}
+
+fn solve_inner(
+    chain: &Chain,
+    opts: &SolverOptions,
+    warm: Option<&WarmStart>,
+) -> Result<Estimate, ReplicaError> {
+    // the caller's thread may have just run a faer matrix product (see `simd`)
+    crate::simd::clear_upper_simd_state();
+    let mut counters = Counters::default();
+    let mut failures: Vec<String> = Vec::new();
+    if let Some(w) = warm {
+        match polish_warm(chain, w, opts, &mut counters) {
+            Ok(run) if run.converged => {
+                counters.starts_converged += 1;
+                match evaluate(chain, run, Scheme::FixedPoint, opts, &mut counters) {
+                    Ok(c) => return Ok(finish(c, counters)),
+                    Err(why) => failures.push(format!("warm start: {why}")),
+                }
+            }
+            Ok(run) => failures.push(format!(
+                "warm start: no convergence (residual {:.2e})",
+                run.residual
+            )),
+            Err(e) => failures.push(format!("warm start: {e}")),
+        }
+    }
+    let schemes: &[Scheme] = match opts.choice {
+        SchemeChoice::Auto => &[Scheme::FixedPoint, Scheme::Vamp],
+        SchemeChoice::Only(Scheme::FixedPoint) => &[Scheme::FixedPoint],
+        SchemeChoice::Only(Scheme::Vamp) => &[Scheme::Vamp],
+    };
+    let n_starts = if opts.multistart { chain.len() + 1 } else { 1 };
+    let mut best: Option<Candidate> = None;
+    for &scheme in schemes {
+        if best.is_some() && fixed_point_suffices(chain) {
+            break;
+        }
+        let mut seen = Vec::new();
+        for k in 0..n_starts {
+            let v0 = start_v(chain, k);
+            match run_scheme(chain, scheme, &v0, opts, &mut counters, &mut seen) {
+                Ok(None) => {} // same stationary point as an earlier start
+                Ok(Some(run)) if run.converged => {
+                    counters.starts_converged += 1;
+                    match evaluate(chain, run, scheme, opts, &mut counters) {
+                        Ok(c) => {
+                            if best.as_ref().is_none_or(|b| lower(&c, b)) {
+                                best = Some(c);
+                            }
+                        }
+                        Err(why) => failures.push(format!("{scheme} start {k}: {why}")),
+                    }
+                }
+                Ok(Some(run)) => failures.push(format!(
+                    "{scheme} start {k}: no convergence in {} sweeps (residual {:.2e})",
+                    run.iterations, run.residual
+                )),
+                Err(e) => failures.push(format!("{scheme} start {k}: {e}")),
+            }
+        }
+    }
+    match best {
+        Some(c) => Ok(finish(c, counters)),
+        None => Err(ReplicaError::NotConverged(failures.join("; "))),
+    }
+}
+
+fn finish(c: Candidate, counters: Counters) -> Estimate {
+    Estimate {
+        entropy: c.read.entropy,
+        mutual_information: c.read.mutual_information,
+        mi_last_layer: c.read.mi_last_layer,
+        mmse: c.read.mmse,
+        scheme: c.scheme,
+        iterations: c.run.iterations,
+        residual: c.run.residual,
+        counters,
+        order_params: c.run.params,
+        // warm starts run the fixed-point scheme: ML-VAMP secants live in another space
+        secants: match c.scheme {
+            Scheme::FixedPoint => c.run.secants,
+            Scheme::Vamp => Secants::default(),
+        },
+    }
+}

@@ -1,0 +1,117 @@
+//! Solver settings: which schemes may run, tolerances, quadrature sizes (checked on construction).
+
+use super::super::error::ReplicaError;
+use super::super::gauss::RuleSize;
+
+/// Which iteration produced (or should produce) a fixed point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// The fixed-point iteration of the replica potential (theta-equation per layer).
+    FixedPoint,
+    /// ML-VAMP state evolution (variances only, no theta root).
+    Vamp,
+}
+
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scheme::FixedPoint => "fixed-point",
+            Scheme::Vamp => "ml-vamp",
+        })
+    }
+}
+
+/// Which schemes the solver may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemeChoice {
+    /// Fixed-point first; ML-VAMP when no fixed-point start converges.
+    Auto,
+    Only(Scheme),
+}
+
+/// Validated solver settings.
+#[derive(Clone, Copy, Debug)]
+pub struct SolverOptions {
+    pub(super) tol: f64,
+    pub(super) max_iter: usize,
+    pub(super) min_damping: f64,
+    pub(super) choice: SchemeChoice,
+    pub(super) rule: RuleSize,
+    pub(super) multistart: bool,
+}
+
+impl Default for SolverOptions {
+    fn default() -> Self {
+        SolverOptions {
+            tol: 1e-9,
+            max_iter: 3000,
+            min_damping: 0.05,
+            choice: SchemeChoice::Auto,
+            rule: RuleSize::default(),
+            multistart: true,
+        }
+    }
+}
+
+impl SolverOptions {
+    /// Convergence threshold on the largest relative change of any order parameter in one sweep.
+    pub fn with_tol(mut self, tol: f64) -> Result<Self, ReplicaError> {
+        if !(tol.is_finite() && tol > 0.0 && tol < 1.0) {
+            return Err(ReplicaError::invalid("tol", tol, "must lie in (0, 1)"));
+        }
+        self.tol = tol;
+        Ok(self)
+    }
+    /// Largest number of sweeps per start.
+    pub fn with_max_iter(mut self, n: usize) -> Result<Self, ReplicaError> {
+        if n == 0 {
+            return Err(ReplicaError::invalid("max_iter", n, "must be >= 1"));
+        }
+        self.max_iter = n;
+        Ok(self)
+    }
+    /// Smallest damping factor the adaptive damping may reach.
+    pub fn with_min_damping(mut self, d: f64) -> Result<Self, ReplicaError> {
+        if !(d.is_finite() && d > 0.0 && d <= 1.0) {
+            return Err(ReplicaError::invalid(
+                "min_damping",
+                d,
+                "must lie in (0, 1]",
+            ));
+        }
+        self.min_damping = d;
+        Ok(self)
+    }
+    pub fn with_scheme(mut self, choice: SchemeChoice) -> Self {
+        self.choice = choice;
+        self
+    }
+    /// Quadrature sizes for the channel integrals.
+    pub fn with_rule(mut self, rule: RuleSize) -> Result<Self, ReplicaError> {
+        if !(rule.per_unit.is_finite()
+            && rule.per_unit > 0.0
+            && rule.min_piece >= 2
+            && rule.hermite >= 2)
+        {
+            return Err(ReplicaError::invalid(
+                "rule",
+                format!("{rule:?}"),
+                "needs per_unit > 0, min_piece >= 2, hermite >= 2",
+            ));
+        }
+        self.rule = rule;
+        Ok(self)
+    }
+    /// Whether to try every start (default) or only the first.
+    pub fn with_multistart(mut self, yes: bool) -> Self {
+        self.multistart = yes;
+        self
+    }
+    pub fn rule(&self) -> RuleSize {
+        self.rule
+    }
+    pub fn tol(&self) -> f64 {
+        self.tol
+    }
+}
