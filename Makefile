@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test bench bench-guard bench-guard-update budgets fmt lint clean
+.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test bench bench-guard bench-guard-update budgets chain-grid fmt lint clean
 
 all: test
 
@@ -67,6 +67,13 @@ bench-guard-update:
 # Refresh data/solver_budgets.csv (work counters and entropies of the guard panel), on purpose.
 budgets:
 	$(CARGO) run --quiet --bin solver-panel -- --write-budgets data/solver_budgets.csv
+
+# Issue 10's grid: N random valid chains of seed GRID_SEED, summary table on stdout, one row per
+# chain in target/chain-grid.csv (with its spec) and the provenance beside it.
+N ?= 10000
+GRID_SEED ?= 1
+chain-grid:
+	$(CARGO) run --quiet --bin chain-grid -- --n $(N) --seed $(GRID_SEED) --out target/chain-grid.csv
 
 fmt:
 	$(CARGO) fmt --all

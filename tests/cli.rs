@@ -616,3 +616,82 @@ fn spec_errors_name_the_field() {
         failures.join("\n")
     );
 }
+
+/// `--all-layers` with a failing truncation still prints every truncation, each with its own
+/// `converged` and error, and exits 3 (one sweep converges nowhere but in closed forms).
+#[test]
+fn all_layers_reports_every_truncation_when_one_fails() {
+    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/specs/relu_1layer.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    // two layers: the example's layer, then a noisy ReLU layer of Gaussian weights
+    let two = format!(
+        "{text}\n[[layers]]\nalpha = 1.0\nactivation = \"relu\"\nnoise_var = 0.01\nweights = {{ kind = \"gaussian\", var = 1.0 }}\n"
+    );
+    let (_dir, path) = write_spec(&two, &[]);
+    for json in [false, true] {
+        let mut args = vec![
+            "entropy",
+            path.to_str().unwrap(),
+            "--all-layers",
+            "--max-iter",
+            "1",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let o = run(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "json={json}\nstdout:\n{}\nstderr:\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let out = stdout(&o);
+        if json {
+            let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+            let arr = v.as_array().unwrap_or_else(|| panic!("{v}"));
+            assert_eq!(arr.len(), 2, "{v}");
+            for (k, r) in arr.iter().enumerate() {
+                assert_eq!(r["layer"].as_u64(), Some(k as u64 + 1), "{r}");
+                let converged = r["converged"].as_bool().unwrap();
+                assert_eq!(converged, r["error"].is_null(), "{r}");
+                assert_eq!(converged, r["entropy"].is_f64(), "{r}");
+            }
+            assert!(
+                arr.iter().any(|r| r["converged"] == Value::Bool(false)),
+                "{v}"
+            );
+        } else {
+            let rows: Vec<&str> = out
+                .lines()
+                .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+                .collect();
+            assert_eq!(rows.len(), 2, "{out}");
+            assert!(out.contains("error:"), "{out}");
+        }
+        assert!(stderr(&o).contains("converge"), "{}", stderr(&o));
+    }
+}
+
+/// A result that cannot be written (stdout on a full device) exits 4, not 3 (not converged).
+#[test]
+fn unwritable_output_exits_4() {
+    // Linux (the CI's system) always has /dev/full: every write to it fails with ENOSPC
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full (Linux)");
+    let (_dir, spec) = write_spec(LINEAR_C049, &[]);
+    for extra in [&[][..], &["--json"][..]] {
+        let mut args = vec!["entropy", spec.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = Command::new(BIN)
+            .args(&args)
+            .stdout(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(4), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("writing to stdout"), "{}", stderr(&o));
+    }
+}

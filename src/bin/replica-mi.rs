@@ -34,7 +34,9 @@ SPEC FORMAT (TOML)
   #   file: eigenvalues of W^T W, one per line (optional header), relative to the spec file
 
 EXIT STATUS
-  0 success, 2 invalid spec or arguments, 3 the replica equations did not converge."#;
+  0 success, 2 invalid spec or arguments, 3 the replica equations did not converge (for
+  --all-layers: for at least one truncation; every truncation is still printed, each with its own
+  `converged` and error), 4 the output could not be written (e.g. a full disk)."#;
 
 /// Replica estimates of entropy and mutual information in deep stochastic networks.
 ///
@@ -78,8 +80,9 @@ impl Failure {
     fn input(error: anyhow::Error) -> Self {
         Failure { code: 2, error }
     }
-    fn solver(error: anyhow::Error) -> Self {
-        Failure { code: 3, error }
+    /// Writing the result failed (stdout closed with an error, disk full): not a solver failure.
+    fn output(error: anyhow::Error) -> Self {
+        Failure { code: 4, error }
     }
     /// Errors of the estimator: invalid parameters are input errors, the rest solver failures.
     fn from_replica(e: ReplicaError, what: String) -> Self {
@@ -148,81 +151,104 @@ fn entropy(
         let est = solve(chain, opts)
             .map_err(|e| Failure::from_replica(e, format!("layer {l} of {}", spec.display())))?;
         if json {
-            print_json(&Report::new(l, &est))?;
+            print_json(&Report::new(l, Ok(&est)))?;
         } else {
             emit(&format_single(spec, chain, &est))?;
         }
         return Ok(());
     }
+    // Every truncation is reported, converged or not; the exit status is the first failure's.
     let results = solve_all_layers(chain, opts);
     let mut failure: Option<Failure> = None;
-    let mut ok: Vec<(usize, Estimate)> = Vec::new();
-    for (k, r) in results.into_iter().enumerate() {
-        let l = k + 1;
-        let checked =
-            r.map_err(|e| Failure::from_replica(e, format!("layer {l} of {}", spec.display())));
-        match checked {
-            Ok(est) => ok.push((l, est)),
-            Err(f) => {
-                if failure.is_none() {
-                    failure = Some(f);
-                } else {
-                    eprintln!("replica-mi: error: {:#}", f.error);
-                }
-            }
+    for (k, r) in results.iter().enumerate() {
+        if let Err(e) = r {
+            let f =
+                Failure::from_replica(e.clone(), format!("layer {} of {}", k + 1, spec.display()));
+            eprintln!("replica-mi: error: {:#}", f.error);
+            failure.get_or_insert(f);
         }
     }
     if json {
-        if let Some(f) = failure {
-            return Err(f);
-        }
-        let reports: Vec<Report> = ok.iter().map(|(l, e)| Report::new(*l, e)).collect();
-        print_json(&reports)
+        let reports: Vec<Report> = results
+            .iter()
+            .enumerate()
+            .map(|(k, r)| Report::new(k + 1, r.as_ref()))
+            .collect();
+        print_json(&reports)?;
     } else {
-        emit(&format_table(spec, chain, &ok))?;
-        failure.map_or(Ok(()), Err)
+        emit(&format_table(spec, chain, &results))?;
+    }
+    match failure {
+        // already printed above, one line per failed truncation
+        Some(f) => Err(Failure {
+            code: f.code,
+            error: anyhow!(
+                "{} of {} truncations failed",
+                results.iter().filter(|r| r.is_err()).count(),
+                results.len()
+            ),
+        }),
+        None => Ok(()),
     }
 }
 
-/// The JSON record of one measured layer.
+/// The JSON record of one measured layer: the estimate when it converged, the error otherwise.
 #[derive(Serialize)]
 struct Report<'a> {
     /// 1-based index of the measured layer `T_l`.
     layer: usize,
-    entropy: f64,
-    mutual_information: Option<f64>,
-    mi_last_layer: f64,
-    mmse: f64,
-    /// Always true: a solve that did not converge is an error, never a report.
+    /// Whether the solve of this truncation succeeded (`error` is null then).
     converged: bool,
-    scheme: String,
-    iterations: u64,
-    residual: f64,
-    counters: &'a Counters,
-    order_params: &'a OrderParams,
+    error: Option<String>,
+    entropy: Option<f64>,
+    mutual_information: Option<f64>,
+    mi_last_layer: Option<f64>,
+    mmse: Option<f64>,
+    scheme: Option<String>,
+    iterations: Option<u64>,
+    residual: Option<f64>,
+    counters: Option<&'a Counters>,
+    order_params: Option<&'a OrderParams>,
 }
 
 impl<'a> Report<'a> {
-    fn new(layer: usize, e: &'a Estimate) -> Self {
-        Report {
-            layer,
-            entropy: e.entropy,
-            mutual_information: e.mutual_information,
-            mi_last_layer: e.mi_last_layer,
-            mmse: e.mmse,
-            converged: true,
-            scheme: e.scheme.to_string(),
-            iterations: e.iterations,
-            residual: e.residual,
-            counters: &e.counters,
-            order_params: &e.order_params,
+    fn new(layer: usize, r: Result<&'a Estimate, &ReplicaError>) -> Self {
+        match r {
+            Ok(e) => Report {
+                layer,
+                converged: true,
+                error: None,
+                entropy: Some(e.entropy),
+                mutual_information: e.mutual_information,
+                mi_last_layer: Some(e.mi_last_layer),
+                mmse: Some(e.mmse),
+                scheme: Some(e.scheme.to_string()),
+                iterations: Some(e.iterations),
+                residual: Some(e.residual),
+                counters: Some(&e.counters),
+                order_params: Some(&e.order_params),
+            },
+            Err(e) => Report {
+                layer,
+                converged: false,
+                error: Some(e.to_string()),
+                entropy: None,
+                mutual_information: None,
+                mi_last_layer: None,
+                mmse: None,
+                scheme: None,
+                iterations: None,
+                residual: None,
+                counters: None,
+                order_params: None,
+            },
         }
     }
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     let mut s = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::solver(anyhow!("JSON output: {e}")))?;
+        .map_err(|e| Failure::output(anyhow!("JSON output: {e}")))?;
     s.push('\n');
     emit(&s)
 }
@@ -233,7 +259,7 @@ fn emit(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Failure::solver(anyhow!("writing to stdout: {e}")))
+            Err(Failure::output(anyhow!("writing to stdout: {e}")))
         }
         _ => Ok(()),
     }
@@ -276,7 +302,7 @@ fn format_single(spec: &Path, chain: &Chain, e: &Estimate) -> String {
     out
 }
 
-fn format_table(spec: &Path, chain: &Chain, ok: &[(usize, Estimate)]) -> String {
+fn format_table(spec: &Path, chain: &Chain, results: &[Result<Estimate, ReplicaError>]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -284,9 +310,12 @@ fn format_table(spec: &Path, chain: &Chain, ok: &[(usize, Estimate)]) -> String 
         spec.display(),
         chain.len()
     );
-    let any_noisy = ok.iter().any(|(_, e)| e.mutual_information.is_none());
+    let any_noisy = results
+        .iter()
+        .any(|r| r.as_ref().is_ok_and(|e| e.mutual_information.is_none()));
     let mut header = vec![
         "layer".to_string(),
+        "converged".to_string(),
         "H(T_l)/n_0".to_string(),
         "I(X;T_l)/n_0".to_string(),
     ];
@@ -295,15 +324,22 @@ fn format_table(spec: &Path, chain: &Chain, ok: &[(usize, Estimate)]) -> String 
     }
     header.extend(["MMSE of X", "scheme", "iterations", "residual"].map(String::from));
     let mut rows = vec![header];
-    for l in 1..=chain.len() {
-        let Some((_, e)) = ok.iter().find(|(k, _)| *k == l) else {
-            let mut row = vec![l.to_string(), "failed (see error below)".to_string()];
-            row.resize(rows[0].len(), String::new());
-            rows.push(row);
-            continue;
+    let mut errors = Vec::new();
+    for (k, r) in results.iter().enumerate() {
+        let l = k + 1;
+        let e = match r {
+            Ok(e) => e,
+            Err(err) => {
+                let mut row = vec![l.to_string(), "no".to_string(), "(error below)".to_string()];
+                row.resize(rows[0].len(), String::new());
+                rows.push(row);
+                errors.push(format!("  layer {l}: error: {err}"));
+                continue;
+            }
         };
         let mut row = vec![
             l.to_string(),
+            "yes".to_string(),
             format!("{:.10}", e.entropy),
             match e.mutual_information {
                 Some(mi) => format!("{mi:.10}"),
@@ -338,5 +374,82 @@ fn format_table(spec: &Path, chain: &Chain, ok: &[(usize, Estimate)]) -> String 
             "  * undefined (noisy inner layers): I(X;T_l) needs noiseless layers before T_l"
         );
     }
+    for e in errors {
+        let _ = writeln!(out, "{e}");
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use replica_mi::replica::{Activation, Ensemble, Layer, Prior};
+
+    /// A failed truncation gets its own row (converged "no") and its error; the others keep
+    /// their numbers.
+    #[test]
+    fn table_keeps_every_truncation() {
+        let chain = Chain::new(
+            Prior::gaussian(0.0, 1.0).unwrap(),
+            vec![
+                Layer::new(
+                    0.5,
+                    Activation::Linear,
+                    0.0,
+                    Ensemble::Gaussian { var: 1.0 },
+                )
+                .unwrap(),
+                Layer::new(
+                    1.0,
+                    Activation::Linear,
+                    0.01,
+                    Ensemble::Gaussian { var: 1.0 },
+                )
+                .unwrap(),
+            ],
+        )
+        .unwrap();
+        let first = solve(
+            &chain.truncated(1, 0.01).unwrap(),
+            &SolverOptions::default(),
+        )
+        .unwrap();
+        let results = vec![
+            Ok(first),
+            Err(ReplicaError::NotConverged(
+                "ml-vamp start 0: no convergence".into(),
+            )),
+        ];
+        let t = format_table(Path::new("x.toml"), &chain, &results);
+        let rows: Vec<&str> = t
+            .lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        assert_eq!(rows.len(), 2, "{t}");
+        assert!(
+            rows[0].contains("yes") && rows[0].contains("0.6376598"),
+            "{t}"
+        );
+        assert!(rows[1].contains("no"), "{t}");
+        assert!(
+            t.contains("layer 2: error: the replica equations did not converge: ml-vamp start 0"),
+            "{t}"
+        );
+        let json = serde_json::to_value(
+            results
+                .iter()
+                .enumerate()
+                .map(|(k, r)| Report::new(k + 1, r.as_ref()))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert_eq!(json[0]["converged"], serde_json::Value::Bool(true));
+        assert!(json[0]["error"].is_null());
+        assert_eq!(json[1]["converged"], serde_json::Value::Bool(false));
+        assert!(json[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not converge"));
+        assert!(json[1]["entropy"].is_null());
+    }
 }

@@ -26,7 +26,7 @@
 //! unknown kinds are rejected.
 
 use crate::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -149,56 +149,103 @@ pub fn load_spec(path: &Path) -> Result<Chain, SpecError> {
 
 /// Parse spec text; relative spectrum-file paths are resolved against `base_dir`.
 pub fn parse_spec(text: &str, base_dir: &Path) -> Result<Chain, SpecError> {
-    let raw: RawSpec = toml::from_str(text)?;
-    let prior = build_prior(&raw.prior)?;
-    let raw_layers = raw.layers.filter(|l| !l.is_empty()).ok_or_else(|| {
-        SpecError::missing("layers", "a spec needs at least one [[layers]] table")
-    })?;
-    let n = raw_layers.len();
-    let mut layers = Vec::with_capacity(n);
-    for (i, rl) in raw_layers.iter().enumerate() {
-        layers.push(build_layer(i, i + 1 == n, rl, base_dir)?);
+    SpecDoc::from_toml(text)?.build(base_dir)
+}
+
+impl SpecDoc {
+    /// The document of a spec text (its shape only; [`SpecDoc::build`] checks the values).
+    pub fn from_toml(text: &str) -> Result<Self, SpecError> {
+        Ok(toml::from_str(text)?)
     }
-    Chain::new(prior, layers).map_err(|e| from_replica(e, None, None))
+
+    /// The spec text of this document: what [`parse_spec`] reads back into the same document.
+    /// Numbers are written in Rust's shortest round-trip form, so no value changes on the way.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self)
+            .expect("a SpecDoc holds only strings, finite or non-finite numbers and tables")
+    }
+
+    /// Check every field and build the chain; relative spectrum-file paths are resolved against
+    /// `base_dir` (the only I/O: reading those files).
+    pub fn build(&self, base_dir: &Path) -> Result<Chain, SpecError> {
+        let raw = self;
+        let prior = build_prior(&raw.prior)?;
+        let raw_layers = raw
+            .layers
+            .as_ref()
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| {
+                SpecError::missing("layers", "a spec needs at least one [[layers]] table")
+            })?;
+        let n = raw_layers.len();
+        let mut layers = Vec::with_capacity(n);
+        for (i, rl) in raw_layers.iter().enumerate() {
+            layers.push(build_layer(i, i + 1 == n, rl, base_dir)?);
+        }
+        Chain::new(prior, layers).map_err(|e| from_replica(e, None, None))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw (unchecked) shape of the file.
+// The document: the unchecked shape of the file, public so that a spec can be written as well as
+// read (e.g. the description of a random chain, printed to reproduce it with the CLI).
 
-#[derive(Deserialize)]
+/// A spec file as a document: every key as written, nothing checked yet ([`SpecDoc::build`]
+/// checks). `None` is an absent key.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawSpec {
-    prior: RawPrior,
-    layers: Option<Vec<RawLayer>>,
+pub struct SpecDoc {
+    /// `[prior]`.
+    pub prior: PriorDoc,
+    /// `[[layers]]`, input side first.
+    pub layers: Option<Vec<LayerDoc>>,
 }
 
-#[derive(Deserialize)]
+/// The `[prior]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawPrior {
-    kind: String,
-    mean: Option<f64>,
-    var: Option<f64>,
-    p: Option<f64>,
+pub struct PriorDoc {
+    /// One of [`PRIOR_KINDS`].
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub var: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
 }
 
-#[derive(Deserialize)]
+/// One `[[layers]]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawLayer {
-    alpha: Option<f64>,
-    activation: Option<String>,
-    noise_var: Option<f64>,
-    slope: Option<f64>,
-    threshold: Option<f64>,
-    weights: Option<RawWeights>,
+pub struct LayerDoc {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// One of [`ACTIVATION_KINDS`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise_var: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slope: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<WeightsDoc>,
 }
 
-#[derive(Deserialize)]
+/// The `weights` table of a layer.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawWeights {
-    kind: String,
-    var: Option<f64>,
-    file: Option<PathBuf>,
-    scale: Option<f64>,
+pub struct WeightsDoc {
+    /// One of [`WEIGHT_KINDS`].
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub var: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,7 +283,7 @@ fn not_allowed<T>(
 
 /// The prior; numeric rules (finite, positive variance, p in range) are the checked
 /// constructors' own, whose errors already name `prior.<field>`.
-fn build_prior(r: &RawPrior) -> Result<Prior, SpecError> {
+fn build_prior(r: &PriorDoc) -> Result<Prior, SpecError> {
     let kind = r.kind.as_str();
     let prior = match kind {
         "gaussian" => {
@@ -276,7 +323,7 @@ fn build_prior(r: &RawPrior) -> Result<Prior, SpecError> {
     prior.map_err(|e| from_replica(e, None, None))
 }
 
-fn build_activation(prefix: &str, r: &RawLayer) -> Result<Activation, SpecError> {
+fn build_activation(prefix: &str, r: &LayerDoc) -> Result<Activation, SpecError> {
     let field = format!("{prefix}.activation");
     let name = r.activation.as_deref().ok_or_else(|| {
         SpecError::missing(&field, format!("one of {}", quoted_list(ACTIVATION_KINDS)))
@@ -307,7 +354,7 @@ fn build_activation(prefix: &str, r: &RawLayer) -> Result<Activation, SpecError>
     })
 }
 
-fn build_layer(i: usize, is_last: bool, r: &RawLayer, base_dir: &Path) -> Result<Layer, SpecError> {
+fn build_layer(i: usize, is_last: bool, r: &LayerDoc, base_dir: &Path) -> Result<Layer, SpecError> {
     let prefix = format!("layers[{i}]");
     let alpha_f = format!("{prefix}.alpha");
     let alpha = positive(
@@ -398,8 +445,23 @@ fn build_layer(i: usize, is_last: bool, r: &RawLayer, base_dir: &Path) -> Result
     })
 }
 
-/// The eigenvalues in a spectrum file: one per line, optional non-numeric header line, blank
-/// lines and `#` comments skipped; every value finite and `>= 0`.
+/// The eigenvalues in a spectrum file, for callers that build chains themselves (the random-chain
+/// generator takes them as input): as [`read_spectrum`] with the field named `spectrum`.
+pub fn read_spectrum_file(path: &Path) -> Result<Vec<f64>, SpecError> {
+    read_spectrum("spectrum", path)
+}
+
+/// Whether a line looks like an attempt at a number (an optional sign, then a digit or a
+/// decimal point): such a line is never taken as the header, so that a mistyped first eigenvalue
+/// (`0..5`, `1,5`) is an error instead of a silently lost value.
+fn number_like(s: &str) -> bool {
+    let t = s.strip_prefix(['+', '-']).unwrap_or(s);
+    t.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+}
+
+/// The eigenvalues in a spectrum file: one per line, an optional header line (the first line,
+/// text that is not number-like, e.g. `eigenvalue`), blank lines and `#` comments skipped; every
+/// value finite and `>= 0`.
 fn read_spectrum(field: &str, path: &Path) -> Result<Vec<f64>, SpecError> {
     let err = |line: Option<usize>, message: String| SpecError::Spectrum {
         field: field.to_string(),
@@ -429,7 +491,13 @@ fn read_spectrum(field: &str, path: &Path) -> Result<Vec<f64>, SpecError> {
                 ));
             }
             Ok(x) => eigs.push(x),
-            Err(_) if first => {} // header line
+            Err(_) if first && !number_like(s) => {} // header line
+            Err(_) if first => {
+                return Err(err(
+                    Some(k + 1),
+                    format!("\"{s}\" is not a number, and a header line must be text that does not start like a number"),
+                ));
+            }
             Err(_) => {
                 return Err(err(
                     Some(k + 1),
@@ -529,5 +597,74 @@ mod tests {
             let e = parse(&text).expect_err(name);
             assert_eq!(e.field(), Some(field), "{name}: {e}");
         }
+    }
+
+    /// A spectrum file in a fresh temporary folder, and the one-layer spec that uses it.
+    fn spectrum_spec(name: &str, file_text: &str, scale: f64) -> Result<Chain, SpecError> {
+        let dir = std::env::temp_dir().join(format!("spec_test_{}_{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("eigs.csv"), file_text).unwrap();
+        let text = format!(
+            "[prior]\nkind = \"gaussian\"\nvar = 1\n[[layers]]\nalpha = 1\nactivation = \"relu\"\nnoise_var = 0.1\nweights = {{ kind = \"spectrum\", file = \"eigs.csv\", scale = {scale:?} }}\n"
+        );
+        let r = parse_spec(&text, &dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        r
+    }
+
+    #[test]
+    fn spectrum_header_must_not_look_like_a_number() {
+        // a header is text that does not start like a number
+        for (name, text, mean) in [
+            ("header", "eigenvalue\n1\n2\n", 1.5),
+            ("no_header", "1\n2\n", 1.5),
+            ("dash_header", "-- lambda\n1\n2\n", 1.5),
+            ("comment", "# from numpy\neig\n0.5\n2\n", 1.25),
+        ] {
+            let c = spectrum_spec(name, text, 1.0).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let Ensemble::Discrete(d) = &c.layers()[0].ensemble else {
+                panic!("{name}: not a discrete spectrum")
+            };
+            assert!((d.positive_fraction() - 1.0).abs() < 1e-15, "{name}");
+            assert!(
+                (c.layers()[0].ensemble.mean(1.0) - mean).abs() < 1e-12,
+                "{name}"
+            );
+        }
+        // a mistyped first eigenvalue is an error on line 1, not a silently dropped header
+        for (name, text, line) in [
+            ("dots", "0..5\n1\n2\n", 1usize),
+            ("comma", "1,5\n1\n", 1),
+            ("signed", "-.5x\n1\n", 1),
+            ("second", "eigenvalue\n0..5\n1\n", 2),
+        ] {
+            let e = spectrum_spec(name, text, 1.0).expect_err(name);
+            match &e {
+                SpecError::Spectrum { field, line: l, .. } => {
+                    assert_eq!(field, "layers[0].weights.file", "{name}: {e}");
+                    assert_eq!(*l, Some(line), "{name}: {e}");
+                }
+                other => panic!("{name}: {other}"),
+            }
+        }
+    }
+
+    /// An eigenvalue near the largest double times a scale overflowed and panicked (index out of
+    /// bounds in the spectrum); now an error naming the file.
+    #[test]
+    fn overflowing_scaled_spectrum_is_an_error() {
+        let e = spectrum_spec("overflow", "eigenvalue\n1e308\n1\n", 10.0).expect_err("1e308 x 10");
+        assert_eq!(e.field(), Some("layers[0].weights.file"), "{e}");
+        assert!(e.to_string().contains("overflow"), "{e}");
+    }
+
+    /// A document prints as TOML that reads back into the same document.
+    #[test]
+    fn spec_doc_round_trips() {
+        let text = "[prior]\nkind = \"gauss-bernoulli\"\np = 0.3\nmean = -0.25\nvar = 1.7\n\n[[layers]]\nalpha = 0.123456789012345\nactivation = \"leaky-relu\"\nslope = 0.1\nnoise_var = 0.0\nweights = { kind = \"orthogonal\" }\n\n[[layers]]\nalpha = 2\nactivation = \"hardtanh\"\nthreshold = 0.7\nnoise_var = 1e-6\nweights = { kind = \"gaussian\", var = 3.3e-2 }\n";
+        let doc = SpecDoc::from_toml(text).unwrap();
+        let again = SpecDoc::from_toml(&doc.to_toml()).unwrap();
+        assert_eq!(doc, again, "{}", doc.to_toml());
+        assert_eq!(doc.build(Path::new(".")).unwrap().len(), 2);
     }
 }

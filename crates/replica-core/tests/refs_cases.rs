@@ -5,10 +5,6 @@ mod common;
 use common::*;
 use replica_core::replica::{solve, SolverOptions};
 
-/// Rows where our verified channels disagree with the reference beyond its tolerance; see
-/// the README of `../shared/refs` and the closing note of the estimator issue.
-const KNOWN_REFERENCE_DEFECTS: &[&str] = &["c105"];
-
 #[test]
 fn all_reference_cases() {
     let rows = read_rows("cases.csv");
@@ -80,25 +76,6 @@ fn all_reference_cases() {
             bad |= d.abs() > tol.max(1e-6) * (1.0 + mm.abs());
         }
         line += &format!("[{} it={} {:.3}s]", est.scheme, est.iterations, dt);
-        if KNOWN_REFERENCE_DEFECTS.contains(&id.as_str()) {
-            // refs/README: the multi-layer hardtanh-output rows at noise 1e-5 may carry the
-            // reference's dropped-atom defect. Do not tune to the row; check instead that our value
-            // is stable under a doubled quadrature rule to half the row's tolerance (so that the
-            // disagreement, 3e-3 for c105, is not our quadrature error) and report it.
-            let fine = SolverOptions::default()
-                .with_rule(replica_core::replica::gauss::RuleSize::default().refined(2.0))
-                .unwrap();
-            let est2 = solve(&chain, &fine).expect("refined solve");
-            let stable = (est2.entropy - est.entropy).abs() < 0.5 * tol;
-            println!(
-                "{line}  [known reference defect: ours {:.10}, refined rule {:.10}, reference {:.10}]",
-                est.entropy, est2.entropy, opt_f64(row, "entropy").unwrap()
-            );
-            if !stable {
-                failures.push(format!("{id}: not stable under quadrature refinement"));
-            }
-            continue;
-        }
         println!("{line}{}", if bad { "  <-- FAIL" } else { "" });
         if bad {
             failures.push(line);

@@ -7,6 +7,7 @@
 //! piece is mapped by `x = c +/- s (e^t - 1)` so that a Gauss-Legendre rule in `t` resolves the
 //! scale `s` next to the kink `c` and the O(1) scale far from it.
 
+use super::error::ReplicaError;
 use std::f64::consts::{PI, SQRT_2};
 use std::sync::OnceLock;
 
@@ -331,7 +332,63 @@ impl Default for RuleSize {
     }
 }
 
+/// Largest Gauss-Legendre size of one graded piece or far panel (the cached rules stop there).
+pub const MAX_PIECE_NODES: usize = 64;
+/// Largest Gauss-Hermite size (the cached rules stop there).
+pub const MAX_HERMITE_NODES: usize = 128;
+/// Smallest far-panel width: bounds the panels per side of a kink by `2 * GAUSS_WINDOW / 0.01`.
+pub const MIN_FAR_PANEL: f64 = 0.01;
+
 impl RuleSize {
+    /// Check the sizes (the linfa-style `check` of these parameters): `per_unit` finite and `> 0`,
+    /// `2 <= min_piece <= 64`, `1 <= far_nodes <= 64`, `far_panel` finite and in
+    /// `[0.01, 2 * GAUSS_WINDOW]`, `2 <= hermite <= 128`. The error names the field and its rule.
+    /// [`kink_rule`] itself saturates out-of-range sizes instead of panicking, but only a checked
+    /// rule means what it says.
+    pub fn check(&self) -> Result<Self, ReplicaError> {
+        let bad = |field: &str, value: String, rule: &str| {
+            Err(ReplicaError::invalid(format!("rule.{field}"), value, rule))
+        };
+        if !(self.per_unit.is_finite() && self.per_unit > 0.0) {
+            return bad(
+                "per_unit",
+                self.per_unit.to_string(),
+                "must be finite and > 0",
+            );
+        }
+        if !(2..=MAX_PIECE_NODES).contains(&self.min_piece) {
+            return bad(
+                "min_piece",
+                self.min_piece.to_string(),
+                "must lie in [2, 64] (nodes per graded piece)",
+            );
+        }
+        if !(1..=MAX_PIECE_NODES).contains(&self.far_nodes) {
+            return bad(
+                "far_nodes",
+                self.far_nodes.to_string(),
+                "must lie in [1, 64] (nodes per far panel)",
+            );
+        }
+        if !(self.far_panel.is_finite()
+            && (MIN_FAR_PANEL..=2.0 * GAUSS_WINDOW).contains(&self.far_panel))
+        {
+            return bad(
+                "far_panel",
+                self.far_panel.to_string(),
+                "must be finite and lie in [0.01, 18] (panel width in standard deviations)",
+            );
+        }
+        if !(2..=MAX_HERMITE_NODES).contains(&self.hermite) {
+            return bad(
+                "hermite",
+                self.hermite.to_string(),
+                "must lie in [2, 128] (Gauss-Hermite nodes)",
+            );
+        }
+        Ok(*self)
+    }
+
     /// A rule about half as fine in each dimension, for the first stage of a solve (the fixed
     /// point is then polished with the full rule).
     pub fn coarse() -> Self {
@@ -348,7 +405,7 @@ impl RuleSize {
     pub fn refined(self, k: f64) -> Self {
         RuleSize {
             per_unit: self.per_unit * k,
-            min_piece: ((self.min_piece as f64) * k).ceil() as usize,
+            min_piece: ((self.min_piece as f64) * k).ceil().min(64.0) as usize,
             far_nodes: ((self.far_nodes as f64) * k).ceil().min(64.0) as usize,
             far_panel: self.far_panel,
             hermite: ((self.hermite as f64) * k).ceil().min(128.0) as usize,
@@ -401,7 +458,9 @@ pub fn kink_rule(kinks: &[Kink], size: RuleSize, out: &mut GaussRule) {
         }
         let dg = d.min(GRADED_SPAN);
         let t_max = (dg / s).ln_1p();
-        let n = ((size.per_unit * t_max).ceil() as usize).clamp(size.min_piece, 64);
+        // saturating (an unchecked rule must not panic here): see `RuleSize::check`
+        let n = ((size.per_unit * t_max).ceil() as usize)
+            .clamp(size.min_piece.clamp(1, MAX_PIECE_NODES), MAX_PIECE_NODES);
         let (glx, glw) = gl_cached(n);
         let half = 0.5 * t_max;
         for (&u, &wu) in glx.iter().zip(glw.iter()) {
@@ -414,7 +473,7 @@ pub fn kink_rule(kinks: &[Kink], size: RuleSize, out: &mut GaussRule) {
         }
         let rest = d - dg;
         if rest > 0.0 {
-            let panels = (rest / size.far_panel).ceil() as usize;
+            let panels = (rest / size.far_panel.max(MIN_FAR_PANEL)).ceil() as usize;
             let h = rest / panels as f64;
             let (fx, fw) = gl_cached(size.far_nodes);
             for p in 0..panels {
@@ -546,5 +605,69 @@ mod tests {
             close(s, norm_cdf(-0.3 / (1.0f64 + 1e-8).sqrt()), 1e-12),
             "{s}"
         );
+    }
+
+    #[test]
+    fn rule_sizes_are_checked() {
+        assert!(RuleSize::default().check().is_ok());
+        assert!(RuleSize::coarse().check().is_ok());
+        assert!(RuleSize::default().refined(4.0).check().is_ok());
+        let d = RuleSize::default();
+        let cases = [
+            ("per_unit", RuleSize { per_unit: 0.0, ..d }),
+            (
+                "per_unit",
+                RuleSize {
+                    per_unit: f64::NAN,
+                    ..d
+                },
+            ),
+            ("min_piece", RuleSize { min_piece: 1, ..d }),
+            ("min_piece", RuleSize { min_piece: 65, ..d }),
+            ("far_nodes", RuleSize { far_nodes: 0, ..d }),
+            ("far_nodes", RuleSize { far_nodes: 65, ..d }),
+            (
+                "far_panel",
+                RuleSize {
+                    far_panel: 0.0,
+                    ..d
+                },
+            ),
+            (
+                "far_panel",
+                RuleSize {
+                    far_panel: f64::INFINITY,
+                    ..d
+                },
+            ),
+            (
+                "far_panel",
+                RuleSize {
+                    far_panel: 1e-9,
+                    ..d
+                },
+            ),
+            ("hermite", RuleSize { hermite: 1, ..d }),
+            ("hermite", RuleSize { hermite: 129, ..d }),
+        ];
+        for (field, rule) in cases {
+            let e = rule.check().expect_err(&format!("{rule:?}"));
+            assert!(
+                e.to_string().contains(&format!("rule.{field}")),
+                "{rule:?}: {e}"
+            );
+            // and the rule builder saturates instead of panicking (min_piece > 64 used to panic
+            // in a clamp, far_panel = 0 to loop over usize::MAX panels)
+            let mut r = GaussRule::default();
+            kink_rule(
+                &[Kink {
+                    center: 0.3,
+                    scale: 1e-3,
+                }],
+                rule,
+                &mut r,
+            );
+            assert!(r.nodes.len() < 100_000, "{rule:?}: {} nodes", r.nodes.len());
+        }
     }
 }

@@ -46,7 +46,15 @@ impl DiscreteSpectrum {
                     "eigenvalues of W^T W must be finite and >= 0",
                 ));
             }
-            sorted.push(e * scale);
+            let scaled = e * scale;
+            if !scaled.is_finite() {
+                return Err(ReplicaError::invalid(
+                    format!("weights.spectrum[{i}]"),
+                    format!("{e} x scale {scale}"),
+                    "the scaled eigenvalue overflows (is not finite); use a smaller scale or smaller eigenvalues",
+                ));
+            }
+            sorted.push(scaled);
         }
         sorted.sort_by(|a, b| a.total_cmp(b));
         let max = *sorted.last().unwrap();
@@ -72,7 +80,14 @@ impl DiscreteSpectrum {
                 weights.push(1.0 / n);
             }
         }
-        let mean = values.iter().zip(&weights).map(|(v, w)| v * w).sum();
+        let mean: f64 = values.iter().zip(&weights).map(|(v, w)| v * w).sum();
+        if !mean.is_finite() {
+            return Err(ReplicaError::invalid(
+                "weights.spectrum",
+                format!("mean eigenvalue {mean}"),
+                "the mean of the scaled eigenvalues overflows; use a smaller scale",
+            ));
+        }
         let min_positive = values[0];
         Ok(DiscreteSpectrum {
             values,
@@ -514,4 +529,34 @@ pub fn brent(
         fb = f(b);
     }
     Some(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Eigenvalues near the largest double times a scale used to overflow to infinity, which made
+    /// every value an "exact zero" and the constructor index an empty list: now a named error.
+    #[test]
+    fn overflowing_scaled_eigenvalues_are_an_error() {
+        for (eigs, scale) in [
+            (vec![1e308, 1.0], 10.0),
+            (vec![1.0, 2.0], 1e308),
+            (vec![f64::MAX; 3], 1.5),
+        ] {
+            let e = DiscreteSpectrum::from_eigenvalues(&eigs, scale)
+                .expect_err(&format!("{eigs:?} x {scale}"));
+            let msg = e.to_string();
+            assert!(
+                msg.contains("weights.spectrum") && msg.contains("overflow"),
+                "{eigs:?} x {scale}: {msg}"
+            );
+        }
+        // the largest values that stay finite are accepted
+        let d = DiscreteSpectrum::from_eigenvalues(&[1e307, 1.0], 10.0).unwrap();
+        assert!(
+            d.mean.is_finite() && d.min_positive.to_bits() == 10f64.to_bits(),
+            "{d:?}"
+        );
+    }
 }

@@ -2,6 +2,8 @@
 //! `cases.csv` becomes a chain.
 #![allow(dead_code)]
 
+pub mod audit;
+
 use replica_core::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -110,4 +112,30 @@ pub fn opt_f64(row: &HashMap<String, String>, k: &str) -> Option<f64> {
     } else {
         Some(s.parse().unwrap())
     }
+}
+
+/// The spectra of `../shared/refs/spectra/*.csv` (all but `spectra_meta.csv`), sorted by file name,
+/// read with the spec parser, for the random-chain generator; their paths are absolute so that
+/// a printed spec runs from anywhere.
+pub fn ref_spectra() -> Vec<replica_core::random_chain::NamedSpectrum> {
+    let dir = refs_dir().join("spectra");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "csv")
+                && p.file_name().is_some_and(|n| n != "spectra_meta.csv")
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no spectra in {}", dir.display());
+    files
+        .into_iter()
+        .map(|p| {
+            let file = p.canonicalize().unwrap_or(p);
+            let eigenvalues =
+                replica_core::spec::read_spectrum_file(&file).unwrap_or_else(|e| panic!("{e}"));
+            replica_core::random_chain::NamedSpectrum { file, eigenvalues }
+        })
+        .collect()
 }

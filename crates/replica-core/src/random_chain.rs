@@ -1,0 +1,560 @@
+//! A seeded generator of valid random chains over the whole space a spec file accepts, to test the
+//! estimator the way a new user would use it (random valid networks, not hand-picked ones).
+//!
+//! Chain `i` of a generator is drawn from its own ChaCha8 stream (`seed`, stream `i`), so chain `i`
+//! is the same whatever order, thread or subset the chains are drawn in. Each drawn chain carries a
+//! typed [`ChainDescription`] that builds it ([`ChainGenerator::build`]) and prints as a spec file
+//! ([`ChainGenerator::to_toml`]) that the CLI reads back into the same chain.
+//!
+//! What is drawn (every range is a field of [`GeneratorParams`]):
+//! * `1..=max_layers` layers, uniformly;
+//! * the prior, uniformly among Gaussian (`mean` 0 or uniform in `[-1, 1]`, `var` log-uniform),
+//!   binary (`p` uniform in `[0.05, 0.95]`) and Gauss-Bernoulli (`p` uniform in `[0.05, 1]`,
+//!   mean and var as the Gaussian's);
+//! * per layer: the activation uniformly among linear, ReLU, leaky ReLU (slope uniform in
+//!   `[0, 1]`), hardtanh (threshold log-uniform) and sign; `alpha` log-uniform; the weights
+//!   uniformly among Gaussian (variance log-uniform), orthogonal and (when spectra are given) an
+//!   empirical spectrum, chosen uniformly, times a log-uniform scale. A spectrum with a fraction
+//!   `f` of positive eigenvalues needs `alpha >= f`: its `alpha` is drawn log-uniformly in
+//!   `[max(alpha_lo, f), alpha_hi]`;
+//! * inner layers noiseless with probability `p_noiseless_inner`, else noise log-uniform; the
+//!   output noise log-uniform.
+//!
+//! The generator does no I/O: spectra come in as [`NamedSpectrum`]s (read them with
+//! [`crate::spec::read_spectrum_file`]).
+
+use crate::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError};
+use crate::spec::{LayerDoc, PriorDoc, SpecDoc, WeightsDoc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+
+/// An empirical spectrum of `W^T W` offered to the generator.
+#[derive(Clone, Debug)]
+pub struct NamedSpectrum {
+    /// The file it was read from, written as the `weights.file` of the printed spec (give an
+    /// absolute path for a spec that runs from anywhere).
+    pub file: PathBuf,
+    /// The eigenvalues (all of them, zeros included).
+    pub eigenvalues: Vec<f64>,
+}
+
+/// A closed range `[lo, hi]`, drawn log-uniformly (`0 < lo <= hi`) or uniformly.
+pub type Range = (f64, f64);
+
+/// The unchecked settings of a generator ([`GeneratorParams::check`] validates them).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GeneratorParams {
+    /// Seed of every stream.
+    pub seed: u64,
+    /// Layers per chain: uniform in `1..=max_layers` (`1..=8`).
+    pub max_layers: usize,
+    /// `alpha = n_l / n_{l-1}`, log-uniform.
+    pub alpha: Range,
+    /// Variance of Gaussian weights (entry variance times `n_{l-1}`), log-uniform.
+    pub gaussian_var: Range,
+    /// Scale multiplying an empirical spectrum, log-uniform.
+    pub spectrum_scale: Range,
+    /// Noise variance of the output layer, log-uniform.
+    pub output_noise: Range,
+    /// Noise variance of a noisy inner layer, log-uniform.
+    pub inner_noise: Range,
+    /// Probability that an inner layer is noiseless.
+    pub p_noiseless_inner: f64,
+    /// Prior variance (Gaussian and Gauss-Bernoulli), log-uniform.
+    pub prior_var: Range,
+    /// Hardtanh threshold, log-uniform.
+    pub threshold: Range,
+}
+
+impl Default for GeneratorParams {
+    fn default() -> Self {
+        GeneratorParams {
+            seed: 0,
+            max_layers: 4,
+            alpha: (0.2, 3.0),
+            gaussian_var: (0.05, 20.0),
+            spectrum_scale: (0.05, 20.0),
+            output_noise: (1e-6, 1.0),
+            inner_noise: (1e-6, 1.0),
+            p_noiseless_inner: 0.5,
+            prior_var: (0.2, 5.0),
+            threshold: (0.2, 5.0),
+        }
+    }
+}
+
+impl GeneratorParams {
+    /// Validate the settings and the offered spectra into a generator. Every log-uniform range
+    /// needs `0 < lo <= hi < inf`; `max_layers` in `1..=8`; `p_noiseless_inner` in `[0, 1]`;
+    /// every spectrum a valid one (finite, `>= 0`, one positive value) with a positive fraction
+    /// below `alpha.1`.
+    pub fn check(self, spectra: Vec<NamedSpectrum>) -> Result<ChainGenerator, ReplicaError> {
+        let ranges = [
+            ("alpha", self.alpha),
+            ("gaussian_var", self.gaussian_var),
+            ("spectrum_scale", self.spectrum_scale),
+            ("output_noise", self.output_noise),
+            ("inner_noise", self.inner_noise),
+            ("prior_var", self.prior_var),
+            ("threshold", self.threshold),
+        ];
+        for (name, (lo, hi)) in ranges {
+            if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && lo <= hi) {
+                return Err(ReplicaError::invalid(
+                    format!("generator.{name}"),
+                    format!("[{lo}, {hi}]"),
+                    "a log-uniform range needs 0 < lo <= hi < inf",
+                ));
+            }
+        }
+        if !(1..=8).contains(&self.max_layers) {
+            return Err(ReplicaError::invalid(
+                "generator.max_layers",
+                self.max_layers,
+                "must lie in 1..=8",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.p_noiseless_inner) {
+            return Err(ReplicaError::invalid(
+                "generator.p_noiseless_inner",
+                self.p_noiseless_inner,
+                "must lie in [0, 1]",
+            ));
+        }
+        let mut checked = Vec::with_capacity(spectra.len());
+        for (k, s) in spectra.into_iter().enumerate() {
+            // the smallest scale gives the same zero cut (relative) and positive fraction
+            let d = DiscreteSpectrum::from_eigenvalues(&s.eigenvalues, 1.0).map_err(|e| {
+                ReplicaError::invalid(
+                    format!("generator.spectra[{k}]"),
+                    s.file.display(),
+                    e.to_string(),
+                )
+            })?;
+            let f = d.positive_fraction();
+            if f > self.alpha.1 {
+                return Err(ReplicaError::invalid(
+                    format!("generator.spectra[{k}]"),
+                    s.file.display(),
+                    format!(
+                        "a fraction {f} of positive eigenvalues needs alpha >= {f}, above the range's {}",
+                        self.alpha.1
+                    ),
+                ));
+            }
+            checked.push((s, f));
+        }
+        Ok(ChainGenerator {
+            params: self,
+            spectra: checked,
+        })
+    }
+}
+
+/// A validated generator.
+#[derive(Clone, Debug)]
+pub struct ChainGenerator {
+    params: GeneratorParams,
+    /// Each spectrum with its fraction of positive eigenvalues.
+    spectra: Vec<(NamedSpectrum, f64)>,
+}
+
+/// The weights of a drawn layer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WeightsDescription {
+    /// I.i.d. Gaussian entries of variance `var / n_{l-1}`.
+    Gaussian { var: f64 },
+    /// Orthogonal weights.
+    Orthogonal,
+    /// Empirical spectrum number `index` of the generator, times `scale`.
+    Spectrum { index: usize, scale: f64 },
+}
+
+/// One drawn layer, typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerDescription {
+    pub alpha: f64,
+    pub activation: Activation,
+    pub noise_var: f64,
+    pub weights: WeightsDescription,
+}
+
+/// A drawn chain, typed: what [`ChainGenerator::build`] turns into a [`Chain`] and
+/// [`ChainGenerator::to_toml`] into a spec file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainDescription {
+    pub prior: Prior,
+    pub layers: Vec<LayerDescription>,
+}
+
+/// One drawn chain: its number in the generator's sequence, its description and the chain.
+#[derive(Clone, Debug)]
+pub struct DrawnChain {
+    pub index: u64,
+    pub description: ChainDescription,
+    pub chain: Chain,
+}
+
+fn log_uniform(rng: &mut ChaCha8Rng, (lo, hi): Range) -> f64 {
+    if lo >= hi {
+        return lo;
+    }
+    (lo.ln() + rng.random::<f64>() * (hi.ln() - lo.ln())).exp()
+}
+
+fn uniform(rng: &mut ChaCha8Rng, (lo, hi): Range) -> f64 {
+    lo + rng.random::<f64>() * (hi - lo)
+}
+
+impl ChainGenerator {
+    /// The settings.
+    pub fn params(&self) -> &GeneratorParams {
+        &self.params
+    }
+
+    /// The offered spectra.
+    pub fn spectra(&self) -> impl Iterator<Item = &NamedSpectrum> {
+        self.spectra.iter().map(|(s, _)| s)
+    }
+
+    /// The description of chain `index` (deterministic in `(seed, index)`).
+    pub fn describe(&self, index: u64) -> ChainDescription {
+        let p = &self.params;
+        let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
+        rng.set_stream(index);
+        let n_layers = rng.random_range(1..=p.max_layers);
+        let mean = |rng: &mut ChaCha8Rng| {
+            if rng.random_bool(0.5) {
+                0.0
+            } else {
+                uniform(rng, (-1.0, 1.0))
+            }
+        };
+        let prior = match rng.random_range(0..3) {
+            0 => Prior::Gaussian {
+                mean: mean(&mut rng),
+                var: log_uniform(&mut rng, p.prior_var),
+            },
+            1 => Prior::Binary {
+                p: uniform(&mut rng, (0.05, 0.95)),
+            },
+            _ => Prior::GaussBernoulli {
+                p: uniform(&mut rng, (0.05, 1.0)),
+                mean: mean(&mut rng),
+                var: log_uniform(&mut rng, p.prior_var),
+            },
+        };
+        let n_weight_kinds = if self.spectra.is_empty() { 2 } else { 3 };
+        let layers = (0..n_layers)
+            .map(|l| {
+                let activation = match rng.random_range(0..5) {
+                    0 => Activation::Linear,
+                    1 => Activation::Relu,
+                    2 => Activation::LeakyRelu {
+                        slope: rng.random::<f64>(),
+                    },
+                    3 => Activation::Hardtanh {
+                        threshold: log_uniform(&mut rng, p.threshold),
+                    },
+                    _ => Activation::Sign,
+                };
+                let (weights, alpha) = match rng.random_range(0..n_weight_kinds) {
+                    0 => (
+                        WeightsDescription::Gaussian {
+                            var: log_uniform(&mut rng, p.gaussian_var),
+                        },
+                        log_uniform(&mut rng, p.alpha),
+                    ),
+                    1 => (
+                        WeightsDescription::Orthogonal,
+                        log_uniform(&mut rng, p.alpha),
+                    ),
+                    _ => {
+                        let index = rng.random_range(0..self.spectra.len());
+                        let f = self.spectra[index].1;
+                        let scale = log_uniform(&mut rng, p.spectrum_scale);
+                        let alpha = log_uniform(&mut rng, (p.alpha.0.max(f), p.alpha.1));
+                        (WeightsDescription::Spectrum { index, scale }, alpha)
+                    }
+                };
+                let noise_var = if l + 1 == n_layers {
+                    log_uniform(&mut rng, p.output_noise)
+                } else if rng.random_bool(p.p_noiseless_inner) {
+                    0.0
+                } else {
+                    log_uniform(&mut rng, p.inner_noise)
+                };
+                LayerDescription {
+                    alpha,
+                    activation,
+                    noise_var,
+                    weights,
+                }
+            })
+            .collect();
+        ChainDescription { prior, layers }
+    }
+
+    /// Chain `index`: its description and the checked chain. Every drawn description is valid;
+    /// the `Result` carries the constructors' own checks.
+    pub fn draw(&self, index: u64) -> Result<DrawnChain, ReplicaError> {
+        let description = self.describe(index);
+        let chain = self.build(&description)?;
+        Ok(DrawnChain {
+            index,
+            description,
+            chain,
+        })
+    }
+
+    /// Build the chain of a description (possibly edited after drawing) with the checked
+    /// constructors.
+    pub fn build(&self, d: &ChainDescription) -> Result<Chain, ReplicaError> {
+        let layers = d
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let ensemble = match l.weights {
+                    WeightsDescription::Gaussian { var } => Ensemble::Gaussian { var },
+                    WeightsDescription::Orthogonal => {
+                        Ensemble::Discrete(DiscreteSpectrum::orthogonal(l.alpha))
+                    }
+                    WeightsDescription::Spectrum { index, scale } => {
+                        let (s, _) = self.spectra.get(index).ok_or_else(|| {
+                            ReplicaError::invalid(
+                                format!("layers[{i}].weights.spectrum"),
+                                index,
+                                format!("the generator has {} spectra", self.spectra.len()),
+                            )
+                        })?;
+                        Ensemble::Discrete(DiscreteSpectrum::from_eigenvalues(
+                            &s.eigenvalues,
+                            scale,
+                        )?)
+                    }
+                };
+                Layer::new(l.alpha, l.activation, l.noise_var, ensemble)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Chain::new(d.prior, layers)
+    }
+
+    /// The description as a spec document (spectra by their file).
+    pub fn to_spec(&self, d: &ChainDescription) -> SpecDoc {
+        let prior = match d.prior {
+            Prior::Gaussian { mean, var } => PriorDoc {
+                kind: "gaussian".into(),
+                mean: Some(mean),
+                var: Some(var),
+                p: None,
+            },
+            Prior::Binary { p } => PriorDoc {
+                kind: "binary".into(),
+                mean: None,
+                var: None,
+                p: Some(p),
+            },
+            Prior::GaussBernoulli { p, mean, var } => PriorDoc {
+                kind: "gauss-bernoulli".into(),
+                mean: Some(mean),
+                var: Some(var),
+                p: Some(p),
+            },
+        };
+        let layers = d
+            .layers
+            .iter()
+            .map(|l| {
+                let (activation, slope, threshold) = match l.activation {
+                    Activation::Linear => ("linear", None, None),
+                    Activation::Relu => ("relu", None, None),
+                    Activation::LeakyRelu { slope } => ("leaky-relu", Some(slope), None),
+                    Activation::Hardtanh { threshold } => ("hardtanh", None, Some(threshold)),
+                    Activation::Sign => ("sign", None, None),
+                };
+                let weights = match l.weights {
+                    WeightsDescription::Gaussian { var } => WeightsDoc {
+                        kind: "gaussian".into(),
+                        var: Some(var),
+                        file: None,
+                        scale: None,
+                    },
+                    WeightsDescription::Orthogonal => WeightsDoc {
+                        kind: "orthogonal".into(),
+                        var: None,
+                        file: None,
+                        scale: None,
+                    },
+                    WeightsDescription::Spectrum { index, scale } => WeightsDoc {
+                        kind: "spectrum".into(),
+                        var: None,
+                        file: Some(
+                            self.spectra
+                                .get(index)
+                                .map_or_else(|| PathBuf::from("?"), |(s, _)| s.file.clone()),
+                        ),
+                        scale: Some(scale),
+                    },
+                };
+                LayerDoc {
+                    alpha: Some(l.alpha),
+                    activation: Some(activation.into()),
+                    noise_var: Some(l.noise_var),
+                    slope,
+                    threshold,
+                    weights: Some(weights),
+                }
+            })
+            .collect();
+        SpecDoc {
+            prior,
+            layers: Some(layers),
+        }
+    }
+
+    /// The spec file of chain `index` with description `d`, with a comment naming the generator
+    /// (seed, index) so the failure can be redrawn as well as rerun with `replica-mi entropy`.
+    pub fn to_toml(&self, index: u64, d: &ChainDescription) -> String {
+        format!(
+            "# random chain {index} of seed {} (replica_core::random_chain)\n{}",
+            self.params.seed,
+            self.to_spec(d).to_toml()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn generator(seed: u64) -> ChainGenerator {
+        let spectra = vec![
+            NamedSpectrum {
+                file: PathBuf::from("/nonexistent/half.csv"),
+                eigenvalues: [vec![0.0; 50], vec![1.5; 30], vec![0.5; 20]].concat(),
+            },
+            NamedSpectrum {
+                file: PathBuf::from("/nonexistent/full.csv"),
+                eigenvalues: (1..=100).map(|k| k as f64 / 50.0).collect(),
+            },
+        ];
+        GeneratorParams {
+            seed,
+            ..GeneratorParams::default()
+        }
+        .check(spectra)
+        .unwrap()
+    }
+
+    #[test]
+    fn draws_are_valid_deterministic_and_cover_the_space() {
+        let g = generator(7);
+        let mut kinds = std::collections::BTreeSet::new();
+        for i in 0..400 {
+            let a = g.draw(i).unwrap_or_else(|e| panic!("chain {i}: {e}"));
+            let b = g.draw(i).unwrap();
+            assert_eq!(a.description, b.description, "chain {i} not deterministic");
+            let d = &a.description;
+            kinds.insert(format!("layers{}", d.layers.len()));
+            kinds.insert(format!("{:?}", std::mem::discriminant(&d.prior)));
+            for l in &d.layers {
+                let act = l.activation.name();
+                kinds.insert(act.split('(').next().unwrap().to_string());
+                kinds.insert(match l.weights {
+                    WeightsDescription::Gaussian { .. } => "gaussian-w".into(),
+                    WeightsDescription::Orthogonal => "orthogonal-w".into(),
+                    WeightsDescription::Spectrum { index, .. } => format!("spectrum{index}"),
+                });
+                assert!((0.2..=3.0).contains(&l.alpha), "chain {i}: {l:?}");
+            }
+            let inner_noiseless = d.layers[..d.layers.len() - 1]
+                .iter()
+                .any(|l| l.noise_var == 0.0);
+            if inner_noiseless {
+                kinds.insert("noiseless-inner".into());
+            }
+        }
+        // 4 depths, 3 priors, 5 activations, 4 weight kinds, noiseless inner layers
+        assert_eq!(kinds.len(), 4 + 3 + 5 + 4 + 1, "{kinds:?}");
+        // another seed, other chains
+        assert_ne!(generator(8).describe(0), g.describe(0));
+    }
+
+    /// The printed spec reads back (through the same parser as the CLI, spectrum files written
+    /// to a temporary folder) into the same chain.
+    #[test]
+    fn printed_spec_reads_back_into_the_same_chain() {
+        let dir = std::env::temp_dir().join(format!("random_chain_test_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let g0 = generator(3);
+        let spectra: Vec<NamedSpectrum> = g0
+            .spectra()
+            .enumerate()
+            .map(|(k, s)| {
+                let file = dir.join(format!("s{k}.csv"));
+                let text: String = std::iter::once("eigenvalue".to_string())
+                    .chain(s.eigenvalues.iter().map(|x| x.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                std::fs::write(&file, text).unwrap();
+                NamedSpectrum {
+                    file,
+                    eigenvalues: s.eigenvalues.clone(),
+                }
+            })
+            .collect();
+        let g = GeneratorParams {
+            seed: 3,
+            ..GeneratorParams::default()
+        }
+        .check(spectra)
+        .unwrap();
+        for i in 0..100 {
+            let drawn = g.draw(i).unwrap();
+            let text = g.to_toml(i, &drawn.description);
+            let back = crate::spec::parse_spec(&text, Path::new("/"))
+                .unwrap_or_else(|e| panic!("chain {i}: {e}\n{text}"));
+            assert_eq!(back.prior(), drawn.chain.prior(), "{text}");
+            assert_eq!(back.len(), drawn.chain.len());
+            for (x, y) in back.layers().iter().zip(drawn.chain.layers()) {
+                assert_eq!(x.alpha.to_bits(), y.alpha.to_bits(), "{text}");
+                assert_eq!(x.channel.activation, y.channel.activation, "{text}");
+                assert_eq!(
+                    x.channel.noise_var.to_bits(),
+                    y.channel.noise_var.to_bits(),
+                    "{text}"
+                );
+                assert_eq!(x.ensemble, y.ensemble, "{text}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let e = GeneratorParams {
+            alpha: (0.0, 1.0),
+            ..GeneratorParams::default()
+        }
+        .check(vec![])
+        .unwrap_err();
+        assert!(e.to_string().contains("generator.alpha"), "{e}");
+        let e = GeneratorParams {
+            max_layers: 0,
+            ..GeneratorParams::default()
+        }
+        .check(vec![])
+        .unwrap_err();
+        assert!(e.to_string().contains("generator.max_layers"), "{e}");
+        let e = GeneratorParams::default()
+            .check(vec![NamedSpectrum {
+                file: "x.csv".into(),
+                eigenvalues: vec![0.0, 0.0],
+            }])
+            .unwrap_err();
+        assert!(e.to_string().contains("generator.spectra[0]"), "{e}");
+    }
+}

@@ -1,0 +1,216 @@
+//! `chain-grid`: solve N random valid chains (replica_mi::random_chain, seeded) and print the
+//! summary table of issue 10: converged, bound violations, unconverged by cause, panics, time
+//! percentiles, chains over 60 s. `--out report.csv` writes one row per chain (with the spec of
+//! each, to rerun it with `replica-mi entropy`) and `report.provenance.json` beside it.
+//!
+//! Results are judged by `crates/replica-core/tests/common/audit.rs` (included by path: the same independent audit
+//! as the `random_chains` test, not the library's own checks). Chains are solved in parallel
+//! (rayon, `--jobs`), but chain `i` is always the same chain and the report is in chain order, so
+//! the report is deterministic except for the wall times.
+
+#[path = "../../crates/replica-core/tests/common/audit.rs"]
+mod audit;
+
+use anyhow::{bail, Context, Result};
+use audit::{run_chain, summary_table, ChainResult, Outcome};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use replica_mi::experiment::record::{git_commit, git_dirty};
+use replica_mi::random_chain::{GeneratorParams, NamedSpectrum};
+use replica_mi::replica::SolverOptions;
+use replica_mi::spec::read_spectrum_file;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Solve N random valid chains and summarise converged / bound violations / unconverged / panics / times"
+)]
+struct Args {
+    /// Number of chains (chains 0..N of the seed's sequence).
+    #[arg(long, default_value_t = 10_000)]
+    n: u64,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Write one CSV row per chain here (and the provenance beside it).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Folder of spectrum files (`*.csv` but `spectra_meta.csv`) offered to the generator.
+    #[arg(long, default_value = "../shared/refs/spectra")]
+    spectra: PathBuf,
+    /// Largest number of layers per chain (1..=8).
+    #[arg(long, default_value_t = 4)]
+    max_layers: usize,
+    /// Print the spec of this many failing chains (bound violations and panics first).
+    #[arg(long, default_value_t = 5)]
+    show: usize,
+}
+
+fn load_spectra(dir: &Path) -> Result<Vec<NamedSpectrum>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list the spectra folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "csv")
+                && p.file_name().is_some_and(|n| n != "spectra_meta.csv")
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no spectrum files (*.csv) in {}", dir.display());
+    }
+    files
+        .into_iter()
+        .map(|p| {
+            let file = p.canonicalize().unwrap_or(p);
+            let eigenvalues = read_spectrum_file(&file)?;
+            Ok(NamedSpectrum { file, eigenvalues })
+        })
+        .collect()
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let spectra = load_spectra(&args.spectra)?;
+    let params = GeneratorParams {
+        seed: args.seed,
+        max_layers: args.max_layers,
+        ..GeneratorParams::default()
+    };
+    let g = params
+        .clone()
+        .check(spectra)
+        .context("generator settings")?;
+    let opts = SolverOptions::default();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+        .context("thread pool")?;
+    let bar = ProgressBar::new(args.n);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} chains  {elapsed_precise} (eta {eta})")
+            .expect("static template"),
+    );
+    let t0 = std::time::Instant::now();
+    // (result, spec text, entropy, scheme) per chain, in chain order
+    let rows: Vec<(ChainResult, String, Option<f64>, String)> = pool.install(|| {
+        (0..args.n)
+            .into_par_iter()
+            .map(|i| {
+                let drawn = g.draw(i);
+                let row = match drawn {
+                    Ok(d) => {
+                        let (outcome, est, seconds) = run_chain(&d.chain, &opts);
+                        (
+                            ChainResult {
+                                index: i,
+                                outcome,
+                                seconds,
+                            },
+                            g.to_toml(i, &d.description),
+                            est.as_ref().map(|e| e.entropy),
+                            est.map(|e| e.scheme.to_string()).unwrap_or_default(),
+                        )
+                    }
+                    // a generator defect, reported like any unexpected error
+                    Err(e) => (
+                        ChainResult {
+                            index: i,
+                            outcome: Outcome::BadError(format!("invalid random chain: {e}")),
+                            seconds: 0.0,
+                        },
+                        g.to_toml(i, &g.describe(i)),
+                        None,
+                        String::new(),
+                    ),
+                };
+                bar.inc(1);
+                row
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let wall = t0.elapsed().as_secs_f64();
+    let results: Vec<ChainResult> = rows.iter().map(|r| r.0.clone()).collect();
+    println!(
+        "chain-grid: {} chains, seed {}, {} threads, {wall:.1} s wall (replica-mi {}, commit {})",
+        args.n,
+        args.seed,
+        pool.current_num_threads(),
+        env!("CARGO_PKG_VERSION"),
+        git_commit()
+    );
+    print!("{}", summary_table(&results));
+
+    let mut failing: Vec<&(ChainResult, String, Option<f64>, String)> = rows
+        .iter()
+        .filter(|r| !matches!(r.0.outcome, Outcome::Converged))
+        .collect();
+    failing.sort_by_key(|r| match r.0.outcome {
+        Outcome::Panic(_) | Outcome::BadError(_) => 0,
+        Outcome::Violation(_) => 1,
+        _ => 2,
+    });
+    for (r, toml, _, _) in failing.iter().take(args.show) {
+        println!(
+            "\n--- chain {} [{}] {:.2} s: {}\n{toml}",
+            r.index,
+            r.outcome.label(),
+            r.seconds,
+            r.outcome.detail()
+        );
+    }
+
+    if let Some(out) = &args.out {
+        let mut w = csv::Writer::from_path(out)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        w.write_record([
+            "chain", "outcome", "seconds", "entropy", "scheme", "detail", "spec",
+        ])?;
+        for (r, toml, h, scheme) in &rows {
+            w.write_record([
+                r.index.to_string(),
+                r.outcome.label(),
+                format!("{:.4}", r.seconds),
+                h.map(|h| format!("{h:.12e}")).unwrap_or_default(),
+                scheme.clone(),
+                r.outcome.detail(),
+                toml.clone(),
+            ])?;
+        }
+        w.flush()
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        let stem = out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let prov_path = out.with_file_name(format!("{stem}.provenance.json"));
+        let prov = serde_json::json!({
+            "name": "chain-grid",
+            "n": args.n,
+            "seed": args.seed,
+            "threads": pool.current_num_threads(),
+            "generator": params,
+            "spectra": g.spectra().map(|s| s.file.display().to_string()).collect::<Vec<_>>(),
+            "solver": format!("{opts:?}"),
+            "crate_version": env!("CARGO_PKG_VERSION"),
+            "git_commit": git_commit(),
+            "git_dirty": git_dirty(),
+            "command_line": std::env::args().collect::<Vec<_>>(),
+            "elapsed_seconds": wall,
+        });
+        std::fs::write(&prov_path, serde_json::to_string_pretty(&prov)? + "\n")
+            .with_context(|| format!("cannot write {}", prov_path.display()))?;
+        println!(
+            "\nreport: {} (provenance {})",
+            out.display(),
+            prov_path.display()
+        );
+    }
+    Ok(())
+}
