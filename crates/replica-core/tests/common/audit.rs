@@ -12,7 +12,9 @@
 //! that data processing (`I(X;T_L) <= I(T_{L-1};T_L)`) or the output alone gives.
 #![allow(dead_code)]
 
-use replica_core::replica::{solve, Activation, Chain, Estimate, Prior, ReplicaError, SolverOptions};
+use replica_core::replica::{
+    solve, Activation, Chain, Estimate, Prior, ReplicaError, SolverOptions,
+};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
