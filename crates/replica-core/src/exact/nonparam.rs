@@ -148,6 +148,7 @@ fn sq_distances_unchecked(x: &Mat<f64>) -> Mat<f64> {
     dist
 }
 
+use crate::replica::gauss::EXP_UNDERFLOW;
 use crate::simd::clear_upper_simd_state;
 
 /// `(1/N) sum_i ln (1/N) sum_j exp(-c D_ij)` for each `c` in `scales`, by a max-shifted
@@ -165,9 +166,9 @@ fn mean_log_mixture<const K: usize>(dist: &Mat<f64>, scales: [f64; K]) -> [f64; 
                 let s: f64 = col
                     .iter()
                     .map(|&dij| -c * (dij - min_d))
-                    // exp(a) is exactly 0 below -745.2: skipping those terms (all off-diagonal
+                    // exp(a) is exactly 0 below EXP_UNDERFLOW: skipping those terms (all off-diagonal
                     // ones for tiny s^2) saves the exp calls without changing the sum.
-                    .filter(|&a| a > -746.0)
+                    .filter(|&a| a >= EXP_UNDERFLOW)
                     .map(f64::exp)
                     .sum();
                 -c * min_d + s.ln()

@@ -18,7 +18,8 @@
 
 use super::error::ReplicaError;
 use super::gauss::{
-    kink_rule, ln_norm_interval, norm_interval, norm_pdf, GaussRule, Kink, RuleSize, LN_SQRT_2PI,
+    kink_rule, ln_norm_interval, norm_interval, norm_pdf, GaussRule, Kink, RuleSize, EXP_UNDERFLOW,
+    LN_SQRT_2PI,
 };
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -529,10 +530,10 @@ impl Channel {
         let (mut total, mut db, mut eh2, mut dom) = (0.0, 0.0, 0.0, 0.0);
         for p in parts.iter().take(self.regions.len()) {
             let d = p.0 - lmax;
-            // exp(d) is exactly 0 below -745.2 (and d = -inf for an empty region); the largest
+            // exp(d) is exactly 0 below EXP_UNDERFLOW (and d = -inf for an empty region); the largest
             // part has exp(0) = 1 exactly: both skip a call (and libm's slow underflow path)
             // without changing a bit of the result
-            if d < -745.2 {
+            if d < EXP_UNDERFLOW {
                 continue;
             }
             let e = if d == 0.0 { 1.0 } else { d.exp() };

@@ -18,6 +18,11 @@ const FRAC_1_SQRT_PI: f64 = 0.564_189_583_547_756_3;
 /// Half-width of the window on which Gaussian expectations are integrated (`P(|x| > 9) < 3e-19`).
 pub const GAUSS_WINDOW: f64 = 9.0;
 
+/// `exp(x)` is exactly 0 in `f64` for every `x` below this (the smallest subnormal is
+/// `exp(-744.44)`, and `exp(x)` rounds to 0 below `-745.13`): terms of a sum of exponentials
+/// under it can be skipped without changing the sum.
+pub const EXP_UNDERFLOW: f64 = -745.2;
+
 /// Complementary error function `erfc(x) = 2/sqrt(pi) int_x^inf e^{-t^2} dt`.
 #[inline]
 pub fn erfc(x: f64) -> f64 {

@@ -3,13 +3,15 @@
 use super::super::error::ReplicaError;
 use super::super::gauss::RuleSize;
 
-/// Which iteration produced (or should produce) a fixed point.
+/// Which iteration produced (or should produce) a fixed point. One name each, the same in
+/// `Display` and serde: `fixed-point`, `ml-vamp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scheme {
     /// The fixed-point iteration of the replica potential (theta-equation per layer).
     FixedPoint,
     /// ML-VAMP state evolution (variances only, no theta root).
+    #[serde(rename = "ml-vamp")]
     Vamp,
 }
 
