@@ -36,6 +36,12 @@ impl Secants {
     }
 }
 
+/// Ridge added to the normal equations of Anderson mixing, relative to their trace: keeps
+/// nearly collinear secants from producing huge coefficients.
+const RIDGE: f64 = 1e-10;
+/// A pivot below this makes the small system singular (no Anderson step; plain sweep instead).
+const SINGULAR_PIVOT: f64 = 1e-300;
+
 /// Anderson mixing: with the current residual `f = g - x` and secant columns `(Delta f_j,
 /// Delta g_j)`, find `gamma` minimising `|f - sum_j gamma_j Delta f_j|` (ridge-regularised normal
 /// equations) and return `g - sum_j gamma_j Delta g_j`.
@@ -55,7 +61,7 @@ pub(super) fn anderson(sec: &Secants, f: &[f64], g: &[f64]) -> Option<Vec<f64>> 
         return None;
     }
     for (a, row) in m.iter_mut().enumerate() {
-        row[a] += 1e-10 * trace;
+        row[a] += RIDGE * trace;
     }
     let gamma = solve_small(m, rhs)?;
     let out: Vec<f64> = (0..g.len())
@@ -69,7 +75,7 @@ fn solve_small(mut m: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();
     for c in 0..n {
         let piv = (c..n).max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))?;
-        if m[piv][c].abs() < 1e-300 {
+        if m[piv][c].abs() < SINGULAR_PIVOT {
             return None;
         }
         m.swap(c, piv);

@@ -6,6 +6,17 @@ use super::super::error::ReplicaError;
 use super::anderson::{anderson, Secants};
 use super::{close_points, OrderParams, SolverOptions};
 
+/// Floor of the denominator of a relative change (order parameters that are exactly 0).
+pub(super) const REL_FLOOR: f64 = 1e-12;
+/// Neighbourhood of a known stationary point: every order parameter within this relative
+/// distance, and changing by less than this per sweep (distinct stationary points differ at O(1)).
+const BASIN: f64 = 1e-2;
+/// A residual this many times the best one so far drops the Anderson history (stale secants).
+const RESIDUAL_JUMP: f64 = 10.0;
+/// Adaptive damping: factor applied when the residual grows, and when it shrinks.
+const DAMPING_CUT: f64 = 0.5;
+const DAMPING_RELAX: f64 = 1.25;
+
 /// Outcome of the loop on one start.
 pub(super) struct Run {
     pub(super) params: OrderParams,
@@ -83,12 +94,12 @@ pub(super) fn iterate<S: Step>(
         res = prev
             .values()
             .zip(p.values())
-            .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(1e-12))
+            .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(REL_FLOOR))
             .fold(0.0, f64::max);
         // Entering the neighbourhood of a stationary point already found (every order parameter
         // within 1e-2 relative, and changing by less than 1e-2 per sweep): the same basin
         // (distinct stationary points differ at O(1)).
-        if res < 1e-2 && known.iter().any(|k| close_points(k, &p, 1e-2)) {
+        if res < BASIN && known.iter().any(|k| close_points(k, &p, BASIN)) {
             return Ok((
                 Run {
                     params: p,
@@ -116,7 +127,7 @@ pub(super) fn iterate<S: Step>(
         }
         let mut next: Option<S::State> = None;
         if let (Some(x), Some(g)) = (S::to_vec(&state), S::to_vec(&proposal)) {
-            if res > 10.0 * best_res {
+            if res > RESIDUAL_JUMP * best_res {
                 inherited.clear();
                 fresh.clear();
                 last_fg = None;
@@ -145,9 +156,9 @@ pub(super) fn iterate<S: Step>(
             Some(n) => n,
             None => {
                 if res > last_res {
-                    damping = (damping * 0.5).max(opts.min_damping);
+                    damping = (damping * DAMPING_CUT).max(opts.min_damping);
                 } else {
-                    damping = (damping * 1.25).min(1.0);
+                    damping = (damping * DAMPING_RELAX).min(1.0);
                 }
                 if damping < 1.0 {
                     S::mix(&state, &proposal, damping)

@@ -146,6 +146,7 @@ fn polish_depth(layers: usize) -> usize {
 
 /// Initial variances of start `k`: `V_l = rho_{l}` for the first `k` layers, `d` after.
 fn start_v(chain: &Chain, k: usize) -> Vec<f64> {
+    // the variance of a layer started as (nearly) known
     const D: f64 = 1e-10;
     (0..chain.len())
         .map(|l| if l < k { chain.rho(l) } else { D })
@@ -402,17 +403,20 @@ fn polish_warm(
     Ok(run)
 }
 
+/// Relative distance under which two coarse fixed points are one stationary point.
+const SAME_POINT: f64 = 1e-4;
+
 /// Whether two coarse fixed points are the same stationary point: every order parameter within
 /// 1e-4 relative (the coarse stage converges to 1e-6; distinct stationary points differ at O(1)).
 fn same_point(a: &OrderParams, b: &OrderParams) -> bool {
-    close_points(a, b, 1e-4)
+    close_points(a, b, SAME_POINT)
 }
 
 /// Every order parameter of `a` and `b` within `rel` relative.
 fn close_points(a: &OrderParams, b: &OrderParams, rel: f64) -> bool {
     a.values()
         .zip(b.values())
-        .all(|(x, y)| (x - y).abs() <= rel * x.abs().max(y.abs()).max(1e-12))
+        .all(|(x, y)| (x - y).abs() <= rel * x.abs().max(y.abs()).max(iterate::REL_FLOOR))
 }
 
 /// Solve the replica equations of `chain`: multi-start, keep converged stationary points, pick
