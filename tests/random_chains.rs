@@ -82,14 +82,10 @@ fn random_chains_are_solved_inside_the_exact_bounds() {
         return;
     }
     let mut report = String::new();
-    let shown: Vec<&&(ChainResult, String)> = hard
-        .iter()
-        .chain(if too_many_unconverged {
-            unconverged.iter()
-        } else {
-            [].iter()
-        })
-        .collect();
+    let mut shown: Vec<&(ChainResult, String)> = hard.clone();
+    if too_many_unconverged {
+        shown.extend(unconverged.iter().copied());
+    }
     for (r, toml) in shown {
         report += &format!(
             "--- chain {} [{}] {:.2} s: {}\n{toml}\n",
