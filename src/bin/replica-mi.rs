@@ -165,7 +165,9 @@ fn entropy(
             let f =
                 Failure::from_replica(e.clone(), format!("layer {} of {}", k + 1, spec.display()));
             eprintln!("replica-mi: error: {:#}", f.error);
-            failure.get_or_insert(f);
+            if failure.is_none() {
+                failure = Some(f);
+            }
         }
     }
     if json {

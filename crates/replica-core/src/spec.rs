@@ -198,6 +198,7 @@ pub struct SpecDoc {
     /// `[prior]`.
     pub prior: PriorDoc,
     /// `[[layers]]`, input side first.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<LayerDoc>>,
 }
 

@@ -306,11 +306,15 @@ fn orthogonal_layer_equals_its_spectrum_of_ones() {
         eigs.resize(ORTH_FILE_SIZE, 0.0);
         let chain_a = g.build(&a).ok()?;
         let mut layers: Vec<Layer> = chain_a.layers().to_vec();
-        let old = &layers[l];
+        let (alpha, activation, noise) = (
+            layers[l].alpha,
+            layers[l].channel.activation,
+            layers[l].channel.noise_var,
+        );
         layers[l] = Layer::new(
-            old.alpha,
-            old.channel.activation,
-            old.channel.noise_var,
+            alpha,
+            activation,
+            noise,
             Ensemble::Discrete(DiscreteSpectrum::from_eigenvalues(&eigs, 1.0).ok()?),
         )
         .ok()?;
