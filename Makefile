@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test bench bench-guard bench-guard-update budgets fmt lint clean
+.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test bench bench-guard bench-guard-update budgets fmt lint clean python-test python-wheel python-deps-check python-lint
 
 all: test
 
@@ -49,9 +49,39 @@ demo:
 		$(CARGO) run --quiet --bin replica-mi -- entropy "$$s" --all-layers || exit $$?; \
 	done
 
-# Every formula and reference value, the exact checks, the command line.
+# Every formula and reference value, the exact checks, the command line; then the Python package.
 test:
 	$(CARGO) test --no-fail-fast
+	$(MAKE) python-test
+
+# The Python package (python/, module replica_mi): a virtual environment made with pip (maturin,
+# pytest, numpy, safetensors), the abi3 wheel built by maturin and installed into it, pytest (which
+# also runs the replica-mi binary on weight files written by numpy). pytest's exit status is
+# make's: no test collected (status 5) fails too.
+PYTHON ?= python3
+PY_VENV ?= .venv
+PY_TARGET := $(abspath $(or $(CARGO_TARGET_DIR),target))
+python-wheel:
+	@test -f $(PY_VENV)/.deps-ok || { $(PYTHON) -m venv $(PY_VENV) && \
+		$(PY_VENV)/bin/pip install --quiet --upgrade pip 'maturin>=1.9.4,<2' 'pytest>=7' numpy safetensors && \
+		touch $(PY_VENV)/.deps-ok; }
+	rm -rf $(PY_VENV)/wheels
+	$(PY_VENV)/bin/maturin build --quiet -m python/Cargo.toml --profile dev \
+		--interpreter $(PY_VENV)/bin/python -o $(PY_VENV)/wheels
+	$(PY_VENV)/bin/pip install --quiet --force-reinstall --no-deps $(PY_VENV)/wheels/*.whl
+
+python-test: python-wheel python-deps-check
+	$(CARGO) build --quiet --bin replica-mi
+	REPLICA_MI_BIN=$(PY_TARGET)/debug/replica-mi $(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
+
+# The extension depends on the lean crate only: no candle, polars or plotters in its tree.
+python-deps-check:
+	@if $(CARGO) tree -p replica-mi-python -e normal --prefix none | grep -E '^(candle|polars|plotters)'; then \
+		echo "python-deps-check: the Python extension depends on the crates above" >&2; exit 1; \
+	else echo "python-deps-check: no candle, polars or plotters in replica-mi-python"; fi
+
+python-lint:
+	$(CARGO) clippy -p replica-mi-python --all-targets -- -D warnings
 
 # Wall-clock medians of the solver (criterion, release profile).
 bench:

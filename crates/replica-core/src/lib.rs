@@ -25,3 +25,4 @@ pub mod guard;
 pub mod replica;
 pub mod simd;
 pub mod spec;
+pub mod weights;
