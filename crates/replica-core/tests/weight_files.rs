@@ -602,6 +602,7 @@ fn matrix_spec_errors_name_field_file_and_rule() {
     assert_eq!(loaded.chain.layers()[1].alpha, 10.0 / 30.0);
     let wt: Vec<f64> = {
         let m = test_matrix(10, 30);
+        let m = &m;
         (0..30)
             .flat_map(|j| (0..10).map(move |i| m[i * 30 + j]))
             .collect()
