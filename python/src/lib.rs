@@ -8,7 +8,7 @@
 //! turns a panic, should one happen, into a `PanicException` rather than an abort).
 
 use faer::Mat;
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::create_exception;
 use pyo3::exceptions::{
     PyFileNotFoundError, PyOSError, PyRuntimeError, PyTypeError, PyUserWarning, PyValueError,
@@ -182,7 +182,7 @@ fn samples(obj: &Bound<'_, PyAny>) -> PyResult<Mat<f64>> {
 // Prior
 
 /// The prior of the input `X` (i.i.d. entries).
-#[pyclass(name = "Prior", module = "replica_mi", frozen, skip_from_py_object)]
+#[pyclass(name = "Prior", module = "replica_mi", frozen)]
 struct PyPrior {
     prior: Prior,
     text: String,
@@ -246,7 +246,7 @@ enum WeightsKind {
 }
 
 /// The weights of one layer: an ensemble, a spectrum, or a matrix.
-#[pyclass(name = "Weights", module = "replica_mi", frozen, skip_from_py_object)]
+#[pyclass(name = "Weights", module = "replica_mi", frozen)]
 struct PyWeights {
     kind: WeightsKind,
 }
@@ -404,7 +404,7 @@ impl PyWeights {
 // Layer
 
 /// One layer `T_l = phi(W_l T_{l-1} + xi_l)`, `xi_l ~ N(0, noise_var)`.
-#[pyclass(name = "Layer", module = "replica_mi", frozen, skip_from_py_object)]
+#[pyclass(name = "Layer", module = "replica_mi", frozen)]
 struct PyLayer {
     alpha: Option<f64>,
     activation: Activation,
@@ -625,7 +625,7 @@ fn build_chain(
 }
 
 /// A checked network: a prior and layers.
-#[pyclass(name = "Chain", module = "replica_mi", frozen, skip_from_py_object)]
+#[pyclass(name = "Chain", module = "replica_mi", frozen)]
 struct PyChain {
     chain: Chain,
     notes: Vec<String>,
@@ -873,7 +873,7 @@ impl PyChain {
 // Results
 
 /// A warm start: the stationary point (and Anderson secants) of an earlier solve.
-#[pyclass(name = "WarmStart", module = "replica_mi", frozen, skip_from_py_object)]
+#[pyclass(name = "WarmStart", module = "replica_mi", frozen)]
 struct PyWarmStart {
     warm: WarmStart,
 }
@@ -895,7 +895,7 @@ impl PyWarmStart {
 }
 
 /// The replica estimate for one measured layer, in nats per input dimension `n_0`.
-#[pyclass(name = "Estimate", module = "replica_mi", frozen, skip_from_py_object)]
+#[pyclass(name = "Estimate", module = "replica_mi", frozen)]
 struct PyEstimate {
     layer: usize,
     est: Estimate,

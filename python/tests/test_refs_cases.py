@@ -54,12 +54,30 @@ def opt(row, k):
     return float(v) if v else None
 
 
+# tests/refs_cases.rs lists c105 as a known reference defect and does not compare it with the
+# row; the row has since been recomputed (refs README) and its entropy and MI agree here within
+# the row's tolerance, but its MMSE differs by 2.7e-5 (limit 2.35e-5). That comparison is kept
+# visible as a strict expected failure below (it fails the suite the day it passes, so that this
+# list is updated), until issue 10 settles the row in the Rust test as well.
+KNOWN_MMSE_GAP = {"c105"}
+
+
 def test_table_is_complete():
     assert len(ROWS) > 50, f"cases.csv looks truncated: {len(ROWS)} rows"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["case_id"] for r in ROWS])
 def test_reference_case(row):
+    check(row, mmse=row["case_id"] not in KNOWN_MMSE_GAP)
+
+
+@pytest.mark.xfail(strict=True, reason="c105: MMSE 2.7e-5 from the recomputed row (limit 2.35e-5); see KNOWN_MMSE_GAP")
+@pytest.mark.parametrize("case_id", sorted(KNOWN_MMSE_GAP))
+def test_known_mmse_gap(case_id):
+    check(next(r for r in ROWS if r["case_id"] == case_id), mmse=True)
+
+
+def check(row, mmse):
     tol = float(row["tolerance"])
     est = rm.solve(chain_of(row))
     params = {k: row[k] for k in ("group", "alphas", "prior", "prior_params", "activations", "noise_vars", "ensembles", "weight_vars")}
@@ -70,7 +88,7 @@ def test_reference_case(row):
         assert est.mutual_information is not None, f"{row['case_id']}: MI undefined"
         assert abs(est.mutual_information - mi) <= tol, f"{row['case_id']} {params}: I {est.mutual_information} vs {mi}"
     mm = opt(row, "mmse_x")
-    if mm is not None:
+    if mm is not None and mmse:
         # groups 1L_sweep / 1L_linear_alpha were computed with the weight scale moved into the
         # prior: their MMSE is s times ours (see tests/refs_cases.rs)
         units = 1.0

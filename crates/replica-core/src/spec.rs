@@ -202,7 +202,8 @@ pub fn parse_spec_with_notes(text: &str, base_dir: &Path) -> Result<LoadedSpec, 
     let n = raw_layers.len();
     let mut layers = Vec::with_capacity(n);
     let mut notes = Vec::new();
-    // width of the previous layer relative to nothing: known once a matrix fixed it
+    // width n_l of the previous layer: unknown until a weight matrix fixes it, then carried
+    // through the alphas of the layers after it
     let mut width: Option<f64> = None;
     for (i, rl) in raw_layers.iter().enumerate() {
         let (layer, w) = build_layer(i, i + 1 == n, rl, base_dir, width, &mut notes)?;

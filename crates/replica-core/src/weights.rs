@@ -496,7 +496,10 @@ pub fn parse_npy(bytes: &[u8]) -> Result<WeightMatrix, WeightError> {
     }
     let major = bytes[6];
     let (hlen, hstart) = match major {
-        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10usize),
+        1 => (
+            usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
+            10usize,
+        ),
         2 | 3 => {
             if bytes.len() < 12 {
                 return Err(npy_err("truncated header"));
