@@ -61,6 +61,7 @@ test:
 PYTHON ?= python3
 PY_VENV ?= .venv
 PY_TARGET := $(abspath $(or $(CARGO_TARGET_DIR),target))
+PY_CRATE ?= replica-mi-python
 python-wheel:
 	@test -f $(PY_VENV)/.deps-ok || { $(PYTHON) -m venv $(PY_VENV) && \
 		$(PY_VENV)/bin/pip install --quiet --upgrade pip 'maturin>=1.9.4,<2' 'pytest>=7' numpy safetensors && \
@@ -70,15 +71,19 @@ python-wheel:
 		--interpreter $(PY_VENV)/bin/python -o $(PY_VENV)/wheels
 	$(PY_VENV)/bin/pip install --quiet --force-reinstall --no-deps $(PY_VENV)/wheels/*.whl
 
+# (the binary comes from `cargo test --no-run`: the build `make test` has just made, with the same
+# features, where a separate `cargo build --bin` could rebuild candle without the dev-dependencies)
 python-test: python-wheel python-deps-check
-	$(CARGO) build --quiet --bin replica-mi
+	$(CARGO) test --no-run --quiet
 	REPLICA_MI_BIN=$(PY_TARGET)/debug/replica-mi $(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
 
 # The extension depends on the lean crate only: no candle, polars or plotters in its tree.
 python-deps-check:
-	@if $(CARGO) tree -p replica-mi-python -e normal --prefix none | grep -E '^(candle|polars|plotters)'; then \
-		echo "python-deps-check: the Python extension depends on the crates above" >&2; exit 1; \
-	else echo "python-deps-check: no candle, polars or plotters in replica-mi-python"; fi
+	@tree=$$($(CARGO) tree -p $(PY_CRATE) -e normal --prefix none) || exit 1; \
+	if echo "$$tree" | grep -E '^(candle|polars|plotters)'; then \
+		echo "python-deps-check: $(PY_CRATE) depends on the crates above" >&2; exit 1; \
+	fi; \
+	echo "python-deps-check: no candle, polars or plotters among the $$(echo "$$tree" | sort -u | wc -l) crates of $(PY_CRATE)"
 
 python-lint:
 	$(CARGO) clippy -p replica-mi-python --all-targets -- -D warnings
