@@ -86,11 +86,15 @@ def test_file_read_back_by_python_and_cli(tmp_path, mats, writer, cli):
     chain = rm.Chain.from_file(spec)
     assert chain.alphas == [N_OUT / N_IN]
     report, _ = cli_json(cli, spec)
-    # the same f64 matrix through the same code: identical numbers (JSON round-trips f64 exactly)
-    for name, got in [("solve_file", from_file.entropy), ("Chain.from_file", chain.solve().entropy), ("cli", report["entropy"])]:
+    # the same f64 matrix through the same code in the same extension: identical numbers
+    for name, got in [("solve_file", from_file.entropy), ("Chain.from_file", chain.solve().entropy)]:
         assert got == direct.entropy, (writer.__name__, name, got, direct.entropy)
-    assert report["mutual_information"] == from_file.mutual_information
-    assert report["mmse"] == from_file.mmse
+    # the command line is another build of the same code (its faer, which takes the SVD, may be
+    # compiled with other features): equal up to f64 round-off of the singular values, 1e-12 on
+    # values of order 1 (JSON itself round-trips f64 exactly)
+    assert abs(report["entropy"] - direct.entropy) < 1e-12, (writer.__name__, report["entropy"], direct.entropy)
+    assert abs(report["mutual_information"] - from_file.mutual_information) < 1e-12
+    assert abs(report["mmse"] - from_file.mmse) < 1e-12
     assert report["scheme"] == from_file.scheme
     # and the exact value (one linear layer: exact at any size, 1e-8 as tests/exact.rs)
     exact = gaussian_chain_entropy(1.0, [w_as_read], [NOISE])
@@ -127,7 +131,7 @@ def test_two_layer_files_and_transpose(tmp_path, mats, cli):
     direct = rm.Chain(rm.Prior.gaussian(), [rm.Layer("linear", 0.0, w1), rm.Layer("linear", NOISE, w2)]).solve()
     assert est.entropy == direct.entropy
     report, stderr = cli_json(cli, spec)
-    assert report["entropy"] == est.entropy
+    assert abs(report["entropy"] - est.entropy) < 1e-12  # another build: f64 round-off, see above
     assert "transpose" in stderr, stderr
     # Python objects: the same rule
     with pytest.warns(UserWarning, match="transpose"):
