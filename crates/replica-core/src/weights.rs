@@ -747,7 +747,8 @@ mod tests {
     #[test]
     fn orientation_rules() {
         // (rows, cols, alpha, n_prev) -> Some(transposed) or None (error)
-        let table: &[(usize, usize, Option<f64>, Option<f64>, Option<bool>)] = &[
+        type Row = (usize, usize, Option<f64>, Option<f64>, Option<bool>);
+        let table: &[Row] = &[
             (30, 20, None, None, Some(false)),
             (30, 20, Some(1.5), None, Some(false)),
             (30, 20, Some(2.0 / 3.0), None, Some(true)),
