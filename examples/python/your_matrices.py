@@ -1,6 +1,6 @@
 """replica_mi on your own weight matrices: a small numpy network, its layer-wise entropies and
-mutual informations, the same network read back from a weight file through a spec, warm starts
-across "epochs", and the KDE bounds on samples of its output for comparison.
+mutual informations, the same network read back from a weight file through a spec, and warm
+starts across "epochs".
 
     python examples/python/your_matrices.py        (after `make python-test` or `pip install ./python`)
 
@@ -63,13 +63,4 @@ for epoch in range(4):
     print(f"epoch {epoch}: I(X;T_l)/n_0 = {[round(r.mutual_information, 5) for r in res]}  ({sweeps} sweeps)")
     prev = res
 
-# Non-parametric comparison on samples of the (small) output layer: KDE bounds, in nats per n_0
-x = rng.standard_normal((1000, n0))
-h = x
-for w in mats[:-1]:
-    h = np.maximum(w @ h.T, 0.0).T
-t = h @ mats[-1].T
-lo, up = rm.mixture_entropy_bounds(t, noise)
-print(f"KDE bounds from 1000 samples: [{lo / n0:.4f}, {up / n0:.4f}] nats per n_0 (replica H(T_3)/n_0 = {prev[-1].entropy:.4f})")
-print("  (bounds on the entropy of the 1000-sample mixture; they approach H(T_3) only as the sample grows)")
 sys.exit(0)
