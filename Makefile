@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test bench bench-guard bench-guard-update budgets chain-grid fmt lint clean
+.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test bench bench-guard bench-guard-update budgets chain-grid fmt lint clean python-test python-wheel python-deps-check python-lint
 
 all: test
 
@@ -49,9 +49,44 @@ demo:
 		$(CARGO) run --quiet --bin replica-mi -- entropy "$$s" --all-layers || exit $$?; \
 	done
 
-# Every formula and reference value, the exact checks, the command line.
+# Every formula and reference value, the exact checks, the command line; then the Python package.
 test:
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) test --no-fail-fast
+	$(MAKE) python-test
+
+# The Python package (python/, module replica_mi): a virtual environment made with pip (maturin,
+# pytest, numpy, safetensors), the abi3 wheel built by maturin and installed into it, pytest (which
+# also runs the replica-mi binary on weight files written by numpy). pytest's exit status is
+# make's: no test collected (status 5) fails too.
+PYTHON ?= python3
+PY_VENV ?= .venv
+PY_TARGET := $(abspath $(or $(CARGO_TARGET_DIR),target))
+PY_CRATE ?= replica-mi-python
+python-wheel:
+	@test -f $(PY_VENV)/.deps-ok || { $(PYTHON) -m venv $(PY_VENV) && \
+		$(PY_VENV)/bin/pip install --quiet --upgrade pip 'maturin>=1.9.4,<2' 'pytest>=7' numpy safetensors && \
+		touch $(PY_VENV)/.deps-ok; }
+	rm -rf $(PY_VENV)/wheels
+	$(PY_VENV)/bin/maturin build --quiet -m python/Cargo.toml --profile dev \
+		--interpreter $(PY_VENV)/bin/python -o $(PY_VENV)/wheels
+	$(PY_VENV)/bin/pip install --quiet --force-reinstall --no-deps $(PY_VENV)/wheels/*.whl
+
+# (the binary comes from `cargo test --no-run`: the build `make test` has just made, with the same
+# features, where a separate `cargo build --bin` could rebuild candle without the dev-dependencies)
+python-test: python-wheel python-deps-check
+	$(CARGO) test --no-run --quiet
+	REPLICA_MI_BIN=$(PY_TARGET)/debug/replica-mi $(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
+
+# The extension depends on the lean crate only: no candle, polars or plotters in its tree.
+python-deps-check:
+	@tree=$$($(CARGO) tree -p $(PY_CRATE) -e normal --prefix none) || exit 1; \
+	if echo "$$tree" | grep -E '^(candle|polars|plotters)'; then \
+		echo "python-deps-check: $(PY_CRATE) depends on the crates above" >&2; exit 1; \
+	fi; \
+	echo "python-deps-check: no candle, polars or plotters among the $$(echo "$$tree" | sort -u | wc -l) crates of $(PY_CRATE)"
+
+python-lint:
+	$(CARGO) clippy -p replica-mi-python --all-targets -- -D warnings
 
 # Wall-clock medians of the solver (criterion, release profile).
 bench:

@@ -19,7 +19,7 @@
 //! ```
 #![deny(clippy::float_cmp)]
 
-pub use replica_core::{exact, guard, random_chain, replica, simd, spec};
+pub use replica_core::{exact, guard, random_chain, replica, simd, spec, weights};
 
 pub mod experiment;
 pub mod nn;

@@ -7,7 +7,7 @@ use replica_mi::replica::solve::Counters;
 use replica_mi::replica::{
     solve, solve_all_layers, Chain, Estimate, OrderParams, ReplicaError, SolverOptions,
 };
-use replica_mi::spec::{load_spec, SpecError};
+use replica_mi::spec::{load_spec_with_notes, SpecError};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,11 @@ SPEC FORMAT (TOML)
   # weights = { kind = "orthogonal" }
   # weights = { kind = "spectrum", file = "eigs.csv", scale = 1.0 }
   #   file: eigenvalues of W^T W, one per line (optional header), relative to the spec file
+  # weights = { kind = "matrix", file = "w.npy" }          # alpha optional: the shape gives it
+  # weights = { kind = "matrix", file = "net.safetensors", tensor = "fc1.weight", scale = 1.0 }
+  #   file: W itself, n_l x n_(l-1) (PyTorch's Linear.weight), in .npy, .npz (tensor = member
+  #   name) or .safetensors (tensor = name), float16/32/64; read as its transpose only when the
+  #   shape leaves no doubt (a note on stderr says so); spectrum of W^T W computed in f64
 
 EXIT STATUS
   0 success, 2 invalid spec or arguments, 3 the replica equations did not converge (for
@@ -128,13 +133,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .with_max_iter(n)
                     .map_err(|e| Failure::input(anyhow!("--max-iter: {e}")))?;
             }
-            let chain = load_spec(&spec).map_err(|e| {
+            let loaded = load_spec_with_notes(&spec).map_err(|e| {
                 Failure::input(match e {
                     SpecError::Io { .. } => anyhow::Error::new(e),
                     _ => anyhow::Error::new(e).context(format!("spec {}", spec.display())),
                 })
             })?;
-            entropy(&spec, &chain, &opts, json, all_layers)
+            for note in &loaded.notes {
+                eprintln!("replica-mi: note: {note}");
+            }
+            entropy(&spec, &loaded.chain, &opts, json, all_layers)
         }
     }
 }

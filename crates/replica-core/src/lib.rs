@@ -26,3 +26,4 @@ pub mod random_chain;
 pub mod replica;
 pub mod simd;
 pub mod spec;
+pub mod weights;

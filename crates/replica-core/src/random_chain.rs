@@ -380,12 +380,14 @@ impl ChainGenerator {
                         var: Some(var),
                         file: None,
                         scale: None,
+                        tensor: None,
                     },
                     WeightsDescription::Orthogonal => WeightsDoc {
                         kind: "orthogonal".into(),
                         var: None,
                         file: None,
                         scale: None,
+                        tensor: None,
                     },
                     WeightsDescription::Spectrum { index, scale } => WeightsDoc {
                         kind: "spectrum".into(),
@@ -396,6 +398,7 @@ impl ChainGenerator {
                                 .map_or_else(|| PathBuf::from("?"), |(s, _)| s.file.clone()),
                         ),
                         scale: Some(scale),
+                        tensor: None,
                     },
                 };
                 LayerDoc {

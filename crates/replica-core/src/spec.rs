@@ -14,6 +14,8 @@
 //! weights = { kind = "gaussian", var = 1.0 }
 //! # weights = { kind = "orthogonal" }
 //! # weights = { kind = "spectrum", file = "eigs.csv", scale = 1.0 }
+//! # weights = { kind = "matrix", file = "w.npy" }                    # alpha optional
+//! # weights = { kind = "matrix", file = "net.safetensors", tensor = "fc1.weight" }
 //! ```
 //!
 //! The activation parameters `slope` and `threshold` are keys of the layer table. A spectrum file
@@ -21,11 +23,21 @@
 //! optional non-numeric header line; blank lines and lines starting with `#` are skipped. Its path
 //! is relative to the directory of the spec file.
 //!
+//! A matrix file (`.npy`, `.npz` or `.safetensors`, see [`crate::weights`]) holds `W` itself,
+//! `n_l x n_{l-1}` (PyTorch's `Linear.weight`); `tensor` names the array in an archive (optional
+//! when it holds one). Its spectrum (the `n_{l-1}` eigenvalues of `W^T W`) is computed in `f64`;
+//! `alpha` may be omitted (it is then `n_l / n_{l-1}` of the shape) or must agree with the shape
+//! (`alpha n_{l-1}` rounds to `n_l`). When the width of the previous layer is known (an earlier
+//! matrix, then the alphas in between), the columns must match it. A stored matrix is read as its
+//! transpose only when the stored orientation breaks these rules and the transpose fits them;
+//! [`load_spec_with_notes`] reports it. `scale` multiplies the eigenvalues, as for a spectrum.
+//!
 //! Every error names the offending field as it is written in the file (`prior.var`,
 //! `layers[1].alpha`, `layers[0].weights.file`, ...) and the rule it breaks. Unknown keys and
 //! unknown kinds are rejected.
 
 use crate::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError};
+use crate::weights::{matrix_layer, read_matrix, WeightError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -36,7 +48,7 @@ pub const PRIOR_KINDS: &[&str] = &["gaussian", "binary", "gauss-bernoulli"];
 /// The activations a spec may name.
 pub const ACTIVATION_KINDS: &[&str] = &["linear", "relu", "leaky-relu", "hardtanh", "sign"];
 /// The weight ensembles a spec may name.
-pub const WEIGHT_KINDS: &[&str] = &["gaussian", "orthogonal", "spectrum"];
+pub const WEIGHT_KINDS: &[&str] = &["gaussian", "orthogonal", "spectrum", "matrix"];
 
 /// Everything that can be wrong with a spec file.
 #[derive(Debug, Error)]
@@ -92,6 +104,19 @@ pub enum SpecError {
         /// What is wrong.
         message: String,
     },
+    /// A weight-matrix file is unreadable, or its matrix breaks a rule (rank, finiteness, shape
+    /// against `alpha` or the previous layer).
+    #[error("{field}: weight file {}{}: {error}", path.display(), tensor.as_ref().map(|t| format!(" (tensor \"{t}\")")).unwrap_or_default())]
+    Weights {
+        /// The field that names the file (`layers[0].weights.file`).
+        field: String,
+        /// The file, resolved against the spec's directory.
+        path: PathBuf,
+        /// The tensor named in the spec, if any.
+        tensor: Option<String>,
+        /// What is wrong.
+        error: WeightError,
+    },
     /// The layers do not form a valid chain.
     #[error("invalid chain: {0}")]
     Chain(String),
@@ -104,7 +129,8 @@ impl SpecError {
             SpecError::Missing { field, .. }
             | SpecError::Invalid { field, .. }
             | SpecError::UnknownKind { field, .. }
-            | SpecError::Spectrum { field, .. } => Some(field),
+            | SpecError::Spectrum { field, .. }
+            | SpecError::Weights { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -139,17 +165,36 @@ impl SpecError {
 
 /// Read and parse a spec file; spectrum files are resolved against its directory.
 pub fn load_spec(path: &Path) -> Result<Chain, SpecError> {
+    load_spec_with_notes(path).map(|l| l.chain)
+}
+
+/// A parsed spec, with what the reader decided on the user's behalf.
+#[derive(Clone, Debug)]
+pub struct LoadedSpec {
+    /// The checked chain.
+    pub chain: Chain,
+    /// One line per decision worth telling (a weight matrix read as its transpose).
+    pub notes: Vec<String>,
+}
+
+/// As [`load_spec`], with the notes.
+pub fn load_spec_with_notes(path: &Path) -> Result<LoadedSpec, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|error| SpecError::Io {
         path: path.to_path_buf(),
         error,
     })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
-    parse_spec(&text, base)
+    parse_spec_with_notes(&text, base)
 }
 
 /// Parse spec text; relative spectrum-file paths are resolved against `base_dir`.
 pub fn parse_spec(text: &str, base_dir: &Path) -> Result<Chain, SpecError> {
-    SpecDoc::from_toml(text)?.build(base_dir)
+    parse_spec_with_notes(text, base_dir).map(|l| l.chain)
+}
+
+/// As [`parse_spec`], with the notes.
+pub fn parse_spec_with_notes(text: &str, base_dir: &Path) -> Result<LoadedSpec, SpecError> {
+    SpecDoc::from_toml(text)?.build_with_notes(base_dir)
 }
 
 impl SpecDoc {
@@ -168,6 +213,11 @@ impl SpecDoc {
     /// Check every field and build the chain; relative spectrum-file paths are resolved against
     /// `base_dir` (the only I/O: reading those files).
     pub fn build(&self, base_dir: &Path) -> Result<Chain, SpecError> {
+        self.build_with_notes(base_dir).map(|l| l.chain)
+    }
+
+    /// As [`SpecDoc::build`], with the notes (a weight matrix read as its transpose).
+    pub fn build_with_notes(&self, base_dir: &Path) -> Result<LoadedSpec, SpecError> {
         let raw = self;
         let prior = build_prior(&raw.prior)?;
         let raw_layers = raw
@@ -179,10 +229,17 @@ impl SpecDoc {
             })?;
         let n = raw_layers.len();
         let mut layers = Vec::with_capacity(n);
+        let mut notes = Vec::new();
+        // width n_l of the previous layer: unknown until a weight matrix fixes it, then carried
+        // through the alphas of the layers after it
+        let mut width: Option<f64> = None;
         for (i, rl) in raw_layers.iter().enumerate() {
-            layers.push(build_layer(i, i + 1 == n, rl, base_dir)?);
+            let (layer, w) = build_layer(i, i + 1 == n, rl, base_dir, width, &mut notes)?;
+            width = w;
+            layers.push(layer);
         }
-        Chain::new(prior, layers).map_err(|e| from_replica(e, None, None))
+        let chain = Chain::new(prior, layers).map_err(|e| from_replica(e, None, None))?;
+        Ok(LoadedSpec { chain, notes })
     }
 }
 
@@ -247,6 +304,9 @@ pub struct WeightsDoc {
     pub file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
+    /// The array in a matrix archive (`.npz`, `.safetensors`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tensor: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,13 +415,26 @@ fn build_activation(prefix: &str, r: &LayerDoc) -> Result<Activation, SpecError>
     })
 }
 
-fn build_layer(i: usize, is_last: bool, r: &LayerDoc, base_dir: &Path) -> Result<Layer, SpecError> {
+/// One layer, and the width `n_l` of its output when it is known (`n_prev`, the width of its
+/// input, times alpha; or the rows of a weight matrix).
+fn build_layer(
+    i: usize,
+    is_last: bool,
+    r: &LayerDoc,
+    base_dir: &Path,
+    n_prev: Option<f64>,
+    notes: &mut Vec<String>,
+) -> Result<(Layer, Option<f64>), SpecError> {
     let prefix = format!("layers[{i}]");
     let alpha_f = format!("{prefix}.alpha");
-    let alpha = positive(
-        &alpha_f,
-        required(&alpha_f, r.alpha, "alpha = n_l / n_{l-1} (finite, > 0)")?,
-    )?;
+    let is_matrix = r.weights.as_ref().is_some_and(|w| w.kind == "matrix");
+    let alpha_given = r.alpha.map(|a| positive(&alpha_f, a)).transpose()?;
+    // a weight matrix fixes alpha by its shape; every other kind needs it
+    let alpha = if is_matrix {
+        alpha_given.unwrap_or(f64::NAN)
+    } else {
+        required(&alpha_f, alpha_given, "alpha = n_l / n_{l-1} (finite, > 0)")?
+    };
     let activation = build_activation(&prefix, r)?;
     let noise_f = format!("{prefix}.noise_var");
     let noise_var = required(
@@ -395,7 +468,11 @@ fn build_layer(i: usize, is_last: bool, r: &LayerDoc, base_dir: &Path) -> Result
     let wp = format!("{prefix}.weights");
     let wkind_f = format!("{wp}.kind");
     let kind = w.kind.as_str();
+    if kind != "matrix" {
+        not_allowed(&format!("{wp}.tensor"), &w.tensor, &wkind_f, kind)?;
+    }
     let mut spectrum_path: Option<PathBuf> = None;
+    let mut n_out = n_prev.map(|n| n * alpha);
     let layer = match kind {
         "gaussian" => {
             not_allowed(&format!("{wp}.file"), &w.file, &wkind_f, kind)?;
@@ -434,16 +511,61 @@ fn build_layer(i: usize, is_last: bool, r: &LayerDoc, base_dir: &Path) -> Result
             spectrum_path = Some(path);
             Layer::new(alpha, activation, noise_var, Ensemble::Discrete(d))
         }
+        "matrix" => {
+            not_allowed(&format!("{wp}.var"), &w.var, &wkind_f, kind)?;
+            let file_f = format!("{wp}.file");
+            let file = w.file.as_ref().ok_or_else(|| {
+                SpecError::missing(
+                    &file_f,
+                    "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec",
+                )
+            })?;
+            let scale = positive(&format!("{wp}.scale"), w.scale.unwrap_or(1.0))?;
+            let path = base_dir.join(file);
+            let werr = |error: WeightError| SpecError::Weights {
+                field: file_f.clone(),
+                path: path.clone(),
+                tensor: w.tensor.clone(),
+                error,
+            };
+            let loaded = read_matrix(&path, w.tensor.as_deref()).map_err(werr)?;
+            let m = matrix_layer(&loaded.matrix, alpha_given, n_prev, scale).map_err(werr)?;
+            let o = m.oriented;
+            if o.transposed {
+                notes.push(format!(
+                    "{file_f}: {}{}: the stored {} x {} matrix is read as its transpose W ({} x {} = n_l x n_(l-1)): only that orientation fits {}",
+                    path.display(),
+                    loaded.tensor.as_ref().map(|t| format!(" (tensor \"{t}\")")).unwrap_or_default(),
+                    loaded.matrix.rows(),
+                    loaded.matrix.cols(),
+                    o.n_out,
+                    o.n_in,
+                    match (alpha_given, n_prev) {
+                        (Some(a), Some(n)) => format!("alpha = {a} and the previous layer's width {n}"),
+                        (Some(a), None) => format!("alpha = {a}"),
+                        (None, _) => "the previous layer's width".to_string(),
+                    }
+                ));
+            }
+            n_out = Some(o.n_out as f64);
+            Layer::new(
+                o.alpha(),
+                activation,
+                noise_var,
+                Ensemble::Discrete(m.spectrum),
+            )
+        }
         other => return Err(SpecError::unknown_kind(wkind_f, other, WEIGHT_KINDS)),
     };
     let file_f = format!("{wp}.file");
-    layer.map_err(|e| {
+    let layer = layer.map_err(|e| {
         from_replica(
             e,
             Some(i),
             spectrum_path.as_deref().map(|p| (file_f.as_str(), p)),
         )
-    })
+    })?;
+    Ok((layer, n_out))
 }
 
 /// The eigenvalues in a spectrum file, for callers that build chains themselves (the random-chain

@@ -89,20 +89,9 @@ impl SolverOptions {
         self.choice = choice;
         self
     }
-    /// Quadrature sizes for the channel integrals.
+    /// Quadrature sizes for the channel integrals (checked: [`RuleSize::check`]).
     pub fn with_rule(mut self, rule: RuleSize) -> Result<Self, ReplicaError> {
-        if !(rule.per_unit.is_finite()
-            && rule.per_unit > 0.0
-            && rule.min_piece >= 2
-            && rule.hermite >= 2)
-        {
-            return Err(ReplicaError::invalid(
-                "rule",
-                format!("{rule:?}"),
-                "needs per_unit > 0, min_piece >= 2, hermite >= 2",
-            ));
-        }
-        self.rule = rule;
+        self.rule = rule.check()?;
         Ok(self)
     }
     /// Whether to try every start (default) or only the first.

@@ -1,0 +1,55 @@
+"""replica_mi: replica estimates of entropy, mutual information and MMSE of multi-layer
+stochastic networks X -> T_1 -> ... -> T_L (Gabrie et al., NeurIPS 2018), in nats per input
+dimension n_0, plus non-parametric entropy estimators (KDE bounds, kNN) on numpy arrays.
+
+    >>> import numpy as np, replica_mi as rm
+    >>> W = np.random.default_rng(0).normal(size=(300, 200)) / np.sqrt(200)
+    >>> chain = rm.Chain(rm.Prior.gaussian(var=1.0),
+    ...                  [rm.Layer("relu", noise_var=1e-3, weights=W)])
+    >>> est = chain.solve()
+    >>> est.entropy, est.mutual_information, est.mmse
+
+The native part is the Rust crate replica-core (no Python dependencies besides numpy).
+"""
+
+from ._native import (
+    Chain,
+    Estimate,
+    Layer,
+    NotConvergedError,
+    Prior,
+    SpecError,
+    WarmStart,
+    Weights,
+    __version__,
+    kde_upper_bound,
+    knn_entropy,
+    mixture_entropy_bounds,
+    pairwise_lower_bound,
+    solve,
+    solve_file,
+    wtw_eigenvalues,
+)
+
+#: Same as :func:`solve` (the entropy is its first attribute).
+entropy = solve
+
+__all__ = [
+    "Chain",
+    "Estimate",
+    "Layer",
+    "NotConvergedError",
+    "Prior",
+    "SpecError",
+    "WarmStart",
+    "Weights",
+    "__version__",
+    "entropy",
+    "kde_upper_bound",
+    "knn_entropy",
+    "mixture_entropy_bounds",
+    "pairwise_lower_bound",
+    "solve",
+    "solve_file",
+    "wtw_eigenvalues",
+]

@@ -1,0 +1,203 @@
+"""Type stubs of replica_mi (the native module replica_mi._native, re-exported)."""
+
+import os
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+ArrayLike = npt.ArrayLike
+PathLike = Union[str, "os.PathLike[str]"]
+ActivationName = Literal["linear", "relu", "leaky-relu", "hardtanh", "sign"]
+WarmArg = Union["Estimate", "WarmStart", None]
+
+class SpecError(ValueError):
+    """Invalid network description (spec file, prior, layer, weights, weight file)."""
+
+    field: Optional[str]
+    """The offending field, e.g. 'layers[1].alpha', when there is one."""
+
+class NotConvergedError(RuntimeError):
+    """The replica equations could not be solved."""
+
+    reasons: List[str]
+    """One message per failed solve, with what every start and scheme ran into."""
+    partial: Optional[List[Optional["Estimate"]]]
+    """With all_layers=True: the estimates of the truncations that converged (None elsewhere)."""
+
+class Prior:
+    """The prior of the input X (i.i.d. entries)."""
+
+    @staticmethod
+    def gaussian(var: float = 1.0, mean: float = 0.0) -> "Prior": ...
+    @staticmethod
+    def binary(p: float = 0.5) -> "Prior": ...
+    @staticmethod
+    def gauss_bernoulli(p: float, var: float = 1.0, mean: float = 0.0) -> "Prior": ...
+
+class Weights:
+    """The weights of one layer: an ensemble, a spectrum of W^T W, or a matrix W (n_l x n_(l-1))."""
+
+    @staticmethod
+    def gaussian(var: float = 1.0) -> "Weights": ...
+    @staticmethod
+    def orthogonal() -> "Weights": ...
+    @staticmethod
+    def spectrum(eigenvalues: ArrayLike, scale: float = 1.0) -> "Weights": ...
+    @staticmethod
+    def matrix(w: ArrayLike, scale: float = 1.0) -> "Weights": ...
+    @staticmethod
+    def file(path: PathLike, tensor: Optional[str] = None, scale: float = 1.0) -> "Weights": ...
+    @property
+    def kind(self) -> Literal["gaussian", "orthogonal", "spectrum", "matrix"]: ...
+    @property
+    def shape(self) -> Optional[Tuple[int, int]]: ...
+
+class Layer:
+    """One layer T_l = phi(W_l T_(l-1) + xi_l), xi_l ~ N(0, noise_var)."""
+
+    def __init__(
+        self,
+        activation: ActivationName,
+        noise_var: float,
+        weights: Union[Weights, ArrayLike],
+        alpha: Optional[float] = None,
+        slope: Optional[float] = None,
+        threshold: Optional[float] = None,
+    ) -> None: ...
+    @property
+    def alpha(self) -> Optional[float]: ...
+    @property
+    def noise_var(self) -> float: ...
+    @property
+    def activation(self) -> str: ...
+
+class WarmStart:
+    """The stationary point (and secants) of an earlier solve."""
+
+    @property
+    def n_layers(self) -> int: ...
+
+class Estimate:
+    """The replica estimate for one measured layer T_l, in nats per input dimension n_0."""
+
+    @property
+    def layer(self) -> int: ...
+    @property
+    def entropy(self) -> float: ...
+    @property
+    def mutual_information(self) -> Optional[float]: ...
+    @property
+    def mi_last_layer(self) -> float: ...
+    @property
+    def mmse(self) -> float: ...
+    @property
+    def scheme(self) -> Literal["fixed-point", "ml-vamp"]: ...
+    @property
+    def iterations(self) -> int: ...
+    @property
+    def residual(self) -> float: ...
+    @property
+    def counters(self) -> Dict[str, int]: ...
+    @property
+    def order_params(self) -> Dict[str, npt.NDArray[np.float64]]: ...
+    @property
+    def warm_start(self) -> WarmStart: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class Chain:
+    """A checked network: a prior and layers, first layer first."""
+
+    def __init__(self, prior: Prior, layers: Sequence[Layer]) -> None: ...
+    @staticmethod
+    def from_file(path: PathLike) -> "Chain": ...
+    @staticmethod
+    def from_toml(text: str, base_dir: Optional[PathLike] = None) -> "Chain": ...
+    @overload
+    def solve(
+        self,
+        *,
+        all_layers: Literal[False] = False,
+        warm_start: WarmArg = None,
+        tol: Optional[float] = None,
+        max_iter: Optional[int] = None,
+    ) -> Estimate: ...
+    @overload
+    def solve(
+        self,
+        *,
+        all_layers: Literal[True],
+        warm_start: Optional[Sequence[WarmArg]] = None,
+        tol: Optional[float] = None,
+        max_iter: Optional[int] = None,
+    ) -> List[Estimate]: ...
+    @overload
+    def entropy(
+        self,
+        *,
+        all_layers: Literal[False] = False,
+        warm_start: WarmArg = None,
+        tol: Optional[float] = None,
+        max_iter: Optional[int] = None,
+    ) -> Estimate: ...
+    @overload
+    def entropy(
+        self,
+        *,
+        all_layers: Literal[True],
+        warm_start: Optional[Sequence[WarmArg]] = None,
+        tol: Optional[float] = None,
+        max_iter: Optional[int] = None,
+    ) -> List[Estimate]: ...
+    def __len__(self) -> int: ...
+    @property
+    def alphas(self) -> List[float]: ...
+    @property
+    def notes(self) -> List[str]: ...
+
+@overload
+def solve(
+    chain: Chain,
+    *,
+    all_layers: Literal[False] = False,
+    warm_start: WarmArg = None,
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+) -> Estimate: ...
+@overload
+def solve(
+    chain: Chain,
+    *,
+    all_layers: Literal[True],
+    warm_start: Optional[Sequence[WarmArg]] = None,
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+) -> List[Estimate]: ...
+
+entropy = solve
+
+@overload
+def solve_file(
+    path: PathLike,
+    *,
+    all_layers: Literal[False] = False,
+    warm_start: WarmArg = None,
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+) -> Estimate: ...
+@overload
+def solve_file(
+    path: PathLike,
+    *,
+    all_layers: Literal[True],
+    warm_start: Optional[Sequence[WarmArg]] = None,
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+) -> List[Estimate]: ...
+def kde_upper_bound(samples: ArrayLike, s2: float) -> float: ...
+def pairwise_lower_bound(samples: ArrayLike, s2: float) -> float: ...
+def mixture_entropy_bounds(samples: ArrayLike, s2: float) -> Tuple[float, float]: ...
+def knn_entropy(samples: ArrayLike, k: int = 3) -> float: ...
+def wtw_eigenvalues(w: ArrayLike) -> npt.NDArray[np.float64]: ...
