@@ -6,7 +6,7 @@
 //! `/usr/share/datasets/fashion-mnist`, Debian's `dataset-fashion-mnist`; real MNIST files work
 //! the same). What each number is: `replica_mi::experiment::figs2`.
 //!
-//! Scales (network 784-500-500-10, ReLU, softmax, SGD lr 0.05, batch 100):
+//! Scales (network 784-500-500-10, ReLU, softmax, SGD lr 0.1, batch 100):
 //! quick 500 / 500 images (train / test), 3 epochs; default 10 000 / 10 000, 10 epochs;
 //! paper 60 000 / 10 000, 50 epochs.
 //!
@@ -123,10 +123,10 @@ fn main() -> Result<()> {
     }
     let dev = args.training.open()?;
     let (files, train, test) = figs2::load(&cfg, &args.data_dir)?;
-    let data_set = args
-        .data_dir
-        .file_name()
-        .map_or_else(|| args.data_dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let data_set = args.data_dir.file_name().map_or_else(
+        || args.data_dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let mut out = FigureOutput::start(c, "figS2")?;
     out.on_device(&dev);
     let progress = out.progress();

@@ -73,7 +73,10 @@ fn both_networks_start_as_the_same_function() {
         (u.train_loss, d.train_loss, "train loss"),
         (u.test_loss, d.test_loss, "test loss"),
     ] {
-        assert!((a - b).abs() <= 1e-4 * a.abs().max(b.abs()), "{what}: {u:?} vs {d:?}");
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(b.abs()),
+            "{what}: {u:?} vs {d:?}"
+        );
     }
     for (a, b, n) in [
         (u.train_accuracy, d.train_accuracy, cfg.n_train),
@@ -143,7 +146,10 @@ fn fig_s2(args: &[&str], out: &std::path::Path) -> std::process::Output {
 fn missing_data_dir_says_how_to_get_the_data() {
     let out = tempfile::tempdir().unwrap();
     let empty = tempfile::tempdir().unwrap();
-    let o = fig_s2(&["--data-dir", &empty.path().display().to_string()], out.path());
+    let o = fig_s2(
+        &["--data-dir", &empty.path().display().to_string()],
+        out.path(),
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{err}");
     for f in [
@@ -171,7 +177,12 @@ fn binary_writes_csv_svg_and_provenance() {
     let svg = std::fs::read_to_string(out.path().join("figS2.svg")).unwrap();
     assert!(svg.contains("usv test") && svg.contains("dense train"));
     let prov = std::fs::read_to_string(out.path().join("figS2.provenance.json")).unwrap();
-    for f in ["\"epochs\": 1", "t10k-labels-idx1-ubyte", "\"seed\": 2018", "\"device\": \"cpu\""] {
+    for f in [
+        "\"epochs\": 1",
+        "t10k-labels-idx1-ubyte",
+        "\"seed\": 2018",
+        "\"device\": \"cpu\"",
+    ] {
         assert!(prov.contains(f), "{prov} lacks {f:?}");
     }
 }

@@ -61,7 +61,12 @@ fn reads_images_and_labels_raw_and_gzip() {
 fn compression_is_detected_from_the_content() {
     let dir = tempfile::tempdir().unwrap();
     let gz_named_raw = write(dir.path(), "a-idx1-ubyte", &idx_bytes(&[3], &LABELS), true);
-    let raw_named_gz = write(dir.path(), "b-idx1-ubyte.gz", &idx_bytes(&[3], &LABELS), false);
+    let raw_named_gz = write(
+        dir.path(),
+        "b-idx1-ubyte.gz",
+        &idx_bytes(&[3], &LABELS),
+        false,
+    );
     assert_eq!(read_labels(&gz_named_raw).unwrap(), LABELS);
     assert_eq!(read_labels(&raw_named_gz).unwrap(), LABELS);
 }
@@ -81,34 +86,148 @@ fn malformed_files_are_errors_naming_file_and_rule() {
     // (name, bytes, read as images?, expected message fragments, kind check)
     type Check = fn(&IdxError) -> bool;
     let cases: Vec<(&str, Vec<u8>, bool, Vec<&str>, Check)> = vec![
-        ("empty", vec![], true, vec!["truncated header", "expected 16 bytes, found 0"], |e| {
-            matches!(e, IdxError::Truncated { part: "header", found: 0, .. })
-        }),
-        ("short-header", idx_bytes(&[3, 2, 4], &[])[..9].to_vec(), true,
+        (
+            "empty",
+            vec![],
+            true,
+            vec!["truncated header", "expected 16 bytes, found 0"],
+            |e| {
+                matches!(
+                    e,
+                    IdxError::Truncated {
+                        part: "header",
+                        found: 0,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "short-header",
+            idx_bytes(&[3, 2, 4], &[])[..9].to_vec(),
+            true,
             vec!["truncated header", "expected 16 bytes, found 9"],
-            |e| matches!(e, IdxError::Truncated { part: "header", found: 9, .. })),
-        ("labels-read-as-images", labels_as_images, true,
+            |e| {
+                matches!(
+                    e,
+                    IdxError::Truncated {
+                        part: "header",
+                        found: 9,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "labels-read-as-images",
+            labels_as_images,
+            true,
             vec!["magic number 0x00000801, expected 0x00000803", "images"],
-            |e| matches!(e, IdxError::BadMagic { found: 0x801, expected: 0x803, .. })),
-        ("images-read-as-labels", idx_bytes(&[3, 2, 4], &pixels()), false,
+            |e| {
+                matches!(
+                    e,
+                    IdxError::BadMagic {
+                        found: 0x801,
+                        expected: 0x803,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "images-read-as-labels",
+            idx_bytes(&[3, 2, 4], &pixels()),
+            false,
             vec!["magic number 0x00000803, expected 0x00000801", "labels"],
-            |e| matches!(e, IdxError::BadMagic { found: 0x803, expected: 0x801, .. })),
-        ("float-type", float_type, true, vec!["magic number 0x00000d03"],
-            |e| matches!(e, IdxError::BadMagic { found: 0xd03, .. })),
-        ("zero-rows", idx_bytes(&[3, 0, 4], &[]), true, vec!["invalid header", "size 1", "is 0"],
-            |e| matches!(e, IdxError::BadDimensions { .. })),
-        ("zero-labels", idx_bytes(&[0], &[]), false, vec!["invalid header", "size 0", "is 0"],
-            |e| matches!(e, IdxError::BadDimensions { .. })),
-        ("absurd-size", idx_bytes(&[u32::MAX, u32::MAX, 2], &pixels()), true,
+            |e| {
+                matches!(
+                    e,
+                    IdxError::BadMagic {
+                        found: 0x803,
+                        expected: 0x801,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "float-type",
+            float_type,
+            true,
+            vec!["magic number 0x00000d03"],
+            |e| matches!(e, IdxError::BadMagic { found: 0xd03, .. }),
+        ),
+        (
+            "zero-rows",
+            idx_bytes(&[3, 0, 4], &[]),
+            true,
+            vec!["invalid header", "size 1", "is 0"],
+            |e| matches!(e, IdxError::BadDimensions { .. }),
+        ),
+        (
+            "zero-labels",
+            idx_bytes(&[0], &[]),
+            false,
+            vec!["invalid header", "size 0", "is 0"],
+            |e| matches!(e, IdxError::BadDimensions { .. }),
+        ),
+        (
+            "absurd-size",
+            idx_bytes(&[u32::MAX, u32::MAX, 2], &pixels()),
+            true,
             vec!["invalid header", "more than 4294967296 values"],
-            |e| matches!(e, IdxError::BadDimensions { .. })),
-        ("truncated-data", short, true, vec!["truncated data", "expected 24 bytes, found 19"],
-            |e| matches!(e, IdxError::Truncated { part: "data", expected: 24, found: 19, .. })),
-        ("truncated-labels", idx_bytes(&[4], &LABELS), false,
+            |e| matches!(e, IdxError::BadDimensions { .. }),
+        ),
+        (
+            "truncated-data",
+            short,
+            true,
+            vec!["truncated data", "expected 24 bytes, found 19"],
+            |e| {
+                matches!(
+                    e,
+                    IdxError::Truncated {
+                        part: "data",
+                        expected: 24,
+                        found: 19,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "truncated-labels",
+            idx_bytes(&[4], &LABELS),
+            false,
             vec!["truncated data", "expected 4 bytes, found 3"],
-            |e| matches!(e, IdxError::Truncated { part: "data", expected: 4, found: 3, .. })),
-        ("trailing-data", long, true, vec!["3 unexpected byte(s) after the 24 data bytes"],
-            |e| matches!(e, IdxError::TrailingData { expected: 24, extra: 3, .. })),
+            |e| {
+                matches!(
+                    e,
+                    IdxError::Truncated {
+                        part: "data",
+                        expected: 4,
+                        found: 3,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "trailing-data",
+            long,
+            true,
+            vec!["3 unexpected byte(s) after the 24 data bytes"],
+            |e| {
+                matches!(
+                    e,
+                    IdxError::TrailingData {
+                        expected: 24,
+                        extra: 3,
+                        ..
+                    }
+                )
+            },
+        ),
     ];
     for (name, bytes, images, fragments, kind) in &cases {
         for gz in [false, true] {
@@ -138,7 +257,11 @@ fn broken_gzip_streams_are_errors() {
     let cut = dir.path().join("cut.gz");
     std::fs::write(&cut, &good[..good.len() / 2]).unwrap();
     let garbage = dir.path().join("garbage.gz");
-    std::fs::write(&garbage, [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff, 0xde, 0xad]).unwrap();
+    std::fs::write(
+        &garbage,
+        [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff, 0xde, 0xad],
+    )
+    .unwrap();
     for path in [cut, garbage] {
         let err = read_images(&path).expect_err("broken gzip must be rejected");
         let msg = err.to_string();
@@ -155,7 +278,10 @@ fn missing_file_is_an_io_error_naming_it() {
     let path = PathBuf::from("/nonexistent/replica-mi/train-images-idx3-ubyte");
     let err = read_images(&path).unwrap_err();
     assert!(matches!(err, IdxError::Io { .. }), "{err:?}");
-    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
 }
 
 #[test]
@@ -166,17 +292,37 @@ fn pairs_must_match_in_count_and_label_range() {
         let two = write(dir.path(), "two", &idx_bytes(&[2], &LABELS[..2]), gz);
         let err = read_labelled(&im, &two, 10).unwrap_err();
         assert!(
-            matches!(err, IdxError::CountMismatch { n_images: 3, n_labels: 2, .. }),
+            matches!(
+                err,
+                IdxError::CountMismatch {
+                    n_images: 3,
+                    n_labels: 2,
+                    ..
+                }
+            ),
             "{err:?}"
         );
         let msg = err.to_string();
-        assert!(msg.contains("3 images") && msg.contains("2 labels"), "{msg}");
-        assert!(msg.contains(&im.display().to_string()) && msg.contains(&two.display().to_string()));
+        assert!(
+            msg.contains("3 images") && msg.contains("2 labels"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&im.display().to_string()) && msg.contains(&two.display().to_string())
+        );
 
         let bad = write(dir.path(), "bad", &idx_bytes(&[3], &[7, 10, 9]), gz);
         let err = read_labelled(&im, &bad, 10).unwrap_err();
         assert!(
-            matches!(err, IdxError::LabelOutOfRange { index: 1, label: 10, classes: 10, .. }),
+            matches!(
+                err,
+                IdxError::LabelOutOfRange {
+                    index: 1,
+                    label: 10,
+                    classes: 10,
+                    ..
+                }
+            ),
             "{err:?}"
         );
         assert!(err.to_string().contains(&bad.display().to_string()));
@@ -193,10 +339,30 @@ fn mnist_folder_loads_as_datasets() {
     let d = dir.path();
     // The test file: pixel values 0, 51, 255 (0, 0.2, 1 after scaling).
     let test_px: Vec<u8> = (0..16).map(|i| [0u8, 51, 255, 102][i % 4]).collect();
-    write(d, "train-images-idx3-ubyte.gz", &idx_bytes(&[3, 2, 4], &pixels()), true);
-    write(d, "train-labels-idx1-ubyte", &idx_bytes(&[3], &LABELS), false);
-    write(d, "t10k-images-idx3-ubyte", &idx_bytes(&[2, 2, 4], &test_px), false);
-    write(d, "t10k-labels-idx1-ubyte.gz", &idx_bytes(&[2], &[3, 3]), true);
+    write(
+        d,
+        "train-images-idx3-ubyte.gz",
+        &idx_bytes(&[3, 2, 4], &pixels()),
+        true,
+    );
+    write(
+        d,
+        "train-labels-idx1-ubyte",
+        &idx_bytes(&[3], &LABELS),
+        false,
+    );
+    write(
+        d,
+        "t10k-images-idx3-ubyte",
+        &idx_bytes(&[2, 2, 4], &test_px),
+        false,
+    );
+    write(
+        d,
+        "t10k-labels-idx1-ubyte.gz",
+        &idx_bytes(&[2], &[3, 3]),
+        true,
+    );
     let files = MnistFiles::locate(d).unwrap();
     assert!(files.train_images.ends_with("train-images-idx3-ubyte.gz"));
     assert!(files.test_images.ends_with("t10k-images-idx3-ubyte"));
@@ -215,10 +381,20 @@ fn mnist_folder_loads_as_datasets() {
     // More images than a file holds.
     let err = load_mnist_format(&files, 4, 2).unwrap_err();
     assert!(
-        matches!(err, IdxError::TooFewSamples { requested: 4, available: 3, .. }),
+        matches!(
+            err,
+            IdxError::TooFewSamples {
+                requested: 4,
+                available: 3,
+                ..
+            }
+        ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("train-images-idx3-ubyte.gz"), "{err}");
+    assert!(
+        err.to_string().contains("train-images-idx3-ubyte.gz"),
+        "{err}"
+    );
     let pair = replica_mi::data::read_labelled(&files.test_images, &files.test_labels, 10).unwrap();
     assert!(to_dataset(&pair, 0).is_err());
 }
@@ -227,11 +403,20 @@ fn mnist_folder_loads_as_datasets() {
 #[test]
 fn missing_data_set_says_how_to_get_it() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "train-images-idx3-ubyte", &idx_bytes(&[3, 2, 4], &pixels()), false);
+    write(
+        dir.path(),
+        "train-images-idx3-ubyte",
+        &idx_bytes(&[3, 2, 4], &pixels()),
+        false,
+    );
     let err = MnistFiles::locate(dir.path()).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, IdxError::MissingFile { .. }), "{err:?}");
-    for f in ["train-labels-idx1-ubyte", "dataset-fashion-mnist", "--data-dir"] {
+    for f in [
+        "train-labels-idx1-ubyte",
+        "dataset-fashion-mnist",
+        "--data-dir",
+    ] {
         assert!(msg.contains(f), "{msg:?} lacks {f:?}");
     }
     assert!(msg.contains(&dir.path().display().to_string()), "{msg}");

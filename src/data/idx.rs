@@ -63,7 +63,9 @@ pub enum IdxError {
         found: u64,
     },
     /// More bytes follow the data the header announces.
-    #[error("{path}: {extra} unexpected byte(s) after the {expected} data bytes the header announces")]
+    #[error(
+        "{path}: {extra} unexpected byte(s) after the {expected} data bytes the header announces"
+    )]
     TrailingData {
         path: PathBuf,
         expected: u64,
@@ -227,7 +229,9 @@ fn read_idx(
             rule: format!("size {k} of {dims:?} is 0 (every size must be >= 1)"),
         });
     }
-    let total = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+    let total = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
     let total = match total {
         Some(t) if t <= MAX_VALUES => t,
         _ => {

@@ -26,7 +26,8 @@ pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 pub const MNIST_CLASSES: u8 = 10;
 
 /// How to get a data set in MNIST's layout, for error messages.
-pub const HOW_TO_GET: &str = "install Debian's Fashion-MNIST (`apt-get install dataset-fashion-mnist`, \
+pub const HOW_TO_GET: &str =
+    "install Debian's Fashion-MNIST (`apt-get install dataset-fashion-mnist`, \
 into /usr/share/datasets/fashion-mnist; `make data-fashion-mnist` does it as root) or point \
 --data-dir at a folder with the MNIST files (train-images-idx3-ubyte, train-labels-idx1-ubyte, \
 t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each raw or .gz)";

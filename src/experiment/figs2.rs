@@ -72,7 +72,7 @@ pub struct FigS2Config {
 }
 
 impl FigS2Config {
-    /// Widths `784-500-500-10`, ReLU, lr 0.05, batch 100, with `n_train`, `n_test` images and
+    /// Widths `784-500-500-10`, ReLU, lr 0.1, batch 100, with `n_train`, `n_test` images and
     /// `epochs` epochs.
     pub fn new(n_train: usize, n_test: usize, epochs: usize) -> Self {
         FigS2Config {
@@ -81,7 +81,7 @@ impl FigS2Config {
             n_train,
             n_test,
             epochs,
-            lr: 0.05,
+            lr: 0.1,
             batch_size: 100,
         }
     }
