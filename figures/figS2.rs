@@ -139,7 +139,7 @@ fn main() -> Result<()> {
         &figure(&rows, &cfg, &data_set),
         SharedLegend::None,
     )?;
-    let last = |k: NetKind| rows.iter().filter(|r| r.network == k).next_back();
+    let last = |k: NetKind| rows.iter().rfind(|r| r.network == k);
     let details: Vec<String> = [NetKind::Usv, NetKind::Dense]
         .into_iter()
         .filter_map(|k| {

@@ -85,7 +85,8 @@ fn malformed_files_are_errors_naming_file_and_rule() {
     long.extend_from_slice(&[1, 2, 3]);
     // (name, bytes, read as images?, expected message fragments, kind check)
     type Check = fn(&IdxError) -> bool;
-    let cases: Vec<(&str, Vec<u8>, bool, Vec<&str>, Check)> = vec![
+    type Case<'a> = (&'a str, Vec<u8>, bool, Vec<&'a str>, Check);
+    let cases: Vec<Case> = vec![
         (
             "empty",
             vec![],
