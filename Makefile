@@ -6,13 +6,13 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test bench bench-guard bench-guard-update budgets chain-grid fmt lint clean python-test python-wheel python-deps-check python-lint
+.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test bench bench-guard bench-guard-update budgets chain-grid fmt lint clean python-test python-wheel python-deps-check python-lint
 
 all: test
 
 # Every figure binary at $(SCALE) scale (dev profile, as the tests), then the estimator's demo.
-figures: fig2 fig3 fig4 demo
-	@echo "== figures ($(SCALE) scale) in $(OUT)/: fig2.svg figS1.svg fig3.svg fig4.svg (data fig*.csv, fig*.provenance.json)"
+figures: fig2 fig3 fig4 figS2 demo
+	@echo "== figures ($(SCALE) scale) in $(OUT)/: fig2.svg figS1.svg fig3.svg fig4.svg figS2.svg (data fig*.csv, fig*.provenance.json)"
 
 # Figure 2 (entropies) and S1 (mutual informations) vs the weight scale.
 fig2:
@@ -26,6 +26,31 @@ fig3:
 fig4:
 	$(CARGO) run --quiet --bin fig4 -- --scale $(SCALE) --out $(OUT)
 
+# Figure S2: USV vs dense layers on an MNIST-format data set (Fashion-MNIST by default; real MNIST
+# with `make figS2 MNIST_DIR=/path/to/mnist`, a folder with the four IDX files, raw or .gz).
+MNIST_DIR ?= /usr/share/datasets/fashion-mnist
+figS2: $(if $(filter /usr/share/datasets/fashion-mnist,$(MNIST_DIR)),data-fashion-mnist)
+	$(CARGO) run --quiet --bin figS2 -- --scale $(SCALE) --out $(OUT) --data-dir $(MNIST_DIR)
+
+# Fashion-MNIST in IDX format from Debian (package dataset-fashion-mnist): installed when missing
+# if we are root, otherwise a message saying how to get it (Figure S2 and its test need it).
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+data-fashion-mnist:
+	@if [ -f $(FASHION_MNIST)/train-images-idx3-ubyte.gz ] && [ -f $(FASHION_MNIST)/train-labels-idx1-ubyte.gz ] \
+	  && [ -f $(FASHION_MNIST)/t10k-images-idx3-ubyte.gz ] && [ -f $(FASHION_MNIST)/t10k-labels-idx1-ubyte.gz ]; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "== installing dataset-fashion-mnist (Debian) into $(FASHION_MNIST)"; \
+	  apt-get update && apt-get install -y dataset-fashion-mnist; \
+	else \
+	  echo "Fashion-MNIST is missing from $(FASHION_MNIST): install it as root with" >&2; \
+	  echo "  apt-get update && apt-get install -y dataset-fashion-mnist" >&2; \
+	  echo "(Debian/Ubuntu), or run figS2 with --data-dir pointing at a folder with the MNIST files" >&2; \
+	  echo "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, raw or .gz)," >&2; \
+	  echo "e.g. make figS2 MNIST_DIR=/path/to/mnist (the test of figS2 needs Fashion-MNIST itself)." >&2; \
+	  exit 1; \
+	fi
+
 # Regenerate the quick-scale reference CSVs checked by `make test` (on purpose, never from a test).
 refs:
 	$(CARGO) run --quiet --bin fig2 -- --scale quick --quiet --out target/refs
@@ -36,12 +61,15 @@ refs:
 	cp target/refs/fig3.csv data/reference/fig3_quick.csv
 	$(CARGO) run --quiet --bin fig4 -- --scale quick --quiet --out target/refs
 	cp target/refs/fig4.csv data/reference/fig4_quick.csv
-	@echo "== data/reference/fig2_quick.csv fig3_quick.csv fig4_quick.csv refreshed (review the diff before committing)"
+	$(MAKE) data-fashion-mnist
+	$(CARGO) run --quiet --bin figS2 -- --scale quick --quiet --out target/refs
+	cp target/refs/figS2.csv data/reference/figS2_quick.csv
+	@echo "== data/reference/fig2_quick.csv fig3_quick.csv fig4_quick.csv figS2_quick.csv refreshed (review the diff before committing)"
 
 # Copy the default-scale SVGs embedded in the README into data/figures/ (after `make figures`).
 readme-figures:
 	mkdir -p data/figures
-	cp $(OUT)/fig2.svg $(OUT)/figS1.svg $(OUT)/fig3.svg $(OUT)/fig4.svg data/figures/
+	cp $(OUT)/fig2.svg $(OUT)/figS1.svg $(OUT)/fig3.svg $(OUT)/fig4.svg $(OUT)/figS2.svg data/figures/
 
 demo:
 	@for s in $(SPECS); do \
@@ -49,8 +77,9 @@ demo:
 		$(CARGO) run --quiet --bin replica-mi -- entropy "$$s" --all-layers || exit $$?; \
 	done
 
-# Every formula and reference value, the exact checks, the command line; then the Python package.
-test:
+# Every formula and reference value, the exact checks, the command line (Figure S2's test needs
+# Fashion-MNIST, hence the data target); then the Python package.
+test: data-fashion-mnist
 	$(CARGO) test --no-fail-fast
 	$(MAKE) python-test
 

@@ -54,6 +54,9 @@ pub enum ExperimentError {
         #[source]
         source: crate::nn::NnError,
     },
+    /// A data set on disk is missing or malformed.
+    #[error(transparent)]
+    Data(#[from] crate::data::IdxError),
     /// A linear-algebra step (eigenvalues, Cholesky) failed.
     #[error("linear algebra at {at}: {message}")]
     Linalg { at: String, message: String },

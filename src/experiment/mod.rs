@@ -8,7 +8,8 @@
 //! * [`compare`]: a produced CSV against its reference in `data/reference/` (polars), with a
 //!   typed report;
 //! * [`fig2`]: Figure 2 and S1 of the paper (entropy and mutual information of random 2-layer
-//!   networks vs the weight scale).
+//!   networks vs the weight scale); [`fig3`], [`fig4`]; [`figs2`]: Figure S2 (USV against dense
+//!   layers on an MNIST-format data set).
 //!
 //! The harness knows nothing of quadrature or of the replica equations: experiments call
 //! [`crate::replica`] and [`crate::exact`] and hand plain rows to the harness.
@@ -19,6 +20,7 @@ pub mod error;
 pub mod fig2;
 pub mod fig3;
 pub mod fig4;
+pub mod figs2;
 pub mod output;
 pub mod plot;
 pub mod record;
