@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test bench bench-guard bench-guard-update budgets fmt lint clean
+.PHONY: all figures fig2 fig3 fig4 demo refs readme-figures test slurm-test bench bench-guard bench-guard-update budgets fmt lint clean
 
 all: test
 
@@ -52,6 +52,12 @@ demo:
 # Every formula and reference value, the exact checks, the command line.
 test:
 	$(CARGO) test --no-fail-fast
+
+# The Slurm recipe of scripts/slurm/ on a real one-node cluster (root: installs Debian's slurmctld,
+# slurmd, slurm-client and munge when missing; daemons in a network namespace of their own, loopback
+# only, stopped by PID): quick fig3 as a 2-task array + the dependent merge = the unsharded CSV.
+slurm-test:
+	scripts/slurm/test.sh
 
 # Wall-clock medians of the solver (criterion, release profile).
 bench:

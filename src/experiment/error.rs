@@ -54,6 +54,9 @@ pub enum ExperimentError {
         #[source]
         source: crate::nn::NnError,
     },
+    /// A shard specification, or a shard set that cannot be merged.
+    #[error(transparent)]
+    Shard(#[from] super::shard::ShardError),
     /// A linear-algebra step (eigenvalues, Cholesky) failed.
     #[error("linear algebra at {at}: {message}")]
     Linalg { at: String, message: String },
