@@ -1,7 +1,7 @@
-//! `--shard K/N` and `merge` through the figure binaries at quick scale: three shards merged give
-//! byte for byte the CSV and SVG of the unsharded run, the merged provenance records the same
-//! configuration, seed, scale and commit plus the shards, and a broken set is refused with a
-//! message and a failing exit status. (The refusal rules one by one: the unit tests of
+//! `--shard K/N` and `merge` through the figure binaries (fig2, fig3, fig4) at quick scale: three
+//! shards merged give byte for byte the CSV and SVG of the unsharded run, the merged provenance
+//! records the same configuration, seed, scale and commit plus the shards, and a broken set is
+//! refused with a message and a failing exit status. (The refusal rules one by one: the unit tests of
 //! `replica_mi::experiment::shard`.)
 
 use serde_json::Value;
@@ -35,7 +35,7 @@ fn split_and_merge(bin: &str, stem: &str, files: &[&str]) -> tempfile::TempDir {
     run(bin, &["--scale", "quick", "--quiet", "--out", w]);
     for k in 1..=3 {
         let shard = format!("{k}/3");
-        run(bin, &["--scale", "quick", "--quiet", "--out", s, "--shard", &shard]);
+        run(bin, &["--scale", "quick", "--quiet", "--out", s, "--shard", shard.as_str()]);
         assert!(sharded
             .join(format!("{stem}.shard-{k}-of-3.provenance.json"))
             .exists());
@@ -66,6 +66,16 @@ fn fig3_in_three_shards_merges_to_the_unsharded_run() {
         env!("CARGO_BIN_EXE_fig3"),
         "fig3",
         &["fig3.csv", "fig3_errors.csv", "fig3.svg"],
+    );
+}
+
+/// Five weight scales in three shards: every shard redraws the same matrices and samples.
+#[test]
+fn fig2_in_three_shards_merges_to_the_unsharded_run() {
+    split_and_merge(
+        env!("CARGO_BIN_EXE_fig2"),
+        "fig2",
+        &["fig2.csv", "fig2.svg", "figS1.svg"],
     );
 }
 

@@ -444,7 +444,7 @@ where
                     "the run {run:?} is held by both {other} and {file}"
                 )));
             }
-            owner[i] = Some(file);
+            owner[i] = Some(file.as_str());
         }
     }
     if let Some(i) = owner.iter().position(Option::is_none) {
