@@ -833,7 +833,18 @@ mod tests {
         let dir = split(2);
         edit_record(dir.path(), 1, 2, |v| v["part"]["runs"] = serde_json::json!([10]));
         let e = refusal(dir.path());
-        assert!(e.contains("row 4 belongs to the run 12"), "{e}");
+        assert!(e.contains("the run 12 is held by no shard"), "{e}");
+
+        // A row of run 11 in the table of shard 1 (which holds 10 and 12).
+        let dir = split(2);
+        let csv = dir.path().join("demo.shard-1-of-2.csv");
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        assert!(lines[4].starts_with("12,"), "{}", lines[4]);
+        lines[4] = lines[4].replacen("12,", "11,", 1);
+        std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+        let e = refusal(dir.path());
+        assert!(e.contains("row 4 belongs to the run 11"), "{e}");
 
         let dir = split(2);
         edit_record(dir.path(), 1, 2, |v| {
