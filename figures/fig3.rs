@@ -21,11 +21,11 @@
 use anyhow::Result;
 use clap::Parser;
 use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, STUDENT_LAYERS};
-use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
 use replica_mi::experiment::plot::palette::{BLACK, BLUE, RED};
 use replica_mi::experiment::plot::{
     Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
+use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
 use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale, TrainingArgs};
 
 /// Linear teacher-student regression: losses and I(X;T_l) during training, replica vs exact.

@@ -9,7 +9,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn run(bin: &str, args: &[&str]) -> Output {
-    let out = Command::new(bin).args(args).output().expect("start the binary");
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("start the binary");
     assert!(
         out.status.success(),
         "{bin} {args:?} failed: {}",
@@ -35,7 +38,18 @@ fn split_and_merge(bin: &str, stem: &str, files: &[&str]) -> tempfile::TempDir {
     run(bin, &["--scale", "quick", "--quiet", "--out", w]);
     for k in 1..=3 {
         let shard = format!("{k}/3");
-        run(bin, &["--scale", "quick", "--quiet", "--out", s, "--shard", shard.as_str()]);
+        run(
+            bin,
+            &[
+                "--scale",
+                "quick",
+                "--quiet",
+                "--out",
+                s,
+                "--shard",
+                shard.as_str(),
+            ],
+        );
         assert!(sharded
             .join(format!("{stem}.shard-{k}-of-3.provenance.json"))
             .exists());
@@ -51,7 +65,15 @@ fn split_and_merge(bin: &str, stem: &str, files: &[&str]) -> tempfile::TempDir {
         json(&whole.join(format!("{stem}.provenance.json"))),
         json(&sharded.join(format!("{stem}.provenance.json"))),
     );
-    for key in ["name", "config", "seed", "scale", "crate_version", "git_commit", "device"] {
+    for key in [
+        "name",
+        "config",
+        "seed",
+        "scale",
+        "crate_version",
+        "git_commit",
+        "device",
+    ] {
         assert_eq!(a[key], b[key], "{stem}: provenance field {key}");
     }
     assert!(a.get("merged_from").is_none(), "{stem}: unsharded record");
@@ -100,7 +122,10 @@ fn fig4_in_three_shards_merges_to_the_unsharded_run() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "merge of an incomplete set succeeded");
+    assert!(
+        !out.status.success(),
+        "merge of an incomplete set succeeded"
+    );
     assert!(
         err.contains("refusing to merge") && err.contains("fig4.shard-2-of-3.provenance.json"),
         "{err}"

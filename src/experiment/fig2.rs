@@ -39,6 +39,7 @@
 //! estimators models consistently, so those cells are left empty.
 
 use super::error::ExperimentError;
+use super::shard::{Shard, ShardedRow};
 use crate::exact::nonparam::{kde_upper_bound_parametric, knn_entropy, mixture_entropy_bounds};
 use crate::exact::{gaussian_chain_entropy, gaussian_matrix};
 use crate::replica::{
@@ -50,7 +51,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
-use super::shard::{Shard, ShardedRow};
 use std::f64::consts::{E, PI};
 
 /// The activation of both layers.

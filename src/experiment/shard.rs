@@ -346,7 +346,13 @@ where
         let text = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
         let rec: ShardRecord<C, Row::Run> = serde_json::from_str(&text)
             .map_err(|e| read_err(&path, format!("not a {name} shard record: {e}")))?;
-        if rec.part.shard != (Shard { index: *k, count: *n }) || rec.part.stem != stem {
+        if rec.part.shard
+            != (Shard {
+                index: *k,
+                count: *n,
+            })
+            || rec.part.stem != stem
+        {
             return Err(refuse(format!(
                 "{file} holds shard {} of {:?}, not the {k}/{n} of {stem:?} its name says",
                 rec.part.shard, rec.part.stem
@@ -408,11 +414,7 @@ where
             return Err(differ("seed", a.seed.to_string(), b.seed.to_string()));
         }
         if a.git_commit != b.git_commit {
-            return Err(differ(
-                "commit",
-                a.git_commit.clone(),
-                b.git_commit.clone(),
-            ));
+            return Err(differ("commit", a.git_commit.clone(), b.git_commit.clone()));
         }
         if a.crate_version != b.crate_version {
             return Err(differ(
@@ -448,10 +450,7 @@ where
         }
     }
     if let Some(i) = owner.iter().position(Option::is_none) {
-        return Err(refuse(format!(
-            "the run {:?} is held by no shard",
-            all[i]
-        )));
+        return Err(refuse(format!("the run {:?} is held by no shard", all[i])));
     }
 
     // 5. The rows: as many as recorded, each of a run its shard holds, every held run present.
@@ -564,7 +563,10 @@ mod tests {
 
     #[test]
     fn shard_specs_parse_and_refuse() {
-        assert_eq!("2/5".parse::<Shard>().unwrap(), Shard { index: 2, count: 5 });
+        assert_eq!(
+            "2/5".parse::<Shard>().unwrap(),
+            Shard { index: 2, count: 5 }
+        );
         assert_eq!(" 1 / 1 ".parse::<Shard>().unwrap().to_string(), "1/1");
         for (bad, why) in [
             ("0/3", "not between 1 and N"),
@@ -643,7 +645,10 @@ mod tests {
     }
 
     const RUNS: [u64; 4] = [10, 11, 12, 13];
-    const CFG: Cfg = Cfg { epochs: 3, lr: 0.01 };
+    const CFG: Cfg = Cfg {
+        epochs: 3,
+        lr: 0.01,
+    };
 
     /// The rows of one run: independent of the shard.
     fn rows_of(run: u64) -> Vec<Row> {
@@ -770,7 +775,10 @@ mod tests {
         )
         .unwrap();
         let e = refusal(p);
-        assert!(e.contains("holds shard 3/3") && e.contains("not the 4/3"), "{e}");
+        assert!(
+            e.contains("holds shard 3/3") && e.contains("not the 4/3"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -831,7 +839,9 @@ mod tests {
         assert!(e.contains("run 11 is held by both"), "{e}");
 
         let dir = split(2);
-        edit_record(dir.path(), 1, 2, |v| v["part"]["runs"] = serde_json::json!([10]));
+        edit_record(dir.path(), 1, 2, |v| {
+            v["part"]["runs"] = serde_json::json!([10])
+        });
         let e = refusal(dir.path());
         assert!(e.contains("the run 12 is held by no shard"), "{e}");
 
