@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test bench bench-guard bench-guard-update budgets chain-grid fmt lint clean python-test python-wheel python-deps-check python-lint
+.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update budgets chain-grid fmt lint clean python-test python-wheel python-deps-check python-lint
 
 all: test
 
@@ -116,6 +116,12 @@ python-deps-check:
 
 python-lint:
 	$(CARGO) clippy -p replica-mi-python --all-targets -- -D warnings
+
+# The Slurm recipe of scripts/slurm/ on a real one-node cluster (root: installs Debian's slurmctld,
+# slurmd, slurm-client and munge when missing; daemons in a network namespace of their own, loopback
+# only, stopped by PID): quick fig3 as a 2-task array + the dependent merge = the unsharded CSV.
+slurm-test:
+	scripts/slurm/test.sh
 
 # Wall-clock medians of the solver (criterion, release profile).
 bench:

@@ -10,6 +10,10 @@
 //! 13 sigmas from 0.1 to 10; paper n = 1000, N = 1000, 13 sigmas from 0.1 to 10.
 //!
 //! Writes `fig2.csv` (+ `fig2.provenance.json`), `fig2.svg` and `figS1.svg` into `--out`.
+//!
+//! On a cluster: `--shard K/N` computes only the weight scales of shard K and writes
+//! `fig2.shard-K-of-N.csv` (+ `.provenance.json`); `fig2 merge DIR` checks the N shards in DIR and
+//! writes the same files as an unsharded run (`replica_mi::experiment::shard`).
 
 use anyhow::Result;
 use clap::Parser;
@@ -18,15 +22,20 @@ use replica_mi::experiment::plot::palette::{BLACK, BLUE, GREEN, GREY, ORANGE, RE
 use replica_mi::experiment::plot::{
     Axis, Figure, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{CommonArgs, FigureOutput, Scale};
+use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
+use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale};
 
 /// Entropy (Figure 2) and mutual information (Figure S1) of random 2-layer networks vs the
 /// weight scale.
 #[derive(Parser)]
-#[command(name = "fig2")]
+#[command(name = "fig2", args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<ShardCommand>,
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    shard: ShardArgs,
 }
 
 /// The problem size of each scale: width n, samples N, weight scales sigma = 10^e.
@@ -192,20 +201,63 @@ fn figure(rows: &[Fig2Row], cfg: &Fig2Config, q: Quantity) -> Figure {
     }
 }
 
+/// The table, figures and provenance of the whole sweep (one process or merged).
+fn write(
+    mut out: FigureOutput,
+    cfg: &Fig2Config,
+    rows: &[Fig2Row],
+    record: Option<RunRecord<Fig2Config>>,
+) -> Result<()> {
+    out.table("fig2.csv", rows)?;
+    let below = SharedLegend::Below;
+    out.figure("fig2.svg", &figure(rows, cfg, Quantity::Entropy), below)?;
+    let s1 = figure(rows, cfg, Quantity::MutualInformation);
+    out.figure("figS1.svg", &s1, below)?;
+    match record {
+        Some(rec) => out.finish_record(rec, "", &[]).map(|_| ()),
+        None => out.finish(cfg, "", &[]).map(|_| ()),
+    }?;
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
+        let mut merged = shard::merge::<Fig2Config, Fig2Row>(dir, "fig2")?;
+        let common = CommonArgs {
+            scale: merged.record.scale,
+            seed: merged.record.seed,
+            out: dir.clone(),
+            quiet: *quiet,
+        };
+        let cfg = merged.record.config.clone();
+        fig2::sort_rows(&cfg, &mut merged.rows);
+        let out = FigureOutput::start(&common, "fig2")?;
+        return write(out, &cfg, &merged.rows, Some(merged.record));
+    }
     let c = &args.common;
     let cfg = config(c.scale);
-    let mut out = FigureOutput::start(c, "fig2")?;
+    let out = FigureOutput::start(c, "fig2")?;
     let progress = out.progress();
+    if let Some(shard) = args.shard.shard {
+        let held = fig2::shard_sigmas(&cfg, shard);
+        let rows = fig2::run_some(&cfg, c.seed, &held, &progress)?;
+        progress.finish_and_clear();
+        let mut out = out;
+        let table = shard.file_stem("fig2") + ".csv";
+        out.table(&table, &rows)?;
+        let part = ShardPart {
+            shard,
+            stem: "fig2".into(),
+            table,
+            rows: rows.len(),
+            runs: held.iter().map(|&i| cfg.sigmas[i]).collect(),
+            all_runs: cfg.sigmas.clone(),
+        };
+        out.finish_shard(&cfg, part)?;
+        return Ok(());
+    }
     let rows = fig2::run(&cfg, c.seed, &progress)?;
     progress.finish_and_clear();
-
-    out.table("fig2.csv", &rows)?;
-    let below = SharedLegend::Below;
-    out.figure("fig2.svg", &figure(&rows, &cfg, Quantity::Entropy), below)?;
-    let s1 = figure(&rows, &cfg, Quantity::MutualInformation);
-    out.figure("figS1.svg", &s1, below)?;
-    out.finish(&cfg, "", &[])?;
-    Ok(())
+    write(out, &cfg, &rows, None)
 }

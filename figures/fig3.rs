@@ -13,6 +13,10 @@
 //! paper n = 1500; 100, 200, 500, 1000, 1500 x 5; 100 epochs; gamma 100.
 //!
 //! Writes `fig3.csv` (+ `fig3.provenance.json`), `fig3_errors.csv` and `fig3.svg` into `--out`.
+//!
+//! On a cluster: `--shard K/N` trains only the runs `(width, seed)` of shard K and writes
+//! `fig3.shard-K-of-N.csv` (+ `.provenance.json`); `fig3 merge DIR` checks the N shards in DIR and
+//! writes the same files as an unsharded run (`replica_mi::experiment::shard`).
 
 use anyhow::Result;
 use clap::Parser;
@@ -21,16 +25,21 @@ use replica_mi::experiment::plot::palette::{BLACK, BLUE, RED};
 use replica_mi::experiment::plot::{
     Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{CommonArgs, FigureOutput, Scale, TrainingArgs};
+use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
+use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale, TrainingArgs};
 
 /// Linear teacher-student regression: losses and I(X;T_l) during training, replica vs exact.
 #[derive(Parser)]
-#[command(name = "fig3")]
+#[command(name = "fig3", args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<ShardCommand>,
     #[command(flatten)]
     common: CommonArgs,
     #[command(flatten)]
     training: TrainingArgs,
+    #[command(flatten)]
+    shard: ShardArgs,
 }
 
 /// The problem size of each scale.
@@ -148,24 +157,18 @@ fn figure(rows: &[Fig3Row], errs: &[Fig3ErrorRow], cfg: &Fig3Config, seed: u64) 
     }
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    let c = &args.common;
-    let mut cfg = config(c.scale);
-    if let Some(n) = args.training.epochs {
-        cfg = cfg.with_epochs(n);
-    }
-    let dev = args.training.open()?;
-    let mut out = FigureOutput::start(c, "fig3")?;
-    out.on_device(&dev);
-    let progress = out.progress();
-    let rows = fig3::run(&cfg, c.seed, &dev, &progress)?;
-    progress.finish_and_clear();
-    let errs = fig3::errors(&cfg, c.seed, &rows);
-
-    out.table("fig3.csv", &rows)?;
+/// The tables, figure and provenance of the whole figure, from its rows (one process or merged).
+fn write(
+    mut out: FigureOutput,
+    cfg: &Fig3Config,
+    seed: u64,
+    rows: &[Fig3Row],
+    record: Option<RunRecord<Fig3Config>>,
+) -> Result<()> {
+    let errs = fig3::errors(cfg, seed, rows);
+    out.table("fig3.csv", rows)?;
     out.table("fig3_errors.csv", &errs)?;
-    let fig = figure(&rows, &errs, &cfg, c.seed);
+    let fig = figure(rows, &errs, cfg, seed);
     out.figure("fig3.svg", &fig, SharedLegend::None)?;
     let details: Vec<String> = errs
         .iter()
@@ -176,6 +179,54 @@ fn main() -> Result<()> {
             )
         })
         .collect();
-    out.finish(&cfg, "", &details)?;
+    match record {
+        Some(rec) => out.finish_record(rec, "", &details).map(|_| ()),
+        None => out.finish(cfg, "", &details).map(|_| ()),
+    }?;
     Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
+        let merged = shard::merge::<Fig3Config, Fig3Row>(dir, "fig3")?;
+        let common = CommonArgs {
+            scale: merged.record.scale,
+            seed: merged.record.seed,
+            out: dir.clone(),
+            quiet: *quiet,
+        };
+        let cfg = merged.record.config.clone();
+        let out = FigureOutput::start(&common, "fig3")?;
+        return write(out, &cfg, common.seed, &merged.rows, Some(merged.record));
+    }
+    let c = &args.common;
+    let mut cfg = config(c.scale);
+    if let Some(n) = args.training.epochs {
+        cfg = cfg.with_epochs(n);
+    }
+    let dev = args.training.open()?;
+    let mut out = FigureOutput::start(c, "fig3")?;
+    out.on_device(&dev);
+    let progress = out.progress();
+    if let Some(shard) = args.shard.shard {
+        let runs = cfg.shard_runs(c.seed, shard);
+        let rows = fig3::run_some(&cfg, &runs, &dev, &progress)?;
+        progress.finish_and_clear();
+        let table = shard.file_stem("fig3") + ".csv";
+        out.table(&table, &rows)?;
+        let part = ShardPart {
+            shard,
+            stem: "fig3".into(),
+            table,
+            rows: rows.len(),
+            runs,
+            all_runs: cfg.run_keys(c.seed),
+        };
+        out.finish_shard(&cfg, part)?;
+        return Ok(());
+    }
+    let rows = fig3::run(&cfg, c.seed, &dev, &progress)?;
+    progress.finish_and_clear();
+    write(out, &cfg, c.seed, &rows, None)
 }

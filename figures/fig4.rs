@@ -12,6 +12,10 @@
 //!
 //! Writes `fig4.csv` (+ `fig4.provenance.json`) and `fig4.svg` into `--out`; the hardtanh-only
 //! variant writes `fig4_hardtanh_only.*`, and a seed other than the default appends `_seed<N>`.
+//!
+//! On a cluster: `--shard K/N` trains only the variants (rows of the figure) of shard K and writes
+//! `<stem>.shard-K-of-N.csv` (+ `.provenance.json`); `fig4 merge DIR` checks the N shards in DIR
+//! and writes the same files as an unsharded run (`replica_mi::experiment::shard`).
 
 use anyhow::Result;
 use clap::Parser;
@@ -20,7 +24,8 @@ use replica_mi::experiment::plot::palette::{Rgb, BLUE, GREEN, ORANGE, RED};
 use replica_mi::experiment::plot::{
     Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{CommonArgs, FigureOutput, Scale, TrainingArgs};
+use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
+use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale, TrainingArgs};
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Variant {
@@ -32,12 +37,16 @@ enum Variant {
 
 /// Generative-model classification: losses, accuracies and I(X;T_l) during training.
 #[derive(Parser)]
-#[command(name = "fig4")]
+#[command(name = "fig4", args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<ShardCommand>,
     #[command(flatten)]
     common: CommonArgs,
     #[command(flatten)]
     training: TrainingArgs,
+    #[command(flatten)]
+    shard: ShardArgs,
     /// Which networks to train.
     #[arg(long, value_enum, default_value_t = Variant::Paper)]
     variant: Variant,
@@ -174,8 +183,43 @@ fn figure(rows: &[Fig4Row], cfg: &Fig4Config) -> Figure {
     }
 }
 
+/// The table, figure and provenance of the whole figure, from its rows (one process or merged).
+fn write(
+    mut out: FigureOutput,
+    cfg: &Fig4Config,
+    stem: &str,
+    rows: &[Fig4Row],
+    record: Option<RunRecord<Fig4Config>>,
+) -> Result<()> {
+    out.table(&format!("{stem}.csv"), rows)?;
+    let fig = figure(rows, cfg);
+    out.figure(&format!("{stem}.svg"), &fig, SharedLegend::None)?;
+    let failed = rows
+        .iter()
+        .filter(|r| r.replica_converged == Some(false))
+        .count();
+    let headline = format!(", {failed} failed solves");
+    match record {
+        Some(rec) => out.finish_record(rec, &headline, &[]).map(|_| ()),
+        None => out.finish(cfg, &headline, &[]).map(|_| ()),
+    }?;
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
+        let merged = shard::merge::<Fig4Config, Fig4Row>(dir, "fig4")?;
+        let common = CommonArgs {
+            scale: merged.record.scale,
+            seed: merged.record.seed,
+            out: dir.clone(),
+            quiet: *quiet,
+        };
+        let cfg = merged.record.config.clone();
+        let out = FigureOutput::start(&common, "fig4")?;
+        return write(out, &cfg, &merged.stem, &merged.rows, Some(merged.record));
+    }
     let c = &args.common;
     let mut cfg = config(c.scale);
     if let Some(n) = args.training.epochs {
@@ -197,16 +241,31 @@ fn main() -> Result<()> {
     let mut out = FigureOutput::start(c, "fig4")?;
     out.on_device(&dev);
     let progress = out.progress();
+    if let Some(shard) = args.shard.shard {
+        let variants = cfg.shard_variants(shard);
+        if variants.is_empty() {
+            eprintln!(
+                "fig4: shard {shard} holds none of the {} variants (more shards than runs); \
+                 writing an empty shard",
+                cfg.variants.len()
+            );
+        }
+        let rows = fig4::run_some(&cfg, c.seed, &variants, &dev, &progress)?;
+        progress.finish_and_clear();
+        let table = shard.file_stem(&stem) + ".csv";
+        out.table(&table, &rows)?;
+        let part = ShardPart {
+            shard,
+            stem,
+            table,
+            rows: rows.len(),
+            runs: variants,
+            all_runs: cfg.variants.clone(),
+        };
+        out.finish_shard(&cfg, part)?;
+        return Ok(());
+    }
     let rows = fig4::run(&cfg, c.seed, &dev, &progress)?;
     progress.finish_and_clear();
-
-    out.table(&format!("{stem}.csv"), &rows)?;
-    let fig = figure(&rows, &cfg);
-    out.figure(&format!("{stem}.svg"), &fig, SharedLegend::None)?;
-    let failed = rows
-        .iter()
-        .filter(|r| r.replica_converged == Some(false))
-        .count();
-    out.finish(&cfg, &format!(", {failed} failed solves"), &[])?;
-    Ok(())
+    write(out, &cfg, &stem, &rows, None)
 }

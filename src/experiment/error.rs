@@ -57,6 +57,9 @@ pub enum ExperimentError {
     /// A data set on disk is missing or malformed.
     #[error(transparent)]
     Data(#[from] crate::data::IdxError),
+    /// A shard specification, or a shard set that cannot be merged.
+    #[error(transparent)]
+    Shard(#[from] super::shard::ShardError),
     /// A linear-algebra step (eigenvalues, Cholesky) failed.
     #[error("linear algebra at {at}: {message}")]
     Linalg { at: String, message: String },

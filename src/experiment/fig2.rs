@@ -39,6 +39,7 @@
 //! estimators models consistently, so those cells are left empty.
 
 use super::error::ExperimentError;
+use super::shard::{Shard, ShardedRow};
 use crate::exact::nonparam::{kde_upper_bound_parametric, knn_entropy, mixture_entropy_bounds};
 use crate::exact::{gaussian_chain_entropy, gaussian_matrix};
 use crate::replica::{
@@ -49,11 +50,11 @@ use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::f64::consts::{E, PI};
 
 /// The activation of both layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Fig2Activation {
     Relu,
@@ -108,7 +109,7 @@ impl Fig2Activation {
 }
 
 /// Everything that defines a Figure 2 run (besides the seed).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fig2Config {
     /// Width `n` of the input and of both layers.
     pub width: usize,
@@ -179,7 +180,7 @@ impl Fig2Config {
 
 /// One point of the figure; the field names are the CSV columns (`None` = empty cell = not
 /// applicable).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fig2Row {
     pub activation: Fig2Activation,
     /// Measured layer `l` (1 or 2).
@@ -314,7 +315,52 @@ pub fn run(
     seed: u64,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig2Row>, ExperimentError> {
+    let all: Vec<usize> = (0..cfg.sigmas.len()).collect();
+    run_some(cfg, seed, &all, progress)
+}
+
+/// The weight scales of shard `shard` (one run per `sigma`, all of the same cost), as indices
+/// into `cfg.sigmas`.
+pub fn shard_sigmas(cfg: &Fig2Config, shard: Shard) -> Vec<usize> {
+    shard.holds(&vec![1.0; cfg.sigmas.len()])
+}
+
+/// Rows in the order of [`run`]: activation (as in `cfg`), layer, `sigma` (as in `cfg`); for the
+/// rows of merged shards.
+pub fn sort_rows(cfg: &Fig2Config, rows: &mut [Fig2Row]) {
+    let pos = |r: &Fig2Row| {
+        (
+            cfg.activations.iter().position(|a| *a == r.activation),
+            r.layer,
+            cfg.sigmas.iter().position(|s| *s == r.sigma),
+        )
+    };
+    rows.sort_by_key(pos);
+}
+
+impl ShardedRow for Fig2Row {
+    type Run = f64;
+    fn run(&self) -> f64 {
+        self.sigma
+    }
+}
+
+/// [`run`] for the weight scales `cfg.sigmas[i]`, `i` in `sigma_indices` (a shard's). The
+/// matrices, inputs and noises are drawn from `seed` before any `sigma` and every `sigma` is
+/// computed on its own, so a row does not depend on which other scales are computed.
+pub fn run_some(
+    cfg: &Fig2Config,
+    seed: u64,
+    sigma_indices: &[usize],
+    progress: &ProgressBar,
+) -> Result<Vec<Fig2Row>, ExperimentError> {
     cfg.validate()?;
+    if let Some(i) = sigma_indices.iter().find(|&&i| i >= cfg.sigmas.len()) {
+        return Err(ExperimentError::InvalidConfig(format!(
+            "sigma index {i} is out of the {} weight scales",
+            cfg.sigmas.len()
+        )));
+    }
     let (n, big_n, nv) = (cfg.width, cfg.samples, cfg.noise_var);
     let s = nv.sqrt();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -336,9 +382,10 @@ pub fn run(
     let h_given_x = linear_conditional_entropy(nv, n, n);
     let opts = SolverOptions::default();
 
-    progress.set_length((cfg.sigmas.len() * cfg.activations.len()) as u64);
+    progress.set_length((sigma_indices.len() * cfg.activations.len()) as u64);
     let mut rows = Vec::new();
-    for (si, &sigma) in cfg.sigmas.iter().enumerate() {
+    for &si in sigma_indices {
+        let sigma = cfg.sigmas[si];
         // The linear network on the drawn matrices: exact entropies of T_1 and T_2.
         let w = [&g[0] * sigma, &g[1] * sigma];
         let lin_at = |l: usize| format!("linear layer {l} sigma {sigma} (log-det)");

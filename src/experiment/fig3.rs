@@ -23,6 +23,7 @@
 //! the run seed, so a run is reproducible on its own.
 
 use super::error::ExperimentError;
+use super::shard::{Shard, ShardedRow};
 use crate::nn::{
     train, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
 };
@@ -31,13 +32,13 @@ use candle_core::{DType, Device};
 use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Number of linear USV layers of the student (the measured layers).
 pub const STUDENT_LAYERS: usize = 3;
 
 /// Everything that defines a Figure 3 run (besides the base seed).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fig3Config {
     /// Width `n` of the run shown in the training panels (input and hidden layers).
     pub train_width: usize,
@@ -146,10 +147,44 @@ impl Fig3Config {
         }
         runs
     }
+
+    /// [`Fig3Config::runs`] as named runs, the unit of `--shard`.
+    pub fn run_keys(&self, seed: u64) -> Vec<Fig3Run> {
+        self.runs(seed)
+            .into_iter()
+            .map(|(width, seed)| Fig3Run { width, seed })
+            .collect()
+    }
+
+    /// The runs shard `shard` computes (see [`crate::experiment::shard::assign`]), with the
+    /// relative cost `width^3` of a run (an epoch costs `gamma n` samples times `n^2` per layer,
+    /// the exact log-det and the spectra `n^3`).
+    pub fn shard_runs(&self, seed: u64, shard: Shard) -> Vec<Fig3Run> {
+        let all = self.run_keys(seed);
+        let costs: Vec<f64> = all.iter().map(|r| (r.width as f64).powi(3)).collect();
+        shard.holds(&costs).into_iter().map(|i| all[i]).collect()
+    }
+}
+
+/// One training run of Figure 3: width and run seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fig3Run {
+    pub width: usize,
+    pub seed: u64,
+}
+
+impl ShardedRow for Fig3Row {
+    type Run = Fig3Run;
+    fn run(&self) -> Fig3Run {
+        Fig3Run {
+            width: self.width,
+            seed: self.seed,
+        }
+    }
 }
 
 /// One measured layer at one epoch of one run; the field names are the CSV columns.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fig3Row {
     /// Seed of the run (data, initial weights and minibatch order derive from it).
     pub seed: u64,
@@ -299,13 +334,23 @@ pub fn run(
     dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
+    run_some(cfg, &cfg.run_keys(seed), dev, progress)
+}
+
+/// The runs `runs` (a shard's, or all of them), in the given order, as [`run`] does. A run's rows
+/// depend only on `cfg` and the run, not on the other runs.
+pub fn run_some(
+    cfg: &Fig3Config,
+    runs: &[Fig3Run],
+    dev: &Device,
+    progress: &ProgressBar,
+) -> Result<Vec<Fig3Row>, ExperimentError> {
     cfg.validate()?;
-    let runs = cfg.runs(seed);
     progress.set_length(runs.len() as u64);
     let mut rows = Vec::new();
-    for (width, s) in runs {
-        progress.set_message(format!("n = {width}, seed {s}"));
-        rows.extend(run_one(cfg, width, s, true, dev)?);
+    for r in runs {
+        progress.set_message(format!("n = {}, seed {}", r.width, r.seed));
+        rows.extend(run_one(cfg, r.width, r.seed, true, dev)?);
         progress.inc(1);
     }
     Ok(rows)

@@ -18,6 +18,7 @@
 //! (`replica_converged = false`, empty value) and never plotted.
 
 use super::error::ExperimentError;
+use super::shard::{Shard, ShardedRow};
 use crate::nn::{
     train, Act, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
 };
@@ -26,13 +27,13 @@ use candle_core::{DType, Device};
 use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Hidden (measured) layers of the recognition network.
 pub const HIDDEN_LAYERS: usize = 4;
 
 /// The activations of one row of the figure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Fig4Variant {
     /// linear-relu-linear-relu-softmax (top row).
@@ -63,7 +64,7 @@ impl Fig4Variant {
 }
 
 /// Everything that defines a Figure 4 run (besides the seed).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fig4Config {
     /// Latent width `n_Y`.
     pub n_latent: usize,
@@ -155,6 +156,17 @@ impl Fig4Config {
         Ok(())
     }
 
+    /// The variants shard `shard` trains (one run per variant, all of the same cost; with more
+    /// shards than variants some shards hold none).
+    pub fn shard_variants(&self, shard: Shard) -> Vec<Fig4Variant> {
+        let costs = vec![1.0; self.variants.len()];
+        shard
+            .holds(&costs)
+            .into_iter()
+            .map(|i| self.variants[i])
+            .collect()
+    }
+
     fn widths_text(&self) -> String {
         self.widths
             .iter()
@@ -165,7 +177,7 @@ impl Fig4Config {
 }
 
 /// One hidden layer at one epoch of one variant; the field names are the CSV columns.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fig4Row {
     pub variant: Fig4Variant,
     pub seed: u64,
@@ -206,6 +218,13 @@ pub fn run_seeds(seed: u64, variant: usize) -> (u64, u64, u64) {
     )
 }
 
+impl ShardedRow for Fig4Row {
+    type Run = Fig4Variant;
+    fn run(&self) -> Fig4Variant {
+        self.variant
+    }
+}
+
 /// Train every variant of `cfg` on `dev`; `progress` advances once per epoch of every variant.
 pub fn run(
     cfg: &Fig4Config,
@@ -213,7 +232,30 @@ pub fn run(
     dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
+    run_some(cfg, seed, &cfg.variants, dev, progress)
+}
+
+/// The variants `variants` of `cfg` (a shard's, or all of them), in the given order, as [`run`]
+/// does. A variant's seeds derive from its position in `cfg.variants`, and the data from `seed`
+/// alone, so its rows do not depend on the other variants run.
+pub fn run_some(
+    cfg: &Fig4Config,
+    seed: u64,
+    variants: &[Fig4Variant],
+    dev: &Device,
+    progress: &ProgressBar,
+) -> Result<Vec<Fig4Row>, ExperimentError> {
     cfg.validate()?;
+    if let Some(v) = variants.iter().find(|v| !cfg.variants.contains(v)) {
+        return Err(ExperimentError::InvalidConfig(format!(
+            "variant {} is not one of the configuration's {:?}",
+            v.name(),
+            cfg.variants
+        )));
+    }
+    if variants.is_empty() {
+        return Ok(Vec::new());
+    }
     let nn = |source: crate::nn::NnError| ExperimentError::Network {
         at: "fig4".into(),
         source,
@@ -226,9 +268,12 @@ pub fn run(
         .generate()
         .map_err(|e| nn(e.into()))?;
     let td = TensorData::new(&gen.train, &gen.test, DType::F32, dev).map_err(nn)?;
-    progress.set_length((cfg.variants.len() * (cfg.epochs + 1)) as u64);
+    progress.set_length((variants.len() * (cfg.epochs + 1)) as u64);
     let mut rows = Vec::new();
-    for (vi, &variant) in cfg.variants.iter().enumerate() {
+    for &variant in variants {
+        // The variant's position in the configuration, not in this call: seeds independent of
+        // the shard.
+        let vi = cfg.variants.iter().position(|v| *v == variant).unwrap_or(0);
         let (_, init_seed, order_seed) = run_seeds(seed, vi);
         let spec = NetworkSpec::parse(&cfg.widths_text(), variant.activations()).map_err(nn)?;
         let acts: Vec<Act> = spec.layers.iter().map(|l| l.act).collect();

@@ -5,6 +5,8 @@
 //! * [`table`]: tidy CSV output (one row per point, one column per quantity, units in the names);
 //! * [`plot`]: multi-panel SVG figures (plotters);
 //! * [`output`]: what a figure binary writes (folder, tables, figures, provenance, summary);
+//! * [`shard`]: a figure's independent runs split over processes (`--shard K/N`) and the checked
+//!   merge of their outputs (`<figure> merge DIR`);
 //! * [`compare`]: a produced CSV against its reference in `data/reference/` (polars), with a
 //!   typed report;
 //! * [`fig2`]: Figure 2 and S1 of the paper (entropy and mutual information of random 2-layer
@@ -24,6 +26,7 @@ pub mod figs2;
 pub mod output;
 pub mod plot;
 pub mod record;
+pub mod shard;
 pub mod table;
 
 pub use cli::{device_label, progress_bar, CommonArgs, Scale, TrainingArgs};
@@ -33,4 +36,5 @@ pub use compare::{
 pub use error::ExperimentError;
 pub use output::FigureOutput;
 pub use record::{RunClock, RunRecord, Timestamp};
+pub use shard::{Merged, Shard, ShardArgs, ShardCommand, ShardError, ShardedRow};
 pub use table::write_csv;

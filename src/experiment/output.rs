@@ -5,7 +5,8 @@
 use super::cli::{device_label, CommonArgs};
 use super::error::ExperimentError;
 use super::plot::{render_svg_with, Figure, SharedLegend};
-use super::record::{RunClock, RunRecord};
+use super::record::{provenance_path, RunClock, RunRecord};
+use super::shard::{ShardPart, ShardRecord};
 use super::table::write_csv;
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -81,21 +82,27 @@ impl<'a> FigureOutput<'a> {
         headline: &str,
         details: &[String],
     ) -> Result<RunRecord<&'c C>, ExperimentError> {
-        let first = self.tables.first().ok_or_else(|| {
-            ExperimentError::InvalidConfig(format!(
-                "{}: no table written, so no place for the provenance record",
-                self.name
-            ))
-        })?;
         let mut record = self
             .clock
             .finish(&self.name, config, self.args.seed, self.args.scale);
-        record.device = self.device;
+        record.device = self.device.clone();
+        self.finish_record(record, headline, details)
+    }
+
+    /// [`FigureOutput::finish`] with a record made elsewhere (the merge of shards,
+    /// [`crate::experiment::shard::merge`]), written as it is.
+    pub fn finish_record<C: Serialize>(
+        self,
+        record: RunRecord<C>,
+        headline: &str,
+        details: &[String],
+    ) -> Result<RunRecord<C>, ExperimentError> {
+        let first = self.first_table()?;
         let prov = record.write_beside(first)?;
         if !self.args.quiet {
             println!(
                 "{} ({} scale, seed {}) in {:.1} s{headline}:",
-                self.name, self.args.scale, self.args.seed, record.elapsed_seconds
+                self.name, record.scale, record.seed, record.elapsed_seconds
             );
             for d in details {
                 println!("  {d}");
@@ -106,6 +113,49 @@ impl<'a> FigureOutput<'a> {
             }
         }
         Ok(record)
+    }
+
+    /// End the run of shard `part.shard`: write its [`ShardRecord`] (the record of `config` and
+    /// what the shard holds) beside the first table, which must be the shard's CSV
+    /// `part.table`; unless `--quiet`, print a summary.
+    pub fn finish_shard<C: Serialize, R: Serialize>(
+        self,
+        config: &C,
+        part: ShardPart<R>,
+    ) -> Result<PathBuf, ExperimentError> {
+        let first = self.first_table()?;
+        let mut record = self
+            .clock
+            .finish(&self.name, config, self.args.seed, self.args.scale);
+        record.device = self.device.clone();
+        let elapsed = record.elapsed_seconds;
+        let (shard, runs, total) = (part.shard, part.runs.len(), part.all_runs.len());
+        let rec = ShardRecord { part, record };
+        let path = provenance_path(first);
+        let json = serde_json::to_string_pretty(&rec).map_err(|source| ExperimentError::Json {
+            path: path.clone(),
+            source,
+        })?;
+        std::fs::write(&path, json + "\n").map_err(|e| ExperimentError::io(&path, e))?;
+        if !self.args.quiet {
+            println!(
+                "{} shard {shard} ({} scale, seed {}) in {elapsed:.1} s: {runs} of {total} runs",
+                self.name, self.args.scale, self.args.seed
+            );
+            for p in self.tables.iter().chain([&path]) {
+                println!("  {}", p.display());
+            }
+        }
+        Ok(path)
+    }
+
+    fn first_table(&self) -> Result<&PathBuf, ExperimentError> {
+        self.tables.first().ok_or_else(|| {
+            ExperimentError::InvalidConfig(format!(
+                "{}: no table written, so no place for the provenance record",
+                self.name
+            ))
+        })
     }
 }
 

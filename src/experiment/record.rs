@@ -7,13 +7,13 @@
 
 use super::cli::Scale;
 use super::error::ExperimentError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A point in time, UTC.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timestamp {
     /// Seconds since 1970-01-01T00:00:00Z (fractional: milliseconds).
     pub unix_seconds: f64,
@@ -130,12 +130,13 @@ impl RunClock {
             started: self.started.clone(),
             finished: Timestamp::now(),
             elapsed_seconds: self.elapsed_seconds(),
+            merged_from: None,
         }
     }
 }
 
 /// Everything needed to trace the numbers of one output back to their origin.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunRecord<C: Serialize> {
     /// The experiment (`fig2`, ...).
     pub name: String,
@@ -156,8 +157,13 @@ pub struct RunRecord<C: Serialize> {
     pub command_line: Vec<String>,
     pub started: Timestamp,
     pub finished: Timestamp,
-    /// Wall-clock duration (monotonic clock).
+    /// Wall-clock duration (monotonic clock; of a merged run: from the earliest shard start to
+    /// the merge).
     pub elapsed_seconds: f64,
+    /// The shards a merged output was joined from (`<figure> merge`); absent for a run in one
+    /// process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<Vec<super::shard::ShardSummary>>,
 }
 
 /// `dir/name.provenance.json` for the output `dir/name.csv`.
