@@ -332,7 +332,10 @@ pub fn sort_rows(cfg: &Fig2Config, rows: &mut [Fig2Row]) {
         (
             cfg.activations.iter().position(|a| *a == r.activation),
             r.layer,
-            cfg.sigmas.iter().position(|s| *s == r.sigma),
+            // a row's sigma is the config's value itself (read back bit for bit)
+            cfg.sigmas
+                .iter()
+                .position(|s| s.to_bits() == r.sigma.to_bits()),
         )
     };
     rows.sort_by_key(pos);

@@ -278,33 +278,31 @@ fn run_scheme(
             // First with Anderson mixing and a short budget: it reaches a stationary point 5-15
             // times sooner where it works (measured on the random-chain grid); where it wanders
             // (as it does on some training chains), the plain damped sweep from the start again.
-            let fast = staged(
-                |rule| VampStep { chain, rule },
-                vamp_init(chain, v0),
-                opts,
-                (evals, &mut counters.sweeps_vamp, starts_duplicate),
-                seen,
-                chain.len(),
-                Coarse {
-                    depth: ANDERSON_DEPTH,
-                    max_iter: VAMP_ACCELERATED_SWEEPS.min(opts.max_iter),
-                },
-            );
-            match fast {
-                Ok(None) => Ok(None),
-                Ok(Some(run)) if run.converged => Ok(Some(run)),
-                _ => staged(
+            let mut attempt = |coarse: Coarse| {
+                staged(
                     |rule| VampStep { chain, rule },
                     vamp_init(chain, v0),
                     opts,
-                    (evals, &mut counters.sweeps_vamp, starts_duplicate),
-                    seen,
+                    (
+                        &mut *evals,
+                        &mut counters.sweeps_vamp,
+                        &mut *starts_duplicate,
+                    ),
+                    &mut *seen,
                     chain.len(),
-                    Coarse {
-                        depth: 0,
-                        max_iter: opts.max_iter,
-                    },
-                ),
+                    coarse,
+                )
+            };
+            match attempt(Coarse {
+                depth: ANDERSON_DEPTH,
+                max_iter: VAMP_ACCELERATED_SWEEPS.min(opts.max_iter),
+            }) {
+                Ok(None) => Ok(None),
+                Ok(Some(run)) if run.converged => Ok(Some(run)),
+                _ => attempt(Coarse {
+                    depth: 0,
+                    max_iter: opts.max_iter,
+                }),
             }
         }
     }

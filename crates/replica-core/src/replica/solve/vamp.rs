@@ -68,7 +68,7 @@ impl Step for VampStep<'_> {
                     )
                     .iter_v
             };
-            if !(o.v1x[i] >= 0.0) {
+            if o.v1x[i].is_nan() || o.v1x[i] < 0.0 {
                 return Err(ReplicaError::NonFinite(format!(
                     "ML-VAMP: v1x[{i}] = {}",
                     o.v1x[i]
