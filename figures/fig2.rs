@@ -224,12 +224,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
         let mut merged = shard::merge::<Fig2Config, Fig2Row>(dir, "fig2")?;
-        let common = CommonArgs {
-            scale: merged.record.scale,
-            seed: merged.record.seed,
-            out: dir.clone(),
-            quiet: *quiet,
-        };
+        let common = merged.common_args(dir, *quiet);
         let cfg = merged.record.config.clone();
         fig2::sort_rows(&cfg, &mut merged.rows);
         let out = FigureOutput::start(&common, "fig2")?;

@@ -190,12 +190,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
         let merged = shard::merge::<Fig3Config, Fig3Row>(dir, "fig3")?;
-        let common = CommonArgs {
-            scale: merged.record.scale,
-            seed: merged.record.seed,
-            out: dir.clone(),
-            quiet: *quiet,
-        };
+        let common = merged.common_args(dir, *quiet);
         let cfg = merged.record.config.clone();
         let out = FigureOutput::start(&common, "fig3")?;
         return write(out, &cfg, common.seed, &merged.rows, Some(merged.record));

@@ -210,12 +210,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
         let merged = shard::merge::<Fig4Config, Fig4Row>(dir, "fig4")?;
-        let common = CommonArgs {
-            scale: merged.record.scale,
-            seed: merged.record.seed,
-            out: dir.clone(),
-            quiet: *quiet,
-        };
+        let common = merged.common_args(dir, *quiet);
         let cfg = merged.record.config.clone();
         let out = FigureOutput::start(&common, "fig4")?;
         return write(out, &cfg, &merged.stem, &merged.rows, Some(merged.record));

@@ -212,6 +212,18 @@ pub struct ShardRecord<C: Serialize, R> {
     pub record: RunRecord<C>,
 }
 
+impl<C: Serialize, Row> Merged<C, Row> {
+    /// The common options of the merged run: the shards' scale and seed, written into `dir`.
+    pub fn common_args(&self, dir: &Path, quiet: bool) -> crate::experiment::cli::CommonArgs {
+        crate::experiment::cli::CommonArgs {
+            scale: self.record.scale,
+            seed: self.record.seed,
+            out: dir.to_path_buf(),
+            quiet,
+        }
+    }
+}
+
 /// One shard as seen by the merge, kept in the merged provenance (`merged_from`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShardSummary {
