@@ -185,7 +185,8 @@ struct AtomAt {
 /// the old floor, `I_h` of a noiseless ReLU interface was off by 1.2e-2 nats, enough to move `H`
 /// by 3e-2 on a recovered chain). At `1e-10` the terms are within round-off of their limit;
 /// the price is an effective noise `1e-10 rho`, which moves `H` by about `alpha~ A 1e-10 rho / 2`
-/// (1e-7 at a precision `A = 1e3`).
+/// (1e-7 at a precision `A = 1e3`; up to 2e-4 at the `A ~ 1e6` of recovered points, whose
+/// values are therefore read out in closed form: `bounds::recovered_entropy`).
 pub const NOISELESS_V_FLOOR: f64 = 1e-10;
 
 /// Count of integrand evaluations (deterministic work counter).

@@ -189,7 +189,8 @@ struct Candidate {
 }
 
 /// Evaluate a converged run: the potential `Phi` (= `H(T_L)/n_0`), the read-out of `I` and the
-/// MMSE, and the exact bounds. `Err` says why the point is not a candidate.
+/// MMSE (in closed form at a recovered point, see [`bounds::recovered_entropy`]), and the exact
+/// bounds. `Err` says why the point is not a candidate.
 fn evaluate(
     chain: &Chain,
     run: Run,
@@ -204,12 +205,28 @@ fn evaluate(
         .channel
         .output(0.0, chain.rho_z(l), opts.rule, &mut counters.evals)
         .i_out;
-    let mi_last = phi + chain.alpha_tilde(chain.len()) * i_out0;
-    let read = ReadOut {
-        entropy: phi,
-        mutual_information: chain.inner_noiseless().then_some(mi_last),
-        mi_last_layer: mi_last,
-        mmse: run.params.v[0],
+    let cond_entropy = -chain.alpha_tilde(chain.len()) * i_out0;
+    let mmse = run.params.v[0];
+    let read = match bounds::recovered_entropy(chain.prior(), mmse) {
+        // X is recovered (discrete prior, MMSE ~ 0) and every inner layer is noiseless: then
+        // I(X;T_L) = H(X) to RECOVERY_PINNED, and H(T_L) = H(X) + H(T_L|T_{L-1}) exactly. This is
+        // read out in closed form, because at such points the noiseless floor biases the
+        // potential by up to 2e-4 nats (see RECOVERY_PINNED), enough to put I above H(X).
+        Some(h_x) if chain.inner_noiseless() => ReadOut {
+            entropy: h_x + cond_entropy,
+            mutual_information: Some(h_x),
+            mi_last_layer: h_x,
+            mmse,
+        },
+        _ => {
+            let mi_last = phi - cond_entropy;
+            ReadOut {
+                entropy: phi,
+                mutual_information: chain.inner_noiseless().then_some(mi_last),
+                mi_last_layer: mi_last,
+                mmse,
+            }
+        }
     };
     bounds::check(chain, &read).map_err(|b| {
         counters.candidates_rejected += 1;
