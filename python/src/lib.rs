@@ -954,6 +954,8 @@ impl PyEstimate {
         d.set_item("starts_tried", c.starts_tried)?;
         d.set_item("starts_converged", c.starts_converged)?;
         d.set_item("starts_duplicate", c.starts_duplicate)?;
+        d.set_item("candidates_rejected", c.candidates_rejected)?;
+        d.set_item("continuation_steps", c.continuation_steps)?;
         d.set_item("evals", c.evals)?;
         Ok(d)
     }

@@ -11,11 +11,14 @@
 //! produced a candidate. A converged point that breaks a bound (e.g. the perfect-recovery point
 //! of a discrete prior on a bounded spectrum, with `H` above `n_L ln 2`) is rejected and counted
 //! in [`Counters::candidates_rejected`]; if nothing is left the solve is an error that lists every
-//! start's failure and every rejected point's broken bound. A warm start (training curves)
+//! start's failure and every rejected point's broken bound, unless the continuation fallback
+//! (`continuation`: the stationary point followed from the chain with added noise down to the
+//! chain itself) gives a valid point. A warm start (training curves)
 //! polishes the previous epoch's point and returns it if it converges and passes the bounds,
 //! without a global search; otherwise the full search runs.
 
 mod anderson;
+mod continuation;
 mod fixed_point;
 mod iterate;
 mod options;
@@ -71,6 +74,22 @@ pub struct Counters {
     pub candidates_rejected: u64,
     /// Channel integrand evaluations (quadrature nodes visited).
     pub evals: u64,
+    /// Steps of the continuation fallback (0 unless every start failed).
+    pub continuation_steps: u64,
+}
+
+impl Counters {
+    /// Add the work of a nested solve.
+    fn absorb(&mut self, o: &Counters) {
+        self.sweeps_fixed_point += o.sweeps_fixed_point;
+        self.sweeps_vamp += o.sweeps_vamp;
+        self.starts_tried += o.starts_tried;
+        self.starts_converged += o.starts_converged;
+        self.starts_duplicate += o.starts_duplicate;
+        self.candidates_rejected += o.candidates_rejected;
+        self.evals += o.evals;
+        self.continuation_steps += o.continuation_steps;
+    }
 }
 
 /// The estimate for one chain, with diagnostics.
@@ -532,6 +551,12 @@ fn solve_inner(
                 )),
                 Err(e) => failures.push(format!("{scheme} start {k}: {e}")),
             }
+        }
+    }
+    if best.is_none() && opts.continuation && opts.choice == SchemeChoice::Auto {
+        match continuation::follow(chain, opts, &mut counters) {
+            Ok(c) => best = Some(c),
+            Err(why) => failures.push(format!("continuation in the noise: {why}")),
         }
     }
     match best {

@@ -41,6 +41,7 @@ pub struct SolverOptions {
     pub(super) choice: SchemeChoice,
     pub(super) rule: RuleSize,
     pub(super) multistart: bool,
+    pub(super) continuation: bool,
 }
 
 impl Default for SolverOptions {
@@ -52,6 +53,7 @@ impl Default for SolverOptions {
             choice: SchemeChoice::Auto,
             rule: RuleSize::default(),
             multistart: true,
+            continuation: true,
         }
     }
 }
@@ -97,6 +99,12 @@ impl SolverOptions {
     /// Whether to try every start (default) or only the first.
     pub fn with_multistart(mut self, yes: bool) -> Self {
         self.multistart = yes;
+        self
+    }
+    /// Whether a chain on which every start fails is followed by continuation in the noise
+    /// (default; only with [`SchemeChoice::Auto`], as it uses both schemes).
+    pub fn with_continuation(mut self, yes: bool) -> Self {
+        self.continuation = yes;
         self
     }
     pub fn rule(&self) -> RuleSize {

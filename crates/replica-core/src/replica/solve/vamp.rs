@@ -165,3 +165,24 @@ impl Step for VampStep<'_> {
         p
     }
 }
+
+/// The ML-VAMP state at the order parameters `p` of a stationary point (the inverse of
+/// [`VampStep::to_params`]): `a1x = A~`, `v1x = V`, `g = A`, `a2z = 1/V~`, and
+/// `a1z = V~ (1/theta - 1)` from `theta = 1/(1 + a2z a1z)`. `None` where `p` is not of that form
+/// (`V~ <= 0` or `theta` outside `(0, 1)`).
+pub(super) fn state_from_params(p: &OrderParams) -> Option<VampState> {
+    let ok = p.v_t.iter().all(|&x| x.is_finite() && x > 0.0)
+        && p.theta.iter().all(|&t| t.is_finite() && t > 0.0 && t < 1.0);
+    ok.then(|| VampState {
+        a1x: p.a_t.clone(),
+        a1z: p
+            .v_t
+            .iter()
+            .zip(&p.theta)
+            .map(|(&vt, &t)| vt * (1.0 / t - 1.0))
+            .collect(),
+        v1x: p.v.clone(),
+        a2z: p.v_t.iter().map(|&vt| 1.0 / vt).collect(),
+        g: p.a.clone(),
+    })
+}
