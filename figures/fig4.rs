@@ -117,7 +117,7 @@ fn figure(rows: &[Fig4Row], cfg: &Fig4Config) -> Figure {
                         .iter()
                         .filter(|r| r.layer == l && r.mi_replica_nats_per_latent.is_some())
                         .collect();
-                    let act = layer.first().map_or("", |r| r.activation.as_str());
+                    let act = layer.first().map_or("", |r| r.activation.name());
                     let base = layer.first().and_then(|r| r.mi_replica_nats_per_latent);
                     Series {
                         label: format!(

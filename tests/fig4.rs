@@ -7,6 +7,7 @@
 use indicatif::ProgressBar;
 use replica_mi::experiment::fig4::{self, Fig4Config, Fig4Row, HIDDEN_LAYERS};
 use replica_mi::experiment::{compare_csv, write_csv, CompareSpec, Scale, Tolerance};
+use replica_mi::nn::Act;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -71,7 +72,7 @@ fn first_linear_layer_matches_exact() {
     let mut checked = 0;
     for r in rows
         .iter()
-        .filter(|r| r.layer == 1 && r.activation == "linear")
+        .filter(|r| r.layer == 1 && r.activation == Act::Linear)
     {
         if let (Some(i), Some(e)) = (r.mi_replica_nats_per_latent, r.mi_exact_nats_per_latent) {
             assert!((i - e).abs() < tol, "{r:?}");

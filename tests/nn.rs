@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use replica_mi::exact::gaussian_matrix;
 use replica_mi::nn::{
-    train, Act, MiConfig, MiRecord, MiRecorder, MiSetting, Network, NetworkSpec, NoObserver,
+    train, Act, MiConfig, MiRecord, MiRecorder, MiSetting, Network, NetworkSpec, NoObserver, Per,
     TensorData, TrainConfig, UsvLayer,
 };
 use replica_mi::synth::{ClassificationParams, RegressionParams};
@@ -341,7 +341,7 @@ fn assert_replica_matches_exact(recs: &[MiRecord], tol: f64) -> f64 {
                 "epoch {} layer {}: H {h:.6} exact {he:.6} | I {i:.6} exact {ie:.6} | {} it {}",
                 r.epoch,
                 r.layer,
-                r.scheme.as_deref().unwrap_or("-"),
+                r.scheme.map_or("-".to_string(), |s| s.to_string()),
                 r.iterations
             );
         }
@@ -381,7 +381,7 @@ fn replica_matches_exact_during_training() {
     let cfg = TrainConfig::regression().epochs(3).seed(33).quiet(true);
     train(&net, &td, &cfg, &mut rec).unwrap();
     assert_eq!(rec.records().len(), 4 * 3);
-    assert!(rec.records().iter().all(|r| r.per == "n_0"));
+    assert!(rec.records().iter().all(|r| r.per == Per::Input));
     assert!(rec
         .records()
         .iter()
@@ -408,7 +408,7 @@ fn replica_matches_exact_during_training() {
     let cfg = TrainConfig::classification().epochs(2).seed(43).quiet(true);
     train(&net, &td, &cfg, &mut rec).unwrap();
     assert_eq!(rec.records().len(), 2 * 3);
-    assert!(rec.records().iter().all(|r| r.per == "n_Y"));
+    assert!(rec.records().iter().all(|r| r.per == Per::Latent));
     // Values per n_Y = 20: the same absolute finite-size error is 3x larger per unit.
     let worst = assert_replica_matches_exact(rec.records(), 2.5 / 20.0);
     eprintln!("generative 20-60-60-60-60: worst |replica - exact| = {worst:.2e}");

@@ -5,7 +5,7 @@ use anyhow::anyhow;
 use clap::{Parser, Subcommand};
 use replica_mi::replica::solve::Counters;
 use replica_mi::replica::{
-    solve, solve_all_layers, Chain, Estimate, OrderParams, ReplicaError, SolverOptions,
+    solve, solve_all_layers, Chain, Estimate, OrderParams, ReplicaError, Scheme, SolverOptions,
 };
 use replica_mi::spec::{load_spec_with_notes, SpecError};
 use serde::Serialize;
@@ -209,12 +209,13 @@ struct Report<'a> {
     layer: usize,
     /// Whether the solve of this truncation succeeded (`error` is null then).
     converged: bool,
-    error: Option<String>,
+    #[serde(serialize_with = "as_message")]
+    error: Option<&'a ReplicaError>,
     entropy: Option<f64>,
     mutual_information: Option<f64>,
     mi_last_layer: Option<f64>,
     mmse: Option<f64>,
-    scheme: Option<String>,
+    scheme: Option<Scheme>,
     iterations: Option<u64>,
     residual: Option<f64>,
     counters: Option<&'a Counters>,
@@ -222,7 +223,7 @@ struct Report<'a> {
 }
 
 impl<'a> Report<'a> {
-    fn new(layer: usize, r: Result<&'a Estimate, &ReplicaError>) -> Self {
+    fn new(layer: usize, r: Result<&'a Estimate, &'a ReplicaError>) -> Self {
         match r {
             Ok(e) => Report {
                 layer,
@@ -232,7 +233,7 @@ impl<'a> Report<'a> {
                 mutual_information: e.mutual_information,
                 mi_last_layer: Some(e.mi_last_layer),
                 mmse: Some(e.mmse),
-                scheme: Some(e.scheme.to_string()),
+                scheme: Some(e.scheme),
                 iterations: Some(e.iterations),
                 residual: Some(e.residual),
                 counters: Some(&e.counters),
@@ -241,7 +242,7 @@ impl<'a> Report<'a> {
             Err(e) => Report {
                 layer,
                 converged: false,
-                error: Some(e.to_string()),
+                error: Some(e),
                 entropy: None,
                 mutual_information: None,
                 mi_last_layer: None,
@@ -253,6 +254,14 @@ impl<'a> Report<'a> {
                 order_params: None,
             },
         }
+    }
+}
+
+/// An error as its message (the JSON field is the text a user reads).
+fn as_message<S: serde::Serializer>(e: &Option<&ReplicaError>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.collect_str(e),
+        None => s.serialize_none(),
     }
 }
 

@@ -43,7 +43,8 @@ use super::shard::{Shard, ShardedRow};
 use crate::exact::nonparam::{kde_upper_bound_parametric, knn_entropy, mixture_entropy_bounds};
 use crate::exact::{gaussian_chain_entropy, gaussian_matrix};
 use crate::replica::{
-    solve, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, Prior, SolverOptions,
+    solve, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, Prior, Scheme,
+    SolverOptions,
 };
 use faer::Mat;
 use indicatif::ProgressBar;
@@ -220,9 +221,9 @@ pub struct Fig2Row {
     /// kNN minus `H(T_l | X)` (linear only).
     pub mi_knn_nats_per_unit: Option<f64>,
     /// Scheme that solved the replica equations (Gaussian ensemble).
-    pub replica_gaussian_scheme: String,
+    pub replica_gaussian_scheme: Scheme,
     /// Scheme that solved the replica equations (empirical spectrum).
-    pub replica_empirical_scheme: String,
+    pub replica_empirical_scheme: Scheme,
 }
 
 /// The chain measuring `T_layer` (1 or 2) of the Figure 2 network: prior `N(0, 1)`, both layers
@@ -495,8 +496,8 @@ pub fn run_some(
                         mi_kde_upper_nats_per_unit: only_linear(kde),
                         mi_kde_parametric_nats_per_unit: only_linear(kde_param),
                         mi_knn_nats_per_unit: only_linear(knn),
-                        replica_gaussian_scheme: gauss.scheme.to_string(),
-                        replica_empirical_scheme: emp.scheme.to_string(),
+                        replica_gaussian_scheme: gauss.scheme,
+                        replica_empirical_scheme: emp.scheme,
                     },
                 ));
             }

@@ -185,7 +185,7 @@ pub struct Fig4Row {
     pub epoch: usize,
     /// Hidden layer `l` (1..=4).
     pub layer: usize,
-    pub activation: String,
+    pub activation: Act,
     pub width: usize,
     /// Mean minibatch cross-entropy of the epoch (epoch 0: of the initial network).
     pub train_loss: f64,
@@ -318,7 +318,7 @@ pub fn run_some(
                     seed,
                     epoch: stats.epoch,
                     layer,
-                    activation: acts[layer - 1].name().to_string(),
+                    activation: acts[layer - 1],
                     width: cfg.widths[layer],
                     train_loss: stats.train_loss,
                     test_loss: stats.test_loss,
@@ -329,7 +329,7 @@ pub fn run_some(
                     mi_replica_nats_per_latent: r.and_then(|r| r.mi).filter(|_| ok),
                     entropy_replica_nats_per_latent: r.and_then(|r| r.entropy).filter(|_| ok),
                     mi_exact_nats_per_latent: r.and_then(|r| r.exact_mi),
-                    replica_error: r.and_then(|r| r.error.clone()),
+                    replica_error: r.and_then(|r| r.error.as_ref().map(|e| e.to_string())),
                 });
             }
         }

@@ -32,7 +32,7 @@ use super::train::{EpochContext, EpochObserver};
 use super::NnError;
 use crate::replica::{
     solve, solve_warm, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, Prior,
-    ReplicaError, SolverOptions, WarmStart,
+    ReplicaError, Scheme, SolverOptions, WarmStart,
 };
 use faer::Mat;
 use rayon::prelude::*;
@@ -88,11 +88,11 @@ impl MiSetting {
         })
     }
 
-    /// `"n_0"` or `"n_Y"`: what the values are divided by.
-    pub fn normalisation(&self) -> &'static str {
+    /// What the values are divided by: `n_0` or `n_Y`.
+    pub fn normalisation(&self) -> Per {
         match self {
-            MiSetting::Regression => "n_0",
-            MiSetting::Generative { .. } => "n_Y",
+            MiSetting::Regression => Per::Input,
+            MiSetting::Generative { .. } => Per::Latent,
         }
     }
 }
@@ -147,6 +147,42 @@ impl MiConfig {
     }
 }
 
+/// The unit of a record's entropies and informations: nats per input dimension `n_0`
+/// (regression) or per latent dimension `n_Y` (classification).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Per {
+    #[serde(rename = "n_0")]
+    Input,
+    #[serde(rename = "n_Y")]
+    Latent,
+}
+
+impl std::fmt::Display for Per {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Per::Input => "n_0",
+            Per::Latent => "n_Y",
+        })
+    }
+}
+
+/// Why a record has no mutual information.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum MiFailure {
+    /// The chain could not be built or the replica equations were not solved.
+    #[error(transparent)]
+    Solve(#[from] ReplicaError),
+    /// The solve succeeded but `I(X; T_l)` is not defined by it (a noisy inner layer).
+    #[error("the estimator returned no mutual information")]
+    NoMutualInformation,
+}
+
+impl serde::Serialize for MiFailure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// One layer at one epoch.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct MiRecord {
@@ -154,22 +190,20 @@ pub struct MiRecord {
     /// 1-based index of the measured layer.
     pub layer: usize,
     pub width: usize,
-    pub activation: String,
-    /// `"n_0"` (regression) or `"n_Y"` (classification).
-    pub per: String,
+    pub activation: Act,
+    pub per: Per,
     /// Replica `H(T_l)` per `per`, nats; `None` when the solve failed.
     pub entropy: Option<f64>,
     /// Replica `I(X; T_l)` per `per`, nats; `None` when the solve failed.
     pub mi: Option<f64>,
     pub converged: bool,
-    /// `"fixed-point"` or `"ml-vamp"`.
-    pub scheme: Option<String>,
+    pub scheme: Option<Scheme>,
     pub iterations: u64,
     pub residual: Option<f64>,
     /// Whether the solve started from the previous fixed point.
     pub warm_started: bool,
     /// Why the solve failed.
-    pub error: Option<String>,
+    pub error: Option<MiFailure>,
     /// Exact Gaussian `H(T_l)` (layers `1..l` linear).
     pub exact_entropy: Option<f64>,
     /// Exact Gaussian `I(X; T_l)` (layers `1..l` linear).
@@ -366,8 +400,8 @@ impl MiRecorder {
                 epoch,
                 layer: job.layer,
                 width: job.width,
-                activation: job.act.name().to_string(),
-                per: per.to_string(),
+                activation: job.act,
+                per,
                 entropy: None,
                 mi: None,
                 converged: false,
@@ -393,15 +427,15 @@ impl MiRecorder {
                     rec.entropy = Some(e.entropy);
                     rec.mi = mi;
                     rec.converged = true;
-                    rec.scheme = Some(e.scheme.to_string());
+                    rec.scheme = Some(e.scheme);
                     rec.iterations = e.iterations;
                     rec.residual = Some(e.residual);
                     if mi.is_none() {
-                        rec.error = Some("the estimator returned no mutual information".into());
+                        rec.error = Some(MiFailure::NoMutualInformation);
                     }
                     self.warm[job.layer - 1] = Some(e.warm_start());
                 }
-                Err(e) => rec.error = Some(e.to_string()),
+                Err(e) => rec.error = Some(MiFailure::Solve(e)),
             }
             self.records.push(rec);
         }
