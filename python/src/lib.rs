@@ -60,8 +60,9 @@ fn not_converged(py: Python<'_>, reasons: Vec<String>, partial: Option<Py<PyAny>
 }
 
 /// An error of the estimator: bad parameters are [`SpecError`], failures to solve
-/// [`NotConvergedError`].
-fn replica_error(py: Python<'_>, e: ReplicaError, context: &str) -> PyErr {
+/// [`NotConvergedError`]. `context` prefixes the message; `layer` is the index of the layer
+/// being built, which a layer's own field is placed in.
+fn replica_error(py: Python<'_>, e: ReplicaError, context: &str, layer: Option<usize>) -> PyErr {
     let prefix = if context.is_empty() {
         String::new()
     } else {
@@ -69,15 +70,11 @@ fn replica_error(py: Python<'_>, e: ReplicaError, context: &str) -> PyErr {
     };
     match e {
         ReplicaError::InvalidParameter { ref field, .. } => {
-            let field = if context.is_empty()
-                || field.starts_with("layers[")
-                || field.starts_with("prior.")
-            {
-                field.clone()
-            } else {
-                format!("{context}.{field}")
+            let field = match layer {
+                Some(i) => field.clone().in_layer(i),
+                None => field.clone(),
             };
-            spec_error(py, format!("{prefix}{e}"), Some(field))
+            spec_error(py, format!("{prefix}{e}"), Some(field.to_string()))
         }
         ReplicaError::InvalidChain(_) => spec_error(py, format!("{prefix}{e}"), None),
         _ => not_converged(py, vec![format!("{prefix}{e}")], None),
@@ -195,7 +192,7 @@ impl PyPrior {
     #[pyo3(signature = (var = 1.0, mean = 0.0))]
     fn gaussian(py: Python<'_>, var: f64, mean: f64) -> PyResult<Self> {
         Ok(PyPrior {
-            prior: Prior::gaussian(mean, var).map_err(|e| replica_error(py, e, ""))?,
+            prior: Prior::gaussian(mean, var).map_err(|e| replica_error(py, e, "", None))?,
             text: format!("Prior.gaussian(var={var}, mean={mean})"),
         })
     }
@@ -205,7 +202,7 @@ impl PyPrior {
     #[pyo3(signature = (p = 0.5))]
     fn binary(py: Python<'_>, p: f64) -> PyResult<Self> {
         Ok(PyPrior {
-            prior: Prior::binary(p).map_err(|e| replica_error(py, e, ""))?,
+            prior: Prior::binary(p).map_err(|e| replica_error(py, e, "", None))?,
             text: format!("Prior.binary(p={p})"),
         })
     }
@@ -215,7 +212,8 @@ impl PyPrior {
     #[pyo3(signature = (p, var = 1.0, mean = 0.0))]
     fn gauss_bernoulli(py: Python<'_>, p: f64, var: f64, mean: f64) -> PyResult<Self> {
         Ok(PyPrior {
-            prior: Prior::gauss_bernoulli(p, mean, var).map_err(|e| replica_error(py, e, ""))?,
+            prior: Prior::gauss_bernoulli(p, mean, var)
+                .map_err(|e| replica_error(py, e, "", None))?,
             text: format!("Prior.gauss_bernoulli(p={p}, var={var}, mean={mean})"),
         })
     }
@@ -298,7 +296,7 @@ impl PyWeights {
         let eigenvalues = vector(eigenvalues, "weights.spectrum")?;
         // check now (finite, >= 0, one positive), so that the error comes from this call
         DiscreteSpectrum::from_eigenvalues(&eigenvalues, scale)
-            .map_err(|e| replica_error(py, e, ""))?;
+            .map_err(|e| replica_error(py, e, "", None))?;
         Ok(PyWeights {
             kind: WeightsKind::Spectrum { eigenvalues, scale },
         })
@@ -459,7 +457,7 @@ fn parse_activation(
             ))
         }
     };
-    act.check().map_err(|e| replica_error(py, e, ""))?;
+    act.check().map_err(|e| replica_error(py, e, "", None))?;
     Ok(act)
 }
 
@@ -607,7 +605,7 @@ fn build_chain(
                     }
                     WeightsKind::Spectrum { eigenvalues, scale } => Ensemble::Discrete(
                         DiscreteSpectrum::from_eigenvalues(eigenvalues, *scale)
-                            .map_err(|e| replica_error(py, e, &ctx))?,
+                            .map_err(|e| replica_error(py, e, &ctx, Some(i)))?,
                     ),
                     WeightsKind::Matrix { .. } => unreachable!("matched above"),
                 };
@@ -617,10 +615,10 @@ fn build_chain(
         width = n_out;
         built.push(
             Layer::new(alpha, l.activation, l.noise_var, ensemble)
-                .map_err(|e| replica_error(py, e, &ctx))?,
+                .map_err(|e| replica_error(py, e, &ctx, Some(i)))?,
         );
     }
-    let chain = Chain::new(prior, built).map_err(|e| replica_error(py, e, ""))?;
+    let chain = Chain::new(prior, built).map_err(|e| replica_error(py, e, "", None))?;
     Ok((chain, notes))
 }
 
@@ -684,7 +682,7 @@ fn run(
             Some(w) => solve_warm(chain, &opts, w),
             None => solve(chain, &opts),
         });
-        let est = r.map_err(|e| replica_error(py, e, &format!("layer {n}")))?;
+        let est = r.map_err(|e| replica_error(py, e, &format!("layer {n}"), None))?;
         return Ok(Py::new(py, PyEstimate { layer: n, est })?.into_any());
     }
     let mut warms: Vec<Option<WarmStart>> = vec![None; n];
@@ -729,7 +727,7 @@ fn run(
         match r {
             Ok(est) => out.push(Some(Py::new(py, PyEstimate { layer: k + 1, est })?)),
             Err(e @ (ReplicaError::InvalidParameter { .. } | ReplicaError::InvalidChain(_))) => {
-                return Err(replica_error(py, e, &format!("layer {}", k + 1)));
+                return Err(replica_error(py, e, &format!("layer {}", k + 1), None));
             }
             Err(e) => {
                 reasons.push(format!("layer {}: {e}", k + 1));

@@ -23,6 +23,7 @@
 //! The generator does no I/O: spectra come in as [`NamedSpectrum`]s (read them with
 //! [`crate::spec::read_spectrum_file`]).
 
+use crate::replica::error::{Field, LayerField};
 use crate::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError};
 use crate::spec::{LayerDoc, PriorDoc, SpecDoc, WeightsDoc};
 use rand::{Rng, SeedableRng};
@@ -102,7 +103,7 @@ impl GeneratorParams {
         for (name, (lo, hi)) in ranges {
             if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && lo <= hi) {
                 return Err(ReplicaError::invalid(
-                    format!("generator.{name}"),
+                    Field::Setting(format!("generator.{name}")),
                     format!("[{lo}, {hi}]"),
                     "a log-uniform range needs 0 < lo <= hi < inf",
                 ));
@@ -110,14 +111,14 @@ impl GeneratorParams {
         }
         if !(1..=8).contains(&self.max_layers) {
             return Err(ReplicaError::invalid(
-                "generator.max_layers",
+                Field::Setting("generator.max_layers".into()),
                 self.max_layers,
                 "must lie in 1..=8",
             ));
         }
         if !(0.0..=1.0).contains(&self.p_noiseless_inner) {
             return Err(ReplicaError::invalid(
-                "generator.p_noiseless_inner",
+                Field::Setting("generator.p_noiseless_inner".into()),
                 self.p_noiseless_inner,
                 "must lie in [0, 1]",
             ));
@@ -127,7 +128,7 @@ impl GeneratorParams {
             // the smallest scale gives the same zero cut (relative) and positive fraction
             let d = DiscreteSpectrum::from_eigenvalues(&s.eigenvalues, 1.0).map_err(|e| {
                 ReplicaError::invalid(
-                    format!("generator.spectra[{k}]"),
+                    Field::Setting(format!("generator.spectra[{k}]")),
                     s.file.display(),
                     e.to_string(),
                 )
@@ -135,7 +136,7 @@ impl GeneratorParams {
             let f = d.positive_fraction();
             if f > self.alpha.1 {
                 return Err(ReplicaError::invalid(
-                    format!("generator.spectra[{k}]"),
+                    Field::Setting(format!("generator.spectra[{k}]")),
                     s.file.display(),
                     format!(
                         "a fraction {f} of positive eigenvalues needs alpha >= {f}, above the range's {}",
@@ -324,7 +325,10 @@ impl ChainGenerator {
                     WeightsDescription::Spectrum { index, scale } => {
                         let (s, _) = self.spectra.get(index).ok_or_else(|| {
                             ReplicaError::invalid(
-                                format!("layers[{i}].weights.spectrum"),
+                                Field::Layer {
+                                    index: Some(i),
+                                    field: LayerField::Spectrum { entry: None },
+                                },
                                 index,
                                 format!("the generator has {} spectra", self.spectra.len()),
                             )

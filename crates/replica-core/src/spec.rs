@@ -643,9 +643,7 @@ fn from_replica(
 ) -> SpecError {
     match e {
         ReplicaError::InvalidParameter { field, value, rule } => {
-            if let (Some((file_field, path)), true) =
-                (spectrum, field.starts_with("weights.spectrum"))
-            {
+            if let (Some((file_field, path)), true) = (spectrum, field.is_spectrum()) {
                 return SpecError::Spectrum {
                     field: file_field.to_string(),
                     path: path.to_path_buf(),
@@ -653,14 +651,15 @@ fn from_replica(
                     message: format!("{value}: {rule}"),
                 };
             }
-            let local = field.strip_prefix("activation.").unwrap_or(&field);
             let field = match layer {
-                Some(i) if !field.starts_with("layers[") && !field.starts_with("prior.") => {
-                    format!("layers[{i}].{local}")
-                }
-                _ => local.to_string(),
+                Some(i) => field.in_layer(i),
+                None => field,
             };
-            SpecError::Invalid { field, value, rule }
+            SpecError::Invalid {
+                field: field.to_string(),
+                value,
+                rule,
+            }
         }
         ReplicaError::InvalidChain(m) => SpecError::Chain(m),
         other => SpecError::Chain(other.to_string()),

@@ -1,7 +1,7 @@
 //! A validated multi-layer chain `X -> T_1 -> ... -> T_L`, `T_l = phi_l(W_l T_{l-1} + xi_l)`.
 
 use super::channel::{Activation, Channel};
-use super::error::ReplicaError;
+use super::error::{Field, LayerField, ReplicaError};
 use super::prior::Prior;
 use super::spectrum::{DiscreteSpectrum, Ensemble};
 
@@ -23,7 +23,7 @@ impl Layer {
     ) -> Result<Self, ReplicaError> {
         if !(alpha.is_finite() && alpha > 0.0) {
             return Err(ReplicaError::invalid(
-                "alpha",
+                LayerField::Alpha,
                 alpha,
                 "must be finite and > 0",
             ));
@@ -31,7 +31,7 @@ impl Layer {
         if let Ensemble::Gaussian { var } = ensemble {
             if !(var.is_finite() && var > 0.0) {
                 return Err(ReplicaError::invalid(
-                    "weights.var",
+                    LayerField::WeightsVar,
                     var,
                     "must be finite and > 0",
                 ));
@@ -42,7 +42,7 @@ impl Layer {
             // Allow one eigenvalue of slack per thousand for rounding in files.
             if d.positive_fraction() > alpha + 1e-3 {
                 return Err(ReplicaError::invalid(
-                    "weights.spectrum",
+                    LayerField::Spectrum { entry: None },
                     format!("{:.4} of the eigenvalues positive", d.positive_fraction()),
                     format!("with alpha = {alpha}, W^T W has at most a fraction alpha = {alpha} of positive eigenvalues; the spectrum does not fit the layer"),
                 ));
@@ -93,7 +93,10 @@ impl Chain {
         let last = layers.last().unwrap();
         if last.channel.noise_var <= 0.0 {
             return Err(ReplicaError::invalid(
-                format!("layers[{}].noise_var", layers.len() - 1),
+                Field::Layer {
+                    index: Some(layers.len() - 1),
+                    field: LayerField::NoiseVar,
+                },
                 last.channel.noise_var,
                 "the output layer needs noise_var > 0 (its entropy is infinite otherwise)",
             ));

@@ -16,7 +16,7 @@
 //!   probability of the region. `I_h = E ln Z_h`, `iter_v = E d_B^2 ln Z_h = E Var(h | B, omega)`,
 //!   `iter_a = E (d_omega ln Z_h)^2`: 2-D expectations over `(w, b)`, graded at the kinks.
 
-use super::error::ReplicaError;
+use super::error::{LayerField, ReplicaError};
 use super::gauss::{
     kink_rule, ln_norm_interval, norm_interval, norm_pdf, GaussRule, Kink, RuleSize, EXP_UNDERFLOW,
     LN_SQRT_2PI,
@@ -68,14 +68,14 @@ impl Activation {
                 if !slope.is_finite() || !(0.0..=1.0).contains(&slope) =>
             {
                 Err(ReplicaError::invalid(
-                    "activation.slope",
+                    LayerField::Slope,
                     slope,
                     "must lie in [0, 1]",
                 ))
             }
             Activation::Hardtanh { threshold } if !(threshold.is_finite() && threshold > 0.0) => {
                 Err(ReplicaError::invalid(
-                    "activation.threshold",
+                    LayerField::Threshold,
                     threshold,
                     "must be finite and > 0",
                 ))
@@ -197,7 +197,7 @@ impl Channel {
         activation.check()?;
         if !(noise_var.is_finite() && noise_var >= 0.0) {
             return Err(ReplicaError::invalid(
-                "noise_var",
+                LayerField::NoiseVar,
                 noise_var,
                 "must be finite and >= 0",
             ));

@@ -7,7 +7,7 @@
 //! piece is mapped by `x = c +/- s (e^t - 1)` so that a Gauss-Legendre rule in `t` resolves the
 //! scale `s` next to the kink `c` and the O(1) scale far from it.
 
-use super::error::ReplicaError;
+use super::error::{Field, ReplicaError};
 use std::f64::consts::{PI, SQRT_2};
 use std::sync::OnceLock;
 
@@ -352,7 +352,11 @@ impl RuleSize {
     /// rule means what it says.
     pub fn check(&self) -> Result<Self, ReplicaError> {
         let bad = |field: &str, value: String, rule: &str| {
-            Err(ReplicaError::invalid(format!("rule.{field}"), value, rule))
+            Err(ReplicaError::invalid(
+                Field::Setting(format!("rule.{field}")),
+                value,
+                rule,
+            ))
         };
         if !(self.per_unit.is_finite() && self.per_unit > 0.0) {
             return bad(

@@ -15,7 +15,7 @@ pub mod spectrum;
 
 pub use chain::{Chain, Layer};
 pub use channel::{Activation, Channel};
-pub use error::ReplicaError;
+pub use error::{Field, LayerField, ReplicaError};
 pub use prior::Prior;
 pub use solve::{
     solve, solve_warm, Estimate, OrderParams, Scheme, SchemeChoice, Secants, SolverOptions,

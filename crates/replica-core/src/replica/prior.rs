@@ -4,7 +4,7 @@
 //! with `x* ~ P_0`, and `Z_0(A, B) = int dP_0(x) exp(-A x^2/2 + B x)`. This module gives
 //! `rho = E x^2`, `I_0(A) = E ln Z_0` and `mmse_0(A) = E Var(x | B)`.
 
-use super::error::ReplicaError;
+use super::error::{Field, ReplicaError};
 use super::gauss::{gh_cached, kink_rule, log_add_exp, GaussRule, Kink, RuleSize};
 
 /// The prior of the input entries (i.i.d.).
@@ -18,7 +18,7 @@ pub enum Prior {
     GaussBernoulli { p: f64, mean: f64, var: f64 },
 }
 
-fn finite_pos(field: &'static str, x: f64) -> Result<(), ReplicaError> {
+fn finite_pos(field: Field, x: f64) -> Result<(), ReplicaError> {
     if x.is_finite() && x > 0.0 {
         Ok(())
     } else {
@@ -51,25 +51,41 @@ impl Prior {
         match *self {
             Prior::Gaussian { mean, var } => {
                 if !mean.is_finite() {
-                    return Err(ReplicaError::invalid("prior.mean", mean, "must be finite"));
+                    return Err(ReplicaError::invalid(
+                        Field::Prior("mean"),
+                        mean,
+                        "must be finite",
+                    ));
                 }
-                finite_pos("prior.var", var)
+                finite_pos(Field::Prior("var"), var)
             }
             Prior::Binary { p } => {
                 if p.is_finite() && p > 0.0 && p < 1.0 {
                     Ok(())
                 } else {
-                    Err(ReplicaError::invalid("prior.p", p, "must lie in (0, 1)"))
+                    Err(ReplicaError::invalid(
+                        Field::Prior("p"),
+                        p,
+                        "must lie in (0, 1)",
+                    ))
                 }
             }
             Prior::GaussBernoulli { p, mean, var } => {
                 if !(p.is_finite() && p > 0.0 && p <= 1.0) {
-                    return Err(ReplicaError::invalid("prior.p", p, "must lie in (0, 1]"));
+                    return Err(ReplicaError::invalid(
+                        Field::Prior("p"),
+                        p,
+                        "must lie in (0, 1]",
+                    ));
                 }
                 if !mean.is_finite() {
-                    return Err(ReplicaError::invalid("prior.mean", mean, "must be finite"));
+                    return Err(ReplicaError::invalid(
+                        Field::Prior("mean"),
+                        mean,
+                        "must be finite",
+                    ));
                 }
-                finite_pos("prior.var", var)
+                finite_pos(Field::Prior("var"), var)
             }
         }
     }

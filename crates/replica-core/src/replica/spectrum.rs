@@ -7,7 +7,7 @@
 //! and a Marchenko-Pastur Stieltjes transform in closed form; orthogonal and empirical spectra are
 //! discrete distributions (values with weights, exact zeros kept apart).
 
-use super::error::ReplicaError;
+use super::error::{LayerField, ReplicaError};
 
 /// A discrete spectral distribution: `values[i]` with probability `weights[i]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,14 +25,14 @@ impl DiscreteSpectrum {
     pub fn from_eigenvalues(eigs: &[f64], scale: f64) -> Result<Self, ReplicaError> {
         if eigs.is_empty() {
             return Err(ReplicaError::invalid(
-                "weights.spectrum",
+                LayerField::Spectrum { entry: None },
                 "[]",
                 "the spectrum is empty",
             ));
         }
         if !(scale.is_finite() && scale > 0.0) {
             return Err(ReplicaError::invalid(
-                "weights.scale",
+                LayerField::WeightsScale,
                 scale,
                 "must be finite and > 0",
             ));
@@ -41,7 +41,7 @@ impl DiscreteSpectrum {
         for (i, &e) in eigs.iter().enumerate() {
             if !e.is_finite() || e < 0.0 {
                 return Err(ReplicaError::invalid(
-                    format!("weights.spectrum[{i}]"),
+                    LayerField::Spectrum { entry: Some(i) },
                     e,
                     "eigenvalues of W^T W must be finite and >= 0",
                 ));
@@ -49,7 +49,7 @@ impl DiscreteSpectrum {
             let scaled = e * scale;
             if !scaled.is_finite() {
                 return Err(ReplicaError::invalid(
-                    format!("weights.spectrum[{i}]"),
+                    LayerField::Spectrum { entry: Some(i) },
                     format!("{e} x scale {scale}"),
                     "the scaled eigenvalue overflows (is not finite); use a smaller scale or smaller eigenvalues",
                 ));
@@ -60,7 +60,7 @@ impl DiscreteSpectrum {
         let max = *sorted.last().unwrap();
         if max <= 0.0 {
             return Err(ReplicaError::invalid(
-                "weights.spectrum",
+                LayerField::Spectrum { entry: None },
                 "all zero",
                 "needs a positive eigenvalue",
             ));
@@ -83,7 +83,7 @@ impl DiscreteSpectrum {
         let mean: f64 = values.iter().zip(&weights).map(|(v, w)| v * w).sum();
         if !mean.is_finite() {
             return Err(ReplicaError::invalid(
-                "weights.spectrum",
+                LayerField::Spectrum { entry: None },
                 format!("mean eigenvalue {mean}"),
                 "the mean of the scaled eigenvalues overflows; use a smaller scale",
             ));

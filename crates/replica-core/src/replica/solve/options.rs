@@ -1,6 +1,6 @@
 //! Solver settings: which schemes may run, tolerances, quadrature sizes (checked on construction).
 
-use super::super::error::ReplicaError;
+use super::super::error::{Field, ReplicaError};
 use super::super::gauss::RuleSize;
 
 /// Which iteration produced (or should produce) a fixed point. One name each, the same in
@@ -62,7 +62,11 @@ impl SolverOptions {
     /// Convergence threshold on the largest relative change of any order parameter in one sweep.
     pub fn with_tol(mut self, tol: f64) -> Result<Self, ReplicaError> {
         if !(tol.is_finite() && tol > 0.0 && tol < 1.0) {
-            return Err(ReplicaError::invalid("tol", tol, "must lie in (0, 1)"));
+            return Err(ReplicaError::invalid(
+                Field::Setting("tol".into()),
+                tol,
+                "must lie in (0, 1)",
+            ));
         }
         self.tol = tol;
         Ok(self)
@@ -70,7 +74,11 @@ impl SolverOptions {
     /// Largest number of sweeps per start.
     pub fn with_max_iter(mut self, n: usize) -> Result<Self, ReplicaError> {
         if n == 0 {
-            return Err(ReplicaError::invalid("max_iter", n, "must be >= 1"));
+            return Err(ReplicaError::invalid(
+                Field::Setting("max_iter".into()),
+                n,
+                "must be >= 1",
+            ));
         }
         self.max_iter = n;
         Ok(self)
@@ -79,7 +87,7 @@ impl SolverOptions {
     pub fn with_min_damping(mut self, d: f64) -> Result<Self, ReplicaError> {
         if !(d.is_finite() && d > 0.0 && d <= 1.0) {
             return Err(ReplicaError::invalid(
-                "min_damping",
+                Field::Setting("min_damping".into()),
                 d,
                 "must lie in (0, 1]",
             ));
