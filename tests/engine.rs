@@ -158,13 +158,13 @@ fn engine_threads_bit_identical() {
         .seed(1)
         .generate()
         .unwrap();
-    let dev = Device::Cpu;
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
         pool.install(|| {
+            let dev = Device::Cpu;
             let spec =
                 NetworkSpec::parse("100-200-100-50-20-2", "linear-relu-linear-relu-softmax")
                     .unwrap();
