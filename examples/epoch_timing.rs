@@ -62,7 +62,10 @@ fn main() -> Result<()> {
     let mut spec = NetworkSpec::parse(&a.widths, &a.acts)?;
     match a.kind.as_str() {
         "usv" => {}
-        "dense" => spec = spec.with_kinds(&vec![LayerKind::Dense; spec.layers.len()])?,
+        "dense" => {
+            let n = spec.layers.len();
+            spec = spec.with_kinds(&vec![LayerKind::Dense; n])?
+        }
         other => bail!("--kind {other}: expected usv or dense"),
     }
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);

@@ -149,8 +149,11 @@ fn engine_matches_autograd_f64() {
     }
 }
 
-/// The engine's result does not depend on the number of threads: faer splits only the output of a
-/// product among threads, so every sum runs in the same order (bit-identical in f32).
+/// The engine's result does not depend on the number of threads: every large product is cut into
+/// the same column blocks whatever the thread count (run in parallel or one after the other), so
+/// every sum runs in the same order (bit-identical in f32). The networks are built outside the
+/// pools (faer's SVD of the initialisation follows the global thread count); one all-USV network
+/// and one with dense hidden layers (whose in-place update is a split product too).
 #[test]
 fn engine_threads_bit_identical() {
     let g = ClassificationParams::new(20, 100)
@@ -158,34 +161,45 @@ fn engine_threads_bit_identical() {
         .seed(1)
         .generate()
         .unwrap();
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            let dev = Device::Cpu;
-            let spec =
-                NetworkSpec::parse("100-200-100-50-20-2", "linear-relu-linear-relu-softmax")
-                    .unwrap();
+    let dev = Device::Cpu;
+    let td = TensorData::new(&g.train, &g.test, DType::F32, &dev).unwrap();
+    let usv = NetworkSpec::parse("100-200-100-50-20-2", "linear-relu-linear-relu-softmax").unwrap();
+    let mixed = usv
+        .clone()
+        .with_kinds(&[
+            LayerKind::Usv,
+            LayerKind::Dense,
+            LayerKind::Usv,
+            LayerKind::Dense,
+            LayerKind::Dense,
+        ])
+        .unwrap();
+    for spec in [usv, mixed] {
+        let run = |threads: usize| {
             let net =
                 Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(2), DType::F32, &dev).unwrap();
-            let td = TensorData::new(&g.train, &g.test, DType::F32, &dev).unwrap();
-            let cfg = TrainConfig::classification().epochs(2).seed(3).quiet(true);
-            let h = train(&net, &td, &cfg, &mut NoObserver).unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let h = pool.install(|| {
+                let cfg = TrainConfig::classification().epochs(2).seed(3).quiet(true);
+                train(&net, &td, &cfg, &mut NoObserver).unwrap()
+            });
             (h, params(&net))
-        })
-    };
-    let (h1, p1) = run(1);
-    let (h2, p2) = run(2);
-    assert_eq!(h1.epochs.len(), 3);
-    for (a, b) in h1.epochs.iter().zip(&h2.epochs) {
-        assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits(), "{a:?} {b:?}");
-        assert_eq!(a.test_loss.to_bits(), b.test_loss.to_bits(), "{a:?} {b:?}");
-        assert_eq!(a.test_accuracy, b.test_accuracy);
-    }
-    for (a, b) in p1.iter().zip(&p2) {
-        assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
+        };
+        let (h1, p1) = run(1);
+        let (h2, p2) = run(2);
+        assert_eq!(h1.epochs.len(), 3);
+        for (a, b) in h1.epochs.iter().zip(&h2.epochs) {
+            assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits(), "{a:?} {b:?}");
+            assert_eq!(a.test_loss.to_bits(), b.test_loss.to_bits(), "{a:?} {b:?}");
+            assert_eq!(a.test_accuracy, b.test_accuracy);
+        }
+        assert!(h1.epochs[2].train_loss < h1.epochs[0].train_loss);
+        for (a, b) in p1.iter().zip(&p2) {
+            assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
     }
 }
 

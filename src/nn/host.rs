@@ -89,15 +89,18 @@ macro_rules! real {
 real!(f32);
 real!(f64);
 
-/// The parallelism of the products: sequential on one rayon thread, else the rayon pool.
-fn par() -> Par {
-    match rayon::current_num_threads() {
-        0 | 1 => Par::Seq,
-        n => Par::rayon(n),
-    }
-}
+/// Products with fewer multiply-adds than this run as one call; larger ones are cut in two.
+const SPLIT_MACS: usize = 1 << 18;
 
-/// `dst (m x n) = alpha op(a) op(b)` (`Accum::Replace`) or `dst += alpha op(a) op(b)`.
+/// `dst (m x n) = alpha a b` (`Accum::Replace`) or `dst += alpha a b`.
+///
+/// Products of at least [`SPLIT_MACS`] multiply-adds are cut into two column blocks of `dst`
+/// (the second starting at a multiple of 16 columns), each computed by faer on one thread; with
+/// more than one rayon thread the two blocks run in parallel (`rayon::join`), with one they run
+/// one after the other. The cut depends on the shapes only, so every output element comes from
+/// the same sequential kernel call whatever the thread count: a seed gives the same bits with 1
+/// or 2 threads. (faer's own multi-threaded path changes the summation order of its kernel with
+/// the thread count, hence this split instead of `Par::rayon`.)
 #[inline]
 fn mm<T: Real>(
     dst: MatMut<'_, T>,
@@ -105,9 +108,25 @@ fn mm<T: Real>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     alpha: T,
-    par: Par,
+    threads: usize,
 ) {
-    matmul(dst, accum, a, b, alpha, par);
+    let (m, n, k) = (dst.nrows(), dst.ncols(), a.ncols());
+    let half = (n / 2).div_ceil(16) * 16;
+    if m * n * k < SPLIT_MACS || half == 0 || half >= n {
+        matmul(dst, accum, a, b, alpha, Par::Seq);
+        return;
+    }
+    let (d0, d1) = dst.split_at_col_mut(half);
+    let (b0, b1) = b.split_at_col(half);
+    if threads > 1 {
+        rayon::join(
+            || matmul(d0, accum, a, b0, alpha, Par::Seq),
+            || matmul(d1, accum, a, b1, alpha, Par::Seq),
+        );
+    } else {
+        matmul(d0, accum, a, b0, alpha, Par::Seq);
+        matmul(d1, accum, a, b1, alpha, Par::Seq);
+    }
 }
 
 fn rows<T>(s: &[T], r: usize, c: usize) -> MatRef<'_, T> {
@@ -300,7 +319,7 @@ impl<T: Real> HostEngine<T> {
 
     /// The forward pass of the first `m` rows of the input buffer; the last layer's `z` then
     /// holds its pre-activation (the logits of a softmax network).
-    fn forward(&mut self, m: usize, par: Par) {
+    fn forward(&mut self, m: usize, par: usize) {
         let (x, layers) = (&self.x, &mut self.layers);
         for i in 0..layers.len() {
             let (prev, rest) = layers.split_at_mut(i);
@@ -379,7 +398,7 @@ impl<T: Real> HostEngine<T> {
     ) -> Result<BatchOut, NnError> {
         let softmax_out = self.softmax_out;
         let last = self.layers.last_mut().expect("a network has a layer");
-        let (c, act) = (last.n_out, last.act);
+        let c = last.n_out;
         let mut out = BatchOut::default();
         let inv_b = T::of(1.0 / m as f64);
         for r in 0..m {
@@ -480,7 +499,7 @@ impl<T: Real> HostEngine<T> {
         labels: Option<&[u32]>,
         lr: Option<f64>,
     ) -> Result<BatchOut, NnError> {
-        let par = par();
+        let par = rayon::current_num_threads();
         self.forward(m, par);
         let out = self.loss(m, loss, y, labels, lr.is_some())?;
         if let Some(lr) = lr {
@@ -489,7 +508,7 @@ impl<T: Real> HostEngine<T> {
         Ok(out)
     }
 
-    fn backward(&mut self, m: usize, lr: T, par: Par) {
+    fn backward(&mut self, m: usize, lr: T, par: usize) {
         let n = self.layers.len();
         for i in (0..n).rev() {
             let (prev, rest) = self.layers.split_at_mut(i);

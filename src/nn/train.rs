@@ -310,7 +310,9 @@ fn batch_loss(
     let l = match loss {
         Loss::Mse => {
             let out = if net.ends_in_softmax() {
-                candle_nn::ops::softmax_last_dim(&logits)?
+                // Differentiable (`softmax_last_dim` has no backward: through it the loss would
+                // not reach the parameters).
+                candle_nn::ops::softmax(&logits, D::Minus1)?
             } else {
                 logits.clone()
             };
