@@ -60,7 +60,8 @@ fn data(c: &Case) -> (Dataset, Dataset) {
 /// a few hundred steps of a contracting map), so 1e-9 relative is generous yet far below any
 /// formula error (a wrong factor or a missing term changes the gradient at O(1)). The cases cover
 /// USV and dense layers, linear / relu / hardtanh, cross-entropy, MSE through a softmax and MSE on
-/// a linear output.
+/// a linear output; each with the linear layers fused into the next USV layer (cases 1 and 3)
+/// and without.
 #[test]
 fn engine_matches_autograd_f64() {
     let dense4: &[LayerKind] = &[
@@ -93,7 +94,7 @@ fn engine_matches_autograd_f64() {
         },
     ];
     let dev = Device::Cpu;
-    for c in &cases {
+    for (c, fuse) in cases.iter().flat_map(|c| [(c, true), (c, false)]) {
         let (tr, te) = data(c);
         let mut spec = NetworkSpec::parse(c.widths, c.acts).unwrap();
         if let Some(k) = c.kinds {
@@ -107,7 +108,7 @@ fn engine_matches_autograd_f64() {
         } else {
             TrainConfig::regression().batch_size(13)
         };
-        let mut cfg = base.lr(0.05).seed(9).quiet(true);
+        let mut cfg = base.lr(0.05).seed(9).quiet(true).fuse_linear(fuse);
         if c.mse {
             cfg.loss = replica_mi::nn::Loss::Mse;
         }
@@ -118,7 +119,7 @@ fn engine_matches_autograd_f64() {
         let close = |x: f64, y: f64, what: &str| {
             assert!(
                 (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1e-3),
-                "{} {} {what}: engine {x} autograd {y}",
+                "{} {} fuse {fuse} {what}: engine {x} autograd {y}",
                 c.widths,
                 c.acts
             );

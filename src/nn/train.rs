@@ -62,6 +62,16 @@ pub struct TrainConfig {
     /// no test accuracy (1: every epoch, as the figures record it).
     #[serde(default = "one")]
     pub test_every: usize,
+    /// CPU engine: fuse each linear USV layer with the USV layer after it (the product of their
+    /// frozen factors formed once, the linear layer's output never formed; same function and
+    /// gradient, other rounding, about half the work at the paper's widths; see
+    /// `HostEngine::new`). No effect on the autograd path.
+    #[serde(default = "yes")]
+    pub fuse_linear: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn one() -> usize {
@@ -83,6 +93,7 @@ impl TrainConfig {
             quiet: false,
             eval_chunk: 4096,
             test_every: 1,
+            fuse_linear: true,
         }
     }
     /// The paper's classification setting: 100 epochs, batch 100, lr 0.01, cross-entropy.
@@ -111,6 +122,11 @@ impl TrainConfig {
     }
     pub fn quiet(mut self, q: bool) -> Self {
         self.quiet = q;
+        self
+    }
+    /// See [`TrainConfig::fuse_linear`].
+    pub fn fuse_linear(mut self, on: bool) -> Self {
+        self.fuse_linear = on;
         self
     }
     /// See [`TrainConfig::test_every`].
@@ -398,7 +414,7 @@ impl<T: Real> HostState<T> {
             .max(cfg.eval_chunk.min(HOST_EVAL_ROWS).min(largest));
         let n_out = data.y_train.dim(1)?;
         Ok(HostState {
-            engine: RefCell::new(HostEngine::new(net, cap)?),
+            engine: RefCell::new(HostEngine::new(net, cap, cfg.fuse_linear)?),
             x_train: host_vec(&data.x_train)?,
             y_train: host_vec(&data.y_train)?,
             labels_train: host_labels(data.labels_train.as_ref())?,
