@@ -427,8 +427,16 @@ impl<T: Real> HostState<T> {
         })
     }
 
-    /// One epoch of SGD over the minibatches `perm.chunks(batch_size)`.
+    /// One epoch of SGD over the minibatches `perm.chunks(batch_size)` (on the rayon pool).
     fn epoch(&mut self, perm: &[u32], cfg: &TrainConfig) -> Result<(f64, Option<f64>), NnError> {
+        on_pool(|| self.epoch_here(perm, cfg))
+    }
+
+    fn epoch_here(
+        &mut self,
+        perm: &[u32],
+        cfg: &TrainConfig,
+    ) -> Result<(f64, Option<f64>), NnError> {
         let n_out = self.n_out;
         let engine = self.engine.get_mut();
         engine.load_params()?;
@@ -474,9 +482,37 @@ impl<T: Real> HostState<T> {
         } else {
             (&self.x_train, &self.y_train, self.labels_train.as_deref())
         };
-        let mut engine = self.engine.borrow_mut();
-        engine.load_params()?;
+        let mut guard = self.engine.borrow_mut();
+        let engine: &mut HostEngine<T> = &mut guard;
         let n_out = self.n_out;
+        on_pool(|| host_evaluate(engine, x, y, labels, n_out, loss))
+    }
+}
+
+/// Run `f` on a worker of the rayon pool (at once if already on one): the products' `rayon::join`
+/// then hands the second block to the other worker through its queue, instead of every join
+/// from the caller's thread being injected into the pool and waited for (a wake-up per product,
+/// which made two threads slower than one).
+fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        return f();
+    }
+    let mut out = None;
+    rayon::scope(|_| out = Some(f()));
+    out.expect("the scope ran its closure")
+}
+
+/// Mean loss and accuracy of the rows of `x` (`y`, `labels`) on the engine.
+fn host_evaluate<T: Real>(
+    engine: &mut HostEngine<T>,
+    x: &[T],
+    y: &[T],
+    labels: Option<&[u32]>,
+    n_out: usize,
+    loss: Loss,
+) -> Result<(f64, Option<f64>), NnError> {
+    {
+        engine.load_params()?;
         let n = y.len() / n_out;
         let chunk = engine.cap();
         let (mut total, mut correct, mut start) = (0.0, 0usize, 0);
