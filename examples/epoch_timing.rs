@@ -4,6 +4,9 @@
 //! epoch (after `--warmup` untimed ones). Threads: `RAYON_NUM_THREADS`.
 //!
 //! `cargo run --release --example epoch_timing -- --widths 100-200-100-50-20-2 --kind usv`
+//!
+//! The whole epoch is timed: shuffle, minibatch gathering, forward, loss, backward, update, and
+//! the epoch's train loss and accuracy (no test evaluation).
 use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use clap::Parser;
@@ -22,7 +25,8 @@ struct Args {
     /// Activations, one per layer.
     #[arg(long, default_value = "linear-relu-linear-relu-softmax")]
     acts: String,
-    /// `usv` (every layer but the last) or `dense` (every layer).
+    /// `usv` (every layer but the last), `usv-unfused` (the same without fusing the linear layers
+    /// into the next one, `TrainConfig::fuse_linear`) or `dense` (every layer).
     #[arg(long, default_value = "usv")]
     kind: String,
     #[arg(long, default_value_t = 10_000)]
@@ -61,12 +65,12 @@ fn main() -> Result<()> {
     let a = Args::parse();
     let mut spec = NetworkSpec::parse(&a.widths, &a.acts)?;
     match a.kind.as_str() {
-        "usv" => {}
+        "usv" | "usv-unfused" => {}
         "dense" => {
             let n = spec.layers.len();
             spec = spec.with_kinds(&vec![LayerKind::Dense; n])?
         }
-        other => bail!("--kind {other}: expected usv or dense"),
+        other => bail!("--kind {other}: expected usv, usv-unfused or dense"),
     }
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let n_out = spec.layers.last().map_or(0, |l| l.n_out);
@@ -78,6 +82,7 @@ fn main() -> Result<()> {
     let cfg = TrainConfig::classification()
         .batch_size(a.batch)
         .seed(a.seed)
+        .fuse_linear(a.kind != "usv-unfused")
         .quiet(true);
     let mut trainer = if a.autograd {
         Trainer::new_autograd(&net, &td, &cfg)?

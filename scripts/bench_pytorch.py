@@ -7,6 +7,9 @@ linear-relu-linear-relu-softmax, no biases, float32, 10 000 Gaussian samples wit
 cross-entropy, batch 100, plain SGD lr 0.01, reshuffled every epoch.
 * usv: every layer but the last is x -> ((x V) * s) U^T with U, V frozen (thin SVD of a Gaussian
   draw N(0, 1/n_in)), only s trained; the last layer is dense.
+* usv-unfused: the same networks; replica-mi without fusing its linear USV layers into the next
+  layer (TrainConfig::fuse_linear = false: the very products PyTorch computes). PyTorch runs its
+  usv network for it.
 * dense: every layer is an ordinary weight matrix (N(0, 1/n_in)).
 
 Each configuration (scale, network, threads) is measured in pairs: one Rust process, one PyTorch
@@ -50,7 +53,7 @@ class UsvNet(torch.nn.Module):
         for i in range(n_layers):
             n_in, n_out = widths[i], widths[i + 1]
             g = torch.randn(n_out, n_in, generator=gen, dtype=torch.float64) / n_in**0.5
-            if kind == "usv" and i + 1 < n_layers:
+            if kind.startswith("usv") and i + 1 < n_layers:
                 u, s, vh = torch.linalg.svd(g, full_matrices=False)
                 v = vh.T.contiguous().float()  # n_in x k
                 ut = u.T.contiguous().float()  # k x n_out
@@ -130,11 +133,12 @@ def main():
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--scales", default="small,full")
-    ap.add_argument("--kinds", default="usv,dense")
+    ap.add_argument("--kinds", default="usv,usv-unfused,dense")
     ap.add_argument("--threads", default="1,2")
     a = ap.parse_args()
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"{os.cpu_count()} CPUs, load average {load}, torch {torch.__version__}, "
           f"{a.pairs} alternating pairs x {a.epochs} timed epochs (after {a.warmup} warm-up)")
     rows = []
     for scale in a.scales.split(","):
