@@ -5,8 +5,7 @@ use candle_core::{DType, Device};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use replica_mi::nn::{
-    train, LayerKind, Network, NetworkSpec, NoObserver, TensorData, TrainConfig,
-    Trainer,
+    train, LayerKind, Network, NetworkSpec, NoObserver, TensorData, TrainConfig, Trainer,
 };
 use replica_mi::synth::{ClassificationParams, Dataset, RegressionParams};
 
@@ -143,7 +142,11 @@ fn engine_matches_autograd_f64() {
             for (l, (pa, pb)) in params(&a).iter().zip(params(&b)).enumerate() {
                 let moved: f64 = pa.iter().zip(&pb).map(|(x, y)| (x - y).abs()).sum();
                 for (x, y) in pa.iter().zip(&pb) {
-                    close(*x, *y, &format!("layer {l} parameter (total diff {moved:e})"));
+                    close(
+                        *x,
+                        *y,
+                        &format!("layer {l} parameter (total diff {moved:e})"),
+                    );
                 }
             }
         }
@@ -193,7 +196,11 @@ fn engine_threads_bit_identical() {
         let (h2, p2) = run(2);
         assert_eq!(h1.epochs.len(), 3);
         for (a, b) in h1.epochs.iter().zip(&h2.epochs) {
-            assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits(), "{a:?} {b:?}");
+            assert_eq!(
+                a.train_loss.to_bits(),
+                b.train_loss.to_bits(),
+                "{a:?} {b:?}"
+            );
             assert_eq!(a.test_loss.to_bits(), b.test_loss.to_bits(), "{a:?} {b:?}");
             assert_eq!(a.test_accuracy, b.test_accuracy);
         }
@@ -230,7 +237,12 @@ fn test_every_schedule() {
     for (a, b) in all.epochs.iter().zip(&some.epochs) {
         assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits());
         if [0, 3, 6, 7].contains(&b.epoch) {
-            assert_eq!(a.test_loss.to_bits(), b.test_loss.to_bits(), "epoch {}", b.epoch);
+            assert_eq!(
+                a.test_loss.to_bits(),
+                b.test_loss.to_bits(),
+                "epoch {}",
+                b.epoch
+            );
             assert_eq!(a.test_accuracy, b.test_accuracy);
         } else {
             assert!(b.test_loss.is_nan() && b.test_accuracy.is_none(), "{b:?}");

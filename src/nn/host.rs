@@ -35,7 +35,7 @@ use super::NnError;
 use candle_core::{DType, Tensor, Var};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
-use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 /// The float types of the engine (`f32`, `f64`).
 pub(crate) trait Real:
@@ -50,6 +50,8 @@ pub(crate) trait Real:
     + Neg<Output = Self>
     + AddAssign
     + SubAssign
+    + MulAssign
+    + DivAssign
     + Send
     + Sync
     + 'static
@@ -168,6 +170,8 @@ struct HostLayer<T> {
     g: Vec<T>,
 }
 
+// One per layer, a handful per network: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Kind<T> {
     Usv {
         k: usize,
@@ -553,7 +557,7 @@ impl<T: Real> HostEngine<T> {
                             sum += *v;
                         }
                         for v in z.iter_mut() {
-                            *v = *v / sum;
+                            *v /= sum;
                         }
                     }
                     let scale = T::of(2.0 / (m * c) as f64);
@@ -573,7 +577,7 @@ impl<T: Real> HostEngine<T> {
                     if grad && softmax_out {
                         for (o, &t) in z.iter_mut().zip(yr) {
                             let go = (*o - t) * scale;
-                            *o = *o * (go - dot);
+                            *o *= go - dot;
                         }
                     }
                 }
@@ -666,7 +670,7 @@ impl<T: Real> HostEngine<T> {
                         for r in 0..m {
                             let br = &mut b[r * k..(r + 1) * k];
                             for j in 0..k {
-                                br[j] = br[j] * s[j];
+                                br[j] *= s[j];
                             }
                         }
                         match &mut p.kind {

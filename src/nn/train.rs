@@ -402,8 +402,12 @@ struct HostState<T> {
 }
 
 fn host_labels(t: Option<&Tensor>) -> candle_core::Result<Option<Vec<u32>>> {
-    t.map(|l| l.to_device(&Device::Cpu)?.to_dtype(DType::U32)?.to_vec1::<u32>())
-        .transpose()
+    t.map(|l| {
+        l.to_device(&Device::Cpu)?
+            .to_dtype(DType::U32)?
+            .to_vec1::<u32>()
+    })
+    .transpose()
 }
 
 impl<T: Real> HostState<T> {
