@@ -23,9 +23,12 @@
 //!   MSE on `o` (`o = softmax(z)` for a softmax output, else `phi(z)`), `L = sum (o - y)^2 / (B m)`,
 //!   `dL/do = 2 (o - y) / (B m)`, through the softmax `dL/dz_j = o_j (dL/do_j - sum_i dL/do_i o_i)`.
 //! * SGD: `s <- s - lr dL/ds` after the layer's input gradient is formed.
+//! * Fusion (optional, on by default): a linear USV layer followed by a USV layer skips its `z`;
+//!   see [`HostEngine::new`].
 //!
-//! Every loop runs in a fixed order and faer's products split only the output among threads, so
-//! a seed gives the same bits on one machine (and the same for 1 or 2 threads; a test checks it).
+//! Every loop runs in a fixed order and every product is cut into column blocks by its shape
+//! alone, each block one sequential faer call (see `mm`), so a seed gives the same bits on one
+//! machine, and the same for 1 or 2 threads (a test checks it).
 
 use super::layer::Act;
 use super::network::NetLayerRef;
