@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update budgets chain-grid fmt lint clean python-test python-wheel python-deps-check python-lint
+.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid fmt lint clean python-test python-wheel python-deps-check python-lint
 
 all: test
 
@@ -133,6 +133,10 @@ bench-guard:
 
 bench-guard-update:
 	scripts/bench_guard.sh --update
+
+# SGD epochs side by side with PyTorch (CPU), paired and alternating; not in CI (PyTorch is large).
+bench-pytorch:
+	scripts/bench_pytorch.sh
 
 # Refresh data/solver_budgets.csv (work counters and entropies of the guard panel), on purpose.
 budgets:

@@ -10,18 +10,68 @@
 //! warm-started from epoch 1's fixed points and secants ([`replica_mi::replica::WarmStart`]).
 //! Every later epoch is in the same situation. The cold and the first warm evaluation are timed
 //! once and printed.
+//!
+//! The SGD epoch on the CPU engine is also timed at the paper's widths 500-1000-500-250-100-2
+//! (fused and unfused linear layers), and `engine_vs_autograd` guards the speed-up of issue 16:
+//! in the same process, paired and alternating, the engine's USV epoch must take at most
+//! [`GUARD_SMALL`] / [`GUARD_FULL`] of candle's autograd epoch (the ratios that put the engine at
+//! 0.8x PyTorch's epoch, from the issue's measurement of candle against PyTorch on this machine:
+//! 0.8 x 0.052 / 0.057 and 0.8 x 0.74 / 1.03). It panics (the bench fails) when the engine is
+//! slower than that.
 use candle_core::{DType, Device};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion};
+use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use replica_mi::nn::{
     LayerSpectrum, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
     Trainer,
 };
 use replica_mi::synth::ClassificationParams;
+use replica_mi::synth::Dataset;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+/// The engine's epoch over candle's autograd epoch must not exceed these (see the module doc).
+const GUARD_SMALL: f64 = 0.73;
+const GUARD_FULL: f64 = 0.57;
+
+/// Gaussian inputs and random labels (as `examples/epoch_timing.rs`).
+fn random_data(n: usize, n_in: usize, n_out: usize, rng: &mut ChaCha8Rng) -> Dataset {
+    let x: Vec<f64> = (0..n * n_in).map(|_| rng.sample(StandardNormal)).collect();
+    let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..n_out as u32)).collect();
+    let mut y = vec![0.0; n * n_out];
+    for (i, &c) in labels.iter().enumerate() {
+        y[i * n_out + c as usize] = 1.0;
+    }
+    Dataset {
+        x,
+        y,
+        labels: Some(labels),
+        n,
+        n_in,
+        n_out,
+    }
+}
+
+/// A USV classification network of `widths` on 10 000 random samples (f32, CPU).
+fn random_setup(widths: &str) -> (Network, TensorData) {
+    let spec = NetworkSpec::parse(widths, "linear-relu-linear-relu-softmax").unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let n_out = spec.layers.last().unwrap().n_out;
+    let train = random_data(10_000, spec.n_in, n_out, &mut rng);
+    let test = random_data(100, spec.n_in, n_out, &mut rng);
+    let net = Network::new(&spec, &mut rng, DType::F32, &Device::Cpu).unwrap();
+    let data = TensorData::new(&train, &test, DType::F32, &Device::Cpu).unwrap();
+    (net, data)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
 
 /// The network, its trainer after two epochs, the recorder after epochs 0 and 1, and the spectra
 /// at epoch 2.
@@ -110,8 +160,67 @@ fn bench_training(c: &mut Criterion) {
     g.bench_function("test_eval_n10000", |b| {
         b.iter(|| black_box(trainer.evaluate_test().unwrap()))
     });
+    let (net, data) = random_setup("500-1000-500-250-100-2");
+    for fuse in [true, false] {
+        let cfg = TrainConfig::classification()
+            .seed(3)
+            .quiet(true)
+            .fuse_linear(fuse);
+        let mut t = Trainer::new(&net, &data, &cfg).unwrap();
+        let name = if fuse {
+            "epoch_sgd_500-1000-500-250-100-2_n10000_b100"
+        } else {
+            "epoch_sgd_500-1000-500-250-100-2_n10000_b100_unfused"
+        };
+        g.bench_function(name, |b| b.iter(|| black_box(t.epoch().unwrap())));
+    }
     g.finish();
 }
 
-criterion_group!(benches, bench_training);
+/// The guard of issue 16 (see the module doc): 5 alternating pairs of one engine epoch and one
+/// autograd epoch per scale, after one warm-up epoch each; the ratio of the medians must not
+/// exceed the limit.
+fn engine_vs_autograd(_c: &mut Criterion) {
+    for (widths, limit) in [
+        ("100-200-100-50-20-2", GUARD_SMALL),
+        ("500-1000-500-250-100-2", GUARD_FULL),
+    ] {
+        let (net_a, data) = random_setup(widths);
+        let (net_b, _) = random_setup(widths);
+        let cfg = TrainConfig::classification().seed(3).quiet(true);
+        let mut engine = Trainer::new(&net_a, &data, &cfg).unwrap();
+        let mut autograd = Trainer::new_autograd(&net_b, &data, &cfg).unwrap();
+        assert_eq!(engine.engine_name(), "cpu-engine");
+        let time = |t: &mut Trainer<'_>| {
+            let t0 = Instant::now();
+            black_box(t.epoch().unwrap());
+            t0.elapsed().as_secs_f64()
+        };
+        time(&mut engine);
+        time(&mut autograd);
+        let (mut te, mut ta) = (Vec::new(), Vec::new());
+        for pair in 0..5 {
+            if pair % 2 == 0 {
+                te.push(time(&mut engine));
+                ta.push(time(&mut autograd));
+            } else {
+                ta.push(time(&mut autograd));
+                te.push(time(&mut engine));
+            }
+        }
+        let (e, a) = (median(te), median(ta));
+        let ratio = e / a;
+        eprintln!(
+            "engine_vs_autograd {widths}: engine {e:.4} s, autograd {a:.4} s per epoch, ratio \
+             {ratio:.3} (limit {limit})"
+        );
+        assert!(
+            ratio <= limit,
+            "{widths}: the CPU engine's epoch is {ratio:.3} of candle's autograd epoch, over the \
+             limit {limit} (issue 16)"
+        );
+    }
+}
+
+criterion_group!(benches, bench_training, engine_vs_autograd);
 criterion_main!(benches);

@@ -250,6 +250,14 @@ impl UsvLayer {
     pub fn var(&self) -> &Var {
         &self.s
     }
+    /// The frozen `V_k` (`n_in x k`).
+    pub fn v_k(&self) -> &Tensor {
+        &self.v_k
+    }
+    /// The frozen `U_k^T` (`k x n_out`).
+    pub fn u_k_t(&self) -> &Tensor {
+        &self.u_k_t
+    }
 
     /// Pre-activation `x W^T = ((x V_k) * s) U_k^T`.
     pub fn linear(&self, x: &Tensor) -> candle_core::Result<Tensor> {

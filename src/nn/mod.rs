@@ -20,6 +20,7 @@
 //! estimates.
 
 pub mod device;
+mod host;
 pub mod layer;
 pub mod mi;
 pub mod network;

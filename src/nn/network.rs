@@ -175,6 +175,24 @@ impl NetworkSpec {
     }
 }
 
+/// A borrowed view of a layer's sizes, tensors and variable (for the CPU training engine).
+pub(crate) enum NetLayerRef<'a> {
+    Usv {
+        n_in: usize,
+        n_out: usize,
+        act: Act,
+        v_k: &'a Tensor,
+        u_k_t: &'a Tensor,
+        s: &'a Var,
+    },
+    Dense {
+        n_in: usize,
+        n_out: usize,
+        act: Act,
+        w_t: &'a Var,
+    },
+}
+
 /// A built layer.
 #[derive(Clone, Debug)]
 pub enum NetLayer {
@@ -206,6 +224,24 @@ impl NetLayer {
         match self {
             NetLayer::Usv(l) => l.weight(),
             NetLayer::Dense(l) => l.weight(),
+        }
+    }
+    pub(crate) fn parts(&self) -> NetLayerRef<'_> {
+        match self {
+            NetLayer::Usv(l) => NetLayerRef::Usv {
+                n_in: l.n_in(),
+                n_out: l.n_out(),
+                act: l.act(),
+                v_k: l.v_k(),
+                u_k_t: l.u_k_t(),
+                s: l.var(),
+            },
+            NetLayer::Dense(l) => NetLayerRef::Dense {
+                n_in: l.n_in(),
+                n_out: l.n_out(),
+                act: l.act(),
+                w_t: l.var(),
+            },
         }
     }
 }

@@ -12,10 +12,12 @@
 //!
 //! The epoch's train loss is the mean of its minibatch losses (each minibatch counts once); the
 //! train accuracy is accumulated over the same minibatches. Test loss and accuracy are computed on
-//! the whole test set at the end of the epoch (in chunks, averaged per sample). Before the first
+//! the whole test set at the end of the epoch (in chunks, averaged per sample), every
+//! [`TrainConfig::test_every`] epochs and after the last one. Before the first
 //! epoch the observer is called once with `epoch = 0` and the losses of the initial network on the
 //! full training and test sets.
 
+use super::host::{self, host_vec, HostEngine, Real};
 use super::layer::LayerSpectrum;
 use super::network::Network;
 use super::NnError;
@@ -26,6 +28,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -51,9 +54,32 @@ pub struct TrainConfig {
     pub seed: u64,
     /// No progress bar.
     pub quiet: bool,
-    /// Rows per forward pass when evaluating whole data sets.
+    /// Rows per forward pass when evaluating whole data sets (the CPU engine uses at most
+    /// [`HOST_EVAL_ROWS`] of them per pass; per-row losses do not depend on it).
     pub eval_chunk: usize,
+    /// Evaluate the test set after epoch `e` only when `e` is a multiple of `test_every`, and
+    /// always at initialisation and after the last epoch; other epochs report a NaN test loss and
+    /// no test accuracy (1: every epoch, as the figures record it).
+    #[serde(default = "one")]
+    pub test_every: usize,
+    /// CPU engine: fuse each linear USV layer with the USV layer after it (the product of their
+    /// frozen factors formed once, the linear layer's output never formed; same function and
+    /// gradient, other rounding, about half the work at the paper's widths; see
+    /// `HostEngine::new`). No effect on the autograd path.
+    #[serde(default = "yes")]
+    pub fuse_linear: bool,
 }
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The most rows the CPU engine pushes through the network at once when evaluating.
+pub const HOST_EVAL_ROWS: usize = 1024;
 
 impl TrainConfig {
     /// The paper's regression setting: 100 epochs, batch 50, lr 0.01, MSE.
@@ -66,6 +92,8 @@ impl TrainConfig {
             seed: 0,
             quiet: false,
             eval_chunk: 4096,
+            test_every: 1,
+            fuse_linear: true,
         }
     }
     /// The paper's classification setting: 100 epochs, batch 100, lr 0.01, cross-entropy.
@@ -96,6 +124,16 @@ impl TrainConfig {
         self.quiet = q;
         self
     }
+    /// See [`TrainConfig::fuse_linear`].
+    pub fn fuse_linear(mut self, on: bool) -> Self {
+        self.fuse_linear = on;
+        self
+    }
+    /// See [`TrainConfig::test_every`].
+    pub fn test_every(mut self, n: usize) -> Self {
+        self.test_every = n;
+        self
+    }
 
     /// Validate.
     pub fn check(&self) -> Result<(), NnError> {
@@ -110,6 +148,13 @@ impl TrainConfig {
             return Err(NnError::invalid(
                 "eval_chunk",
                 self.eval_chunk,
+                "must be >= 1",
+            ));
+        }
+        if self.test_every == 0 {
+            return Err(NnError::invalid(
+                "test_every",
+                self.test_every,
                 "must be >= 1",
             ));
         }
@@ -281,7 +326,9 @@ fn batch_loss(
     let l = match loss {
         Loss::Mse => {
             let out = if net.ends_in_softmax() {
-                candle_nn::ops::softmax_last_dim(&logits)?
+                // Differentiable (`softmax_last_dim` has no backward: through it the loss would
+                // not reach the parameters).
+                candle_nn::ops::softmax(&logits, D::Minus1)?
             } else {
                 logits.clone()
             };
@@ -338,19 +385,215 @@ pub fn evaluate(
     Ok((total / n as f64, labels.map(|_| correct / n as f64)))
 }
 
+/// The host copy of the data and the engine of a run on the CPU.
+struct HostState<T> {
+    engine: RefCell<HostEngine<T>>,
+    x_train: Vec<T>,
+    y_train: Vec<T>,
+    labels_train: Option<Vec<u32>>,
+    x_test: Vec<T>,
+    y_test: Vec<T>,
+    labels_test: Option<Vec<u32>>,
+    /// Targets of the current minibatch (MSE only).
+    y_batch: Vec<T>,
+    labels_batch: Vec<u32>,
+    /// Targets per row.
+    n_out: usize,
+}
+
+fn host_labels(t: Option<&Tensor>) -> candle_core::Result<Option<Vec<u32>>> {
+    t.map(|l| {
+        l.to_device(&Device::Cpu)?
+            .to_dtype(DType::U32)?
+            .to_vec1::<u32>()
+    })
+    .transpose()
+}
+
+impl<T: Real> HostState<T> {
+    fn new(net: &Network, data: &TensorData, cfg: &TrainConfig) -> Result<Self, NnError> {
+        let largest = data.n_train().max(data.n_test());
+        let cap = cfg
+            .batch_size
+            .max(cfg.eval_chunk.min(HOST_EVAL_ROWS).min(largest));
+        let n_out = data.y_train.dim(1)?;
+        Ok(HostState {
+            engine: RefCell::new(HostEngine::new(net, cap, cfg.fuse_linear)?),
+            x_train: host_vec(&data.x_train)?,
+            y_train: host_vec(&data.y_train)?,
+            labels_train: host_labels(data.labels_train.as_ref())?,
+            x_test: host_vec(&data.x_test)?,
+            y_test: host_vec(&data.y_test)?,
+            labels_test: host_labels(data.labels_test.as_ref())?,
+            y_batch: vec![T::ZERO; cfg.batch_size * n_out],
+            labels_batch: vec![0; cfg.batch_size],
+            n_out,
+        })
+    }
+
+    /// One epoch of SGD over the minibatches `perm.chunks(batch_size)` (on the rayon pool).
+    fn epoch(&mut self, perm: &[u32], cfg: &TrainConfig) -> Result<(f64, Option<f64>), NnError> {
+        on_pool(|| self.epoch_here(perm, cfg))
+    }
+
+    fn epoch_here(
+        &mut self,
+        perm: &[u32],
+        cfg: &TrainConfig,
+    ) -> Result<(f64, Option<f64>), NnError> {
+        let n_out = self.n_out;
+        let engine = self.engine.get_mut();
+        engine.load_params()?;
+        let labels = self.labels_train.as_deref();
+        let (mut loss_sum, mut correct, mut batches) = (0.0, 0usize, 0usize);
+        for idx in perm.chunks(cfg.batch_size) {
+            let m = idx.len();
+            engine.gather_input(&self.x_train, idx);
+            if cfg.loss == Loss::Mse {
+                for (r, &i) in idx.iter().enumerate() {
+                    let i = i as usize;
+                    self.y_batch[r * n_out..(r + 1) * n_out]
+                        .copy_from_slice(&self.y_train[i * n_out..(i + 1) * n_out]);
+                }
+            }
+            if let Some(l) = labels {
+                for (r, &i) in idx.iter().enumerate() {
+                    self.labels_batch[r] = l[i as usize];
+                }
+            }
+            let out = engine.step(
+                m,
+                cfg.loss,
+                &self.y_batch,
+                labels.map(|_| &self.labels_batch[..m]),
+                Some(cfg.lr),
+            )?;
+            loss_sum += out.loss_sum / m as f64;
+            correct += out.correct;
+            batches += 1;
+        }
+        engine.store_params()?;
+        Ok((
+            loss_sum / batches as f64,
+            labels.map(|_| correct as f64 / perm.len() as f64),
+        ))
+    }
+
+    /// Mean loss and accuracy on the training (`test = false`) or test set.
+    fn evaluate(&self, test: bool, loss: Loss) -> Result<(f64, Option<f64>), NnError> {
+        let (x, y, labels) = if test {
+            (&self.x_test, &self.y_test, self.labels_test.as_deref())
+        } else {
+            (&self.x_train, &self.y_train, self.labels_train.as_deref())
+        };
+        let mut guard = self.engine.borrow_mut();
+        let engine: &mut HostEngine<T> = &mut guard;
+        let n_out = self.n_out;
+        on_pool(|| host_evaluate(engine, x, y, labels, n_out, loss))
+    }
+}
+
+/// Run `f` on a worker of the rayon pool (at once if already on one): the products' `rayon::join`
+/// then hands the second block to the other worker through its queue, instead of every join
+/// from the caller's thread being injected into the pool and waited for (a wake-up per product,
+/// which made two threads slower than one).
+fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        return f();
+    }
+    let mut out = None;
+    rayon::scope(|_| out = Some(f()));
+    out.expect("the scope ran its closure")
+}
+
+/// Mean loss and accuracy of the rows of `x` (`y`, `labels`) on the engine.
+fn host_evaluate<T: Real>(
+    engine: &mut HostEngine<T>,
+    x: &[T],
+    y: &[T],
+    labels: Option<&[u32]>,
+    n_out: usize,
+    loss: Loss,
+) -> Result<(f64, Option<f64>), NnError> {
+    {
+        engine.load_params()?;
+        let n = y.len() / n_out;
+        let chunk = engine.cap();
+        let (mut total, mut correct, mut start) = (0.0, 0usize, 0);
+        while start < n {
+            let len = chunk.min(n - start);
+            engine.load_input(x, start, len);
+            let out = engine.step(
+                len,
+                loss,
+                &y[start * n_out..],
+                labels.map(|l| &l[start..start + len]),
+                None,
+            )?;
+            total += out.loss_sum;
+            correct += out.correct;
+            start += len;
+        }
+        Ok((total / n as f64, labels.map(|_| correct as f64 / n as f64)))
+    }
+}
+
+/// How a [`Trainer`] computes its steps.
+enum Engine {
+    /// candle's autograd and candle-nn's SGD (any device).
+    Autograd(SGD),
+    /// The CPU engine of [`super::host`].
+    HostF32(Box<HostState<f32>>),
+    HostF64(Box<HostState<f64>>),
+}
+
 /// The SGD state of a run: optimiser, shuffling generator, permutation buffer.
+///
+/// On the CPU (`f32` or `f64`, linear or softmax output) the steps run on the CPU engine (a
+/// hand-derived backward pass with faer's products, no gradients for the frozen USV factors,
+/// in-place updates); elsewhere through candle's autograd. Both follow the same minibatch order
+/// and formulas; [`Trainer::new_autograd`] forces the autograd path. With the CPU engine the
+/// network's variables are read at the start and written at the end of every
+/// [`Trainer::epoch`], not during it.
 pub struct Trainer<'a> {
     net: &'a Network,
     data: &'a TensorData,
     cfg: TrainConfig,
-    sgd: SGD,
+    engine: Engine,
     rng: ChaCha8Rng,
     perm: Vec<u32>,
 }
 
 impl<'a> Trainer<'a> {
-    /// Check the settings and set up SGD over every variable of `net`.
+    /// Check the settings and set up SGD over every variable of `net` (on the CPU engine where it
+    /// applies, see [`Trainer`]).
     pub fn new(net: &'a Network, data: &'a TensorData, cfg: &TrainConfig) -> Result<Self, NnError> {
+        Self::build(net, data, cfg, true)
+    }
+
+    /// As [`Trainer::new`], always through candle's autograd and candle-nn's SGD.
+    pub fn new_autograd(
+        net: &'a Network,
+        data: &'a TensorData,
+        cfg: &TrainConfig,
+    ) -> Result<Self, NnError> {
+        Self::build(net, data, cfg, false)
+    }
+
+    /// `"cpu-engine"` or `"candle-autograd"`: which path the steps take.
+    pub fn engine_name(&self) -> &'static str {
+        match self.engine {
+            Engine::Autograd(_) => "candle-autograd",
+            Engine::HostF32(_) | Engine::HostF64(_) => "cpu-engine",
+        }
+    }
+
+    fn build(
+        net: &'a Network,
+        data: &'a TensorData,
+        cfg: &TrainConfig,
+        host: bool,
+    ) -> Result<Self, NnError> {
         cfg.check()?;
         if cfg.loss == Loss::CrossEntropy && data.labels_train.is_none() {
             return Err(NnError::invalid(
@@ -372,11 +615,19 @@ impl<'a> Trainer<'a> {
                 ),
             ));
         }
+        let engine = if host && host::supports(net) {
+            match net.dtype() {
+                DType::F32 => Engine::HostF32(Box::new(HostState::new(net, data, cfg)?)),
+                _ => Engine::HostF64(Box::new(HostState::new(net, data, cfg)?)),
+            }
+        } else {
+            Engine::Autograd(SGD::new(net.vars(), cfg.lr)?)
+        };
         Ok(Trainer {
             net,
             data,
             cfg: cfg.clone(),
-            sgd: SGD::new(net.vars(), cfg.lr)?,
+            engine,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             perm: Vec::with_capacity(data.n_train()),
         })
@@ -390,6 +641,11 @@ impl<'a> Trainer<'a> {
         self.perm.clear();
         self.perm.extend(0..n_train as u32);
         self.perm.shuffle(&mut self.rng);
+        let sgd = match &mut self.engine {
+            Engine::HostF32(h) => return h.epoch(&self.perm, &self.cfg),
+            Engine::HostF64(h) => return h.epoch(&self.perm, &self.cfg),
+            Engine::Autograd(sgd) => sgd,
+        };
         let (mut loss_sum, mut correct, mut batches) = (0.0, 0.0, 0usize);
         for idx in self.perm.chunks(self.cfg.batch_size) {
             let idx =
@@ -398,7 +654,7 @@ impl<'a> Trainer<'a> {
             let yb = self.data.y_train.index_select(&idx, 0)?;
             let lb = labels.map(|l| l.index_select(&idx, 0)).transpose()?;
             let (loss, c) = batch_loss(self.net, self.cfg.loss, &xb, &yb, lb.as_ref())?;
-            self.sgd.backward_step(&loss)?;
+            sgd.backward_step(&loss)?;
             loss_sum += scalar(&loss)?;
             if let Some(c) = c {
                 correct += scalar(&c)?;
@@ -413,6 +669,11 @@ impl<'a> Trainer<'a> {
 
     /// Mean loss and accuracy on the whole training set.
     pub fn evaluate_train(&self) -> Result<(f64, Option<f64>), NnError> {
+        match &self.engine {
+            Engine::HostF32(h) => return h.evaluate(false, self.cfg.loss),
+            Engine::HostF64(h) => return h.evaluate(false, self.cfg.loss),
+            Engine::Autograd(_) => {}
+        }
         evaluate(
             self.net,
             self.cfg.loss,
@@ -425,6 +686,11 @@ impl<'a> Trainer<'a> {
 
     /// Mean loss and accuracy on the whole test set.
     pub fn evaluate_test(&self) -> Result<(f64, Option<f64>), NnError> {
+        match &self.engine {
+            Engine::HostF32(h) => return h.evaluate(true, self.cfg.loss),
+            Engine::HostF64(h) => return h.evaluate(true, self.cfg.loss),
+            Engine::Autograd(_) => {}
+        }
         evaluate(
             self.net,
             self.cfg.loss,
@@ -488,7 +754,11 @@ pub fn train<O: EpochObserver + ?Sized>(
     for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
         let (train_loss, train_accuracy) = trainer.epoch()?;
-        let (test_loss, test_accuracy) = trainer.evaluate_test()?;
+        let (test_loss, test_accuracy) = if epoch % cfg.test_every == 0 || epoch == cfg.epochs {
+            trainer.evaluate_test()?
+        } else {
+            (f64::NAN, None)
+        };
         let stats = EpochStats {
             epoch,
             train_loss,
