@@ -179,18 +179,20 @@ fn engine_threads_bit_identical() {
         ])
         .unwrap();
     for spec in [usv, mixed] {
+        // the whole run in the pool, the network's construction (SVDs of the initial weights)
+        // included
         let run = |threads: usize| {
-            let net =
-                Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(2), DType::F32, &dev).unwrap();
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let h = pool.install(|| {
+            pool.install(|| {
+                let net = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(2), DType::F32, &dev)
+                    .unwrap();
                 let cfg = TrainConfig::classification().epochs(2).seed(3).quiet(true);
-                train(&net, &td, &cfg, &mut NoObserver).unwrap()
-            });
-            (h, params(&net))
+                let h = train(&net, &td, &cfg, &mut NoObserver).unwrap();
+                (h, params(&net))
+            })
         };
         let (h1, p1) = run(1);
         let (h2, p2) = run(2);

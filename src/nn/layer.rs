@@ -8,6 +8,40 @@ use candle_core::{DType, Device, Tensor, Var};
 use faer::Mat;
 use rand::Rng;
 
+/// Thin SVD `g = U diag(s) V^T` (`U` is `m x k`, `V` is `n x k`, `k = min(m, n)`), computed on
+/// the calling thread: faer's parallel SVD sums in an order that follows the global thread count,
+/// and the initial weights of a seed must be the same bits on any number of threads.
+fn thin_svd_sequential(
+    g: &Mat<f64>,
+) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>), faer::linalg::svd::SvdError> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
+    let (m, n) = g.shape();
+    let k = m.min(n);
+    let mut u = Mat::<f64>::zeros(m, k);
+    let mut v = Mat::<f64>::zeros(n, k);
+    let mut s = faer::diag::Diag::<f64>::zeros(k);
+    let scratch = svd_scratch::<f64>(
+        m,
+        n,
+        ComputeSvdVectors::Thin,
+        ComputeSvdVectors::Thin,
+        faer::Par::Seq,
+        Default::default(),
+    );
+    svd(
+        g.as_ref(),
+        s.as_mut(),
+        Some(u.as_mut()),
+        Some(v.as_mut()),
+        faer::Par::Seq,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    )?;
+    let s = (0..k).map(|i| s[i]).collect();
+    Ok((u, s, v))
+}
+
 /// An activation of the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -213,15 +247,11 @@ impl UsvLayer {
                 "widths must be >= 1",
             ));
         }
-        let svd = g
-            .thin_svd()
+        let (u, s, v) = thin_svd_sequential(g)
             .map_err(|e| NnError::Linalg(format!("SVD of a {n_out}x{n_in} matrix: {e:?}")))?;
-        let (u, v) = (svd.U(), svd.V());
-        let s = svd.S().column_vector();
         let k = n_in.min(n_out);
         let v_k = tensor_from_fn(n_in, k, |i, j| v[(i, j)], dtype, device)?;
         let u_k_t = tensor_from_fn(k, n_out, |j, i| u[(i, j)], dtype, device)?;
-        let s: Vec<f64> = (0..k).map(|i| s[i]).collect();
         let s = Var::from_tensor(
             &Tensor::from_vec(s, k, &Device::Cpu)?
                 .to_dtype(dtype)?
