@@ -8,12 +8,13 @@ use candle_core::{DType, Device, Tensor, Var};
 use faer::Mat;
 use rand::Rng;
 
+/// `(U, s, V)` of a thin SVD.
+type ThinSvd = (Mat<f64>, Vec<f64>, Mat<f64>);
+
 /// Thin SVD `g = U diag(s) V^T` (`U` is `m x k`, `V` is `n x k`, `k = min(m, n)`), computed on
 /// the calling thread: faer's parallel SVD sums in an order that follows the global thread count,
 /// and the initial weights of a seed must be the same bits on any number of threads.
-fn thin_svd_sequential(
-    g: &Mat<f64>,
-) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>), faer::linalg::svd::SvdError> {
+fn thin_svd_sequential(g: &Mat<f64>) -> Result<ThinSvd, faer::linalg::svd::SvdError> {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
     let (m, n) = g.shape();

@@ -462,7 +462,7 @@ impl MiRecorder {
 impl EpochObserver for MiRecorder {
     fn observe(&mut self, ctx: &EpochContext<'_>) -> Result<(), NnError> {
         if ctx.stats.epoch % self.config.every == 0 {
-            self.evaluate(ctx.stats.epoch, ctx.network, ctx.spectra)?;
+            self.evaluate(ctx.stats.epoch, ctx.network, &ctx.spectra()?)?;
         }
         Ok(())
     }

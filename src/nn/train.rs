@@ -250,8 +250,14 @@ pub struct EpochContext<'a> {
     pub stats: &'a EpochStats,
     pub total_epochs: usize,
     pub network: &'a Network,
-    /// Spectra of the leading USV layers ([`Network::spectra`]).
-    pub spectra: &'a [LayerSpectrum],
+}
+
+impl EpochContext<'_> {
+    /// Spectra of the leading USV layers ([`Network::spectra`]), computed when an observer asks
+    /// (not every epoch: most observers record only some epochs).
+    pub fn spectra(&self) -> Result<Vec<LayerSpectrum>, NnError> {
+        Ok(self.network.spectra()?)
+    }
 }
 
 /// Called after every epoch (and once at initialisation with `epoch = 0`). An error stops the
@@ -295,10 +301,10 @@ impl TrainHistory {
     }
 }
 
-/// The progress bar of a run: hidden when `quiet`, when the environment variable `CI` is set, or
-/// when stderr is not a terminal.
+/// The progress bar of a run: hidden when `quiet` (the caller's decision, e.g. the figure
+/// binaries' `--quiet` or a CI environment) or when stderr is not a terminal.
 pub fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
-    if quiet || std::env::var_os("CI").is_some() || !std::io::stderr().is_terminal() {
+    if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
@@ -715,12 +721,10 @@ pub fn train<O: EpochObserver + ?Sized>(
     let mut history = TrainHistory::default();
 
     let mut report = |stats: EpochStats, observer: &mut O| -> Result<(), NnError> {
-        let spectra = net.spectra()?;
         observer.observe(&EpochContext {
             stats: &stats,
             total_epochs: cfg.epochs,
             network: net,
-            spectra: &spectra,
         })?;
         let mut msg = format!("train {:.4} test {:.4}", stats.train_loss, stats.test_loss);
         if let Some(a) = stats.test_accuracy {
