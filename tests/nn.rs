@@ -379,9 +379,16 @@ fn replica_matches_exact_during_training() {
     let td = TensorData::new(&data.train, &data.test, DType::F32, &dev).unwrap();
     let mut rec = MiRecorder::new(MiSetting::Regression, MiConfig::default()).unwrap();
     let cfg = TrainConfig::regression().epochs(3).seed(33).quiet(true);
-    train(&net, &td, &cfg, &mut rec).unwrap();
+    let history = train(&net, &td, &cfg, &mut rec).unwrap();
     assert_eq!(rec.records().len(), 4 * 3);
     assert!(rec.records().iter().all(|r| r.per == Per::Input));
+    // one stream: every epoch's statistics (as train returned them) with that epoch's records
+    assert_eq!(rec.epochs().count(), history.epochs.len());
+    for (e, stats) in rec.epochs().zip(&history.epochs) {
+        assert_eq!(e.stats, stats);
+        assert_eq!(e.layers.len(), 3, "epoch {}", stats.epoch);
+        assert!(e.layers.iter().all(|r| r.epoch == stats.epoch));
+    }
     assert!(rec
         .records()
         .iter()

@@ -299,14 +299,10 @@ pub fn run_one(
         .quiet(quiet);
     let history = train(&net, &td, &tcfg, &mut rec).map_err(nn)?;
     let mut rows = Vec::with_capacity(history.epochs.len() * STUDENT_LAYERS);
-    for r in rec.records() {
-        let stats = history
-            .epochs
-            .iter()
-            .find(|e| e.epoch == r.epoch)
-            .ok_or_else(|| {
-                ExperimentError::InvalidConfig(format!("no losses for epoch {}", r.epoch))
-            })?;
+    for (stats, r) in rec
+        .epochs()
+        .flat_map(|e| e.layers.iter().map(move |r| (e.stats, r)))
+    {
         rows.push(Fig3Row {
             seed,
             width,

@@ -305,13 +305,12 @@ pub fn run_some(
             progress.inc(1);
             Ok(())
         };
-        let history = train(&net, &td, &tcfg, &mut observer).map_err(nn)?;
-        let records = rec.into_records();
-        for stats in &history.epochs {
+        train(&net, &td, &tcfg, &mut observer).map_err(nn)?;
+        for epoch in rec.epochs() {
+            let stats = epoch.stats;
             for layer in 1..=HIDDEN_LAYERS {
-                let r = records
-                    .iter()
-                    .find(|r| r.epoch == stats.epoch && r.layer == layer);
+                // the records of one epoch, one per measured layer (at most HIDDEN_LAYERS)
+                let r = epoch.layers.iter().find(|r| r.layer == layer);
                 let ok = r.is_some_and(|r| r.converged);
                 rows.push(Fig4Row {
                     variant,

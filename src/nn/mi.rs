@@ -28,7 +28,7 @@
 
 use super::layer::{Act, LayerSpectrum};
 use super::network::Network;
-use super::train::{EpochContext, EpochObserver};
+use super::train::{EpochContext, EpochObserver, EpochStats};
 use super::NnError;
 use crate::replica::{
     solve, solve_warm, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, Prior,
@@ -220,6 +220,16 @@ pub struct MiRecorder {
     /// Last fixed point (and its secants) per measured layer.
     warm: Vec<Option<WarmStart>>,
     records: Vec<MiRecord>,
+    /// Every observed epoch: its statistics and the range of its records in `records`.
+    epochs: Vec<(EpochStats, std::ops::Range<usize>)>,
+}
+
+/// One observed epoch: its losses and accuracies, and the records of the layers measured then
+/// (none on epochs that are not recorded).
+#[derive(Clone, Copy, Debug)]
+pub struct EpochRecord<'a> {
+    pub stats: &'a EpochStats,
+    pub layers: &'a [MiRecord],
 }
 
 /// One measured layer's inputs, prepared before the (parallel) solves.
@@ -240,6 +250,7 @@ impl MiRecorder {
             config,
             warm: Vec::new(),
             records: Vec::new(),
+            epochs: Vec::new(),
         })
     }
 
@@ -255,6 +266,14 @@ impl MiRecorder {
     }
     pub fn into_records(self) -> Vec<MiRecord> {
         self.records
+    }
+    /// Every epoch the recorder observed (as an [`EpochObserver`]), in order, with its
+    /// statistics and records together: one stream, no join by epoch number.
+    pub fn epochs(&self) -> impl Iterator<Item = EpochRecord<'_>> {
+        self.epochs.iter().map(|(stats, range)| EpochRecord {
+            stats,
+            layers: &self.records[range.clone()],
+        })
     }
 
     /// The replica chain measuring layer `l` (1-based) from the spectra and activations of the
@@ -461,9 +480,12 @@ impl MiRecorder {
 
 impl EpochObserver for MiRecorder {
     fn observe(&mut self, ctx: &EpochContext<'_>) -> Result<(), NnError> {
+        let start = self.records.len();
         if ctx.stats.epoch % self.config.every == 0 {
             self.evaluate(ctx.stats.epoch, ctx.network, &ctx.spectra()?)?;
         }
+        self.epochs
+            .push((ctx.stats.clone(), start..self.records.len()));
         Ok(())
     }
     fn status(&self) -> Option<String> {

@@ -28,7 +28,7 @@ pub mod train;
 
 pub use device::device;
 pub use layer::{Act, Dense, LayerSpectrum, UsvLayer};
-pub use mi::{MiConfig, MiFailure, MiRecord, MiRecorder, MiSetting, Per};
+pub use mi::{EpochRecord, MiConfig, MiFailure, MiRecord, MiRecorder, MiSetting, Per};
 pub use network::{LayerKind, LayerSpec, NetLayer, Network, NetworkSpec};
 pub use train::{
     train, EpochContext, EpochObserver, EpochStats, Loss, NoObserver, TensorData, TrainConfig,
