@@ -178,7 +178,16 @@ fn engine_threads_bit_identical() {
             LayerKind::Dense,
         ])
         .unwrap();
-    for spec in [usv, mixed] {
+    // products of up to 100 x 600 x 400 = 24M multiply-adds: their two blocks run on two
+    // threads (from 4M), where the two smaller networks' products stay on one
+    let g_wide = ClassificationParams::new(20, 400)
+        .gamma(1.0)
+        .seed(4)
+        .generate()
+        .unwrap();
+    let td_wide = TensorData::new(&g_wide.train, &g_wide.test, DType::F32, &dev).unwrap();
+    let wide = NetworkSpec::parse("400-600-300-100-2", "relu-linear-relu-softmax").unwrap();
+    for (spec, td) in [(usv, &td), (mixed, &td), (wide, &td_wide)] {
         // the whole run in the pool, the network's construction (SVDs of the initial weights)
         // included
         let run = |threads: usize| {
@@ -190,7 +199,7 @@ fn engine_threads_bit_identical() {
                 let net = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(2), DType::F32, &dev)
                     .unwrap();
                 let cfg = TrainConfig::classification().epochs(2).seed(3).quiet(true);
-                let h = train(&net, &td, &cfg, &mut NoObserver).unwrap();
+                let h = train(&net, td, &cfg, &mut NoObserver).unwrap();
                 (h, params(&net))
             })
         };
