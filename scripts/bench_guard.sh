@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 MARGIN="${MARGIN:-0.10}"
 BASE=data/instruction_baseline.csv
 command -v valgrind >/dev/null || { echo "bench-guard: valgrind is not installed" >&2; exit 2; }
-cargo build --quiet --bin solver-panel
+# with --tests, so that features resolve as for `cargo test` and the test build is reused
+cargo build --quiet --bins --tests
 BIN="${CARGO_TARGET_DIR:-target}/debug/solver-panel"
 chains=$(tail -n +2 data/solver_budgets.csv | cut -d, -f1)
 tmp=$(mktemp)
