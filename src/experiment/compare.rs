@@ -473,35 +473,8 @@ pub fn compare_frames(
         rows_compared: 0,
         cells_compared: 0,
         numeric_columns: Vec::new(),
-        failures: Vec::new(),
+        failures: missing_columns(&pcols, &rcols, &spec.keys),
     };
-    let failures = &mut report.failures;
-    for c in &rcols {
-        if !pcols.contains(c) {
-            failures.push(Failure::MissingColumn {
-                column: c.clone(),
-                missing_from: Side::Produced,
-            });
-        }
-    }
-    for c in &pcols {
-        if !rcols.contains(c) {
-            failures.push(Failure::MissingColumn {
-                column: c.clone(),
-                missing_from: Side::Reference,
-            });
-        }
-    }
-    for k in &spec.keys {
-        for (cols, side) in [(&pcols, Side::Produced), (&rcols, Side::Reference)] {
-            if !cols.contains(k) && !failures.iter().any(|f| matches!(f, Failure::MissingColumn { column, missing_from } if column == k && *missing_from == side)) {
-                failures.push(Failure::MissingColumn {
-                    column: k.clone(),
-                    missing_from: side,
-                });
-            }
-        }
-    }
     if spec
         .keys
         .iter()
@@ -517,17 +490,9 @@ pub fn compare_frames(
 
     let p = prepare(produced, &spec.keys, &values, Side::Produced)?;
     let r = prepare(reference, &spec.keys, &values, Side::Reference)?;
-    let mut duplicated = false;
-    for (df, side) in [(&p, Side::Produced), (&r, Side::Reference)] {
-        let mut seen = HashSet::new();
-        for key in key_strings(df, &spec.keys)? {
-            if !seen.insert(key.clone()) {
-                duplicated = true;
-                report.failures.push(Failure::DuplicateKey { key, side });
-            }
-        }
-    }
-    if duplicated {
+    let duplicates = duplicate_keys(&p, &r, &spec.keys)?;
+    if !duplicates.is_empty() {
+        report.failures.extend(duplicates);
         return Ok(report);
     }
 
@@ -535,119 +500,221 @@ pub fn compare_frames(
     args.maintain_order = MaintainOrderJoin::LeftRight;
     let joined = p.join(&r, &spec.keys, &spec.keys, args, None)?;
     let keys = key_strings(&joined, &spec.keys)?;
-    let p_row = joined.column(&prefixed(Side::Produced, ROW))?.idx()?;
-    let r_row = joined.column(&prefixed(Side::Reference, ROW))?.idx()?;
-    let both: Vec<bool> = (0..joined.height())
-        .map(|i| p_row.get(i).is_some() && r_row.get(i).is_some())
-        .collect();
-    for (i, key) in keys.iter().enumerate() {
-        if p_row.get(i).is_none() {
-            report.failures.push(Failure::MissingRow {
-                key: key.clone(),
-                missing_from: Side::Produced,
-            });
-        } else if r_row.get(i).is_none() {
-            report.failures.push(Failure::MissingRow {
-                key: key.clone(),
-                missing_from: Side::Reference,
-            });
-        }
-    }
+    let both = rows_on_both_sides(&joined, &keys, &mut report.failures)?;
     report.rows_compared = both.iter().filter(|b| **b).count();
 
     for column in &values {
         let pc = joined.column(&prefixed(Side::Produced, column))?;
         let rc = joined.column(&prefixed(Side::Reference, column))?;
-        let numeric = pc.dtype().is_primitive_numeric() || rc.dtype().is_primitive_numeric();
-        if numeric {
+        let cells = Cells {
+            keys: &keys,
+            both: &both,
+            column,
+        };
+        if pc.dtype().is_primitive_numeric() || rc.dtype().is_primitive_numeric() {
             let tol = spec.tolerance_of(column);
             if tol.is_none() {
                 report.failures.push(Failure::NoTolerance {
                     column: column.clone(),
                 });
             }
-            let (pf, rf) = (pc.cast(&DataType::Float64)?, rc.cast(&DataType::Float64)?);
-            let (pf, rf) = (pf.f64()?, rf.f64()?);
-            let mut summary = ColumnSummary {
-                column: column.clone(),
-                tolerance: tol,
-                max_abs_diff: 0.0,
-                max_rel_diff: 0.0,
-            };
-            for (i, key) in keys.iter().enumerate().filter(|(i, _)| both[*i]) {
-                report.cells_compared += 1;
-                let at = |side| (key.clone(), column.clone(), side);
-                match (pf.get(i), rf.get(i)) {
-                    (None, None) => {}
-                    (None, Some(_)) | (Some(_), None) => {
-                        let (key, column, side) = at(if pf.get(i).is_none() {
-                            Side::Produced
-                        } else {
-                            Side::Reference
-                        });
-                        report.failures.push(Failure::Null { key, column, side });
-                    }
-                    (Some(a), Some(b)) => {
-                        for (v, side) in [(a, Side::Produced), (b, Side::Reference)] {
-                            if v.is_nan() {
-                                let (key, column, side) = at(side);
-                                report
-                                    .failures
-                                    .push(Failure::NotANumber { key, column, side });
-                            }
-                        }
-                        if a.is_nan() || b.is_nan() {
-                            continue;
-                        }
-                        if a.is_finite() && b.is_finite() {
-                            let d = (a - b).abs();
-                            summary.max_abs_diff = summary.max_abs_diff.max(d);
-                            let m = a.abs().max(b.abs());
-                            if m > 0.0 {
-                                summary.max_rel_diff = summary.max_rel_diff.max(d / m);
-                            }
-                        }
-                        if let Some(t) = tol {
-                            if !t.accepts(a, b) {
-                                report.failures.push(Failure::OutOfTolerance {
-                                    key: key.clone(),
-                                    column: column.clone(),
-                                    produced: a,
-                                    reference: b,
-                                    tolerance: t,
-                                });
-                            }
-                        }
-                    }
-                }
-            }
+            let summary = compare_numeric(&cells, pc, rc, tol, &mut report)?;
             report.numeric_columns.push(summary);
         } else {
-            let (ps, rs) = (pc.cast(&DataType::String)?, rc.cast(&DataType::String)?);
-            let (ps, rs) = (ps.str()?, rs.str()?);
-            for (i, key) in keys.iter().enumerate().filter(|(i, _)| both[*i]) {
-                report.cells_compared += 1;
-                match (ps.get(i), rs.get(i)) {
-                    (None, None) => {}
-                    (a, b) if a == b => {}
-                    (None, Some(_)) | (Some(_), None) => report.failures.push(Failure::Null {
-                        key: key.clone(),
-                        column: column.clone(),
-                        side: if ps.get(i).is_none() {
-                            Side::Produced
-                        } else {
-                            Side::Reference
-                        },
-                    }),
-                    (Some(a), Some(b)) => report.failures.push(Failure::TextMismatch {
-                        key: key.clone(),
-                        column: column.clone(),
-                        produced: a.to_string(),
-                        reference: b.to_string(),
-                    }),
+            compare_text(&cells, pc, rc, &mut report)?;
+        }
+    }
+    Ok(report)
+}
+
+/// Columns of either side missing from the other, and key columns missing from either (each
+/// named once).
+fn missing_columns(pcols: &[String], rcols: &[String], keys: &[String]) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    for (cols, other, missing_from) in [
+        (rcols, pcols, Side::Produced),
+        (pcols, rcols, Side::Reference),
+    ] {
+        for c in cols.iter().filter(|c| !other.contains(c)) {
+            failures.push(Failure::MissingColumn {
+                column: c.clone(),
+                missing_from,
+            });
+        }
+    }
+    for k in keys {
+        for (cols, side) in [(pcols, Side::Produced), (rcols, Side::Reference)] {
+            let named = failures.iter().any(|f| {
+                matches!(f, Failure::MissingColumn { column, missing_from } if column == k && *missing_from == side)
+            });
+            if !cols.contains(k) && !named {
+                failures.push(Failure::MissingColumn {
+                    column: k.clone(),
+                    missing_from: side,
+                });
+            }
+        }
+    }
+    failures
+}
+
+/// Keys that occur more than once on a side (rows could not be paired).
+fn duplicate_keys(
+    p: &DataFrame,
+    r: &DataFrame,
+    keys: &[String],
+) -> Result<Vec<Failure>, CompareError> {
+    let mut failures = Vec::new();
+    for (df, side) in [(p, Side::Produced), (r, Side::Reference)] {
+        let mut seen = HashSet::new();
+        for key in key_strings(df, keys)? {
+            if !seen.insert(key.clone()) {
+                failures.push(Failure::DuplicateKey { key, side });
+            }
+        }
+    }
+    Ok(failures)
+}
+
+/// Per joined row, whether both sides have it; a row missing from one side is a failure.
+fn rows_on_both_sides(
+    joined: &DataFrame,
+    keys: &[String],
+    failures: &mut Vec<Failure>,
+) -> Result<Vec<bool>, CompareError> {
+    let p_row = joined.column(&prefixed(Side::Produced, ROW))?.idx()?;
+    let r_row = joined.column(&prefixed(Side::Reference, ROW))?.idx()?;
+    let mut both = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let (in_p, in_r) = (p_row.get(i).is_some(), r_row.get(i).is_some());
+        if !in_p || !in_r {
+            failures.push(Failure::MissingRow {
+                key: key.clone(),
+                missing_from: if in_p {
+                    Side::Reference
+                } else {
+                    Side::Produced
+                },
+            });
+        }
+        both.push(in_p && in_r);
+    }
+    Ok(both)
+}
+
+/// The cells of one value column on the rows present on both sides.
+struct Cells<'a> {
+    keys: &'a [String],
+    both: &'a [bool],
+    column: &'a String,
+}
+
+impl Cells<'_> {
+    /// `(row, key)` of the rows present on both sides.
+    fn rows(&self) -> impl Iterator<Item = (usize, &String)> {
+        self.keys.iter().enumerate().filter(|(i, _)| self.both[*i])
+    }
+}
+
+/// A numeric column: nulls and NaNs on either side are failures, values outside the tolerance
+/// too; returns the largest differences seen.
+fn compare_numeric(
+    cells: &Cells<'_>,
+    pc: &Column,
+    rc: &Column,
+    tol: Option<Tolerance>,
+    report: &mut ComparisonReport,
+) -> Result<ColumnSummary, CompareError> {
+    let column = cells.column;
+    let (pf, rf) = (pc.cast(&DataType::Float64)?, rc.cast(&DataType::Float64)?);
+    let (pf, rf) = (pf.f64()?, rf.f64()?);
+    let mut summary = ColumnSummary {
+        column: column.clone(),
+        tolerance: tol,
+        max_abs_diff: 0.0,
+        max_rel_diff: 0.0,
+    };
+    for (i, key) in cells.rows() {
+        report.cells_compared += 1;
+        let at = |side| (key.clone(), column.clone(), side);
+        match (pf.get(i), rf.get(i)) {
+            (None, None) => {}
+            (None, Some(_)) | (Some(_), None) => {
+                let (key, column, side) = at(if pf.get(i).is_none() {
+                    Side::Produced
+                } else {
+                    Side::Reference
+                });
+                report.failures.push(Failure::Null { key, column, side });
+            }
+            (Some(a), Some(b)) => {
+                for (v, side) in [(a, Side::Produced), (b, Side::Reference)] {
+                    if v.is_nan() {
+                        let (key, column, side) = at(side);
+                        report
+                            .failures
+                            .push(Failure::NotANumber { key, column, side });
+                    }
+                }
+                if a.is_nan() || b.is_nan() {
+                    continue;
+                }
+                if a.is_finite() && b.is_finite() {
+                    let d = (a - b).abs();
+                    summary.max_abs_diff = summary.max_abs_diff.max(d);
+                    let m = a.abs().max(b.abs());
+                    if m > 0.0 {
+                        summary.max_rel_diff = summary.max_rel_diff.max(d / m);
+                    }
+                }
+                if let Some(t) = tol {
+                    if !t.accepts(a, b) {
+                        report.failures.push(Failure::OutOfTolerance {
+                            key: key.clone(),
+                            column: column.clone(),
+                            produced: a,
+                            reference: b,
+                            tolerance: t,
+                        });
+                    }
                 }
             }
         }
     }
-    Ok(report)
+    Ok(summary)
+}
+
+/// A text column: equal text on both sides, or both null.
+fn compare_text(
+    cells: &Cells<'_>,
+    pc: &Column,
+    rc: &Column,
+    report: &mut ComparisonReport,
+) -> Result<(), CompareError> {
+    let column = cells.column;
+    let (ps, rs) = (pc.cast(&DataType::String)?, rc.cast(&DataType::String)?);
+    let (ps, rs) = (ps.str()?, rs.str()?);
+    for (i, key) in cells.rows() {
+        report.cells_compared += 1;
+        match (ps.get(i), rs.get(i)) {
+            (None, None) => {}
+            (a, b) if a == b => {}
+            (None, Some(_)) | (Some(_), None) => report.failures.push(Failure::Null {
+                key: key.clone(),
+                column: column.clone(),
+                side: if ps.get(i).is_none() {
+                    Side::Produced
+                } else {
+                    Side::Reference
+                },
+            }),
+            (Some(a), Some(b)) => report.failures.push(Failure::TextMismatch {
+                key: key.clone(),
+                column: column.clone(),
+                produced: a.to_string(),
+                reference: b.to_string(),
+            }),
+        }
+    }
+    Ok(())
 }
