@@ -5,7 +5,7 @@
 //! `2 gamma n` samples (first half train, second half test).
 //!
 //! Student: 3 linear USV layers of width `n` and one dense output layer (4 outputs), no bias,
-//! trained with plain SGD on the MSE (learning rate 0.01, batch 50, f32 on the CPU).
+//! trained with plain SGD on the MSE (learning rate 0.01, batch 50, f32, on the device of `--device`).
 //!
 //! After every epoch (and at initialisation) [`crate::nn::MiRecorder`] measures `I(X; T_l)` for
 //! `l = 1, 2, 3` in nats per input unit (`/ n_0`), with noise `1e-5` inside the measured layer:

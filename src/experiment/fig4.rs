@@ -9,7 +9,7 @@
 //! `n_X - 2 n_X - n_X - n_X/2 - n_Y - 2` as in the paper's 500-1000-500-250-100-2), activations
 //! linear-ReLU-linear-ReLU-softmax (top row) or linear-hardtanh-linear-hardtanh-softmax (bottom
 //! row); the supplementary variant hardtanh-hardtanh-hardtanh-hardtanh-softmax has no
-//! interleaved linear layers. Plain SGD on the cross-entropy (lr 0.01, batch 100, f32, CPU).
+//! interleaved linear layers. Plain SGD on the cross-entropy (lr 0.01, batch 100, f32, on the device of `--device`).
 //!
 //! Every `mi_every` epochs (epoch 0 included) [`crate::nn::MiRecorder`] measures `I(X; T_l)`
 //! of the 4 hidden layers through the chain prior `N(0, 1)` on `Y` -> generative layer (spectrum

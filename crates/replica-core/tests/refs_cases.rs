@@ -22,17 +22,8 @@ fn all_reference_cases() {
         rows.len()
     );
     let mut opts = SolverOptions::default();
-    if let Ok(r) = std::env::var("RULE") {
-        let v: Vec<f64> = r.split(',').map(|x| x.parse().unwrap()).collect();
-        opts = opts
-            .with_rule(replica_core::replica::gauss::RuleSize {
-                per_unit: v[0],
-                min_piece: v[1] as usize,
-                far_nodes: v[2] as usize,
-                hermite: v[3] as usize,
-                far_panel: v[4],
-            })
-            .unwrap();
+    if let Some(rule) = common::rule_from_env() {
+        opts = opts.with_rule(rule).expect("a checked rule");
     }
     let only = std::env::var("CASE").ok();
     let mut failures = Vec::new();

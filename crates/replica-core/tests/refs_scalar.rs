@@ -42,15 +42,8 @@ fn all_scalar_functions() {
         Ok(k) => RuleSize::default().refined(k.parse().unwrap()),
         Err(_) => RuleSize::default(),
     };
-    if let Ok(r) = std::env::var("RULE") {
-        let v: Vec<f64> = r.split(',').map(|x| x.parse().unwrap()).collect();
-        size = RuleSize {
-            per_unit: v[0],
-            min_piece: v[1] as usize,
-            far_nodes: v[2] as usize,
-            hermite: v[3] as usize,
-            far_panel: v[4],
-        };
+    if let Some(rule) = common::rule_from_env() {
+        size = rule;
     }
     let mut ev = 0u64;
     let mut failures = Vec::new();

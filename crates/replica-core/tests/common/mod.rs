@@ -139,3 +139,30 @@ pub fn ref_spectra() -> Vec<replica_core::random_chain::NamedSpectrum> {
         })
         .collect()
 }
+
+/// The quadrature rule named by the environment variable `RULE` (`per_unit,min_piece,far_nodes,
+/// hermite,far_panel`, to rerun a reference test at another rule), checked; `None` when unset.
+pub fn rule_from_env() -> Option<replica_core::replica::gauss::RuleSize> {
+    let r = std::env::var("RULE").ok()?;
+    let v: Vec<f64> = r
+        .split(',')
+        .map(|x| {
+            x.trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("RULE={r}: {x:?} is not a number ({e})"))
+        })
+        .collect();
+    assert_eq!(
+        v.len(),
+        5,
+        "RULE={r}: expected per_unit,min_piece,far_nodes,hermite,far_panel"
+    );
+    let rule = replica_core::replica::gauss::RuleSize {
+        per_unit: v[0],
+        min_piece: v[1] as usize,
+        far_nodes: v[2] as usize,
+        hermite: v[3] as usize,
+        far_panel: v[4],
+    };
+    Some(rule.check().unwrap_or_else(|e| panic!("RULE={r}: {e}")))
+}
