@@ -23,6 +23,7 @@
 //! the run seed, so a run is reproducible on its own.
 
 use super::error::ExperimentError;
+use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
 use crate::nn::{
     train, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
@@ -242,13 +243,9 @@ pub struct Fig3ErrorRow {
     pub mean_squared_error: f64,
 }
 
-/// Seeds of one run: `(data, initial weights, minibatch order)`.
-pub fn run_seeds(seed: u64) -> (u64, u64, u64) {
-    (
-        seed,
-        seed ^ 0x5EED_0000_0000_0001,
-        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(3),
-    )
+/// Seeds of one run ([`RunSeeds`], Figure 3's tag 1 and order offset 3).
+pub fn run_seeds(seed: u64) -> RunSeeds {
+    RunSeeds::derive(seed, 1, 0, 3)
 }
 
 /// Train one student of width `width` with the run seed `seed`, recording every epoch.
@@ -259,7 +256,11 @@ pub fn run_one(
     quiet: bool,
     dev: &Device,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
-    let (data_seed, init_seed, order_seed) = run_seeds(seed);
+    let RunSeeds {
+        data: data_seed,
+        init: init_seed,
+        order: order_seed,
+    } = run_seeds(seed);
     let nn = |source: crate::nn::NnError| ExperimentError::Network {
         at: format!("fig3 run width {width} seed {seed}"),
         source,

@@ -18,6 +18,7 @@
 //! (`replica_converged = false`, empty value) and never plotted.
 
 use super::error::ExperimentError;
+use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
 use crate::nn::{
     train, Act, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
@@ -207,15 +208,10 @@ pub struct Fig4Row {
     pub replica_error: Option<String>,
 }
 
-/// Seeds of one variant's run: `(data, initial weights, minibatch order)`. The data are the same
-/// for every variant of a seed.
-pub fn run_seeds(seed: u64, variant: usize) -> (u64, u64, u64) {
-    (
-        seed,
-        (seed ^ 0x5EED_0000_0000_0004).wrapping_add(variant as u64),
-        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(7 + variant as u64),
-    )
+/// Seeds of one variant's run ([`RunSeeds`], Figure 4's tag 4, the variant added to the initial
+/// weights' seed and to the order offset 7). The data are the same for every variant of a seed.
+pub fn run_seeds(seed: u64, variant: usize) -> RunSeeds {
+    RunSeeds::derive(seed, 4, variant as u64, 7 + variant as u64)
 }
 
 impl ShardedRow for Fig4Row {
@@ -264,7 +260,7 @@ pub fn run_some(
         .noise_var(cfg.noise_var)
         .apply_noise(cfg.apply_noise)
         .gamma(cfg.gamma)
-        .seed(run_seeds(seed, 0).0)
+        .seed(run_seeds(seed, 0).data)
         .generate()
         .map_err(|e| nn(e.into()))?;
     let td = TensorData::new(&gen.train, &gen.test, DType::F32, dev).map_err(nn)?;
@@ -274,7 +270,11 @@ pub fn run_some(
         // The variant's position in the configuration, not in this call: seeds independent of
         // the shard.
         let vi = cfg.variants.iter().position(|v| *v == variant).unwrap_or(0);
-        let (_, init_seed, order_seed) = run_seeds(seed, vi);
+        let RunSeeds {
+            init: init_seed,
+            order: order_seed,
+            ..
+        } = run_seeds(seed, vi);
         let spec = NetworkSpec::parse(&cfg.widths_text(), variant.activations()).map_err(nn)?;
         let acts: Vec<Act> = spec.layers.iter().map(|l| l.act).collect();
         let net = Network::new(

@@ -22,6 +22,7 @@
 //! set) and the cross-entropy and accuracy on the test images after the epoch.
 
 use super::error::ExperimentError;
+use super::record::RunSeeds;
 use crate::data::{load_mnist_format, MnistFiles};
 use crate::nn::{
     train, Act, EpochContext, LayerKind, LayerSpec, Network, NetworkSpec, NnError, TensorData,
@@ -197,12 +198,10 @@ pub struct FigS2Row {
     pub test_accuracy: f64,
 }
 
-/// Seeds of a run: `(initial weights, minibatch order)`, shared by both networks.
-pub fn run_seeds(seed: u64) -> (u64, u64) {
-    (
-        seed ^ 0x5EED_0000_0000_0052,
-        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(52),
-    )
+/// Seeds of a run ([`RunSeeds`], Figure S2's tag 0x52 and order offset 52; the data are the
+/// files, so `data` is unused), shared by both networks.
+pub fn run_seeds(seed: u64) -> RunSeeds {
+    RunSeeds::derive(seed, 0x52, 0, 52)
 }
 
 /// The training and test sets of `cfg` from the folder `dir` (in MNIST's layout), with the files
@@ -244,7 +243,11 @@ pub fn run(
         source,
     };
     let td = TensorData::new(train_set, test_set, DType::F32, dev).map_err(nn)?;
-    let (init_seed, order_seed) = run_seeds(seed);
+    let RunSeeds {
+        init: init_seed,
+        order: order_seed,
+        ..
+    } = run_seeds(seed);
     progress.set_length(2 * (cfg.epochs as u64 + 1));
     let mut rows = Vec::new();
     for kind in [NetKind::Usv, NetKind::Dense] {

@@ -35,6 +35,6 @@ pub use compare::{
 };
 pub use error::ExperimentError;
 pub use output::FigureOutput;
-pub use record::{RunClock, RunRecord, Timestamp};
+pub use record::{RunClock, RunRecord, RunSeeds, Timestamp};
 pub use shard::{Merged, Shard, ShardArgs, ShardCommand, ShardError, ShardedRow};
 pub use table::write_csv;

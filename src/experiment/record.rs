@@ -214,3 +214,26 @@ mod tests {
         );
     }
 }
+
+/// The seeds of one training run, derived from the run's seed `s` by one rule for every figure:
+/// `data = s`, `init = (s ^ 0x5EED_0000_0000_0000 ^ tag) + extra` (the initial weights),
+/// `order = s * 0x9E3779B97F4A7C15 + order_offset` (the minibatch order), all wrapping. Each
+/// figure has its own `tag` and offsets, so the streams differ between figures and variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunSeeds {
+    pub data: u64,
+    pub init: u64,
+    pub order: u64,
+}
+
+impl RunSeeds {
+    pub fn derive(seed: u64, tag: u64, extra: u64, order_offset: u64) -> Self {
+        RunSeeds {
+            data: seed,
+            init: (seed ^ 0x5EED_0000_0000_0000 ^ tag).wrapping_add(extra),
+            order: seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(order_offset),
+        }
+    }
+}
