@@ -26,7 +26,7 @@ use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
 use crate::nn::{
-    train, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
+    train, Act, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
 };
 use crate::synth::RegressionParams;
 use candle_core::{DType, Device};
@@ -272,13 +272,11 @@ pub fn run_one(
         .seed(data_seed)
         .generate()
         .map_err(|e| nn(e.into()))?;
-    let widths = vec![width; STUDENT_LAYERS + 1]
+    let widths: Vec<usize> = vec![width; STUDENT_LAYERS + 1]
         .into_iter()
         .chain([cfg.n_out])
-        .map(|w| w.to_string())
-        .collect::<Vec<_>>()
-        .join("-");
-    let spec = NetworkSpec::parse(&widths, "linear-linear-linear-linear").map_err(nn)?;
+        .collect();
+    let spec = NetworkSpec::new(&widths, &[Act::Linear; STUDENT_LAYERS + 1]).map_err(nn)?;
     let net = Network::new(
         &spec,
         &mut ChaCha8Rng::seed_from_u64(init_seed),

@@ -46,12 +46,13 @@ pub enum Fig4Variant {
 }
 
 impl Fig4Variant {
-    /// The activations as [`NetworkSpec::parse`] reads them.
-    pub fn activations(self) -> &'static str {
+    /// The activations of the five layers, the softmax output last.
+    pub fn activations(self) -> [Act; HIDDEN_LAYERS + 1] {
+        use Act::{Hardtanh, Linear, Relu, Softmax};
         match self {
-            Fig4Variant::LinearRelu => "linear-relu-linear-relu-softmax",
-            Fig4Variant::LinearHardtanh => "linear-hardtanh-linear-hardtanh-softmax",
-            Fig4Variant::HardtanhOnly => "hardtanh-hardtanh-hardtanh-hardtanh-softmax",
+            Fig4Variant::LinearRelu => [Linear, Relu, Linear, Relu, Softmax],
+            Fig4Variant::LinearHardtanh => [Linear, Hardtanh, Linear, Hardtanh, Softmax],
+            Fig4Variant::HardtanhOnly => [Hardtanh, Hardtanh, Hardtanh, Hardtanh, Softmax],
         }
     }
     /// The name used in the CSV.
@@ -167,14 +168,6 @@ impl Fig4Config {
             .map(|i| self.variants[i])
             .collect()
     }
-
-    fn widths_text(&self) -> String {
-        self.widths
-            .iter()
-            .map(|w| w.to_string())
-            .collect::<Vec<_>>()
-            .join("-")
-    }
 }
 
 /// One hidden layer at one epoch of one variant; the field names are the CSV columns.
@@ -275,7 +268,7 @@ pub fn run_some(
             order: order_seed,
             ..
         } = run_seeds(seed, vi);
-        let spec = NetworkSpec::parse(&cfg.widths_text(), variant.activations()).map_err(nn)?;
+        let spec = NetworkSpec::new(&cfg.widths, &variant.activations()).map_err(nn)?;
         let acts: Vec<Act> = spec.layers.iter().map(|l| l.act).collect();
         let net = Network::new(
             &spec,
