@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update budgets chain-grid fmt lint clean python-test python-wheel python-deps-check python-lint
+.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update budgets chain-grid cuda-kit cuda-kit-cpu fmt lint clean python-test python-wheel python-deps-check python-lint
 
 all: test
 
@@ -144,6 +144,15 @@ N ?= 10000
 GRID_SEED ?= 1
 chain-grid:
 	$(CARGO) run --quiet --bin chain-grid -- --n $(N) --seed $(GRID_SEED) --out target/chain-grid.csv
+
+# The CUDA kit: CUDA 13.0 nvcc from PyPI, fig3/fig4 and the CUDA tests built with --features cuda
+# (release, sm_90), packed into cuda-kit/ (< 64 MiB) for a GPU machine: there, `cuda-kit/run.sh`.
+cuda-kit:
+	scripts/cuda_kit.sh
+
+# The kit's run script on this machine, CPU only (checks the kit; writes into cuda-kit-out/).
+cuda-kit-cpu:
+	cuda-kit/run.sh --cpu-only --out cuda-kit-out
 
 fmt:
 	$(CARGO) fmt --all
