@@ -29,6 +29,7 @@ fn quick_epochs_match_fig4_reference() {
     assert_eq!(lines.len(), 3, "{out}");
     let rows: Vec<Vec<&str>> = lines[1..].iter().map(|l| l.split(',').collect()).collect();
     for (i, r) in rows.iter().enumerate() {
+        let epoch = (i + 1).to_string();
         assert_eq!(
             &r[..7],
             &[
@@ -38,7 +39,7 @@ fn quick_epochs_match_fig4_reference() {
                 "20-40-20-10-5-2",
                 "2000",
                 "100",
-                &(i + 1).to_string()
+                epoch.as_str()
             ],
             "{out}"
         );
