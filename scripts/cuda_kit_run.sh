@@ -40,6 +40,20 @@ mkdir -p "$OUT_DIR" || exit 2
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cuda-kit.XXXXXX") || exit 2
 trap 'rm -rf "$WORK"' EXIT
+# The executables, unpacked first when the kit carries them xz-compressed (a kit over 64 MiB).
+BIN_DIR="$KIT/bin"
+TEST_DIR="$KIT/tests"
+if ls "$KIT"/bin/*.xz "$KIT"/tests/*.xz >/dev/null 2>&1; then
+    mkdir -p "$WORK/kit/bin" "$WORK/kit/tests"
+    for f in "$KIT"/bin/*.xz "$KIT"/tests/*.xz; do
+        dst="$WORK/kit/$(basename "$(dirname "$f")")/$(basename "$f" .xz)"
+        python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+            "$f" "$dst" || xz -dc "$f" >"$dst" || { echo "run.sh: cannot unpack $f" >&2; exit 2; }
+        chmod +x "$dst"
+    done
+    BIN_DIR="$WORK/kit/bin"
+    TEST_DIR="$WORK/kit/tests"
+fi
 SUMMARY="$OUT_DIR/summary.txt"
 LOG="$OUT_DIR/log.txt"
 ENV_TXT="$OUT_DIR/env.txt"
@@ -113,7 +127,7 @@ export LD_LIBRARY_PATH
 } >>"$ENV_TXT"
 MISSING=0
 STUBBED=0
-for exe in "$KIT"/bin/* "$KIT"/tests/*; do
+for exe in "$BIN_DIR"/* "$TEST_DIR"/*; do
     deps=$(ldd "$exe" 2>&1)
     { echo "-- $(basename "$exe")"; echo "$deps" | grep -E 'cuda|cublas|curand|nvrtc|not found'; } >>"$ENV_TXT"
     echo "$deps" | grep -q 'not found' && MISSING=1
@@ -134,7 +148,7 @@ if [ "$MODE" = gpu ] && [ -z "$GPU" ]; then
 fi
 
 # --- 2. the carried tests -----------------------------------------------------------------------------
-for t in "$KIT"/tests/*; do
+for t in "$TEST_DIR"/*; do
     name=$(basename "$t")
     if [ "$MODE" = gpu ]; then
         # Every test, the ignored CUDA twins included: they fail (never skip) without a device.
@@ -162,13 +176,13 @@ done
 if [ "$MODE" = gpu ]; then OTHER=cuda; else OTHER=cpu; fi
 [ "$MODE" = cpu-only ] && note "cpu-only: the 'cuda' side of each comparison runs on the CPU too (checks the kit, not CUDA)"
 for fig in fig3 fig4; do
-    [ -x "$KIT/bin/$fig" ] || { step "$fig" FAIL "not in the kit"; continue; }
+    [ -x "$BIN_DIR/$fig" ] || { step "$fig" FAIL "not in the kit"; continue; }
     ok=1
     for side in cpu "$OTHER"; do
         dir="$WORK/runs/$fig-$([ "$side" = cpu ] && echo cpu || echo gpu)"
         mkdir -p "$dir"
         t0=$SECONDS
-        if run 240 "$LOG" "$KIT/bin/$fig" --scale quick --quiet --device "$side" --out "$dir"; then
+        if run 240 "$LOG" "$BIN_DIR/$fig" --scale quick --quiet --device "$side" --out "$dir"; then
             step "$fig quick --device $side" ok "$((SECONDS - t0))s"
         else
             step "$fig quick --device $side" FAIL "see log.txt"
@@ -176,7 +190,7 @@ for fig in fig3 fig4; do
         fi
     done
     [ $ok = 1 ] || continue
-    if run 60 "$COMPARE_TXT" "$KIT/bin/device-compare" "$fig" \
+    if run 60 "$COMPARE_TXT" "$BIN_DIR/device-compare" "$fig" \
         --cpu "$WORK/runs/$fig-cpu/$fig.csv" --gpu "$WORK/runs/$fig-gpu/$fig.csv"; then
         step "$fig cpu vs $OTHER" ok "within tolerance (compare.txt)"
     else
@@ -188,7 +202,7 @@ done
 # --- 4. epoch times at paper scale -------------------------------------------------------------------
 timer() { # timer DEVICE EPOCHS [--no-header]
     local raw="$WORK/times-$1.out" rows="$WORK/times-$1.csv"
-    if run 240 "$raw" "$KIT/bin/epoch-timer" --scale "$TIMING_SCALE" --device "$1" --epochs "$2" \
+    if run 240 "$raw" "$BIN_DIR/epoch-timer" --scale "$TIMING_SCALE" --device "$1" --epochs "$2" \
         --no-header; then
         grep -E "^$TIMING_SCALE," "$raw" >"$rows"
         [ "${3:-}" = --no-header ] \
