@@ -67,7 +67,7 @@ START=$SECONDS
 note() { echo "$*" | tee -a "$SUMMARY"; }
 # step NAME STATUS DETAIL: one line of the summary; FAIL makes the exit status non-zero.
 step() {
-    printf '%-34s %-8s %s\n' "$1" "$2" "${3:-}" | tee -a "$SUMMARY"
+    printf '%-40s %-8s %s\n' "$1" "$2" "${3:-}" | tee -a "$SUMMARY"
     [ "$2" = FAIL ] && FAILED=1
     return 0
 }
@@ -178,14 +178,15 @@ if [ "$MODE" = gpu ]; then OTHER=cuda; else OTHER=cpu; fi
 for fig in fig3 fig4; do
     [ -x "$BIN_DIR/$fig" ] || { step "$fig" FAIL "not in the kit"; continue; }
     ok=1
-    for side in cpu "$OTHER"; do
-        dir="$WORK/runs/$fig-$([ "$side" = cpu ] && echo cpu || echo gpu)"
+    for label in cpu gpu; do
+        if [ $label = cpu ]; then side=cpu; else side=$OTHER; fi
+        dir="$WORK/runs/$fig-$label"
         mkdir -p "$dir"
         t0=$SECONDS
         if run 240 "$LOG" "$BIN_DIR/$fig" --scale quick --quiet --device "$side" --out "$dir"; then
-            step "$fig quick --device $side" ok "$((SECONDS - t0))s"
+            step "$fig quick --device $side ($label side)" ok "$((SECONDS - t0))s"
         else
-            step "$fig quick --device $side" FAIL "see log.txt"
+            step "$fig quick --device $side ($label side)" FAIL "see log.txt"
             ok=0
         fi
     done
@@ -204,7 +205,10 @@ timer() { # timer DEVICE EPOCHS [--no-header]
     local raw="$WORK/times-$1.out" rows="$WORK/times-$1.csv"
     if run 240 "$raw" "$BIN_DIR/epoch-timer" --scale "$TIMING_SCALE" --device "$1" --epochs "$2" \
         --no-header; then
-        grep -E "^$TIMING_SCALE," "$raw" >"$rows"
+        if ! grep -E "^$TIMING_SCALE," "$raw" >"$rows"; then
+            step "epoch time $TIMING_SCALE --device $1" FAIL "no timing rows (log.txt)"
+            return
+        fi
         [ "${3:-}" = --no-header ] \
             || echo "scale,device,variant,widths,n_train,batch_size,epoch,seconds,train_loss" >>"$TIMES"
         cat "$rows" >>"$TIMES"
