@@ -8,6 +8,7 @@
 #   CUDA_KIT_DIR         output folder (default <repo>/cuda-kit)
 #   CUDA_KIT_TARGET_DIR  cargo target dir of the kit build (default <repo>/target/cuda-kit-build);
 #                        kept apart from the ordinary one, so `--features cuda` never rebuilds it
+#   CUDA_KIT_PROFILE     cargo profile of the build (default cuda-kit: release at -O2, see Cargo.toml)
 #   CUDA_COMPUTE_CAP     GPU architecture of the static kernels (default 90: H100/H200)
 #   CUDA_KIT_MAX_BYTES   size limit of the kit (default 64 MiB)
 #   NICE                 niceness of the build (default 15)
@@ -87,39 +88,48 @@ export LIBRARY_PATH="$LINK/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
 export CUDAFORGE_THREADS=${CUDAFORGE_THREADS:-2}
 
 # --- 3. build -------------------------------------------------------------------------------------
+# One cargo invocation: `cargo test --no-run --test nn` builds the library, the test executable
+# and, for the integration tests, every binary of the package too, all with one feature set (a
+# separate `cargo build` would resolve the dev-dependencies' features apart and build some crates
+# twice). Profile `cuda-kit` (Cargo.toml): release at -O2, stripped, polars at -O1.
+PROFILE=${CUDA_KIT_PROFILE:-cuda-kit}
 BINS=()
 for b in $FIGURES $TOOLS; do
     if grep -q "^name = \"$b\"" Cargo.toml || [ -f "src/bin/$b.rs" ]; then BINS+=("$b"); fi
 done
-BIN_ARGS=(); for b in "${BINS[@]}"; do BIN_ARGS+=(--bin "$b"); done
 TEST_ARGS=(); for t in $TESTS; do TEST_ARGS+=(--test "$t"); done
-say "building ${BINS[*]} and tests ${TESTS} (release, --features cuda, sm_$CUDA_COMPUTE_CAP) in $CARGO_TARGET_DIR"
-nice -n "$NICE" cargo build --release --features cuda --locked "${BIN_ARGS[@]}"
-JSON="$CARGO_TARGET_DIR/cuda-kit-tests.json"
-nice -n "$NICE" cargo test --release --features cuda --locked --no-run "${TEST_ARGS[@]}" \
-    --message-format=json >"$JSON"
+say "building ${BINS[*]} and tests ${TESTS} (profile $PROFILE, --features cuda, sm_$CUDA_COMPUTE_CAP) in $CARGO_TARGET_DIR"
+JSON="$CARGO_TARGET_DIR/cuda-kit-build.json"
+nice -n "$NICE" cargo test --profile "$PROFILE" --features cuda --locked --no-run "${TEST_ARGS[@]}" \
+    --message-format=json >"$JSON" || die "the build failed (messages in $JSON)"
 BUILD_S=$((SECONDS - START))
 
 # --- 4. pack ----------------------------------------------------------------------------------------
-rm -rf "$KIT"
-mkdir -p "$KIT/bin" "$KIT/tests" "$KIT/stub"
-for b in "${BINS[@]}"; do
-    cp "$CARGO_TARGET_DIR/release/$b" "$KIT/bin/$b"
-done
-for t in $TESTS; do
-    exe=$(python3 - "$JSON" "$t" <<'PY'
+# artifact KIND NAME: the executable cargo reported for target NAME of kind bin or test.
+artifact() {
+    python3 - "$JSON" "$1" "$2" <<'PY'
 import json, sys
-path, name = sys.argv[1], sys.argv[2]
+path, kind, name = sys.argv[1:]
 for line in open(path):
     try:
         m = json.loads(line)
     except ValueError:
         continue
     if m.get("reason") == "compiler-artifact" and m.get("executable") \
-            and m["target"]["name"] == name and "test" in m["target"]["kind"]:
+            and m["target"]["name"] == name and kind in m["target"]["kind"] \
+            and m["profile"]["test"] == (kind == "test"):
         print(m["executable"])
 PY
-)
+}
+rm -rf "$KIT"
+mkdir -p "$KIT/bin" "$KIT/tests" "$KIT/stub"
+for b in "${BINS[@]}"; do
+    exe=$(artifact bin "$b")
+    [ -n "$exe" ] || die "no executable for binary $b in $JSON"
+    cp "$exe" "$KIT/bin/$b"
+done
+for t in $TESTS; do
+    exe=$(artifact test "$t")
     [ -n "$exe" ] || die "no test executable for --test $t in $JSON"
     cp "$exe" "$KIT/tests/$t"
 done
@@ -141,6 +151,7 @@ fi
     echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), $(nproc) cores"
     echo "nvcc $(nvcc --version | grep -o 'V[0-9.]*')"
     echo "compute_cap $CUDA_COMPUTE_CAP"
+    echo "cargo_profile $PROFILE"
     echo "rustc $(rustc --version)"
     echo "build_seconds $BUILD_S"
     echo "kit_bytes $BYTES"

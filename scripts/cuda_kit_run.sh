@@ -71,14 +71,16 @@ step() {
     [ "$2" = FAIL ] && FAILED=1
     return 0
 }
-# run LIMIT_S FILE CMD...: run CMD with a time limit, its output appended to FILE and log.txt.
+# run LIMIT_S FILE CMD...: run CMD with a time limit, its output appended to FILE and to log.txt
+# once it has ended (no pipe still writing when the caller reads FILE).
 run() {
-    local limit=$1 file=$2
+    local limit=$1 file=$2 tmp="$WORK/run.out"
     shift 2
-    echo "\$ $*" | tee -a "$LOG" >>"$file"
-    timeout "$limit" "$@" > >(tee -a "$LOG" >>"$file") 2>&1
+    { echo "\$ $*"; timeout "$limit" "$@" 2>&1; } >"$tmp"
     local rc=$?
-    [ $rc -eq 124 ] && echo "(stopped after ${limit}s)" | tee -a "$LOG" >>"$file"
+    [ $rc -eq 124 ] && echo "(stopped after ${limit}s)" >>"$tmp"
+    cat "$tmp" >>"$LOG"
+    [ "$file" = "$LOG" ] || cat "$tmp" >>"$file"
     return $rc
 }
 
