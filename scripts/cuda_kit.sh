@@ -2,7 +2,8 @@
 # Build the CUDA kit on a machine without a GPU: an nvcc matching the GPU machine's driver (CUDA
 # 13.0), the training figure binaries and the CUDA test executables in release with
 # `--features cuda`, stripped, packed with scripts/cuda_kit_run.sh into one folder (default
-# cuda-kit/, ignored by git) that must stay under 64 MiB. On the GPU machine: `cuda-kit/run.sh`.
+# cuda-kit/, ignored by git) that must stay under 60 MiB (64 MiB travel in all, the checkout
+# included). On the GPU machine: `cuda-kit/run.sh`.
 #
 # Environment:
 #   CUDA_KIT_DIR         output folder (default <repo>/cuda-kit)
@@ -10,8 +11,12 @@
 #                        kept apart from the ordinary one, so `--features cuda` never rebuilds it
 #   CUDA_KIT_PROFILE     cargo profile of the build (default cuda-kit: release at -O2, see Cargo.toml)
 #   CUDA_COMPUTE_CAP     GPU architecture of the static kernels (default 90: H100/H200)
-#   CUDA_KIT_MAX_BYTES   size limit of the kit (default 64 MiB)
+#   CUDA_KIT_MAX_BYTES   size limit of the kit (default 60 MiB: 64 MiB travel in all, checkout included)
 #   NICE                 niceness of the build (default 15)
+#   CUDA_KIT_NO_CUDA=1   a kit WITHOUT CUDA (no nvcc, no --features cuda, no driver stand-in):
+#                        checks the packing and `run.sh --cpu-only` in minutes, e.g. from the
+#                        tests' build: CUDA_KIT_NO_CUDA=1 CUDA_KIT_PROFILE=dev
+#                        CUDA_KIT_TARGET_DIR=target scripts/cuda_kit.sh. Never carry it to a GPU.
 set -euo pipefail
 
 # The whole script is one function, read before it runs (editing the file mid-build is then safe).
@@ -22,9 +27,11 @@ cd "$ROOT"
 KIT=${CUDA_KIT_DIR:-$ROOT/cuda-kit}
 export CARGO_TARGET_DIR=${CUDA_KIT_TARGET_DIR:-$ROOT/target/cuda-kit-build}
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
-MAX_BYTES=${CUDA_KIT_MAX_BYTES:-67108864}
+# 64 MiB is what may travel in all, the checkout (about 2 MB) included: the kit keeps 4 MiB free.
+MAX_BYTES=${CUDA_KIT_MAX_BYTES:-62914560}
 NICE=${NICE:-15}
 CUDA_SERIES=13.0
+NO_CUDA=${CUDA_KIT_NO_CUDA:-0}
 
 # What the kit carries. Figure binaries that train networks (a name is taken when Cargo.toml
 # declares it, so figures added later only need their name here), the comparison tool, and the
@@ -37,6 +44,11 @@ say() { echo "== cuda-kit: $*" >&2; }
 die() { echo "cuda-kit: error: $*" >&2; exit 1; }
 START=$SECONDS
 
+FEATURES=(--features cuda)
+if [ "$NO_CUDA" = 1 ]; then
+    FEATURES=()
+    say "CUDA_KIT_NO_CUDA=1: a kit without CUDA (checks the packing and run.sh --cpu-only only)"
+else
 # --- 1. nvcc 13.0 from PyPI (a newer nvcc may emit PTX that a 13.0 driver refuses) -------------
 command -v python3 >/dev/null || die "python3 is needed to install the CUDA toolkit from PyPI"
 SITE=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
@@ -86,6 +98,7 @@ ln -sf "$CU/lib/libcurand.so.10" "$LINK/lib/libcurand.so"
 export CUDA_HOME="$LINK"     # cudarc adds $CUDA_HOME/lib to the link search path
 export LIBRARY_PATH="$LINK/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
 export CUDAFORGE_THREADS=${CUDAFORGE_THREADS:-2}
+fi
 
 # --- 3. build -------------------------------------------------------------------------------------
 # One cargo invocation: `cargo test --no-run --test nn` builds the library, the test executable
@@ -98,9 +111,9 @@ for b in $FIGURES $TOOLS; do
     if grep -q "^name = \"$b\"" Cargo.toml || [ -f "src/bin/$b.rs" ]; then BINS+=("$b"); fi
 done
 TEST_ARGS=(); for t in $TESTS; do TEST_ARGS+=(--test "$t"); done
-say "building ${BINS[*]} and tests ${TESTS} (profile $PROFILE, --features cuda, sm_$CUDA_COMPUTE_CAP) in $CARGO_TARGET_DIR"
+say "building ${BINS[*]} and tests ${TESTS} (profile $PROFILE, ${FEATURES[*]:-no CUDA}, sm_$CUDA_COMPUTE_CAP) in $CARGO_TARGET_DIR"
 JSON="$CARGO_TARGET_DIR/cuda-kit-build.json"
-nice -n "$NICE" cargo test --profile "$PROFILE" --features cuda --locked --no-run "${TEST_ARGS[@]}" \
+nice -n "$NICE" cargo test --profile "$PROFILE" ${FEATURES[@]+"${FEATURES[@]}"} --locked --no-run "${TEST_ARGS[@]}" \
     --message-format=json >"$JSON" || die "the build failed (messages in $JSON)"
 BUILD_S=$((SECONDS - START))
 
@@ -134,7 +147,7 @@ for t in $TESTS; do
     cp "$exe" "$KIT/tests/$t"
 done
 strip "$KIT"/bin/* "$KIT"/tests/*
-cp "$LINK/lib/libcuda.so" "$KIT/stub/libcuda.so.1"
+[ "$NO_CUDA" = 1 ] || cp "$LINK/lib/libcuda.so" "$KIT/stub/libcuda.so.1"
 cp scripts/cuda_kit_run.sh "$KIT/run.sh"
 chmod +x "$KIT/run.sh"
 BYTES=$(du -sb "$KIT" | cut -f1)
@@ -149,7 +162,11 @@ fi
 {
     echo "commit $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (uncommitted changes)')"
     echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), $(nproc) cores"
-    echo "nvcc $(nvcc --version | grep -o 'V[0-9.]*')"
+    if [ "$NO_CUDA" = 1 ]; then
+        echo "NO CUDA: built without --features cuda (CUDA_KIT_NO_CUDA=1), for run.sh --cpu-only only"
+    else
+        echo "nvcc $(nvcc --version | grep -o 'V[0-9.]*')"
+    fi
     echo "compute_cap $CUDA_COMPUTE_CAP"
     echo "cargo_profile $PROFILE"
     echo "rustc $(rustc --version)"

@@ -226,6 +226,13 @@ else
     timer cpu "$CPU_EPOCHS"
 fi
 
+# At most 8 files may come back from the GPU machine: say how many this run left in $OUT.
+NFILES=$(find "$OUT_DIR" -type f | wc -l)
+if [ "$NFILES" -le 8 ]; then
+    step "files in \$OUT" ok "$NFILES (at most 8)"
+else
+    step "files in \$OUT" FAIL "$NFILES, over 8 ($OUT_DIR held other files?)"
+fi
 note "total ${SECONDS}s"
 if [ $FAILED = 0 ]; then note "result: PASS ($MODE)"; else note "result: FAIL ($MODE)"; fi
 exit $FAILED
