@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid fmt lint clean python-test python-wheel python-deps-check python-lint
+.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid cuda-kit cuda-kit-cpu cuda-kit-check fmt lint clean python-test python-wheel python-deps-check python-lint
 
 all: test
 
@@ -148,6 +148,26 @@ N ?= 10000
 GRID_SEED ?= 1
 chain-grid:
 	$(CARGO) run --quiet --bin chain-grid -- --n $(N) --seed $(GRID_SEED) --out target/chain-grid.csv
+
+# The CUDA kit: CUDA 13.0 nvcc from PyPI, fig3/fig4 and the CUDA tests built with --features cuda
+# (profile cuda-kit: release at -O2, stripped; sm_90), packed into cuda-kit/ (< 60 MiB) for a GPU
+# machine: there, `cuda-kit/run.sh`. CUDA_KIT_TARGET_DIR: its target dir (default target/cuda-kit-build).
+cuda-kit:
+	scripts/cuda_kit.sh
+
+# The kit's run script on this machine, CPU only (checks the kit; writes into cuda-kit-out/).
+cuda-kit-cpu:
+	rm -rf cuda-kit-out
+	cuda-kit/run.sh --cpu-only --out cuda-kit-out
+
+# Minutes instead of the CUDA build's hour: a kit WITHOUT CUDA packed from the tests' build (dev
+# profile) into target/cuda-kit-nocuda/, then its run.sh --cpu-only (checks packing and run.sh).
+cuda-kit-check:
+	$(CARGO) test --no-run --test nn
+	CUDA_KIT_NO_CUDA=1 CUDA_KIT_PROFILE=dev CUDA_KIT_TARGET_DIR=$${CARGO_TARGET_DIR:-target} \
+		CUDA_KIT_DIR=target/cuda-kit-nocuda scripts/cuda_kit.sh
+	rm -rf target/cuda-kit-nocuda-out
+	target/cuda-kit-nocuda/run.sh --cpu-only --timing-scale default --out target/cuda-kit-nocuda-out
 
 fmt:
 	$(CARGO) fmt --all

@@ -525,3 +525,56 @@ fn synthetic_data_statistics() {
         }
     }
 }
+
+/// The same training on the CPU and on GPU 0 (data, weights and minibatch order drawn on the
+/// host from the same seeds) gives the same losses and accuracies up to float32 rounding, within
+/// the cross-device tolerances of `replica_mi::experiment::cross_device` (reasons stated there).
+/// Ignored by default; fails, never skips, without a device (see `test_device!`).
+#[test]
+#[ignore = "needs a CUDA device: --features cuda, then -- --ignored cuda"]
+fn training_matches_cpu_cuda() {
+    use replica_mi::experiment::cross_device::{ACCURACY, LOSS};
+    let gpu = cuda_device();
+    let data = ClassificationParams::new(5, 20)
+        .gamma(20.0)
+        .seed(31)
+        .generate()
+        .unwrap();
+    let spec = NetworkSpec::parse("20-40-20-10-5-2", "linear-relu-linear-relu-softmax").unwrap();
+    let history = |dev: &Device| {
+        let net = Network::new(&spec, &mut rng(32), DType::F32, dev).unwrap();
+        let td = TensorData::new(&data.train, &data.test, DType::F32, dev).unwrap();
+        let cfg = TrainConfig::classification()
+            .epochs(8)
+            .batch_size(20)
+            .lr(0.05)
+            .seed(33)
+            .quiet(true);
+        train(&net, &td, &cfg, &mut NoObserver).unwrap()
+    };
+    let (cpu, cuda) = (history(&Device::Cpu), history(&gpu));
+    assert_eq!(cpu.epochs.len(), cuda.epochs.len());
+    for (c, g) in cpu.epochs.iter().zip(&cuda.epochs) {
+        eprintln!(
+            "epoch {}: train loss cpu {} cuda {} | test loss cpu {} cuda {}",
+            c.epoch, c.train_loss, g.train_loss, c.test_loss, g.test_loss
+        );
+        assert!(
+            LOSS.accepts(g.train_loss, c.train_loss),
+            "cpu {c:?}\ncuda {g:?}"
+        );
+        assert!(
+            LOSS.accepts(g.test_loss, c.test_loss),
+            "cpu {c:?}\ncuda {g:?}"
+        );
+        let acc =
+            |s: &replica_mi::nn::EpochStats| (s.train_accuracy.unwrap(), s.test_accuracy.unwrap());
+        let ((ca, ct), (ga, gt)) = (acc(c), acc(g));
+        assert!(
+            ACCURACY.accepts(ga, ca) && ACCURACY.accepts(gt, ct),
+            "cpu {c:?}\ncuda {g:?}"
+        );
+    }
+    // The run trains (so the agreement is not that of two idle networks).
+    assert!(cpu.epochs.last().unwrap().train_loss < cpu.epochs[0].train_loss);
+}

@@ -9,6 +9,8 @@
 //!   merge of their outputs (`<figure> merge DIR`);
 //! * [`compare`]: a produced CSV against its reference in `data/reference/` (polars), with a
 //!   typed report;
+//! * [`cross_device`]: one training figure run on the CPU and on CUDA, compared with stated
+//!   float32 tolerances;
 //! * [`fig2`]: Figure 2 and S1 of the paper (entropy and mutual information of random 2-layer
 //!   networks vs the weight scale); [`fig3`], [`fig4`]; [`figs2`]: Figure S2 (USV against dense
 //!   layers on an MNIST-format data set).
@@ -18,6 +20,7 @@
 
 pub mod cli;
 pub mod compare;
+pub mod cross_device;
 pub mod error;
 pub mod fig2;
 pub mod fig3;
@@ -33,6 +36,7 @@ pub use cli::{device_label, progress_bar, CommonArgs, Scale, TrainingArgs};
 pub use compare::{
     compare_csv, compare_frames, CompareSpec, ComparisonReport, Failure, Side, Tolerance,
 };
+pub use cross_device::TrainingFigure;
 pub use error::ExperimentError;
 pub use output::FigureOutput;
 pub use record::{RunClock, RunRecord, RunSeeds, Timestamp};
