@@ -49,7 +49,8 @@ fn main() -> Result<()> {
     let cfg = Fig4Config::for_scale(args.scale);
     cfg.validate()?;
     let variant = cfg.variants[0];
-    let (data_seed, init_seed, order_seed) = run_seeds(args.seed, 0);
+    let seeds = run_seeds(args.seed, 0);
+    let (data_seed, init_seed, order_seed) = (seeds.data, seeds.init, seeds.order);
     let gen = ClassificationParams::new(cfg.n_latent, cfg.n_x)
         .noise_var(cfg.noise_var)
         .apply_noise(cfg.apply_noise)
@@ -58,13 +59,14 @@ fn main() -> Result<()> {
         .generate()
         .context("generating the data")?;
     let td = TensorData::new(&gen.train, &gen.test, DType::F32, &dev)?;
+    let spec = NetworkSpec::new(&cfg.widths, &variant.activations())?;
+    // the widths as the CSV writes them (a label, not parsed back)
     let widths = cfg
         .widths
         .iter()
         .map(|w| w.to_string())
         .collect::<Vec<_>>()
         .join("-");
-    let spec = NetworkSpec::parse(&widths, variant.activations())?;
     let net = Network::new(
         &spec,
         &mut ChaCha8Rng::seed_from_u64(init_seed),
