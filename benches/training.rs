@@ -21,10 +21,8 @@
 use candle_core::{DType, Device};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion};
-use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use replica_mi::nn::{
     LayerSpectrum, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
     Trainer,
@@ -38,31 +36,13 @@ use std::time::{Duration, Instant};
 const GUARD_SMALL: f64 = 0.73;
 const GUARD_FULL: f64 = 0.57;
 
-/// Gaussian inputs and random labels (as `examples/epoch_timing.rs`).
-fn random_data(n: usize, n_in: usize, n_out: usize, rng: &mut ChaCha8Rng) -> Dataset {
-    let x: Vec<f64> = (0..n * n_in).map(|_| rng.sample(StandardNormal)).collect();
-    let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..n_out as u32)).collect();
-    let mut y = vec![0.0; n * n_out];
-    for (i, &c) in labels.iter().enumerate() {
-        y[i * n_out + c as usize] = 1.0;
-    }
-    Dataset {
-        x,
-        y,
-        labels: Some(labels),
-        n,
-        n_in,
-        n_out,
-    }
-}
-
 /// A USV classification network of `widths` on 10 000 random samples (f32, CPU).
 fn random_setup(widths: &str) -> (Network, TensorData) {
     let spec = NetworkSpec::parse(widths, "linear-relu-linear-relu-softmax").unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let n_out = spec.layers.last().unwrap().n_out;
-    let train = random_data(10_000, spec.n_in, n_out, &mut rng);
-    let test = random_data(100, spec.n_in, n_out, &mut rng);
+    let train = Dataset::random_classification(10_000, spec.n_in, n_out, &mut rng);
+    let test = Dataset::random_classification(100, spec.n_in, n_out, &mut rng);
     let net = Network::new(&spec, &mut rng, DType::F32, &Device::Cpu).unwrap();
     let data = TensorData::new(&train, &test, DType::F32, &Device::Cpu).unwrap();
     (net, data)

@@ -10,9 +10,8 @@
 use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use clap::Parser;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use replica_mi::nn::{LayerKind, Network, NetworkSpec, TensorData, TrainConfig, Trainer};
 use replica_mi::synth::Dataset;
 use std::time::Instant;
@@ -44,23 +43,6 @@ struct Args {
     seed: u64,
 }
 
-fn data(n: usize, n_in: usize, n_out: usize, rng: &mut ChaCha8Rng) -> Dataset {
-    let x: Vec<f64> = (0..n * n_in).map(|_| rng.sample(StandardNormal)).collect();
-    let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..n_out as u32)).collect();
-    let mut y = vec![0.0; n * n_out];
-    for (i, &c) in labels.iter().enumerate() {
-        y[i * n_out + c as usize] = 1.0;
-    }
-    Dataset {
-        x,
-        y,
-        labels: Some(labels),
-        n,
-        n_in,
-        n_out,
-    }
-}
-
 fn main() -> Result<()> {
     let a = Args::parse();
     let mut spec = NetworkSpec::parse(&a.widths, &a.acts)?;
@@ -74,8 +56,8 @@ fn main() -> Result<()> {
     }
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let n_out = spec.layers.last().map_or(0, |l| l.n_out);
-    let train = data(a.samples, spec.n_in, n_out, &mut rng);
-    let test = data(a.batch, spec.n_in, n_out, &mut rng);
+    let train = Dataset::random_classification(a.samples, spec.n_in, n_out, &mut rng);
+    let test = Dataset::random_classification(a.batch, spec.n_in, n_out, &mut rng);
     let dev = Device::Cpu;
     let net = Network::new(&spec, &mut rng, DType::F32, &dev)?;
     let td = TensorData::new(&train, &test, DType::F32, &dev)?;

@@ -80,6 +80,28 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// `n` samples with i.i.d. `N(0, 1)` inputs and labels uniform among `n_out` classes, drawn
+    /// from `rng` (inputs first, then labels), one-hot targets: the workload of the training
+    /// benchmarks, where only the shapes matter.
+    pub fn random_classification(n: usize, n_in: usize, n_out: usize, rng: &mut impl Rng) -> Self {
+        let x: Vec<f64> = (0..n * n_in).map(|_| rng.sample(StandardNormal)).collect();
+        let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..n_out as u32)).collect();
+        let mut y = vec![0.0; n * n_out];
+        for (i, &c) in labels.iter().enumerate() {
+            y[i * n_out + c as usize] = 1.0;
+        }
+        Dataset {
+            x,
+            y,
+            labels: Some(labels),
+            n,
+            n_in,
+            n_out,
+        }
+    }
+}
+
+impl Dataset {
     /// Row `i` of the inputs.
     pub fn x_row(&self, i: usize) -> &[f64] {
         &self.x[i * self.n_in..(i + 1) * self.n_in]
