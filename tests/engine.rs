@@ -222,6 +222,92 @@ fn engine_threads_bit_identical() {
     }
 }
 
+/// The two lanes of a step (rows `[0, m/2)` and `[m/2, m)` on two threads, from 32 rows) give the
+/// bits of one lane on one thread, for every loss (cross-entropy, MSE through a softmax, MSE on a
+/// linear output), USV and dense layers, fused or not, with an odd minibatch (47 rows: lanes of 23
+/// and 24) and a short last minibatch (the data sets' sizes are not multiples of 47).
+#[test]
+fn engine_lanes_bit_identical() {
+    let dense4: &[LayerKind] = &[
+        LayerKind::Dense,
+        LayerKind::Usv,
+        LayerKind::Dense,
+        LayerKind::Dense,
+    ];
+    let cases = [
+        Case {
+            widths: "20-30-12-8-2",
+            acts: "linear-relu-hardtanh-softmax",
+            kinds: None,
+            classification: true,
+            mse: false,
+        },
+        Case {
+            widths: "20-14-25-9-2",
+            acts: "hardtanh-relu-linear-softmax",
+            kinds: Some(dense4),
+            classification: true,
+            mse: true,
+        },
+        Case {
+            widths: "15-15-15-15-3",
+            acts: "linear-linear-relu-linear",
+            kinds: None,
+            classification: false,
+            mse: true,
+        },
+    ];
+    let dev = Device::Cpu;
+    for (c, fuse) in cases.iter().flat_map(|c| [(c, true), (c, false)]) {
+        let (tr, te) = data(c);
+        assert_ne!(tr.n % 47, 0, "{}: want a short last minibatch", c.widths);
+        let mut spec = NetworkSpec::parse(c.widths, c.acts).unwrap();
+        if let Some(k) = c.kinds {
+            spec = spec.with_kinds(k).unwrap();
+        }
+        let td = TensorData::new(&tr, &te, DType::F32, &dev).unwrap();
+        let run = |threads: usize| {
+            let net =
+                Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(7), DType::F32, &dev).unwrap();
+            let base = if c.classification {
+                TrainConfig::classification()
+            } else {
+                TrainConfig::regression()
+            };
+            let mut cfg = base
+                .batch_size(47)
+                .epochs(2)
+                .lr(0.05)
+                .seed(9)
+                .quiet(true)
+                .fuse_linear(fuse);
+            if c.mse {
+                cfg.loss = replica_mi::nn::Loss::Mse;
+            }
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let h = pool.install(|| train(&net, &td, &cfg, &mut NoObserver).unwrap());
+            (h, params(&net))
+        };
+        let ((h1, p1), (h2, p2)) = (run(1), run(2));
+        for (a, b) in h1.epochs.iter().zip(&h2.epochs) {
+            let what = format!("{} fuse={fuse}: {a:?} vs {b:?}", c.widths);
+            assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits(), "{what}");
+            assert_eq!(a.test_loss.to_bits(), b.test_loss.to_bits(), "{what}");
+            assert_eq!(a.test_accuracy, b.test_accuracy, "{what}");
+        }
+        for (a, b) in p1.iter().zip(&p2) {
+            assert!(
+                a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{} fuse={fuse}: parameters differ",
+                c.widths
+            );
+        }
+    }
+}
+
 /// `test_every = 3` over 7 epochs: the test set is evaluated at 0, 3, 6 and 7 (the last), the
 /// other epochs report NaN and no accuracy; the training itself is unchanged (same train losses,
 /// bit for bit, as with `test_every = 1`).

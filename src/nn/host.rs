@@ -26,9 +26,12 @@
 //! * Fusion (optional, on by default): a linear USV layer followed by a USV layer skips its `z`;
 //!   see [`HostEngine::new`].
 //!
-//! Every loop runs in a fixed order and every product is cut into column blocks by its shape
-//! alone, each block one sequential faer call (see `mm`), so a seed gives the same bits on one
-//! machine, and the same for 1 or 2 threads (a test checks it).
+//! Threads: with two or more, a step runs its rows in two lanes, one per thread (forward, loss
+//! and backward are row by row; see [`HostEngine::step`]), and the parameter gradients (sums
+//! over the rows) after both, over all rows in order. Every loop runs in a fixed order and every
+//! product is cut into column blocks by the whole minibatch's shape alone, each block one
+//! sequential faer call (see `mm`), so a seed gives the same bits on one machine, for 1 or 2
+//! threads (a test checks it).
 
 use super::layer::Act;
 use super::network::NetLayerRef;
@@ -99,13 +102,16 @@ const SPLIT_MACS: usize = 1 << 18;
 
 /// The two blocks of a cut product run on two threads only from this many multiply-adds: below
 /// it, handing a block to the other worker costs more than the block (at 100-200-100-50-20-2,
-/// whose products have at most 2e6, two threads took 0.028 s per epoch against 0.025 s on one).
-/// The blocks are the same either way, so the result does not change.
+/// whose products have at most 2e6, per-product hand-offs took 0.028 s per epoch against 0.025 s
+/// on one thread). The blocks are the same either way, so the result does not change. (Inside
+/// the two lanes of a step every product runs on its lane's thread; this applies to the steps of
+/// fewer than [`LANE_MIN_ROWS`] rows and to the dense layers' weight updates.)
 const PARALLEL_MACS: usize = 1 << 22;
 
 /// `dst (m x n) = alpha a b` (`Accum::Replace`) or `dst += alpha a b`.
 ///
-/// Products of at least [`SPLIT_MACS`] multiply-adds are cut into two column blocks of `dst`
+/// Products of at least [`SPLIT_MACS`] multiply-adds, counted as if `dst` had `cut_rows` rows
+/// (a lane's product is cut as the whole minibatch's would be), are cut into two column blocks of `dst`
 /// (the second starting at a multiple of 16 columns), each computed by faer on one thread; with
 /// more than one rayon thread the two blocks run in parallel (`rayon::join`), with one they run
 /// one after the other. The cut depends on the shapes only, so every output element comes from
@@ -122,8 +128,9 @@ fn mm<T: Real>(
     b: MatRef<'_, T>,
     alpha: T,
     threads: usize,
+    cut_rows: usize,
 ) {
-    let (m, n, k) = (dst.nrows(), dst.ncols(), a.ncols());
+    let (m, n, k) = (cut_rows, dst.ncols(), a.ncols());
     let half = (n / 2).div_ceil(16) * 16;
     if m * n * k < SPLIT_MACS || half == 0 || half >= n {
         matmul(dst, accum, a, b, alpha, Par::Seq);
@@ -164,19 +171,13 @@ fn transposed<T: Copy>(m: &[T], r: usize, c: usize) -> Vec<T> {
         .collect()
 }
 
-/// One layer's parameters and buffers.
+/// One layer's parameters (its per-row buffers are in [`RowBufs`]).
 struct HostLayer<T> {
     n_in: usize,
     n_out: usize,
     act: Act,
     kind: Kind<T>,
     var: Var,
-    /// Pre-activation `z`, `cap x n_out`; on the way back it holds `dL/dz`.
-    z: Vec<T>,
-    /// `phi(z)` (`cap x n_out`), empty for a linear layer and the last layer (which use `z`).
-    h: Vec<T>,
-    /// `dL/dh` of this layer's output, `cap x n_out` (written by the next layer's backward).
-    g: Vec<T>,
 }
 
 // One per layer, a handful per network: the size of the variants does not matter.
@@ -193,10 +194,6 @@ enum Kind<T> {
         vt: Vec<T>,
         u: Vec<T>,
         s: Vec<T>,
-        /// `x V_k`, `cap x k`.
-        a: Vec<T>,
-        /// `(x V_k) * s` on the way forward, `g_z U_k` on the way back, `cap x k`.
-        b: Vec<T>,
         /// `dL/ds`.
         ds: Vec<T>,
         /// For a linear layer followed by a USV layer (with fusion on): `M = U_k^T V'_k`
@@ -210,6 +207,117 @@ enum Kind<T> {
     },
 }
 
+impl<T> Kind<T> {
+    /// The rank `k` of a USV layer, 0 for a dense one (no `a`, `b` buffers).
+    fn rank(&self) -> usize {
+        match self {
+            Kind::Usv { k, .. } => *k,
+            Kind::Dense { .. } => 0,
+        }
+    }
+
+    fn is_fused(&self) -> bool {
+        matches!(self, Kind::Usv { fused: Some(_), .. })
+    }
+}
+
+/// One layer's per-row buffers, row-major over the minibatch: row `r` of every buffer depends on
+/// row `r` of the input only, which is what lets [`HostEngine::step`] run the rows in two lanes.
+struct RowBufs<T> {
+    /// Pre-activation `z`, `cap x n_out`; the last layer's holds `dL/dz` after the loss.
+    z: Vec<T>,
+    /// `phi(z)` (`cap x n_out`), empty for a linear layer and the last layer (which use `z`).
+    h: Vec<T>,
+    /// `dL/dh` of this layer's output (written by the next layer's backward), then `dL/dz` in
+    /// place; `cap x n_out`, empty for the last layer.
+    g: Vec<T>,
+    /// USV: `x V_k`, `cap x k` (empty for a dense layer).
+    a: Vec<T>,
+    /// USV: `(x V_k) * s` on the way forward, `g_b = g_z U_k` on the way back, `cap x k`.
+    b: Vec<T>,
+    /// USV with a previous layer: `g_b * s`, `cap x k` (`b` keeps `g_b` for `dL/ds`).
+    bs: Vec<T>,
+}
+
+/// Rows of one layer's [`RowBufs`], mutably.
+struct RowsMut<'a, T> {
+    z: &'a mut [T],
+    h: &'a mut [T],
+    g: &'a mut [T],
+    a: &'a mut [T],
+    b: &'a mut [T],
+    bs: &'a mut [T],
+}
+
+/// `s` cut after `at` elements (an empty buffer stays empty on both sides).
+fn cut<T>(s: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
+    let at = at.min(s.len());
+    s.split_at_mut(at)
+}
+
+impl<T> RowBufs<T> {
+    fn rows(&mut self) -> RowsMut<'_, T> {
+        RowsMut {
+            z: &mut self.z,
+            h: &mut self.h,
+            g: &mut self.g,
+            a: &mut self.a,
+            b: &mut self.b,
+            bs: &mut self.bs,
+        }
+    }
+}
+
+impl<'a, T> RowsMut<'a, T> {
+    /// Rows `[0, r)` and `[r, ..)` of a layer of output width `n_out` and rank `k`.
+    fn split(self, r: usize, n_out: usize, k: usize) -> (RowsMut<'a, T>, RowsMut<'a, T>) {
+        let (z0, z1) = cut(self.z, r * n_out);
+        let (h0, h1) = cut(self.h, r * n_out);
+        let (g0, g1) = cut(self.g, r * n_out);
+        let (a0, a1) = cut(self.a, r * k);
+        let (b0, b1) = cut(self.b, r * k);
+        let (bs0, bs1) = cut(self.bs, r * k);
+        (
+            RowsMut {
+                z: z0,
+                h: h0,
+                g: g0,
+                a: a0,
+                b: b0,
+                bs: bs0,
+            },
+            RowsMut {
+                z: z1,
+                h: h1,
+                g: g1,
+                a: a1,
+                b: b1,
+                bs: bs1,
+            },
+        )
+    }
+
+    /// What the next layer reads: `phi(z)`, or `z` itself for a linear layer.
+    fn output(&self) -> &[T] {
+        if self.h.is_empty() {
+            self.z
+        } else {
+            self.h
+        }
+    }
+}
+
+impl<T> RowBufs<T> {
+    /// What the next layer reads: `phi(z)`, or `z` itself for a linear layer.
+    fn output(&self) -> &[T] {
+        if self.h.is_empty() {
+            &self.z
+        } else {
+            &self.h
+        }
+    }
+}
+
 /// Loss sum (over rows, per-row loss) and number of correct argmax predictions.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct BatchOut {
@@ -217,15 +325,77 @@ pub(crate) struct BatchOut {
     pub correct: usize,
 }
 
+/// Minibatches of at least this many rows run in two lanes of rows (one per thread) when the pool
+/// has two threads or more; smaller ones in one.
+const LANE_MIN_ROWS: usize = 32;
+
+/// How long the lane helper of [`with_lanes`] waits for a lane to run before it gives its thread
+/// back to the pool: longer than the gap between two steps (the SGD update and the next
+/// minibatch's gathering, well under a millisecond at the paper's widths), short enough that a
+/// helper left with nothing to do costs little (see [`with_lanes`]).
+const LANE_HELPER_IDLE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Run `f` (the steps of an epoch or an evaluation) with a lane helper on a second worker of the
+/// rayon pool, when the pool has two threads or more and `f` is called on one of its workers.
+///
+/// Without it the second lane of each step is rarely run by the other worker: a worker with
+/// nothing to do falls asleep, and waking it takes longer than the lane (about 125 us at
+/// 100-200-100-50-20-2), so the first worker ran both lanes itself in 97 of 100 steps. The helper
+/// is a task that keeps looking for work ([`rayon::yield_now`]) until `f` returns, so the lane
+/// is taken at once. A helper that finds nothing to run for [`LANE_HELPER_IDLE`] returns: it then
+/// never holds a worker that the rest of the pool needs (for instance when it ends up on the
+/// thread whose steps it was to serve).
+pub(crate) fn with_lanes<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if rayon::current_num_threads() < 2 || rayon::current_thread_index().is_none() {
+        return f();
+    }
+    let done = AtomicBool::new(false);
+    rayon::scope(|scope| {
+        scope.spawn(|_| {
+            let mut idle_since = std::time::Instant::now();
+            while !done.load(Ordering::Acquire) {
+                if let Some(rayon::Yield::Executed) = rayon::yield_now() {
+                    idle_since = std::time::Instant::now();
+                } else if idle_since.elapsed() > LANE_HELPER_IDLE {
+                    break;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let out = f();
+        done.store(true, Ordering::Release);
+        out
+    })
+}
+
+/// What every lane of a pass shares: the whole minibatch's row count (the loss is its mean; the
+/// products are cut in column blocks as the whole batch's would be) and the threads a product
+/// may use.
+#[derive(Clone, Copy)]
+struct Pass<'p, T> {
+    layers: &'p [HostLayer<T>],
+    batch_rows: usize,
+    threads: usize,
+    loss: Loss,
+    softmax_out: bool,
+    grad: bool,
+}
+
 /// The training state of one network on the CPU (see the module documentation).
 pub(crate) struct HostEngine<T> {
     layers: Vec<HostLayer<T>>,
+    bufs: Vec<RowBufs<T>>,
     /// Rows the buffers hold.
     cap: usize,
     n_in: usize,
     softmax_out: bool,
     /// Minibatch input, `cap x n_in`.
     x: Vec<T>,
+    /// The loss terms in the order they are summed: `cap x c` (`c` the output width); a
+    /// cross-entropy row uses its first slot, an MSE row all `c`.
+    terms: Vec<f64>,
 }
 
 impl<T: Real> HostEngine<T> {
@@ -241,6 +411,7 @@ impl<T: Real> HostEngine<T> {
     /// change of summation order does), so it is a setting ([`super::TrainConfig::fuse_linear`]).
     pub(crate) fn new(net: &Network, cap: usize, fuse: bool) -> Result<Self, NnError> {
         let mut layers = Vec::with_capacity(net.layers().len());
+        let mut bufs = Vec::with_capacity(net.layers().len());
         let last = net.layers().len() - 1;
         for (i, l) in net.layers().iter().enumerate() {
             let (n_in, n_out, act, var, kind) = match l.parts() {
@@ -261,8 +432,6 @@ impl<T: Real> HostEngine<T> {
                         v,
                         ut,
                         s: host_vec(s.as_tensor())?,
-                        a: vec![T::ZERO; cap * k],
-                        b: vec![T::ZERO; cap * k],
                         ds: vec![T::ZERO; k],
                         fused: None,
                     };
@@ -283,24 +452,28 @@ impl<T: Real> HostEngine<T> {
                     },
                 ),
             };
-            let needs_h = i != last && act != Act::Linear;
+            let k = kind.rank();
+            let zeros = |len: usize, wanted: bool| {
+                if wanted {
+                    vec![T::ZERO; len]
+                } else {
+                    Vec::new()
+                }
+            };
+            bufs.push(RowBufs {
+                z: vec![T::ZERO; cap * n_out],
+                h: zeros(cap * n_out, i != last && act != Act::Linear),
+                g: zeros(cap * n_out, i != last),
+                a: zeros(cap * k, k > 0),
+                b: zeros(cap * k, k > 0),
+                bs: zeros(cap * k, k > 0 && i > 0),
+            });
             layers.push(HostLayer {
                 n_in,
                 n_out,
                 act,
                 kind,
                 var,
-                z: vec![T::ZERO; cap * n_out],
-                h: if needs_h {
-                    vec![T::ZERO; cap * n_out]
-                } else {
-                    Vec::new()
-                },
-                g: if i != last {
-                    vec![T::ZERO; cap * n_out]
-                } else {
-                    Vec::new()
-                },
             });
         }
         if fuse {
@@ -329,12 +502,15 @@ impl<T: Real> HostEngine<T> {
                 *fused = Some((mf, mt));
             }
         }
+        let c = layers.last().map_or(0, |l: &HostLayer<T>| l.n_out);
         Ok(HostEngine {
             layers,
+            bufs,
             cap,
             n_in: net.spec().n_in,
             softmax_out: net.ends_in_softmax(),
             x: vec![T::ZERO; cap * net.spec().n_in],
+            terms: vec![0.0; cap * c],
         })
     }
 
@@ -386,57 +562,192 @@ impl<T: Real> HostEngine<T> {
         self.x[..rows * d].copy_from_slice(&src[start * d..(start + rows) * d]);
     }
 
-    /// The forward pass of the first `m` rows of the input buffer; the last layer's `z` then
-    /// holds its pre-activation (the logits of a softmax network).
-    fn forward(&mut self, m: usize, par: usize) {
-        let (x, layers) = (&self.x, &mut self.layers);
-        for i in 0..layers.len() {
-            let (prev, rest) = layers.split_at_mut(i);
-            let l = &mut rest[0];
+    /// Forward, loss and (with `lr`) backward pass and SGD step on the first `m` rows of the
+    /// input buffer (`y`: MSE targets, `labels`: classes, row `r` for input row `r`).
+    ///
+    /// Everything but the parameter gradients is computed row by row (every product's output row
+    /// depends on its input row only), so with two threads or more and at least
+    /// [`LANE_MIN_ROWS`] rows the rows are cut in two lanes, one per thread, with one hand-off
+    /// per step instead of one per product (the small networks' products are too short to be
+    /// worth a hand-off each). The parameter gradients, sums over the rows, and the loss sum then
+    /// run over all rows in their fixed order, so the lanes change no bit of the result.
+    pub(crate) fn step(
+        &mut self,
+        m: usize,
+        loss: Loss,
+        y: &[T],
+        labels: Option<&[u32]>,
+        lr: Option<f64>,
+    ) -> Result<BatchOut, NnError> {
+        let threads = rayon::current_num_threads();
+        let c = self.layers.last().expect("a network has a layer").n_out;
+        let pass = Pass {
+            layers: &self.layers,
+            batch_rows: m,
+            threads,
+            loss,
+            softmax_out: self.softmax_out,
+            grad: lr.is_some(),
+        };
+        let views: Vec<RowsMut<'_, T>> = self.bufs.iter_mut().map(RowBufs::rows).collect();
+        let x = &self.x[..m * self.n_in];
+        let terms = &mut self.terms[..m * c];
+        let correct = if threads > 1 && m >= LANE_MIN_ROWS {
+            let half = m / 2;
+            let (mut v0, mut v1): (Vec<_>, Vec<_>) = views
+                .into_iter()
+                .zip(pass.layers)
+                .map(|(v, l)| v.split(half, l.n_out, l.kind.rank()))
+                .unzip();
+            let (x0, x1) = x.split_at(half * self.n_in);
+            let (y0, y1) = if y.len() >= m * c {
+                y.split_at(half * c)
+            } else {
+                (y, y)
+            };
+            let (l0, l1) = match labels {
+                Some(l) => {
+                    let (l0, l1) = l.split_at(half);
+                    (Some(l0), Some(l1))
+                }
+                None => (None, None),
+            };
+            let (t0, t1) = terms.split_at_mut(half * c);
+            let lane = Pass { threads: 1, ..pass };
+            let (r0, r1) = rayon::join(
+                || lane.rows(&mut v0, x0, half, y0, l0, t0),
+                || lane.rows(&mut v1, x1, m - half, y1, l1, t1),
+            );
+            r0? + r1?
+        } else {
+            let mut views = views;
+            pass.rows(&mut views, x, m, y, labels, terms)?
+        };
+        let terms = &self.terms[..m * c];
+        let loss_sum = match loss {
+            Loss::CrossEntropy => terms.iter().step_by(c).sum(),
+            Loss::Mse => terms.iter().sum(),
+        };
+        if let Some(lr) = lr {
+            self.update(m, T::of(lr), threads);
+        }
+        Ok(BatchOut { loss_sum, correct })
+    }
+
+    /// The SGD step after [`Pass::rows`] on `m` rows: `s <- s - lr dL/ds` with
+    /// `dL/ds_j = sum_b a_bj g_b,bj` (rows in order, the first initialising), and
+    /// `W^T <- W^T - lr x^T g_z` in place.
+    fn update(&mut self, m: usize, lr: T, threads: usize) {
+        let n = self.layers.len();
+        for i in 0..n {
+            let l = &mut self.layers[i];
+            let (prev, rest) = self.bufs.split_at(i);
+            let bf = &rest[0];
+            let (n_in, n_out) = (l.n_in, l.n_out);
+            match &mut l.kind {
+                Kind::Usv { k, s, ds, .. } => {
+                    let k = *k;
+                    let (a, b) = (&bf.a, &bf.b);
+                    for j in 0..k {
+                        ds[j] = a[j] * b[j];
+                    }
+                    for r in 1..m {
+                        let (ar, br) = (&a[r * k..(r + 1) * k], &b[r * k..(r + 1) * k]);
+                        for j in 0..k {
+                            ds[j] += ar[j] * br[j];
+                        }
+                    }
+                    for j in 0..k {
+                        s[j] -= ds[j] * lr;
+                    }
+                }
+                Kind::Dense { wt } => {
+                    let input: &[T] = match prev.last() {
+                        None => &self.x,
+                        Some(p) => p.output(),
+                    };
+                    let gz = if i + 1 == n { &bf.z } else { &bf.g };
+                    mm(
+                        rows_mut(wt, n_in, n_out),
+                        Accum::Add,
+                        rows(input, m, n_in).transpose(),
+                        rows(gz, m, n_out),
+                        -lr,
+                        threads,
+                        n_in,
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl<T: Real> Pass<'_, T> {
+    /// Forward pass, loss and (with `grad`) the backward pass down to every layer's `dL/dz` and
+    /// `g_b`, on the `m` rows of one lane (`bufs`, `x`, `y`, `labels`, `terms` are that lane's
+    /// rows). Returns the number of correct argmax predictions.
+    fn rows(
+        &self,
+        bufs: &mut [RowsMut<'_, T>],
+        x: &[T],
+        m: usize,
+        y: &[T],
+        labels: Option<&[u32]>,
+        terms: &mut [f64],
+    ) -> Result<usize, NnError> {
+        self.forward(bufs, x, m);
+        let last = bufs.last_mut().expect("a network has a layer");
+        let correct = self.loss(last.z, m, y, labels, terms)?;
+        if self.grad {
+            self.backward(bufs, m);
+        }
+        Ok(correct)
+    }
+
+    /// `dst = a b` on the lane's rows, cut as the whole batch's product would be.
+    fn mm(&self, dst: MatMut<'_, T>, a: MatRef<'_, T>, b: MatRef<'_, T>) {
+        mm(
+            dst,
+            Accum::Replace,
+            a,
+            b,
+            T::ONE,
+            self.threads,
+            self.batch_rows,
+        );
+    }
+
+    /// The forward pass; the last layer's `z` then holds its pre-activation (the logits of a
+    /// softmax network).
+    fn forward(&self, bufs: &mut [RowsMut<'_, T>], x: &[T], m: usize) {
+        for (i, l) in self.layers.iter().enumerate() {
+            let (prev, rest) = bufs.split_at_mut(i);
+            let bf = &mut rest[0];
             let p = prev.last();
             let input: &[T] = match p {
                 None => x,
                 Some(p) => p.output(),
             };
             let xin = rows(input, m, l.n_in);
-            match &mut l.kind {
+            match &l.kind {
                 Kind::Usv {
-                    k,
-                    v,
-                    ut,
-                    s,
-                    a,
-                    b,
-                    fused,
-                    ..
+                    k, v, ut, s, fused, ..
                 } => {
                     let k = *k;
-                    match p.map(|p| &p.kind) {
+                    match (i.checked_sub(1).map(|j| &self.layers[j].kind), p) {
                         // a = b_prev M_prev: the previous (linear) layer fused into this one.
-                        Some(Kind::Usv {
-                            k: kp,
-                            b: bp,
-                            fused: Some((mp, _)),
-                            ..
-                        }) => mm(
-                            rows_mut(a, m, k),
-                            Accum::Replace,
-                            rows(bp, m, *kp),
-                            rows(mp, *kp, k),
-                            T::ONE,
-                            par,
-                        ),
-                        _ => mm(
-                            rows_mut(a, m, k),
-                            Accum::Replace,
-                            xin,
-                            rows(v, l.n_in, k),
-                            T::ONE,
-                            par,
-                        ),
+                        (
+                            Some(Kind::Usv {
+                                k: kp,
+                                fused: Some((mp, _)),
+                                ..
+                            }),
+                            Some(pb),
+                        ) => self.mm(rows_mut(bf.a, m, k), rows(pb.b, m, *kp), rows(mp, *kp, k)),
+                        _ => self.mm(rows_mut(bf.a, m, k), xin, rows(v, l.n_in, k)),
                     }
                     for r in 0..m {
-                        let (ar, br) = (&a[r * k..(r + 1) * k], &mut b[r * k..(r + 1) * k]);
+                        let (ar, br) = (&bf.a[r * k..(r + 1) * k], &mut bf.b[r * k..(r + 1) * k]);
                         for j in 0..k {
                             br[j] = ar[j] * s[j];
                         }
@@ -445,29 +756,19 @@ impl<T: Real> HostEngine<T> {
                         // z = h is never formed: the next layer reads b.
                         continue;
                     }
-                    mm(
-                        rows_mut(&mut l.z, m, l.n_out),
-                        Accum::Replace,
-                        rows(b, m, k),
+                    self.mm(
+                        rows_mut(bf.z, m, l.n_out),
+                        rows(bf.b, m, k),
                         rows(ut, k, l.n_out),
-                        T::ONE,
-                        par,
                     );
                 }
                 Kind::Dense { wt } => {
-                    mm(
-                        rows_mut(&mut l.z, m, l.n_out),
-                        Accum::Replace,
-                        xin,
-                        rows(wt, l.n_in, l.n_out),
-                        T::ONE,
-                        par,
-                    );
+                    self.mm(rows_mut(bf.z, m, l.n_out), xin, rows(wt, l.n_in, l.n_out));
                 }
             }
-            if !l.h.is_empty() {
+            if !bf.h.is_empty() {
                 let n = m * l.n_out;
-                let (z, h) = (&l.z[..n], &mut l.h[..n]);
+                let (z, h) = (&bf.z[..n], &mut bf.h[..n]);
                 match l.act {
                     Act::Relu => {
                         for (h, &z) in h.iter_mut().zip(z) {
@@ -492,23 +793,24 @@ impl<T: Real> HostEngine<T> {
         }
     }
 
-    /// The loss of the first `m` rows after [`Self::forward`]; with `grad`, the last layer's `z`
-    /// is overwritten with `dL/dz` of the batch mean loss.
+    /// The loss terms of the `m` rows of the last layer's `z` after [`Self::forward`] (into
+    /// `terms`, row `r` at `r c`); with `grad`, `z` is overwritten with `dL/dz` of the whole
+    /// batch's mean loss. Returns the number of correct argmax predictions.
     fn loss(
-        &mut self,
+        &self,
+        z_all: &mut [T],
         m: usize,
-        loss: Loss,
         y: &[T],
         labels: Option<&[u32]>,
-        grad: bool,
-    ) -> Result<BatchOut, NnError> {
-        let softmax_out = self.softmax_out;
-        let last = self.layers.last_mut().expect("a network has a layer");
-        let c = last.n_out;
-        let mut out = BatchOut::default();
-        let inv_b = T::of(1.0 / m as f64);
+        terms: &mut [f64],
+    ) -> Result<usize, NnError> {
+        let c = self.layers.last().expect("a network has a layer").n_out;
+        let (softmax_out, grad) = (self.softmax_out, self.grad);
+        let mut correct = 0;
+        let inv_b = T::of(1.0 / self.batch_rows as f64);
         for r in 0..m {
-            let z = &mut last.z[r * c..(r + 1) * c];
+            let z = &mut z_all[r * c..(r + 1) * c];
+            let tr = &mut terms[r * c..(r + 1) * c];
             if let Some(lab) = labels {
                 let (mut best, mut arg) = (z[0], 0);
                 for (j, &v) in z.iter().enumerate().skip(1) {
@@ -517,9 +819,9 @@ impl<T: Real> HostEngine<T> {
                         arg = j;
                     }
                 }
-                out.correct += usize::from(arg == lab[r] as usize);
+                correct += usize::from(arg == lab[r] as usize);
             }
-            match loss {
+            match self.loss {
                 Loss::CrossEntropy => {
                     let lab = labels.ok_or_else(|| {
                         NnError::invalid("loss", "cross-entropy", "needs class labels in the data")
@@ -542,7 +844,7 @@ impl<T: Real> HostEngine<T> {
                         sum += (v - mx).exp_();
                     }
                     let lse = mx + sum.ln_();
-                    out.loss_sum += (lse - z[lab]).f64();
+                    tr[0] = (lse - z[lab]).f64();
                     if grad {
                         for v in z.iter_mut() {
                             *v = (*v - lse).exp_() * inv_b;
@@ -569,11 +871,11 @@ impl<T: Real> HostEngine<T> {
                             *v /= sum;
                         }
                     }
-                    let scale = T::of(2.0 / (m * c) as f64);
+                    let scale = T::of(2.0 / (self.batch_rows * c) as f64);
                     let mut dot = T::ZERO;
-                    for (o, &t) in z.iter_mut().zip(yr) {
+                    for ((o, &t), term) in z.iter_mut().zip(yr).zip(tr.iter_mut()) {
                         let d = *o - t;
-                        out.loss_sum += d.f64() * d.f64() / c as f64;
+                        *term = d.f64() * d.f64() / c as f64;
                         if grad && softmax_out {
                             dot += d * scale * *o;
                         }
@@ -592,162 +894,78 @@ impl<T: Real> HostEngine<T> {
                 }
             }
         }
-        Ok(out)
+        Ok(correct)
     }
 
-    /// Forward, loss and (with `lr`) backward pass and SGD step on the first `m` rows of the
-    /// input buffer.
-    pub(crate) fn step(
-        &mut self,
-        m: usize,
-        loss: Loss,
-        y: &[T],
-        labels: Option<&[u32]>,
-        lr: Option<f64>,
-    ) -> Result<BatchOut, NnError> {
-        let par = rayon::current_num_threads();
-        self.forward(m, par);
-        let out = self.loss(m, loss, y, labels, lr.is_some())?;
-        if let Some(lr) = lr {
-            self.backward(m, T::of(lr), par);
-        }
-        Ok(out)
-    }
-
-    fn backward(&mut self, m: usize, lr: T, par: usize) {
+    /// The backward pass on the lane's rows: every layer's `dL/dz` (in `g`, the last layer's in
+    /// `z`), a USV layer's `g_b = g_z U_k` (in `b`) and `g_b * s` (in `bs`), and every layer's
+    /// `dL/dh` of its input (the previous layer's `g`, or its `b` when fused). The parameter
+    /// gradients are left to [`HostEngine::update`].
+    fn backward(&self, bufs: &mut [RowsMut<'_, T>], m: usize) {
         let n = self.layers.len();
         for i in (0..n).rev() {
-            let (prev, rest) = self.layers.split_at_mut(i);
-            let l = &mut rest[0];
-            let fused = matches!(l.kind, Kind::Usv { fused: Some(_), .. });
-            // dL/dz: the last layer's z already holds it; otherwise g (dL/dh) times phi'(z). A
-            // fused layer has no z: the next layer wrote dL/db into its b.
+            let l = &self.layers[i];
+            let (prev, rest) = bufs.split_at_mut(i);
+            let bf = &mut rest[0];
+            let fused = l.kind.is_fused();
+            // dL/dz = g (dL/dh) times phi'(z), in place in g; the last layer's z already holds
+            // it. A fused layer has no z: the next layer wrote dL/db into its b.
             if i + 1 != n && !fused {
                 let len = m * l.n_out;
-                let (z, g) = (&mut l.z[..len], &l.g[..len]);
+                let (z, g) = (&bf.z[..len], &mut bf.g[..len]);
                 match l.act {
                     Act::Relu => {
-                        for (z, &g) in z.iter_mut().zip(g) {
-                            *z = if *z > T::ZERO { g } else { T::ZERO };
+                        for (g, &z) in g.iter_mut().zip(z) {
+                            *g = if z > T::ZERO { *g } else { T::ZERO };
                         }
                     }
                     Act::Hardtanh => {
                         let one = T::ONE;
-                        for (z, &g) in z.iter_mut().zip(g) {
-                            *z = if *z > -one && *z < one { g } else { T::ZERO };
+                        for (g, &z) in g.iter_mut().zip(z) {
+                            *g = if z > -one && z < one { *g } else { T::ZERO };
                         }
                     }
-                    Act::Linear | Act::Softmax => z.copy_from_slice(g),
+                    Act::Linear | Act::Softmax => {}
                 }
             }
-            let gz = rows(&l.z, m, l.n_out);
+            let gz: &[T] = if i + 1 == n { bf.z } else { bf.g };
+            let gz = rows(gz, m, l.n_out);
             let (n_in, n_out) = (l.n_in, l.n_out);
-            match &mut l.kind {
-                Kind::Usv {
-                    k,
-                    vt,
-                    u,
-                    s,
-                    a,
-                    b,
-                    ds,
-                    ..
-                } => {
+            let p = prev.last_mut();
+            match &l.kind {
+                Kind::Usv { k, vt, u, s, .. } => {
                     let k = *k;
                     // g_b = g_z U_k = g_z (U_k^T)^T (already in b for a fused layer).
                     if !fused {
-                        mm(
-                            rows_mut(b, m, k),
-                            Accum::Replace,
-                            gz,
-                            rows(u, n_out, k),
-                            T::ONE,
-                            par,
-                        );
+                        self.mm(rows_mut(bf.b, m, k), gz, rows(u, n_out, k));
                     }
-                    // dL/ds_j = sum_b a_bj g_b,bj (the first row initialises).
-                    for j in 0..k {
-                        ds[j] = a[j] * b[j];
-                    }
-                    for r in 1..m {
-                        let (ar, br) = (&a[r * k..(r + 1) * k], &b[r * k..(r + 1) * k]);
+                    let Some(p) = p else { continue };
+                    for r in 0..m {
+                        let (br, bsr) = (&bf.b[r * k..(r + 1) * k], &mut bf.bs[r * k..(r + 1) * k]);
                         for j in 0..k {
-                            ds[j] += ar[j] * br[j];
+                            bsr[j] = br[j] * s[j];
                         }
                     }
-                    if let Some(p) = prev.last_mut() {
-                        for r in 0..m {
-                            let br = &mut b[r * k..(r + 1) * k];
-                            for j in 0..k {
-                                br[j] *= s[j];
-                            }
-                        }
-                        match &mut p.kind {
-                            // dL/db_prev = (dL/da) M_prev^T into the fused previous layer.
-                            Kind::Usv {
-                                k: kp,
-                                b: bp,
-                                fused: Some((_, mpt)),
-                                ..
-                            } => mm(
-                                rows_mut(bp, m, *kp),
-                                Accum::Replace,
-                                rows(b, m, k),
-                                rows(mpt, k, *kp),
-                                T::ONE,
-                                par,
-                            ),
-                            _ => mm(
-                                rows_mut(&mut p.g, m, n_in),
-                                Accum::Replace,
-                                rows(b, m, k),
-                                rows(vt, k, n_in),
-                                T::ONE,
-                                par,
-                            ),
-                        }
-                    }
-                    for j in 0..k {
-                        s[j] -= ds[j] * lr;
+                    match &self.layers[i - 1].kind {
+                        // dL/db_prev = (dL/da) M_prev^T into the fused previous layer.
+                        Kind::Usv {
+                            k: kp,
+                            fused: Some((_, mpt)),
+                            ..
+                        } => self.mm(rows_mut(p.b, m, *kp), rows(bf.bs, m, k), rows(mpt, k, *kp)),
+                        _ => self.mm(rows_mut(p.g, m, n_in), rows(bf.bs, m, k), rows(vt, k, n_in)),
                     }
                 }
                 Kind::Dense { wt } => {
-                    if let Some(p) = prev.last_mut() {
-                        mm(
-                            rows_mut(&mut p.g, m, n_in),
-                            Accum::Replace,
+                    if let Some(p) = p {
+                        self.mm(
+                            rows_mut(p.g, m, n_in),
                             gz,
                             rows(wt, n_in, n_out).transpose(),
-                            T::ONE,
-                            par,
                         );
                     }
-                    let input: &[T] = match prev.last() {
-                        None => &self.x,
-                        Some(p) => p.output(),
-                    };
-                    // W^T <- W^T - lr x^T g_z, in place.
-                    mm(
-                        rows_mut(wt, n_in, n_out),
-                        Accum::Add,
-                        rows(input, m, n_in).transpose(),
-                        gz,
-                        -lr,
-                        par,
-                    );
                 }
             }
-        }
-    }
-}
-
-impl<T> HostLayer<T> {
-    /// What the next layer reads: `phi(z)`, or `z` itself for a linear layer.
-    fn output(&self) -> &[T] {
-        if self.h.is_empty() {
-            &self.z
-        } else {
-            &self.h
         }
     }
 }

@@ -439,7 +439,7 @@ impl<T: Real> HostState<T> {
 
     /// One epoch of SGD over the minibatches `perm.chunks(batch_size)` (on the rayon pool).
     fn epoch(&mut self, perm: &[u32], cfg: &TrainConfig) -> Result<(f64, Option<f64>), NnError> {
-        on_pool(|| self.epoch_here(perm, cfg))
+        on_pool(|| host::with_lanes(|| self.epoch_here(perm, cfg)))
     }
 
     fn epoch_here(
@@ -495,11 +495,11 @@ impl<T: Real> HostState<T> {
         let mut guard = self.engine.borrow_mut();
         let engine: &mut HostEngine<T> = &mut guard;
         let n_out = self.n_out;
-        on_pool(|| host_evaluate(engine, x, y, labels, n_out, loss))
+        on_pool(|| host::with_lanes(|| host_evaluate(engine, x, y, labels, n_out, loss)))
     }
 }
 
-/// Run `f` on a worker of the rayon pool (at once if already on one): the products' `rayon::join`
+/// Run `f` on a worker of the rayon pool (at once if already on one): the lanes' and products' `rayon::join`
 /// then hands the second block to the other worker through its queue, instead of every join
 /// from the caller's thread being injected into the pool and waited for (a wake-up per product,
 /// which made two threads slower than one).
