@@ -17,7 +17,9 @@
 //! [`GUARD_SMALL`] / [`GUARD_FULL`] of candle's autograd epoch (the ratios that put the engine at
 //! 0.8x PyTorch's epoch, from the issue's measurement of candle against PyTorch on this machine:
 //! 0.8 x 0.052 / 0.057 and 0.8 x 0.74 / 1.03). It panics (the bench fails) when the engine is
-//! slower than that.
+//! slower than that. `two_threads_vs_one` times the same epochs on pools of one and two threads
+//! and panics unless two threads are faster at both scales (the other target of issue 16; run it
+//! on an otherwise idle machine).
 use candle_core::{DType, Device};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion};
@@ -202,5 +204,75 @@ fn engine_vs_autograd(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_training, engine_vs_autograd);
+/// The threads guard of issue 16 (see the module doc): at both scales, 5 alternating pairs of one
+/// epoch on a one-thread pool and one on a two-thread pool (two trainers of the same network,
+/// after one warm-up epoch each); the median two-thread epoch must be shorter than the median
+/// one-thread epoch. Meaningful on a machine with two cores free: under load a second thread
+/// waits for a core, so run it with the machine otherwise idle.
+fn two_threads_vs_one(c: &mut Criterion) {
+    let pools = [1, 2].map(|n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    });
+    let mut g = c.benchmark_group("training_threads");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1));
+    for widths in ["100-200-100-50-20-2", "500-1000-500-250-100-2"] {
+        let (net_1, data) = random_setup(widths);
+        let (net_2, _) = random_setup(widths);
+        let cfg = TrainConfig::classification().seed(3).quiet(true);
+        let mut trainers = [
+            Trainer::new(&net_1, &data, &cfg).unwrap(),
+            Trainer::new(&net_2, &data, &cfg).unwrap(),
+        ];
+        let mut time = |i: usize| {
+            let t = &mut trainers[i];
+            pools[i].install(|| {
+                let t0 = Instant::now();
+                black_box(t.epoch().unwrap());
+                t0.elapsed().as_secs_f64()
+            })
+        };
+        time(0);
+        time(1);
+        let (mut t1, mut t2) = (Vec::new(), Vec::new());
+        for pair in 0..5 {
+            if pair % 2 == 0 {
+                t1.push(time(0));
+                t2.push(time(1));
+            } else {
+                t2.push(time(1));
+                t1.push(time(0));
+            }
+        }
+        let (one, two) = (median(t1), median(t2));
+        let ratio = two / one;
+        eprintln!(
+            "two_threads_vs_one {widths}: 1 thread {one:.4} s, 2 threads {two:.4} s per epoch, \
+             ratio {ratio:.3} (limit 1)"
+        );
+        assert!(
+            ratio < 1.0,
+            "{widths}: two threads take {ratio:.3} of one thread's epoch, not less (issue 16; \
+             run on an otherwise idle machine with two cores)"
+        );
+        for (i, n) in [(0, 1), (1, 2)] {
+            let name = format!("epoch_sgd_{widths}_n10000_b100_threads{n}");
+            g.bench_function(name, |b| {
+                b.iter(|| pools[i].install(|| black_box(trainers[i].epoch().unwrap())))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_training,
+    engine_vs_autograd,
+    two_threads_vs_one
+);
 criterion_main!(benches);
