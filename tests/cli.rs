@@ -371,16 +371,104 @@ fn spectrum_layer(alpha: f64) -> String {
     ))
 }
 
+/// Every case fails with exit status 2, prints nothing on stdout and names its field (and what
+/// it expects) on stderr, with and without `--json`; all failures are collected and printed
+/// together with the case names.
+fn assert_spec_errors(cases: &[Case]) {
+    let mut failures = Vec::new();
+    for c in cases {
+        let (_dir, spec) = write_spec(&c.spec, &c.files);
+        for json in [false, true] {
+            let mut args = vec!["entropy", spec.to_str().unwrap()];
+            if json {
+                args.push("--json");
+            }
+            let o = run(&args);
+            let err = stderr(&o);
+            if o.status.code() != Some(2) {
+                failures.push(format!(
+                    "{} (json={json}): exit {:?}, want 2; stderr: {err}",
+                    c.name,
+                    o.status.code()
+                ));
+                continue;
+            }
+            if !stdout(&o).is_empty() {
+                failures.push(format!(
+                    "{} (json={json}): stdout not empty: {}",
+                    c.name,
+                    stdout(&o)
+                ));
+            }
+            for e in &c.expect {
+                if !err.contains(e) {
+                    failures.push(format!(
+                        "{} (json={json}): stderr lacks {e:?}: {err}",
+                        c.name
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Invalid priors: unknown kind, variance <= 0 or NaN, NaN mean, `p` outside its interval.
 #[test]
-fn spec_errors_name_the_field() {
+fn spec_errors_prior() {
     let good_layer = GOOD_LAYER;
-    let cases = vec![
+    assert_spec_errors(&[
         case(
             "unknown prior kind",
             format!("[prior]\nkind = \"laplace\"\nvar = 1.0\n\n[[layers]]\n{good_layer}\n"),
             &[],
             &["prior.kind", "laplace", "\"gaussian\"", "\"binary\"", "\"gauss-bernoulli\""],
         ),
+        case(
+            "negative prior variance",
+            format!("[prior]\nkind = \"gaussian\"\nvar = -1.0\n\n[[layers]]\n{good_layer}\n"),
+            &[],
+            &["prior.var", "> 0"],
+        ),
+        case(
+            "NaN prior variance",
+            format!("[prior]\nkind = \"gaussian\"\nvar = nan\n\n[[layers]]\n{good_layer}\n"),
+            &[],
+            &["prior.var", "NaN"],
+        ),
+        case(
+            "NaN prior mean",
+            format!("[prior]\nkind = \"gaussian\"\nmean = nan\nvar = 1.0\n\n[[layers]]\n{good_layer}\n"),
+            &[],
+            &["prior.mean"],
+        ),
+        case(
+            "binary p = 1",
+            format!("[prior]\nkind = \"binary\"\np = 1.0\n\n[[layers]]\n{good_layer}\n"),
+            &[],
+            &["prior.p", "(0, 1)"],
+        ),
+        case(
+            "gauss-bernoulli p = 0",
+            format!("[prior]\nkind = \"gauss-bernoulli\"\np = 0.0\nvar = 1.0\n\n[[layers]]\n{good_layer}\n"),
+            &[],
+            &["prior.p", "(0, 1]"],
+        ),
+    ]);
+}
+
+/// Invalid layers: unknown activation or weights kind, alpha or noise out of range (first and
+/// second layer, output and inner), activation parameters missing, out of range or of another
+/// kind, no layer at all.
+#[test]
+fn spec_errors_layers() {
+    let good_layer = GOOD_LAYER;
+    assert_spec_errors(&[
         case(
             "unknown activation",
             one_layer("alpha = 1.0\nactivation = \"tanh\"\nnoise_var = 0.01\nweights = { kind = \"gaussian\", var = 1.0 }"),
@@ -394,34 +482,16 @@ fn spec_errors_name_the_field() {
             &["layers[0].weights.kind", "\"orthogonal\"", "\"spectrum\""],
         ),
         case(
-            "negative prior variance",
-            format!("[prior]\nkind = \"gaussian\"\nvar = -1.0\n\n[[layers]]\n{good_layer}\n"),
-            &[],
-            &["prior.var", "> 0"],
-        ),
-        case(
             "negative weight variance",
             one_layer("alpha = 1.0\nactivation = \"relu\"\nnoise_var = 0.01\nweights = { kind = \"gaussian\", var = -2.0 }"),
             &[],
             &["layers[0].weights.var", "> 0"],
         ),
         case(
-            "NaN prior variance",
-            format!("[prior]\nkind = \"gaussian\"\nvar = nan\n\n[[layers]]\n{good_layer}\n"),
-            &[],
-            &["prior.var", "NaN"],
-        ),
-        case(
             "NaN noise",
             one_layer("alpha = 1.0\nactivation = \"relu\"\nnoise_var = nan\nweights = { kind = \"gaussian\", var = 1.0 }"),
             &[],
             &["layers[0].noise_var"],
-        ),
-        case(
-            "NaN prior mean",
-            format!("[prior]\nkind = \"gaussian\"\nmean = nan\nvar = 1.0\n\n[[layers]]\n{good_layer}\n"),
-            &[],
-            &["prior.mean"],
         ),
         case(
             "zero alpha",
@@ -478,17 +548,31 @@ fn spec_errors_name_the_field() {
             &["layers[0].threshold", "> 0"],
         ),
         case(
-            "binary p = 1",
-            format!("[prior]\nkind = \"binary\"\np = 1.0\n\n[[layers]]\n{good_layer}\n"),
+            "parameter of another kind",
+            one_layer("alpha = 1.0\nactivation = \"relu\"\nthreshold = 2.0\nnoise_var = 0.01\nweights = { kind = \"orthogonal\" }"),
             &[],
-            &["prior.p", "(0, 1)"],
+            &["layers[0].threshold", "\"relu\""],
         ),
         case(
-            "gauss-bernoulli p = 0",
-            format!("[prior]\nkind = \"gauss-bernoulli\"\np = 0.0\nvar = 1.0\n\n[[layers]]\n{good_layer}\n"),
+            "missing alpha",
+            one_layer("activation = \"relu\"\nnoise_var = 0.01\nweights = { kind = \"orthogonal\" }"),
             &[],
-            &["prior.p", "(0, 1]"],
+            &["layers[0].alpha"],
         ),
+        case(
+            "no layers",
+            PRIOR.to_string(),
+            &[],
+            &["layers"],
+        ),
+    ]);
+}
+
+/// Spectrum files: missing, empty, header only, a negative or non-numeric line, scale <= 0, more
+/// positive eigenvalues than alpha allows.
+#[test]
+fn spec_errors_spectrum_files() {
+    assert_spec_errors(&[
         case(
             "missing spectrum file",
             spectrum_layer(1.0),
@@ -531,6 +615,14 @@ fn spec_errors_name_the_field() {
             &[("eigs.csv", "eigenvalue\n1.0\n2.0\n3.0\n4.0\n")],
             &["layers[0].weights.file", "eigs.csv", "alpha = 0.5"],
         ),
+    ]);
+}
+
+/// Unknown keys at every level and TOML syntax errors.
+#[test]
+fn spec_errors_unknown_keys_and_syntax() {
+    let good_layer = GOOD_LAYER;
+    assert_spec_errors(&[
         case(
             "unknown key in layer",
             one_layer(&format!("{good_layer}\ncolour = \"red\"")),
@@ -550,71 +642,13 @@ fn spec_errors_name_the_field() {
             &["variance", "unknown field"],
         ),
         case(
-            "parameter of another kind",
-            one_layer("alpha = 1.0\nactivation = \"relu\"\nthreshold = 2.0\nnoise_var = 0.01\nweights = { kind = \"orthogonal\" }"),
-            &[],
-            &["layers[0].threshold", "\"relu\""],
-        ),
-        case(
-            "no layers",
-            PRIOR.to_string(),
-            &[],
-            &["layers"],
-        ),
-        case(
-            "missing alpha",
-            one_layer("activation = \"relu\"\nnoise_var = 0.01\nweights = { kind = \"orthogonal\" }"),
-            &[],
-            &["layers[0].alpha"],
-        ),
-        case(
             "TOML syntax error",
             format!("{PRIOR}\n[[layers]\n{good_layer}\n"),
             &[],
             &["line"],
         ),
-    ];
-    let mut failures = Vec::new();
-    for c in &cases {
-        let (_dir, spec) = write_spec(&c.spec, &c.files);
-        for json in [false, true] {
-            let mut args = vec!["entropy", spec.to_str().unwrap()];
-            if json {
-                args.push("--json");
-            }
-            let o = run(&args);
-            let err = stderr(&o);
-            if o.status.code() != Some(2) {
-                failures.push(format!(
-                    "{} (json={json}): exit {:?}, want 2; stderr: {err}",
-                    c.name,
-                    o.status.code()
-                ));
-                continue;
-            }
-            if !stdout(&o).is_empty() {
-                failures.push(format!(
-                    "{} (json={json}): stdout not empty: {}",
-                    c.name,
-                    stdout(&o)
-                ));
-            }
-            for e in &c.expect {
-                if !err.contains(e) {
-                    failures.push(format!(
-                        "{} (json={json}): stderr lacks {e:?}: {err}",
-                        c.name
-                    ));
-                }
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+
+    ]);
 }
 
 /// `--all-layers` with a failing truncation still prints every truncation, each with its own
