@@ -32,6 +32,50 @@ struct Case {
     mse: bool,
 }
 
+impl Case {
+    fn spec(&self) -> NetworkSpec {
+        let spec = NetworkSpec::parse(self.widths, self.acts).unwrap();
+        match self.kinds {
+            Some(k) => spec.with_kinds(k).unwrap(),
+            None => spec,
+        }
+    }
+}
+
+/// The networks both engine tests train: USV and dense layers, linear / relu / hardtanh,
+/// cross-entropy, MSE through a softmax and MSE on a linear output.
+fn cases() -> [Case; 3] {
+    const DENSE4: &[LayerKind] = &[
+        LayerKind::Dense,
+        LayerKind::Usv,
+        LayerKind::Dense,
+        LayerKind::Dense,
+    ];
+    [
+        Case {
+            widths: "20-30-12-8-2",
+            acts: "linear-relu-hardtanh-softmax",
+            kinds: None,
+            classification: true,
+            mse: false,
+        },
+        Case {
+            widths: "20-14-25-9-2",
+            acts: "hardtanh-relu-linear-softmax",
+            kinds: Some(DENSE4),
+            classification: true,
+            mse: true,
+        },
+        Case {
+            widths: "15-15-15-15-3",
+            acts: "linear-linear-relu-linear",
+            kinds: None,
+            classification: false,
+            mse: true,
+        },
+    ]
+}
+
 fn data(c: &Case) -> (Dataset, Dataset) {
     let n_in: usize = c.widths.split('-').next().unwrap().parse().unwrap();
     if c.classification {
@@ -63,42 +107,11 @@ fn data(c: &Case) -> (Dataset, Dataset) {
 /// and without.
 #[test]
 fn engine_matches_autograd_f64() {
-    let dense4: &[LayerKind] = &[
-        LayerKind::Dense,
-        LayerKind::Usv,
-        LayerKind::Dense,
-        LayerKind::Dense,
-    ];
-    let cases = [
-        Case {
-            widths: "20-30-12-8-2",
-            acts: "linear-relu-hardtanh-softmax",
-            kinds: None,
-            classification: true,
-            mse: false,
-        },
-        Case {
-            widths: "20-14-25-9-2",
-            acts: "hardtanh-relu-linear-softmax",
-            kinds: Some(dense4),
-            classification: true,
-            mse: true,
-        },
-        Case {
-            widths: "15-15-15-15-3",
-            acts: "linear-linear-relu-linear",
-            kinds: None,
-            classification: false,
-            mse: true,
-        },
-    ];
+    let cases = cases();
     let dev = Device::Cpu;
     for (c, fuse) in cases.iter().flat_map(|c| [(c, true), (c, false)]) {
         let (tr, te) = data(c);
-        let mut spec = NetworkSpec::parse(c.widths, c.acts).unwrap();
-        if let Some(k) = c.kinds {
-            spec = spec.with_kinds(k).unwrap();
-        }
+        let spec = c.spec();
         let a = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(7), DType::F64, &dev).unwrap();
         let b = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(7), DType::F64, &dev).unwrap();
         let td = TensorData::new(&tr, &te, DType::F64, &dev).unwrap();
@@ -228,43 +241,12 @@ fn engine_threads_bit_identical() {
 /// and 24) and a short last minibatch (the data sets' sizes are not multiples of 47).
 #[test]
 fn engine_lanes_bit_identical() {
-    let dense4: &[LayerKind] = &[
-        LayerKind::Dense,
-        LayerKind::Usv,
-        LayerKind::Dense,
-        LayerKind::Dense,
-    ];
-    let cases = [
-        Case {
-            widths: "20-30-12-8-2",
-            acts: "linear-relu-hardtanh-softmax",
-            kinds: None,
-            classification: true,
-            mse: false,
-        },
-        Case {
-            widths: "20-14-25-9-2",
-            acts: "hardtanh-relu-linear-softmax",
-            kinds: Some(dense4),
-            classification: true,
-            mse: true,
-        },
-        Case {
-            widths: "15-15-15-15-3",
-            acts: "linear-linear-relu-linear",
-            kinds: None,
-            classification: false,
-            mse: true,
-        },
-    ];
+    let cases = cases();
     let dev = Device::Cpu;
     for (c, fuse) in cases.iter().flat_map(|c| [(c, true), (c, false)]) {
         let (tr, te) = data(c);
         assert_ne!(tr.n % 47, 0, "{}: want a short last minibatch", c.widths);
-        let mut spec = NetworkSpec::parse(c.widths, c.acts).unwrap();
-        if let Some(k) = c.kinds {
-            spec = spec.with_kinds(k).unwrap();
-        }
+        let spec = c.spec();
         let td = TensorData::new(&tr, &te, DType::F32, &dev).unwrap();
         let run = |threads: usize| {
             let net =
