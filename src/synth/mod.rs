@@ -17,6 +17,7 @@
 //! The parameter structs follow the linfa style: a constructor with the paper's defaults, chained
 //! setters, and a `check()` that returns a typed [`SynthError`].
 
+use crate::exact::{gaussian_matrix_in, DrawOrder};
 use faer::Mat;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -134,18 +135,6 @@ fn gaussian(rng: &mut impl Rng) -> f64 {
     rng.sample::<f64, _>(StandardNormal)
 }
 
-/// Row-major `n_out x n_in` matrix with entries `N(0, 1/n_in)`, drawn row by row.
-fn gaussian_weights(n_out: usize, n_in: usize, rng: &mut impl Rng) -> Mat<f64> {
-    let sd = (1.0 / n_in as f64).sqrt();
-    let mut w = Mat::<f64>::zeros(n_out, n_in);
-    for i in 0..n_out {
-        for j in 0..n_in {
-            w[(i, j)] = sd * gaussian(rng);
-        }
-    }
-    w
-}
-
 /// `out = W v` for a dense `W`.
 fn mat_vec(w: &Mat<f64>, v: &[f64], out: &mut [f64]) {
     for (i, o) in out.iter_mut().enumerate() {
@@ -227,7 +216,7 @@ impl RegressionParams {
         self.check()?;
         let n = 2 * self.n_train()?;
         let (n0, m) = (self.n_in, self.n_out);
-        let teacher = gaussian_weights(m, n0, rng);
+        let teacher = gaussian_matrix_in(m, n0, 1.0, DrawOrder::ByRows, rng);
         let sd = self.teacher_noise_var.sqrt();
         let mut x = vec![0.0; n * n0];
         let mut y = vec![0.0; n * m];
@@ -357,7 +346,7 @@ impl ClassificationParams {
         self.check()?;
         let n = 2 * self.n_train()?;
         let (ny, nx) = (self.n_latent, self.n_x);
-        let w_g = gaussian_weights(nx, ny, rng);
+        let w_g = gaussian_matrix_in(nx, ny, 1.0, DrawOrder::ByRows, rng);
         let sd = self.noise_var.sqrt();
         let mut x = vec![0.0; n * nx];
         let mut y = vec![0.0; n * 2];

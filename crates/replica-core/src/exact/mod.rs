@@ -6,7 +6,8 @@
 //! * [`scalar_entropy`]: the entropy of `phi(sqrt(v) u)`, `u ~ N(0,1)`, w.r.t. Lebesgue plus
 //!   counting measure, in closed form; with a Gaussian prior and orthogonal weights (`alpha = 1`)
 //!   it is the exact `H(T)/n_0` of one layer.
-//! * [`gaussian_matrix`]: seeded Gaussian matrices for such checks.
+//! * [`gaussian_matrix`], [`gaussian_matrix_in`]: seeded Gaussian matrices for such checks, and
+//!   for the networks and synthetic data sets.
 
 pub mod nonparam;
 
@@ -16,12 +17,57 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use std::f64::consts::{E, PI};
 
-/// An `n_out x n_in` matrix with i.i.d. entries `N(0, var / n_in)`.
-pub fn gaussian_matrix(n_out: usize, n_in: usize, var: f64, rng: &mut impl Rng) -> Mat<f64> {
+/// The order in which the entries of a [`gaussian_matrix`] are drawn from the generator: the
+/// same seed gives another matrix in the other order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrawOrder {
+    /// Column by column (`W_00, W_10, ..., W_01, ...`): the networks' initial weights and the
+    /// weights of Figure 2.
+    ByColumns,
+    /// Row by row (`W_00, W_01, ..., W_10, ...`): the synthetic data's teacher and generative
+    /// matrices.
+    ByRows,
+}
+
+/// An `n_out x n_in` matrix with i.i.d. entries `N(0, var / n_in)`, each `sqrt(var / n_in) u`
+/// with `u` a standard normal draw of `rng`, in the order `order`.
+///
+/// Both orders are kept so that every seeded data set and network of the references stays the
+/// same draw (the two callers grew up with different orders).
+pub fn gaussian_matrix_in(
+    n_out: usize,
+    n_in: usize,
+    var: f64,
+    order: DrawOrder,
+    rng: &mut impl Rng,
+) -> Mat<f64> {
     let sd = (var / n_in as f64).sqrt();
-    Mat::from_fn(n_out, n_in, |_, _| {
-        sd * rng.sample::<f64, _>(StandardNormal)
-    })
+    let mut w = Mat::<f64>::zeros(n_out, n_in);
+    let mut draw = |w: &mut Mat<f64>, i: usize, j: usize| {
+        w[(i, j)] = sd * rng.sample::<f64, _>(StandardNormal);
+    };
+    match order {
+        DrawOrder::ByColumns => {
+            for j in 0..n_in {
+                for i in 0..n_out {
+                    draw(&mut w, i, j);
+                }
+            }
+        }
+        DrawOrder::ByRows => {
+            for i in 0..n_out {
+                for j in 0..n_in {
+                    draw(&mut w, i, j);
+                }
+            }
+        }
+    }
+    w
+}
+
+/// [`gaussian_matrix_in`] drawn column by column ([`DrawOrder::ByColumns`]).
+pub fn gaussian_matrix(n_out: usize, n_in: usize, var: f64, rng: &mut impl Rng) -> Mat<f64> {
+    gaussian_matrix_in(n_out, n_in, var, DrawOrder::ByColumns, rng)
 }
 
 /// `ln det` of a symmetric positive-definite matrix by Cholesky; `None` if it is not SPD.
@@ -76,5 +122,40 @@ pub fn scalar_entropy(act: Activation, v: f64) -> f64 {
             2.0 * atom(cdf(-t)) + piece(-t, t, 1.0)
         }
         Activation::Sign => std::f64::consts::LN_2,
+    }
+}
+
+#[cfg(test)]
+mod draw_order_tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// The two orders hold the same draws, transposed in sequence: entry `(i, j)` by columns is
+    /// draw number `j n_out + i`, by rows `i n_in + j`; each is `sqrt(var / n_in)` times the draw.
+    #[test]
+    fn orders_place_the_same_draws() {
+        let (n_out, n_in, var) = (3, 5, 2.0);
+        let draws: Vec<f64> = {
+            let mut rng = ChaCha8Rng::seed_from_u64(11);
+            (0..n_out * n_in)
+                .map(|_| rng.sample::<f64, _>(StandardNormal))
+                .collect()
+        };
+        let sd = (var / n_in as f64).sqrt();
+        let cols = gaussian_matrix(n_out, n_in, var, &mut ChaCha8Rng::seed_from_u64(11));
+        let rows = gaussian_matrix_in(
+            n_out,
+            n_in,
+            var,
+            DrawOrder::ByRows,
+            &mut ChaCha8Rng::seed_from_u64(11),
+        );
+        for i in 0..n_out {
+            for j in 0..n_in {
+                assert_eq!(cols[(i, j)], sd * draws[j * n_out + i], "({i}, {j})");
+                assert_eq!(rows[(i, j)], sd * draws[i * n_in + j], "({i}, {j})");
+            }
+        }
     }
 }
