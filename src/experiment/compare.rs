@@ -130,6 +130,27 @@ pub enum Failure {
     },
 }
 
+/// The table cells of a cell that is `mark` in the `side` table only: `mark` in that side's
+/// column, `-` in the other's and in the difference and allowance columns.
+fn one_sided(key: &str, column: &str, side: Side, mark: &str, problem: String) -> [String; 7] {
+    let on = |s: Side| {
+        if s == side {
+            mark.to_string()
+        } else {
+            "-".to_string()
+        }
+    };
+    [
+        key.to_string(),
+        column.to_string(),
+        on(Side::Produced),
+        on(Side::Reference),
+        "-".to_string(),
+        "-".to_string(),
+        problem,
+    ]
+}
+
 impl Failure {
     /// `(row key, column, produced, reference, |difference|, allowed, problem)` for the table.
     fn cells(&self) -> [String; 7] {
@@ -175,40 +196,20 @@ impl Failure {
                 dash(),
                 s("numeric column without a tolerance"),
             ],
-            Failure::NotANumber { key, column, side } => [
-                key.clone(),
-                column.clone(),
-                if *side == Side::Produced {
-                    s("NaN")
-                } else {
-                    dash()
-                },
-                if *side == Side::Reference {
-                    s("NaN")
-                } else {
-                    dash()
-                },
-                dash(),
-                dash(),
+            Failure::NotANumber { key, column, side } => one_sided(
+                key,
+                column,
+                *side,
+                "NaN",
                 format!("NaN in the {side} table"),
-            ],
-            Failure::Null { key, column, side } => [
-                key.clone(),
-                column.clone(),
-                if *side == Side::Produced {
-                    s("(empty)")
-                } else {
-                    dash()
-                },
-                if *side == Side::Reference {
-                    s("(empty)")
-                } else {
-                    dash()
-                },
-                dash(),
-                dash(),
+            ),
+            Failure::Null { key, column, side } => one_sided(
+                key,
+                column,
+                *side,
+                "(empty)",
                 format!("empty cell in the {side} table only"),
-            ],
+            ),
             Failure::OutOfTolerance {
                 key,
                 column,
