@@ -5,16 +5,37 @@ use super::error::{Field, LayerField, ReplicaError};
 use super::prior::Prior;
 use super::spectrum::{DiscreteSpectrum, Ensemble};
 
+/// Slack of the rank check of a layer's spectrum: `W^T W` (`n_in x n_in`) has at most a fraction
+/// `alpha` of positive eigenvalues; one eigenvalue per thousand is allowed for rounding in files.
+const RANK_SLACK: f64 = 1e-3;
+
 /// One layer: `alpha = n_l / n_{l-1}`, the noisy activation, and the spectrum of `W_l^T W_l`.
+///
+/// Only the checked constructors ([`Layer::new`], [`Layer::orthogonal`],
+/// [`Layer::with_noise_var`]) build one; the parts are read back with [`Layer::alpha`],
+/// [`Layer::channel`] and [`Layer::ensemble`].
+///
+/// ```compile_fail
+/// use replica_core::replica::{Activation, Channel, Ensemble, Layer};
+/// // the fields are private: an unchecked layer cannot be written down
+/// let l = Layer {
+///     alpha: -1.0,
+///     channel: Channel::new(Activation::Relu, 0.1).unwrap(),
+///     ensemble: Ensemble::Gaussian { var: 1.0 },
+/// };
+/// ```
 #[derive(Clone, Debug)]
 pub struct Layer {
-    pub alpha: f64,
-    pub channel: Channel,
-    pub ensemble: Ensemble,
+    alpha: f64,
+    channel: Channel,
+    ensemble: Ensemble,
 }
 
 impl Layer {
-    /// A checked layer.
+    /// A checked layer: `alpha` finite and `> 0` ([`LayerField::Alpha`]), the channel checked by
+    /// [`Channel::new`] (`slope`, `threshold`, `noise_var`), Gaussian weights of a finite variance
+    /// `> 0` ([`LayerField::WeightsVar`]), and a spectrum with at most a fraction `alpha` of
+    /// positive eigenvalues ([`LayerField::Spectrum`]).
     pub fn new(
         alpha: f64,
         activation: Activation,
@@ -39,8 +60,7 @@ impl Layer {
         }
         if let Ensemble::Discrete(d) = &ensemble {
             // W^T W (n_in x n_in) has rank <= min(n_in, n_out): at most a fraction alpha positive.
-            // Allow one eigenvalue of slack per thousand for rounding in files.
-            if d.positive_fraction() > alpha + 1e-3 {
+            if d.positive_fraction() > alpha + RANK_SLACK {
                 return Err(ReplicaError::invalid(
                     LayerField::Spectrum { entry: None },
                     format!("{:.4} of the eigenvalues positive", d.positive_fraction()),
@@ -68,6 +88,30 @@ impl Layer {
             Ensemble::Discrete(DiscreteSpectrum::orthogonal(alpha)),
         )
     }
+
+    /// `alpha = n_l / n_{l-1}`.
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
+    /// The noisy activation.
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// The spectrum of `W_l^T W_l`.
+    pub fn ensemble(&self) -> &Ensemble {
+        &self.ensemble
+    }
+
+    /// The same layer with the noise variance `noise_var`, checked as by [`Channel::new`].
+    pub fn with_noise_var(&self, noise_var: f64) -> Result<Self, ReplicaError> {
+        Ok(Layer {
+            alpha: self.alpha,
+            channel: self.channel.with_noise_var(noise_var)?,
+            ensemble: self.ensemble.clone(),
+        })
+    }
 }
 
 /// A prior and a list of layers, validated.
@@ -84,20 +128,19 @@ pub struct Chain {
 impl Chain {
     /// Validate and build. The last layer needs a positive noise (the output is measured).
     pub fn new(prior: Prior, layers: Vec<Layer>) -> Result<Self, ReplicaError> {
-        prior.check()?;
         if layers.is_empty() {
             return Err(ReplicaError::InvalidChain(
                 "a chain needs at least one layer".into(),
             ));
         }
         let last = layers.last().unwrap();
-        if last.channel.noise_var <= 0.0 {
+        if last.channel.noise_var() <= 0.0 {
             return Err(ReplicaError::invalid(
                 Field::Layer {
                     index: Some(layers.len() - 1),
                     field: LayerField::NoiseVar,
                 },
-                last.channel.noise_var,
+                last.channel.noise_var(),
                 "the output layer needs noise_var > 0 (its entropy is infinite otherwise)",
             ));
         }
@@ -146,7 +189,7 @@ impl Chain {
     pub fn inner_noiseless(&self) -> bool {
         self.layers[..self.layers.len() - 1]
             .iter()
-            .all(|l| l.channel.noise_var == 0.0)
+            .all(|l| l.channel.noise_var() == 0.0)
     }
 
     /// The chain cut after layer `l` (1-based, `1 <= l <= L`), with the measured layer `l` given the
@@ -160,7 +203,7 @@ impl Chain {
         }
         let mut layers = self.layers[..l].to_vec();
         let last = layers.last_mut().unwrap();
-        last.channel = Channel::new(last.channel.activation, measurement_noise)?;
+        *last = last.with_noise_var(measurement_noise)?;
         Chain::new(self.prior, layers)
     }
 }
