@@ -854,7 +854,7 @@ impl PyChain {
                 format!(
                     "{}(alpha={:.6}, noise_var={})",
                     l.channel().activation().name(),
-                    l.alpha,
+                    l.alpha(),
                     l.channel().noise_var()
                 )
             })
