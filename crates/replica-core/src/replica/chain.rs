@@ -207,3 +207,380 @@ impl Chain {
         Chain::new(self.prior, layers)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every invalid input of the checked constructors is refused, naming the right field; the
+    //! valid ones read back unchanged. (Struct literals of `Layer`, `Channel` and `Prior` do not
+    //! compile outside their modules: see the `compile_fail` examples on the types.)
+
+    use super::*;
+    use crate::replica::prior::PriorParams;
+
+    /// The field of an `InvalidParameter` error, `None` for any other outcome.
+    fn field_of<T: std::fmt::Debug>(r: &Result<T, ReplicaError>) -> Option<Field> {
+        match r {
+            Err(ReplicaError::InvalidParameter { field, .. }) => Some(field.clone()),
+            _ => None,
+        }
+    }
+
+    fn gaussian_weights() -> Ensemble {
+        Ensemble::Gaussian { var: 1.0 }
+    }
+
+    #[test]
+    fn invalid_layers_are_refused_with_their_field() {
+        let relu = Activation::Relu;
+        let cases: Vec<(&str, f64, Activation, f64, Ensemble, LayerField)> = vec![
+            (
+                "alpha 0",
+                0.0,
+                relu,
+                0.1,
+                gaussian_weights(),
+                LayerField::Alpha,
+            ),
+            (
+                "alpha < 0",
+                -1.0,
+                relu,
+                0.1,
+                gaussian_weights(),
+                LayerField::Alpha,
+            ),
+            (
+                "alpha NaN",
+                f64::NAN,
+                relu,
+                0.1,
+                gaussian_weights(),
+                LayerField::Alpha,
+            ),
+            (
+                "alpha inf",
+                f64::INFINITY,
+                relu,
+                0.1,
+                gaussian_weights(),
+                LayerField::Alpha,
+            ),
+            (
+                "noise < 0",
+                1.0,
+                relu,
+                -1e-3,
+                gaussian_weights(),
+                LayerField::NoiseVar,
+            ),
+            (
+                "noise NaN",
+                1.0,
+                relu,
+                f64::NAN,
+                gaussian_weights(),
+                LayerField::NoiseVar,
+            ),
+            (
+                "noise inf",
+                1.0,
+                relu,
+                f64::INFINITY,
+                gaussian_weights(),
+                LayerField::NoiseVar,
+            ),
+            (
+                "slope < 0",
+                1.0,
+                Activation::LeakyRelu { slope: -0.1 },
+                0.1,
+                gaussian_weights(),
+                LayerField::Slope,
+            ),
+            (
+                "slope > 1",
+                1.0,
+                Activation::LeakyRelu { slope: 1.5 },
+                0.1,
+                gaussian_weights(),
+                LayerField::Slope,
+            ),
+            (
+                "slope NaN",
+                1.0,
+                Activation::LeakyRelu { slope: f64::NAN },
+                0.1,
+                gaussian_weights(),
+                LayerField::Slope,
+            ),
+            (
+                "threshold 0",
+                1.0,
+                Activation::Hardtanh { threshold: 0.0 },
+                0.1,
+                gaussian_weights(),
+                LayerField::Threshold,
+            ),
+            (
+                "threshold < 0",
+                1.0,
+                Activation::Hardtanh { threshold: -1.0 },
+                0.1,
+                gaussian_weights(),
+                LayerField::Threshold,
+            ),
+            (
+                "threshold inf",
+                1.0,
+                Activation::Hardtanh {
+                    threshold: f64::INFINITY,
+                },
+                0.1,
+                gaussian_weights(),
+                LayerField::Threshold,
+            ),
+            (
+                "weights var 0",
+                1.0,
+                relu,
+                0.1,
+                Ensemble::Gaussian { var: 0.0 },
+                LayerField::WeightsVar,
+            ),
+            (
+                "weights var NaN",
+                1.0,
+                relu,
+                0.1,
+                Ensemble::Gaussian { var: f64::NAN },
+                LayerField::WeightsVar,
+            ),
+            (
+                "weights var inf",
+                1.0,
+                relu,
+                0.1,
+                Ensemble::Gaussian { var: f64::INFINITY },
+                LayerField::WeightsVar,
+            ),
+            (
+                "spectrum of rank 1 for alpha 1/2",
+                0.5,
+                relu,
+                0.1,
+                Ensemble::Discrete(DiscreteSpectrum::orthogonal(1.0)),
+                LayerField::Spectrum { entry: None },
+            ),
+        ];
+        for (what, alpha, activation, noise_var, ensemble, field) in cases {
+            let params = format!(
+                "{what}: alpha = {alpha}, activation = {activation:?}, noise_var = {noise_var}, \
+                 ensemble = {ensemble:?}"
+            );
+            let r = Layer::new(alpha, activation, noise_var, ensemble);
+            assert_eq!(field_of(&r), Some(field.into()), "{params}: got {r:?}");
+            // the channel alone refuses its own fields the same way
+            if matches!(
+                field,
+                LayerField::NoiseVar | LayerField::Slope | LayerField::Threshold
+            ) {
+                let c = Channel::new(activation, noise_var);
+                assert_eq!(field_of(&c), Some(field.into()), "{params}: got {c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_priors_are_refused_with_their_field() {
+        let cases: Vec<(PriorParams, &'static str)> = vec![
+            (
+                PriorParams::Gaussian {
+                    mean: f64::NAN,
+                    var: 1.0,
+                },
+                "mean",
+            ),
+            (
+                PriorParams::Gaussian {
+                    mean: f64::INFINITY,
+                    var: 1.0,
+                },
+                "mean",
+            ),
+            (
+                PriorParams::Gaussian {
+                    mean: 0.0,
+                    var: 0.0,
+                },
+                "var",
+            ),
+            (
+                PriorParams::Gaussian {
+                    mean: 0.0,
+                    var: -1.0,
+                },
+                "var",
+            ),
+            (
+                PriorParams::Gaussian {
+                    mean: 0.0,
+                    var: f64::NAN,
+                },
+                "var",
+            ),
+            (
+                PriorParams::Gaussian {
+                    mean: 0.0,
+                    var: f64::INFINITY,
+                },
+                "var",
+            ),
+            (PriorParams::Binary { p: 0.0 }, "p"),
+            (PriorParams::Binary { p: 1.0 }, "p"),
+            (PriorParams::Binary { p: -0.5 }, "p"),
+            (PriorParams::Binary { p: f64::NAN }, "p"),
+            (
+                PriorParams::GaussBernoulli {
+                    p: 0.0,
+                    mean: 0.0,
+                    var: 1.0,
+                },
+                "p",
+            ),
+            (
+                PriorParams::GaussBernoulli {
+                    p: 1.5,
+                    mean: 0.0,
+                    var: 1.0,
+                },
+                "p",
+            ),
+            (
+                PriorParams::GaussBernoulli {
+                    p: f64::NAN,
+                    mean: 0.0,
+                    var: 1.0,
+                },
+                "p",
+            ),
+            (
+                PriorParams::GaussBernoulli {
+                    p: 0.5,
+                    mean: f64::NAN,
+                    var: 1.0,
+                },
+                "mean",
+            ),
+            (
+                PriorParams::GaussBernoulli {
+                    p: 0.5,
+                    mean: 0.0,
+                    var: 0.0,
+                },
+                "var",
+            ),
+            (
+                PriorParams::GaussBernoulli {
+                    p: 0.5,
+                    mean: 0.0,
+                    var: f64::INFINITY,
+                },
+                "var",
+            ),
+        ];
+        for (params, name) in cases {
+            let r = params.check();
+            assert_eq!(
+                field_of(&r),
+                Some(Field::Prior(name)),
+                "{params:?}: got {r:?}"
+            );
+            // the named constructors are the same check
+            let named = match params {
+                PriorParams::Gaussian { mean, var } => Prior::gaussian(mean, var),
+                PriorParams::Binary { p } => Prior::binary(p),
+                PriorParams::GaussBernoulli { p, mean, var } => {
+                    Prior::gauss_bernoulli(p, mean, var)
+                }
+            };
+            assert_eq!(named, r, "{params:?}");
+        }
+    }
+
+    #[test]
+    fn valid_values_read_back_unchanged() {
+        for params in [
+            PriorParams::Gaussian {
+                mean: -0.5,
+                var: 2.0,
+            },
+            PriorParams::Binary { p: 0.3 },
+            PriorParams::GaussBernoulli {
+                p: 1.0,
+                mean: 0.1,
+                var: 0.5,
+            },
+        ] {
+            let prior = params.check().unwrap_or_else(|e| panic!("{params:?}: {e}"));
+            assert_eq!(prior.params(), params);
+        }
+        let act = Activation::LeakyRelu { slope: 0.25 };
+        let layer = Layer::new(0.5, act, 1e-3, gaussian_weights()).unwrap();
+        assert_eq!(layer.alpha(), 0.5);
+        assert_eq!(layer.channel().activation(), act);
+        assert_eq!(layer.channel().noise_var(), 1e-3);
+        assert_eq!(layer.ensemble(), &gaussian_weights());
+        let moved = layer.with_noise_var(0.0).unwrap();
+        assert_eq!(moved.channel().noise_var(), 0.0);
+        assert_eq!(moved.alpha(), 0.5);
+    }
+
+    #[test]
+    fn derived_layers_and_chains_are_checked_too() {
+        let layer = Layer::new(1.0, Activation::Relu, 0.1, gaussian_weights()).unwrap();
+        for noise in [-1.0, f64::NAN, f64::INFINITY] {
+            let r = layer.with_noise_var(noise);
+            assert_eq!(
+                field_of(&r),
+                Some(LayerField::NoiseVar.into()),
+                "with_noise_var({noise}): got {r:?}"
+            );
+            let c = layer.channel().with_noise_var(noise);
+            assert_eq!(field_of(&c), Some(LayerField::NoiseVar.into()), "{noise}");
+        }
+        let prior = Prior::gaussian(0.0, 1.0).unwrap();
+        let chain = Chain::new(prior, vec![layer.clone(), layer.clone()]).unwrap();
+        // a noise of 0 passes the channel's check and fails the chain's (output layer 0); a
+        // negative or NaN noise fails the channel's check (no index known there)
+        let output_noise = Field::Layer {
+            index: Some(0),
+            field: LayerField::NoiseVar,
+        };
+        for (noise, field) in [
+            (0.0, output_noise),
+            (-1.0, LayerField::NoiseVar.into()),
+            (f64::NAN, LayerField::NoiseVar.into()),
+        ] {
+            let r = chain.truncated(1, noise);
+            assert_eq!(
+                field_of(&r),
+                Some(field),
+                "truncated(1, {noise}): got {r:?}"
+            );
+        }
+        let noiseless = layer.with_noise_var(0.0).unwrap();
+        let r = Chain::new(prior, vec![layer, noiseless]);
+        assert_eq!(
+            field_of(&r),
+            Some(Field::Layer {
+                index: Some(1),
+                field: LayerField::NoiseVar
+            }),
+            "noiseless output layer: got {r:?}"
+        );
+        assert!(matches!(
+            Chain::new(prior, vec![]),
+            Err(ReplicaError::InvalidChain(_))
+        ));
+    }
+}

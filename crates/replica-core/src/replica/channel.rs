@@ -200,6 +200,10 @@ struct AtomAt {
 /// values are therefore read out in closed form: `bounds::recovered_entropy`).
 pub const NOISELESS_V_FLOOR: f64 = 1e-10;
 
+/// Atom mass above which `(phi(a) - phi(b))^2 / (v P)` is evaluated directly in the output
+/// channel; below it, in logs (`d^2` underflows, or `d^2 / P` overflows, long before `P` does).
+const ATOM_DIRECT_MIN: f64 = 1e-250;
+
 /// Count of integrand evaluations (deterministic work counter).
 pub type Evals = u64;
 
@@ -297,7 +301,7 @@ impl Channel {
                         ii += p * lp;
                         // (d_omega ln P)^2 P = (phi(a) - phi(b))^2 / (v P); in logs when P is tiny
                         let d = (pdf_lo - pdf_hi).abs();
-                        if p > 1e-250 {
+                        if p > ATOM_DIRECT_MIN {
                             ia += d * d / (v * p);
                         } else if d > 0.0 {
                             ia += (2.0 * d.ln() - ln_v - lp).exp();

@@ -185,6 +185,10 @@ fn binary_terms(p: f64, a: f64, size: RuleSize) -> PriorTerms {
     }
 }
 
+/// Floor of the slope `|d Delta / dB|` at a spike/slab switch, so that its kink scale `1/slope`
+/// stays finite (a switch at `R = 0` is a tangency).
+const SWITCH_SLOPE_FLOOR: f64 = 1e-300;
+
 /// Gauss-Bernoulli prior: `Z_0 = (1-p) + p exp((B + mu/s2)^2/(2 a_p) - mu^2/(2 s2)) / sqrt(1 + A s2)`
 /// with `a_p = A + 1/s2`; the posterior is a spike/slab mixture. Planted expectation over the spike
 /// branch (`B = sqrt(A) z`) and the slab branch (`B ~ N(A mu, A^2 s2 + A)`).
@@ -218,8 +222,8 @@ fn gauss_bernoulli_terms(p: f64, mu: f64, s2: f64, a: f64, size: RuleSize) -> Pr
         let half_width = (2.0 * ap * r_sw).sqrt();
         let slope = (2.0 * r_sw / ap).sqrt(); // |d Delta / dB| at the switch
         vec![
-            (-mu / s2 - half_width, 1.0 / slope.max(1e-300)),
-            (-mu / s2 + half_width, 1.0 / slope.max(1e-300)),
+            (-mu / s2 - half_width, 1.0 / slope.max(SWITCH_SLOPE_FLOOR)),
+            (-mu / s2 + half_width, 1.0 / slope.max(SWITCH_SLOPE_FLOOR)),
         ]
     } else {
         vec![]

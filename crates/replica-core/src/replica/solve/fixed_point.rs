@@ -7,6 +7,14 @@ use super::super::gauss::RuleSize;
 use super::iterate::Step;
 use super::OrderParams;
 
+/// Bounds of the factor `gamma2 / gamma1` by which the previous sweep's theta is scaled into the
+/// guess of the next root: theta grows about linearly with gamma, but a jump of more than a
+/// decade either way is an early, far-from-converged sweep, where the guess only needs to be on
+/// the right branch.
+const HINT_SCALE_MIN: f64 = 0.1;
+/// Upper bound of the hint's scale factor (see [`HINT_SCALE_MIN`]).
+const HINT_SCALE_MAX: f64 = 10.0;
+
 // Fixed-point scheme
 
 pub(super) struct FixedPointStep<'c> {
@@ -56,7 +64,7 @@ impl Step for FixedPointStep<'_> {
             } else {
                 // theta grows about linearly with gamma: scale the guess by the change of gamma
                 let gamma2 = o.a[l] * o.v[l];
-                let hint = th * (gamma2 / gamma1).clamp(0.1, 10.0);
+                let hint = th * (gamma2 / gamma1).clamp(HINT_SCALE_MIN, HINT_SCALE_MAX);
                 let th = layer
                     .ensemble()
                     .theta_near(layer.alpha(), gamma2, Some(hint))?;
