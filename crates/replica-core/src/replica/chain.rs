@@ -526,13 +526,13 @@ mod tests {
         }
         let act = Activation::LeakyRelu { slope: 0.25 };
         let layer = Layer::new(0.5, act, 1e-3, gaussian_weights()).unwrap();
-        assert_eq!(layer.alpha(), 0.5);
+        assert_eq!(layer.alpha().to_bits(), 0.5f64.to_bits());
         assert_eq!(layer.channel().activation(), act);
-        assert_eq!(layer.channel().noise_var(), 1e-3);
+        assert_eq!(layer.channel().noise_var().to_bits(), 1e-3f64.to_bits());
         assert_eq!(layer.ensemble(), &gaussian_weights());
         let moved = layer.with_noise_var(0.0).unwrap();
-        assert_eq!(moved.channel().noise_var(), 0.0);
-        assert_eq!(moved.alpha(), 0.5);
+        assert_eq!(moved.channel().noise_var().to_bits(), 0.0f64.to_bits());
+        assert_eq!(moved.alpha().to_bits(), 0.5f64.to_bits());
     }
 
     #[test]
