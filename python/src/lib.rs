@@ -709,7 +709,7 @@ fn run(
             }
         }
     }
-    let noise = chain.layers()[n - 1].channel.noise_var;
+    let noise = chain.layers()[n - 1].channel().noise_var();
     let results: Vec<Result<Estimate, ReplicaError>> = py.detach(|| {
         (1..=n)
             .map(|l| {
@@ -836,7 +836,7 @@ impl PyChain {
     /// `alpha_l = n_l / n_{l-1}` of each layer (for matrices, from their shape).
     #[getter]
     fn alphas(&self) -> Vec<f64> {
-        self.chain.layers().iter().map(|l| l.alpha).collect()
+        self.chain.layers().iter().map(|l| l.alpha()).collect()
     }
 
     /// What was decided on the user's behalf while building (a matrix read as its transpose).
@@ -853,9 +853,9 @@ impl PyChain {
             .map(|l| {
                 format!(
                     "{}(alpha={:.6}, noise_var={})",
-                    l.channel.activation.name(),
-                    l.alpha,
-                    l.channel.noise_var
+                    l.channel().activation().name(),
+                    l.alpha(),
+                    l.channel().noise_var()
                 )
             })
             .collect();

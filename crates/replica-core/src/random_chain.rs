@@ -24,7 +24,9 @@
 //! [`crate::spec::read_spectrum_file`]).
 
 use crate::replica::error::{Field, LayerField};
-use crate::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError};
+use crate::replica::{
+    Activation, Chain, DiscreteSpectrum, Ensemble, Layer, PriorParams, ReplicaError,
+};
 use crate::spec::{LayerDoc, PriorDoc, SpecDoc, WeightsDoc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -185,7 +187,8 @@ pub struct LayerDescription {
 /// [`ChainGenerator::to_toml`] into a spec file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChainDescription {
-    pub prior: Prior,
+    /// The prior's parameters, checked by [`ChainGenerator::build`].
+    pub prior: PriorParams,
     pub layers: Vec<LayerDescription>,
 }
 
@@ -233,14 +236,14 @@ impl ChainGenerator {
             }
         };
         let prior = match rng.random_range(0..3) {
-            0 => Prior::Gaussian {
+            0 => PriorParams::Gaussian {
                 mean: mean(&mut rng),
                 var: log_uniform(&mut rng, p.prior_var),
             },
-            1 => Prior::Binary {
+            1 => PriorParams::Binary {
                 p: uniform(&mut rng, (0.05, 0.95)),
             },
-            _ => Prior::GaussBernoulli {
+            _ => PriorParams::GaussBernoulli {
                 p: uniform(&mut rng, (0.05, 1.0)),
                 mean: mean(&mut rng),
                 var: log_uniform(&mut rng, p.prior_var),
@@ -342,25 +345,25 @@ impl ChainGenerator {
                 Layer::new(l.alpha, l.activation, l.noise_var, ensemble)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Chain::new(d.prior, layers)
+        Chain::new(d.prior.check()?, layers)
     }
 
     /// The description as a spec document (spectra by their file).
     pub fn to_spec(&self, d: &ChainDescription) -> SpecDoc {
         let prior = match d.prior {
-            Prior::Gaussian { mean, var } => PriorDoc {
+            PriorParams::Gaussian { mean, var } => PriorDoc {
                 kind: "gaussian".into(),
                 mean: Some(mean),
                 var: Some(var),
                 p: None,
             },
-            Prior::Binary { p } => PriorDoc {
+            PriorParams::Binary { p } => PriorDoc {
                 kind: "binary".into(),
                 mean: None,
                 var: None,
                 p: Some(p),
             },
-            Prior::GaussBernoulli { p, mean, var } => PriorDoc {
+            PriorParams::GaussBernoulli { p, mean, var } => PriorDoc {
                 kind: "gauss-bernoulli".into(),
                 mean: Some(mean),
                 var: Some(var),
@@ -527,14 +530,14 @@ mod tests {
             assert_eq!(back.prior(), drawn.chain.prior(), "{text}");
             assert_eq!(back.len(), drawn.chain.len());
             for (x, y) in back.layers().iter().zip(drawn.chain.layers()) {
-                assert_eq!(x.alpha.to_bits(), y.alpha.to_bits(), "{text}");
-                assert_eq!(x.channel.activation, y.channel.activation, "{text}");
+                assert_eq!(x.alpha().to_bits(), y.alpha().to_bits(), "{text}");
+                assert_eq!(x.channel().activation(), y.channel().activation(), "{text}");
                 assert_eq!(
-                    x.channel.noise_var.to_bits(),
-                    y.channel.noise_var.to_bits(),
+                    x.channel().noise_var().to_bits(),
+                    y.channel().noise_var().to_bits(),
                     "{text}"
                 );
-                assert_eq!(x.ensemble, y.ensemble, "{text}");
+                assert_eq!(x.ensemble(), y.ensemble(), "{text}");
             }
         }
         std::fs::remove_dir_all(&dir).unwrap();

@@ -699,7 +699,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(
-            c.layers()[0].channel.activation,
+            c.layers()[0].channel().activation(),
             Activation::Hardtanh { threshold: 1.0 }
         );
     }
@@ -744,12 +744,12 @@ mod tests {
             ("comment", "# from numpy\neig\n0.5\n2\n", 1.25),
         ] {
             let c = spectrum_spec(name, text, 1.0).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let Ensemble::Discrete(d) = &c.layers()[0].ensemble else {
+            let Ensemble::Discrete(d) = c.layers()[0].ensemble() else {
                 panic!("{name}: not a discrete spectrum")
             };
             assert!((d.positive_fraction() - 1.0).abs() < 1e-15, "{name}");
             assert!(
-                (c.layers()[0].ensemble.mean(1.0) - mean).abs() < 1e-12,
+                (c.layers()[0].ensemble().mean(1.0) - mean).abs() < 1e-12,
                 "{name}"
             );
         }

@@ -307,9 +307,9 @@ fn orthogonal_layer_equals_its_spectrum_of_ones() {
         let chain_a = g.build(&a).ok()?;
         let mut layers: Vec<Layer> = chain_a.layers().to_vec();
         let (alpha, activation, noise) = (
-            layers[l].alpha,
-            layers[l].channel.activation,
-            layers[l].channel.noise_var,
+            layers[l].alpha(),
+            layers[l].channel().activation(),
+            layers[l].channel().noise_var(),
         );
         layers[l] = Layer::new(
             alpha,

@@ -66,7 +66,7 @@ fn recovered_points_read_out_in_closed_form_inside_the_bounds() {
         let raw = phi(&chain, &est.order_params, opts.rule(), &mut evals).expect("potential");
         let p = &est.order_params;
         let floor_bias: f64 = (0..chain.len())
-            .filter(|&l| chain.layers()[l].channel.noise_var == 0.0)
+            .filter(|&l| chain.layers()[l].channel().noise_var() == 0.0)
             .map(|l| chain.alpha_tilde(l + 1) * p.a[l] * NOISELESS_V_FLOOR * chain.rho_z(l) / 2.0)
             .sum();
         let gap = raw - est.entropy;

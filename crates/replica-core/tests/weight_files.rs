@@ -428,7 +428,7 @@ fn matrix_spec_equals_log_det_of_the_file() {
                 loaded.notes
             );
             let c = &loaded.chain;
-            assert_eq!(c.layers()[0].alpha, alpha, "{name}");
+            assert_eq!(c.layers()[0].alpha(), alpha, "{name}");
             let est = solve(c, &SolverOptions::default()).unwrap();
             assert!(
                 (est.entropy - exact).abs() < 1e-8,
@@ -599,7 +599,7 @@ fn matrix_spec_errors_name_field_file_and_rule() {
     .unwrap();
     let loaded = load_spec_with_notes(&p).unwrap();
     assert!(loaded.notes.is_empty(), "{:?}", loaded.notes);
-    assert_eq!(loaded.chain.layers()[1].alpha, 10.0 / 30.0);
+    assert_eq!(loaded.chain.layers()[1].alpha(), 10.0 / 30.0);
     let wt: Vec<f64> = {
         let m = test_matrix(10, 30);
         let m = &m;
@@ -624,5 +624,5 @@ fn matrix_spec_errors_name_field_file_and_rule() {
     let loaded = load_spec_with_notes(&p).unwrap();
     assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
     assert!(loaded.notes[0].contains("transpose"), "{}", loaded.notes[0]);
-    assert_eq!(loaded.chain.layers()[1].alpha, 10.0 / 30.0);
+    assert_eq!(loaded.chain.layers()[1].alpha(), 10.0 / 30.0);
 }

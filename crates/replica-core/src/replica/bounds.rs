@@ -15,7 +15,7 @@
 
 use super::chain::Chain;
 use super::channel::Activation;
-use super::prior::Prior;
+use super::prior::{Prior, PriorParams};
 use thiserror::Error;
 
 /// Slack allowed on every bound (nats per input dimension). The solver converges every order
@@ -64,18 +64,20 @@ pub enum BoundViolation {
 
 /// Variance of the prior: `Var x`.
 pub fn prior_variance(prior: &Prior) -> f64 {
-    match *prior {
-        Prior::Gaussian { var, .. } => var,
-        Prior::Binary { p } => 4.0 * p * (1.0 - p),
-        Prior::GaussBernoulli { p, mean, var } => p * (var + mean * mean) - (p * mean).powi(2),
+    match prior.params() {
+        PriorParams::Gaussian { var, .. } => var,
+        PriorParams::Binary { p } => 4.0 * p * (1.0 - p),
+        PriorParams::GaussBernoulli { p, mean, var } => {
+            p * (var + mean * mean) - (p * mean).powi(2)
+        }
     }
 }
 
 /// Entropy of a discrete prior per entry: `H(X)/n_0 = -p ln p - (1-p) ln(1-p)` for the binary
 /// prior; `None` for priors with a density part.
 pub fn prior_entropy(prior: &Prior) -> Option<f64> {
-    match *prior {
-        Prior::Binary { p } => Some(-p * p.ln() - (1.0 - p) * (1.0 - p).ln()),
+    match prior.params() {
+        PriorParams::Binary { p } => Some(-p * p.ln() - (1.0 - p) * (1.0 - p).ln()),
         _ => None,
     }
 }
@@ -152,7 +154,7 @@ pub fn check(chain: &Chain, r: &ReadOut) -> Result<(), BoundViolation> {
         }
     }
     let last = chain.layers().last().expect("a chain has a layer");
-    if matches!(last.channel.activation, Activation::Sign) {
+    if matches!(last.channel().activation(), Activation::Sign) {
         let max = chain.alpha_tilde(chain.len()) * std::f64::consts::LN_2;
         if r.entropy < -BOUND_SLACK || r.entropy > max + BOUND_SLACK {
             return Err(BoundViolation::DiscreteEntropy { h: r.entropy, max });

@@ -165,10 +165,21 @@ pub struct InterfaceTerms {
 }
 
 /// A noisy activation: the channel `h = phi(x + xi)`, `xi ~ N(0, noise_var)`.
+///
+/// Only [`Channel::new`] builds one, so a channel's activation parameters and noise variance have
+/// always passed their checks; they are read back with [`Channel::activation`] and
+/// [`Channel::noise_var`].
+///
+/// ```compile_fail
+/// use replica_core::replica::{Activation, Channel};
+/// // the fields are private: an unchecked channel cannot be written down
+/// let c = Channel { activation: Activation::Relu, noise_var: -1.0, regions: Vec::new() };
+/// ```
 #[derive(Clone, Debug)]
 pub struct Channel {
-    pub activation: Activation,
-    pub noise_var: f64,
+    activation: Activation,
+    noise_var: f64,
+    /// `activation.regions()`, computed once.
     regions: Vec<Region>,
 }
 
@@ -189,10 +200,16 @@ struct AtomAt {
 /// values are therefore read out in closed form: `bounds::recovered_entropy`).
 pub const NOISELESS_V_FLOOR: f64 = 1e-10;
 
+/// Atom mass above which `(phi(a) - phi(b))^2 / (v P)` is evaluated directly in the output
+/// channel; below it, in logs (`d^2` underflows, or `d^2 / P` overflows, long before `P` does).
+const ATOM_DIRECT_MIN: f64 = 1e-250;
+
 /// Count of integrand evaluations (deterministic work counter).
 pub type Evals = u64;
 
 impl Channel {
+    /// A checked channel: the activation's parameters pass [`Activation::check`] and
+    /// `noise_var` is finite and `>= 0` ([`LayerField::NoiseVar`] otherwise).
     pub fn new(activation: Activation, noise_var: f64) -> Result<Self, ReplicaError> {
         activation.check()?;
         if !(noise_var.is_finite() && noise_var >= 0.0) {
@@ -208,6 +225,21 @@ impl Channel {
             noise_var,
             regions,
         })
+    }
+
+    /// The activation `phi`.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// The variance `sigma^2` of the noise added inside the activation.
+    pub fn noise_var(&self) -> f64 {
+        self.noise_var
+    }
+
+    /// The same activation with the noise variance `noise_var`, checked as by [`Channel::new`].
+    pub fn with_noise_var(&self, noise_var: f64) -> Result<Self, ReplicaError> {
+        Channel::new(self.activation, noise_var)
     }
 
     /// `rho_out = E phi(sqrt(rho + sigma^2) u)^2`, `u ~ N(0,1)`, in closed form per region.
@@ -269,7 +301,7 @@ impl Channel {
                         ii += p * lp;
                         // (d_omega ln P)^2 P = (phi(a) - phi(b))^2 / (v P); in logs when P is tiny
                         let d = (pdf_lo - pdf_hi).abs();
-                        if p > 1e-250 {
+                        if p > ATOM_DIRECT_MIN {
                             ia += d * d / (v * p);
                         } else if d > 0.0 {
                             ia += (2.0 * d.ln() - ln_v - lp).exp();
@@ -322,7 +354,10 @@ impl Channel {
     }
 
     /// Interface channel at precision `A` (from the layer above), variance `V` and second moment
-    /// `rho` of the pre-activation.
+    /// `rho` of the pre-activation: with `v = max(sigma^2 + V, NOISELESS_V_FLOOR rho)`,
+    /// `m = max(rho - V, 0)` and `omega = sqrt(m) w`, `w ~ N(0, 1)`,
+    /// `iter_a = E (d_omega ln Z_h)^2`, `iter_v = E d_B^2 ln Z_h` and `I_h = E ln Z_h`, the
+    /// expectations over `omega` and over the planted law of `B` given `omega`.
     pub fn interface(
         &self,
         a: f64,
@@ -335,17 +370,40 @@ impl Channel {
         let m = (rho - vv).max(0.0);
         if self.activation.is_linear() {
             *evals += 1;
-            return InterfaceTerms {
-                iter_a: 1.0 / (v + 1.0 / a),
-                iter_v: 1.0 / (a + 1.0 / v),
-                i_h: 0.5 * a * (rho + self.noise_var) - 0.5 * (a * v).ln_1p(),
-            };
+            return linear_interface(a, v, rho, self.noise_var);
         }
-        let sv = v.sqrt();
-        let sa = a.sqrt();
+        let at = InterfacePoint {
+            a,
+            v,
+            m,
+            sv: v.sqrt(),
+            sa: a.sqrt(),
+            size,
+            consts: self.region_consts(a, v),
+        };
         let outer = self.omega_rule(m, v, size);
-        let consts: Vec<RegionConsts> = self
-            .regions
+        // Outer nodes are independent: evaluate them in parallel, then sum in node order so the
+        // result does not depend on the thread schedule (bit-for-bit reproducible).
+        let parts: Vec<NodeSums> = if outer.len() >= PARALLEL_MIN_NODES {
+            outer
+                .nodes
+                .par_iter()
+                .map(|&w| self.interface_node(&at, w))
+                .collect()
+        } else {
+            outer
+                .nodes
+                .iter()
+                .map(|&w| self.interface_node(&at, w))
+                .collect()
+        };
+        sum_outer(&parts, &outer.weights, evals)
+    }
+
+    /// Per-region constants of one interface call: `P_k = 1/v + A g_k^2`, `sqrt(P_k)` and
+    /// `ln(v P_k)/2`.
+    fn region_consts(&self, a: f64, v: f64) -> Vec<RegionConsts> {
+        self.regions
             .iter()
             .map(|r| {
                 let p_prec = 1.0 / v + a * r.slope * r.slope;
@@ -355,130 +413,136 @@ impl Channel {
                     half_ln_vp: 0.5 * (v * p_prec).ln(),
                 }
             })
-            .collect();
-        // One outer node: (E_b (d_omega ln Z)^2, E_b d_B^2 ln Z, E_b ln Z, evaluations) at omega.
-        let node = |w: f64| -> (f64, f64, f64, Evals) {
-            crate::simd::clear_upper_simd_state();
-            let mut inner = GaussRule::default();
-            let mut atoms: Vec<AtomAt> = vec![
-                AtomAt {
-                    ln_p: 0.0,
-                    dln_p: 0.0
-                };
-                self.regions.len()
-            ];
-            let mut kinks: Vec<Kink> = Vec::with_capacity(4);
-            let mut n_evals: Evals = 0;
-            let evals = &mut n_evals;
-            let om = m.sqrt() * w;
-            // omega-only quantities of the atoms
-            for (k, r) in self.regions.iter().enumerate() {
-                if r.is_atom() {
-                    let lo = (r.lo - om) / sv;
-                    let hi = (r.hi - om) / sv;
-                    let ln_p = ln_norm_interval(lo, hi);
-                    let d = pdf_or_zero(lo) - pdf_or_zero(hi);
-                    let dln_p = if ln_p == f64::NEG_INFINITY || d == 0.0 {
-                        0.0
-                    } else {
-                        d.signum() * (d.abs().ln() - sv.ln() - ln_p).exp()
-                    };
-                    atoms[k] = AtomAt { ln_p, dln_p };
-                }
+            .collect()
+    }
+
+    /// One outer node `omega = sqrt(m) w`: the sums over regions `k` of
+    /// `E_{B | k, omega} [w_k (d_omega ln Z_h)^2]`, `E [w_k d_B^2 ln Z_h]`, `E [w_k ln Z_h]`, with
+    /// `w_k` the planted weight of region `k` (an atom's `P_k(omega)`, a linear region's posterior
+    /// mass), and the integrand evaluations they took.
+    fn interface_node(&self, at: &InterfacePoint, w: f64) -> NodeSums {
+        crate::simd::clear_upper_simd_state();
+        let mut inner = GaussRule::default();
+        let mut kinks: Vec<Kink> = Vec::with_capacity(4);
+        let mut n_evals: Evals = 0;
+        let om = at.m.sqrt() * w;
+        let atoms = self.atoms_at(om, at.sv);
+        let (mut sa_, mut sv_, mut si_) = (0.0, 0.0, 0.0);
+        for (k, r) in self.regions.iter().enumerate() {
+            let Some(law) = planted_b_law(at, r, atoms[k], om) else {
+                continue;
+            };
+            kinks.clear();
+            if r.is_atom() {
+                self.push_atom_switch_kinks(at.a, k, &atoms, law, &mut kinks);
             }
-            let (mut sa_, mut sv_, mut si_) = (0.0, 0.0, 0.0);
-            for (k, r) in self.regions.iter().enumerate() {
-                let (mean_b, sd_b, weight_of): (f64, f64, Option<(f64, f64)>) = if r.is_atom() {
-                    if atoms[k].ln_p == f64::NEG_INFINITY {
-                        continue;
-                    }
-                    (a * r.offset, sa, None)
+            if let Some((g, p_prec)) = law.linear {
+                push_region_switch_kinks(r, om, g, p_prec, law.sd_b, &mut kinks);
+            }
+            kink_rule(&kinks, at.size, &mut inner);
+            let acc = self.region_sums(at, om, k, law, &atoms, &inner, &mut n_evals);
+            sa_ += acc.0;
+            sv_ += acc.1;
+            si_ += acc.2;
+        }
+        NodeSums {
+            d_omega2: sa_,
+            d_bb: sv_,
+            ln_z: si_,
+            evals: n_evals,
+        }
+    }
+
+    /// The `omega`-only quantities of the atoms at `omega`: `ln P_k = ln(Phi(hi_k) - Phi(lo_k))`
+    /// with `lo_k = (lo - omega)/sqrt(v)`, `hi_k = (hi - omega)/sqrt(v)`, and
+    /// `d_omega ln P_k = (phi(lo_k) - phi(hi_k)) / (sqrt(v) P_k)` (in logs; zero when `P_k = 0`).
+    /// Linear regions keep zeros.
+    fn atoms_at(&self, om: f64, sv: f64) -> Vec<AtomAt> {
+        let mut atoms: Vec<AtomAt> = vec![
+            AtomAt {
+                ln_p: 0.0,
+                dln_p: 0.0
+            };
+            self.regions.len()
+        ];
+        for (k, r) in self.regions.iter().enumerate() {
+            if r.is_atom() {
+                let lo = (r.lo - om) / sv;
+                let hi = (r.hi - om) / sv;
+                let ln_p = ln_norm_interval(lo, hi);
+                let d = pdf_or_zero(lo) - pdf_or_zero(hi);
+                let dln_p = if ln_p == f64::NEG_INFINITY || d == 0.0 {
+                    0.0
                 } else {
-                    let g = r.slope;
-                    let p_prec = 1.0 / v + a * g * g;
-                    (
-                        a * (g * om + r.offset),
-                        (a + a * a * g * g * v).sqrt(),
-                        Some((g, p_prec)),
-                    )
+                    d.signum() * (d.abs().ln() - sv.ln() - ln_p).exp()
                 };
-                kinks.clear();
-                if r.is_atom() {
-                    // against another atom j, ln Z_k - ln Z_j changes sign at
-                    // B* = (ln P_j - ln P_k + A (c_k^2 - c_j^2)/2) / (c_k - c_j), over a scale 1/|c_k - c_j|
-                    for (j, q) in self.regions.iter().enumerate() {
-                        if j == k || !q.is_atom() || atoms[j].ln_p == f64::NEG_INFINITY {
-                            continue;
-                        }
-                        let dc = r.offset - q.offset;
-                        let b_star = (atoms[j].ln_p - atoms[k].ln_p
-                            + 0.5 * a * (r.offset * r.offset - q.offset * q.offset))
-                            / dc;
-                        kinks.push(Kink {
-                            center: (b_star - mean_b) / sd_b,
-                            scale: 1.0 / (dc.abs() * sd_b),
-                        });
-                    }
-                }
-                if let Some((g, p_prec)) = weight_of {
-                    // the region's posterior weight switches where (bound - omega) = g s b / P
-                    let gs = g * sd_b;
-                    if gs > 0.0 {
-                        for bound in [r.lo, r.hi] {
-                            if bound.is_finite() {
-                                kinks.push(Kink {
-                                    center: (bound - om) * p_prec / gs,
-                                    scale: p_prec.sqrt() / gs,
-                                });
-                            }
-                        }
-                    }
-                }
-                kink_rule(&kinks, size, &mut inner);
-                // an atom's planted weight P_k(omega) does not depend on B
-                let atom_weight = atoms[k].ln_p.exp();
-                let mut acc = (0.0, 0.0, 0.0);
-                for (&b, &wb) in inner.nodes.iter().zip(&inner.weights) {
-                    let bb = mean_b + sd_b * b;
-                    let d = self.derivs(a, v, om, bb, &atoms, &consts);
-                    *evals += 1;
-                    let weight = match weight_of {
-                        None => atom_weight,
-                        Some(_) => d.weights[k],
-                    };
-                    if weight == 0.0 {
-                        continue;
-                    }
-                    let c = wb * weight;
-                    acc.0 += c * d.d_omega * d.d_omega;
-                    acc.1 += c * d.d_bb;
-                    acc.2 += c * d.ln_z;
-                }
-                sa_ += acc.0;
-                sv_ += acc.1;
-                si_ += acc.2;
+                atoms[k] = AtomAt { ln_p, dln_p };
             }
-            (sa_, sv_, si_, n_evals)
-        };
-        // Outer nodes are independent: evaluate them in parallel, then sum in node order so the
-        // result does not depend on the thread schedule (bit-for-bit reproducible).
-        let parts: Vec<(f64, f64, f64, Evals)> = if outer.len() >= PARALLEL_MIN_NODES {
-            outer.nodes.par_iter().map(|&w| node(w)).collect()
-        } else {
-            outer.nodes.iter().map(|&w| node(w)).collect()
-        };
-        let (mut e_a, mut e_v, mut e_i) = (0.0, 0.0, 0.0);
-        for (p, &wt) in parts.iter().zip(&outer.weights) {
-            e_a += wt * p.0;
-            e_v += wt * p.1;
-            e_i += wt * p.2;
-            *evals += p.3;
         }
-        InterfaceTerms {
-            iter_a: e_a,
-            iter_v: e_v,
-            i_h: e_i,
+        atoms
+    }
+
+    /// Kinks of the `B` integrand of atom `k`: against another atom `j`, `ln Z_k - ln Z_j`
+    /// changes sign at `B* = (ln P_j - ln P_k + A (c_k^2 - c_j^2)/2) / (c_k - c_j)`, over a scale
+    /// `1/|c_k - c_j|`; both in units of the planted `B`'s standard deviation around its mean.
+    fn push_atom_switch_kinks(
+        &self,
+        a: f64,
+        k: usize,
+        atoms: &[AtomAt],
+        law: PlantedB,
+        kinks: &mut Vec<Kink>,
+    ) {
+        let r = &self.regions[k];
+        for (j, q) in self.regions.iter().enumerate() {
+            if j == k || !q.is_atom() || atoms[j].ln_p == f64::NEG_INFINITY {
+                continue;
+            }
+            let dc = r.offset - q.offset;
+            let b_star = (atoms[j].ln_p - atoms[k].ln_p
+                + 0.5 * a * (r.offset * r.offset - q.offset * q.offset))
+                / dc;
+            kinks.push(Kink {
+                center: (b_star - law.mean_b) / law.sd_b,
+                scale: 1.0 / (dc.abs() * law.sd_b),
+            });
         }
+    }
+
+    /// `E_{B | k, omega} [w_k (d_omega ln Z_h)^2, w_k d_B^2 ln Z_h, w_k ln Z_h]` for region `k`
+    /// on the inner rule over `b`, `B = mean_b + sd_b b`: the weight `w_k` is an atom's
+    /// `P_k(omega)` (independent of `B`) or a linear region's posterior mass at `B`.
+    #[allow(clippy::too_many_arguments)]
+    fn region_sums(
+        &self,
+        at: &InterfacePoint,
+        om: f64,
+        k: usize,
+        law: PlantedB,
+        atoms: &[AtomAt],
+        inner: &GaussRule,
+        evals: &mut Evals,
+    ) -> (f64, f64, f64) {
+        // an atom's planted weight P_k(omega) does not depend on B
+        let atom_weight = atoms[k].ln_p.exp();
+        let mut acc = (0.0, 0.0, 0.0);
+        for (&b, &wb) in inner.nodes.iter().zip(&inner.weights) {
+            let bb = law.mean_b + law.sd_b * b;
+            let d = self.derivs(at.a, at.v, om, bb, atoms, &at.consts);
+            *evals += 1;
+            let weight = match law.linear {
+                None => atom_weight,
+                Some(_) => d.weights[k],
+            };
+            if weight == 0.0 {
+                continue;
+            }
+            let c = wb * weight;
+            acc.0 += c * d.d_omega * d.d_omega;
+            acc.1 += c * d.d_bb;
+            acc.2 += c * d.ln_z;
+        }
+        acc
     }
 
     /// `ln Z_h(A, B, omega)` and its derivatives, as a log-sum over regions; also each region's
@@ -549,6 +613,114 @@ impl Channel {
             d_bb: (eh2 - db * db).max(0.0),
             d_omega: dom,
             weights,
+        }
+    }
+}
+
+/// `Z_h` of a linear channel at precision `A`, in closed form: `iter_a = 1/(v + 1/A)`,
+/// `iter_v = 1/(A + 1/v)`, `I_h = A (rho + sigma^2)/2 - ln(1 + A v)/2`.
+fn linear_interface(a: f64, v: f64, rho: f64, noise_var: f64) -> InterfaceTerms {
+    InterfaceTerms {
+        iter_a: 1.0 / (v + 1.0 / a),
+        iter_v: 1.0 / (a + 1.0 / v),
+        i_h: 0.5 * a * (rho + noise_var) - 0.5 * (a * v).ln_1p(),
+    }
+}
+
+/// What every outer node of one interface call shares: the precision `A`, the variance `v`, the
+/// second moment `m` of `omega`, `sqrt(v)`, `sqrt(A)`, the rule size and the per-region constants.
+struct InterfacePoint {
+    a: f64,
+    v: f64,
+    m: f64,
+    sv: f64,
+    sa: f64,
+    size: RuleSize,
+    consts: Vec<RegionConsts>,
+}
+
+/// One outer node's sums over regions (see [`Channel::interface_node`]).
+#[derive(Clone, Copy)]
+struct NodeSums {
+    /// `sum_k E [w_k (d_omega ln Z_h)^2]`.
+    d_omega2: f64,
+    /// `sum_k E [w_k d_B^2 ln Z_h]`.
+    d_bb: f64,
+    /// `sum_k E [w_k ln Z_h]`.
+    ln_z: f64,
+    evals: Evals,
+}
+
+/// The outer expectation over `omega`: `sum_i wt_i NodeSums_i`, added in node order (the terms
+/// do not depend on how the nodes were scheduled); the nodes' evaluations are added to `evals`.
+fn sum_outer(parts: &[NodeSums], weights: &[f64], evals: &mut Evals) -> InterfaceTerms {
+    let (mut e_a, mut e_v, mut e_i) = (0.0, 0.0, 0.0);
+    for (p, &wt) in parts.iter().zip(weights) {
+        e_a += wt * p.d_omega2;
+        e_v += wt * p.d_bb;
+        e_i += wt * p.ln_z;
+        *evals += p.evals;
+    }
+    InterfaceTerms {
+        iter_a: e_a,
+        iter_v: e_v,
+        i_h: e_i,
+    }
+}
+
+/// The planted law of `B` given `omega` within one region: `N(mean_b, sd_b^2)`; `linear` holds
+/// `(g, P)` (slope and posterior precision `1/v + A g^2`) for a linear region, `None` for an atom.
+#[derive(Clone, Copy)]
+struct PlantedB {
+    mean_b: f64,
+    sd_b: f64,
+    linear: Option<(f64, f64)>,
+}
+
+/// The planted law of `B` given `omega` in region `r`: an atom at `c` gives `B ~ N(A c, A)`, a
+/// linear region gives `B ~ N(A (g omega + c), A + A^2 g^2 v)`. `None` for an atom of
+/// probability 0 at this `omega` (it contributes nothing).
+fn planted_b_law(at: &InterfacePoint, r: &Region, atom: AtomAt, om: f64) -> Option<PlantedB> {
+    let a = at.a;
+    if r.is_atom() {
+        if atom.ln_p == f64::NEG_INFINITY {
+            return None;
+        }
+        Some(PlantedB {
+            mean_b: a * r.offset,
+            sd_b: at.sa,
+            linear: None,
+        })
+    } else {
+        let g = r.slope;
+        let p_prec = 1.0 / at.v + a * g * g;
+        Some(PlantedB {
+            mean_b: a * (g * om + r.offset),
+            sd_b: (a + a * a * g * g * at.v).sqrt(),
+            linear: Some((g, p_prec)),
+        })
+    }
+}
+
+/// Kinks of the `B` integrand of a linear region `r`: its posterior weight switches where
+/// `(bound - omega) = g sd_b b / P` at each finite bound, over a scale `sqrt(P) / (g sd_b)`.
+fn push_region_switch_kinks(
+    r: &Region,
+    om: f64,
+    g: f64,
+    p_prec: f64,
+    sd_b: f64,
+    kinks: &mut Vec<Kink>,
+) {
+    let gs = g * sd_b;
+    if gs > 0.0 {
+        for bound in [r.lo, r.hi] {
+            if bound.is_finite() {
+                kinks.push(Kink {
+                    center: (bound - om) * p_prec / gs,
+                    scale: p_prec.sqrt() / gs,
+                });
+            }
         }
     }
 }

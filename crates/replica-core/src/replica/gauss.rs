@@ -64,11 +64,23 @@ const ERFC_DIRECT_MAX: f64 = 26.0;
 /// changes the value by about `(2k-1)!! / (2 x^2)^k`).
 fn erfcx_cf(x: f64) -> f64 {
     let mut f = x;
-    for k in (1..=12).rev() {
+    for k in (1..=ERFCX_CF_LEVELS).rev() {
         f = x + (k as f64 / 2.0) / f;
     }
     FRAC_1_SQRT_PI / f
 }
+
+/// Levels of the continued fraction of [`erfcx_cf`]: enough for full double precision at
+/// `x >= ERFC_DIRECT_MAX`.
+const ERFCX_CF_LEVELS: u32 = 12;
+
+/// Most Newton steps per node of [`gauss_legendre`] and [`gauss_hermite`] (each converges in a
+/// handful from its initial guess; the cap only bounds a pathological loop).
+const NODE_NEWTON_STEPS: usize = 100;
+/// Newton on a Legendre node stops at a step below this: `z` in `[-1, 1]`, so this is round-off.
+const LEGENDRE_NODE_STEP: f64 = 1e-16;
+/// Newton on a Hermite node stops at a step below this, relative to `max(|z|, 1)` (round-off).
+const HERMITE_NODE_STEP: f64 = 1e-15;
 
 /// `ln erfc(x)`, finite for every finite `x`.
 pub fn ln_erfc(x: f64) -> f64 {
@@ -209,7 +221,7 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
     let m = n.div_ceil(2);
     for i in 0..m {
         let mut z = (PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-        for _ in 0..100 {
+        for _ in 0..NODE_NEWTON_STEPS {
             let (mut p1, mut p2) = (1.0, 0.0);
             for j in 0..n {
                 let p3 = p2;
@@ -219,7 +231,7 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
             let dp = n as f64 * (z * p1 - p2) / (z * z - 1.0);
             let dz = p1 / dp;
             z -= dz;
-            if dz.abs() < 1e-16 {
+            if dz.abs() < LEGENDRE_NODE_STEP {
                 break;
             }
         }
@@ -258,7 +270,7 @@ pub fn gauss_hermite(n: usize) -> GaussRule {
             _ => 2.0 * z - x[i - 2],
         };
         let mut pp = 0.0;
-        for _ in 0..100 {
+        for _ in 0..NODE_NEWTON_STEPS {
             // orthonormal Hermite functions: p_{j+1} = z sqrt(2/(j+1)) p_j - sqrt(j/(j+1)) p_{j-1}
             let (mut p1, mut p2) = (PI_M4, 0.0);
             for j in 0..n {
@@ -270,7 +282,7 @@ pub fn gauss_hermite(n: usize) -> GaussRule {
             pp = (2.0 * nf).sqrt() * p2;
             let dz = p1 / pp;
             z -= dz;
-            if dz.abs() <= 1e-15 * z.abs().max(1.0) {
+            if dz.abs() <= HERMITE_NODE_STEP * z.abs().max(1.0) {
                 break;
             }
         }
@@ -292,15 +304,15 @@ pub fn gauss_hermite(n: usize) -> GaussRule {
 /// Cached Gauss-Legendre rules used by the graded rule.
 fn gl_cached(n: usize) -> &'static (Vec<f64>, Vec<f64>) {
     static CACHE: OnceLock<Vec<(Vec<f64>, Vec<f64>)>> = OnceLock::new();
-    let all = CACHE.get_or_init(|| (0..=64).map(gauss_legendre).collect());
-    &all[n.min(64)]
+    let all = CACHE.get_or_init(|| (0..=MAX_PIECE_NODES).map(gauss_legendre).collect());
+    &all[n.min(MAX_PIECE_NODES)]
 }
 
 /// Cached Gauss-Hermite rule with `n <= 128` nodes.
 pub fn gh_cached(n: usize) -> &'static GaussRule {
     static CACHE: OnceLock<Vec<OnceLock<GaussRule>>> = OnceLock::new();
-    let all = CACHE.get_or_init(|| (0..=128).map(|_| OnceLock::new()).collect());
-    let n = n.clamp(1, 128);
+    let all = CACHE.get_or_init(|| (0..=MAX_HERMITE_NODES).map(|_| OnceLock::new()).collect());
+    let n = n.clamp(1, MAX_HERMITE_NODES);
     all[n].get_or_init(|| gauss_hermite(n))
 }
 
@@ -414,10 +426,16 @@ impl RuleSize {
     pub fn refined(self, k: f64) -> Self {
         RuleSize {
             per_unit: self.per_unit * k,
-            min_piece: ((self.min_piece as f64) * k).ceil().min(64.0) as usize,
-            far_nodes: ((self.far_nodes as f64) * k).ceil().min(64.0) as usize,
+            min_piece: ((self.min_piece as f64) * k)
+                .ceil()
+                .min(MAX_PIECE_NODES as f64) as usize,
+            far_nodes: ((self.far_nodes as f64) * k)
+                .ceil()
+                .min(MAX_PIECE_NODES as f64) as usize,
             far_panel: self.far_panel,
-            hermite: ((self.hermite as f64) * k).ceil().min(128.0) as usize,
+            hermite: ((self.hermite as f64) * k)
+                .ceil()
+                .min(MAX_HERMITE_NODES as f64) as usize,
         }
     }
 }

@@ -16,7 +16,7 @@ pub mod spectrum;
 pub use chain::{Chain, Layer};
 pub use channel::{Activation, Channel};
 pub use error::{Field, LayerField, ReplicaError};
-pub use prior::Prior;
+pub use prior::{Prior, PriorParams};
 pub use solve::{
     solve, solve_warm, Estimate, OrderParams, Scheme, SchemeChoice, Secants, SolverOptions,
     WarmStart,
@@ -29,7 +29,7 @@ pub fn solve_all_layers(
     chain: &Chain,
     opts: &SolverOptions,
 ) -> Vec<Result<Estimate, ReplicaError>> {
-    let noise = chain.layers().last().unwrap().channel.noise_var;
+    let noise = chain.layers().last().unwrap().channel().noise_var();
     (1..=chain.len())
         .map(|l| chain.truncated(l, noise).and_then(|c| solve(&c, opts)))
         .collect()

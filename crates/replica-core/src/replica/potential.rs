@@ -23,14 +23,14 @@ pub fn phi(
     for l in 0..n {
         let layer = &chain.layers()[l];
         let gamma = p.a[l] * p.v[l];
-        let f = layer.ensemble.f_at(layer.alpha, gamma, p.theta[l]);
+        let f = layer.ensemble().f_at(layer.alpha(), gamma, p.theta[l]);
         total += 0.5
             * chain.alpha_tilde(l)
-            * (p.a_t[l] * (chain.rho(l) - p.v[l]) - layer.alpha * p.a[l] * p.v_t[l] + f);
+            * (p.a_t[l] * (chain.rho(l) - p.v[l]) - layer.alpha() * p.a[l] * p.v_t[l] + f);
     }
     total -= chain.prior().eval(p.a_t[0], rule).i0;
     for l in 0..n - 1 {
-        let t = chain.layers()[l].channel.interface(
+        let t = chain.layers()[l].channel().interface(
             p.a_t[l + 1],
             p.v_t[l],
             chain.rho_z(l),
@@ -42,7 +42,7 @@ pub fn phi(
     let last = &chain.layers()[n - 1];
     total -= chain.alpha_tilde(n)
         * last
-            .channel
+            .channel()
             .output(p.v_t[n - 1], chain.rho_z(n - 1), rule, evals)
             .i_out;
     if !total.is_finite() {

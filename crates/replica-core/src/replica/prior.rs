@@ -7,9 +7,10 @@
 use super::error::{Field, ReplicaError};
 use super::gauss::{gh_cached, kink_rule, log_add_exp, GaussRule, Kink, RuleSize};
 
-/// The prior of the input entries (i.i.d.).
+/// The parameters of a prior of the input entries, unchecked: what a spec file or a chain
+/// generator writes down. [`PriorParams::check`] turns them into a [`Prior`].
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Prior {
+pub enum PriorParams {
     /// `N(mean, var)`.
     Gaussian { mean: f64, var: f64 },
     /// `x = +1` with probability `p`, `-1` otherwise.
@@ -17,6 +18,19 @@ pub enum Prior {
     /// `(1 - p) delta_0 + p N(mean, var)`.
     GaussBernoulli { p: f64, mean: f64, var: f64 },
 }
+
+/// The prior of the input entries (i.i.d.), with checked parameters.
+///
+/// Only [`PriorParams::check`] and the constructors [`Prior::gaussian`], [`Prior::binary`],
+/// [`Prior::gauss_bernoulli`] build one; [`Prior::params`] reads the parameters back.
+///
+/// ```compile_fail
+/// use replica_core::replica::{Prior, PriorParams};
+/// // the parameters are private: an unchecked prior cannot be written down
+/// let p = Prior(PriorParams::Binary { p: 2.0 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prior(PriorParams);
 
 fn finite_pos(field: Field, x: f64) -> Result<(), ReplicaError> {
     if x.is_finite() && x > 0.0 {
@@ -26,30 +40,13 @@ fn finite_pos(field: Field, x: f64) -> Result<(), ReplicaError> {
     }
 }
 
-impl Prior {
-    /// Checked constructor of the Gaussian prior.
-    pub fn gaussian(mean: f64, var: f64) -> Result<Self, ReplicaError> {
-        let p = Prior::Gaussian { mean, var };
-        p.check()?;
-        Ok(p)
-    }
-    /// Checked constructor of the binary prior.
-    pub fn binary(p: f64) -> Result<Self, ReplicaError> {
-        let pr = Prior::Binary { p };
-        pr.check()?;
-        Ok(pr)
-    }
-    /// Checked constructor of the Gauss-Bernoulli prior.
-    pub fn gauss_bernoulli(p: f64, mean: f64, var: f64) -> Result<Self, ReplicaError> {
-        let pr = Prior::GaussBernoulli { p, mean, var };
-        pr.check()?;
-        Ok(pr)
-    }
-
-    /// Validate the parameters.
-    pub fn check(&self) -> Result<(), ReplicaError> {
-        match *self {
-            Prior::Gaussian { mean, var } => {
+impl PriorParams {
+    /// The checked prior: a finite `mean`, a finite `var > 0`, `p` in `(0, 1)` (binary) or
+    /// `(0, 1]` (Gauss-Bernoulli); otherwise the error names the field (`prior.mean`,
+    /// `prior.var`, `prior.p`).
+    pub fn check(self) -> Result<Prior, ReplicaError> {
+        match self {
+            PriorParams::Gaussian { mean, var } => {
                 if !mean.is_finite() {
                     return Err(ReplicaError::invalid(
                         Field::Prior("mean"),
@@ -57,20 +54,18 @@ impl Prior {
                         "must be finite",
                     ));
                 }
-                finite_pos(Field::Prior("var"), var)
+                finite_pos(Field::Prior("var"), var)?;
             }
-            Prior::Binary { p } => {
-                if p.is_finite() && p > 0.0 && p < 1.0 {
-                    Ok(())
-                } else {
-                    Err(ReplicaError::invalid(
+            PriorParams::Binary { p } => {
+                if !(p.is_finite() && p > 0.0 && p < 1.0) {
+                    return Err(ReplicaError::invalid(
                         Field::Prior("p"),
                         p,
                         "must lie in (0, 1)",
-                    ))
+                    ));
                 }
             }
-            Prior::GaussBernoulli { p, mean, var } => {
+            PriorParams::GaussBernoulli { p, mean, var } => {
                 if !(p.is_finite() && p > 0.0 && p <= 1.0) {
                     return Err(ReplicaError::invalid(
                         Field::Prior("p"),
@@ -85,24 +80,45 @@ impl Prior {
                         "must be finite",
                     ));
                 }
-                finite_pos(Field::Prior("var"), var)
+                finite_pos(Field::Prior("var"), var)?;
             }
         }
+        Ok(Prior(self))
+    }
+}
+
+impl Prior {
+    /// Checked constructor of the Gaussian prior `N(mean, var)`.
+    pub fn gaussian(mean: f64, var: f64) -> Result<Self, ReplicaError> {
+        PriorParams::Gaussian { mean, var }.check()
+    }
+    /// Checked constructor of the binary prior (`+1` with probability `p`).
+    pub fn binary(p: f64) -> Result<Self, ReplicaError> {
+        PriorParams::Binary { p }.check()
+    }
+    /// Checked constructor of the Gauss-Bernoulli prior `(1 - p) delta_0 + p N(mean, var)`.
+    pub fn gauss_bernoulli(p: f64, mean: f64, var: f64) -> Result<Self, ReplicaError> {
+        PriorParams::GaussBernoulli { p, mean, var }.check()
+    }
+
+    /// The (checked) parameters.
+    pub fn params(&self) -> PriorParams {
+        self.0
     }
 
     /// Second moment `rho_0 = E x^2`.
     pub fn rho(&self) -> f64 {
-        match *self {
-            Prior::Gaussian { mean, var } => var + mean * mean,
-            Prior::Binary { .. } => 1.0,
-            Prior::GaussBernoulli { p, mean, var } => p * (var + mean * mean),
+        match self.0 {
+            PriorParams::Gaussian { mean, var } => var + mean * mean,
+            PriorParams::Binary { .. } => 1.0,
+            PriorParams::GaussBernoulli { p, mean, var } => p * (var + mean * mean),
         }
     }
 
     /// `(I_0(A), mmse_0(A))` at precision `A >= 0`.
     pub fn eval(&self, a: f64, size: RuleSize) -> PriorTerms {
-        match *self {
-            Prior::Gaussian { var, mean } => {
+        match self.0 {
+            PriorParams::Gaussian { var, mean } => {
                 // Z_0 = exp(((B + mu/s2)^2/a_p - mu^2/s2)/2)/sqrt(1 + A s2); the mean drops out of I_0.
                 let rho = var + mean * mean;
                 PriorTerms {
@@ -110,8 +126,10 @@ impl Prior {
                     mmse: 1.0 / (a + 1.0 / var),
                 }
             }
-            Prior::Binary { p } => binary_terms(p, a, size),
-            Prior::GaussBernoulli { p, mean, var } => gauss_bernoulli_terms(p, mean, var, a, size),
+            PriorParams::Binary { p } => binary_terms(p, a, size),
+            PriorParams::GaussBernoulli { p, mean, var } => {
+                gauss_bernoulli_terms(p, mean, var, a, size)
+            }
         }
     }
 }
@@ -167,12 +185,17 @@ fn binary_terms(p: f64, a: f64, size: RuleSize) -> PriorTerms {
     }
 }
 
+/// Floor of the slope `|d Delta / dB|` at a spike/slab switch, so that its kink scale `1/slope`
+/// stays finite (a switch at `R = 0` is a tangency).
+const SWITCH_SLOPE_FLOOR: f64 = 1e-300;
+
 /// Gauss-Bernoulli prior: `Z_0 = (1-p) + p exp((B + mu/s2)^2/(2 a_p) - mu^2/(2 s2)) / sqrt(1 + A s2)`
 /// with `a_p = A + 1/s2`; the posterior is a spike/slab mixture. Planted expectation over the spike
 /// branch (`B = sqrt(A) z`) and the slab branch (`B ~ N(A mu, A^2 s2 + A)`).
 fn gauss_bernoulli_terms(p: f64, mu: f64, s2: f64, a: f64, size: RuleSize) -> PriorTerms {
     if p >= 1.0 {
-        return Prior::Gaussian { mean: mu, var: s2 }.eval(a, size);
+        // p = 1 is the slab alone; mu and s2 passed the Gaussian prior's own checks
+        return Prior(PriorParams::Gaussian { mean: mu, var: s2 }).eval(a, size);
     }
     let ap = a + 1.0 / s2;
     let ln_spike = (1.0 - p).ln();
@@ -199,8 +222,8 @@ fn gauss_bernoulli_terms(p: f64, mu: f64, s2: f64, a: f64, size: RuleSize) -> Pr
         let half_width = (2.0 * ap * r_sw).sqrt();
         let slope = (2.0 * r_sw / ap).sqrt(); // |d Delta / dB| at the switch
         vec![
-            (-mu / s2 - half_width, 1.0 / slope.max(1e-300)),
-            (-mu / s2 + half_width, 1.0 / slope.max(1e-300)),
+            (-mu / s2 - half_width, 1.0 / slope.max(SWITCH_SLOPE_FLOOR)),
+            (-mu / s2 + half_width, 1.0 / slope.max(SWITCH_SLOPE_FLOOR)),
         ]
     } else {
         vec![]

@@ -19,9 +19,40 @@ pub struct DiscreteSpectrum {
     min_positive: f64,
 }
 
+/// Eigenvalues below this fraction of the largest are exact zeros: the round-off of a
+/// rank-deficient `W^T W` computed in floating point, not part of its spectrum.
+const ZERO_EIGENVALUE: f64 = 1e-12;
+/// The coefficient `alpha - 1 + zero_weight` of the `ln(1 - theta)` term counts as zero below
+/// this (it is `0` up to the rounding of `alpha` and of the zero fraction; `coef / (1 - theta)`
+/// would otherwise add round-off blown up near `theta = 1`).
+const COEF_ZERO: f64 = 1e-13;
+/// The theta searches stay this far (relative) below `theta_max`, where the logarithms of the
+/// theta-functional diverge.
+const THETA_MAX_MARGIN: f64 = 1e-13;
+/// Most Newton steps of [`DiscreteSpectrum::theta_root_near`] before it brackets instead (from
+/// the previous sweep's root it converges in two or three).
+const THETA_NEWTON_STEPS: usize = 8;
+/// Newton on theta stops at a step below this, relative to theta (round-off).
+const THETA_NEWTON_STEP: f64 = 1e-14;
+/// The bracket around the previous sweep's root: `[0.98 hint, 1.02 hint]` (a few percent: the
+/// root moves little between sweeps), widened at most [`THETA_BRACKET_WIDENINGS`] times.
+const THETA_BRACKET_LO: f64 = 0.98;
+/// Upper end of the bracket, relative to the hint (see [`THETA_BRACKET_LO`]).
+const THETA_BRACKET_HI: f64 = 1.02;
+/// Widenings of the bracket before the local search gives up (and the full scan runs).
+const THETA_BRACKET_WIDENINGS: usize = 6;
+/// Absolute tolerance of Brent's method on theta in `(0, 1)`: round-off.
+const THETA_BRENT_TOL: f64 = 1e-15;
+/// The full scan for the first sign change starts at this fraction of `theta_max` (the
+/// derivative is positive at 0; the scan doubles from here).
+const THETA_SCAN_START: f64 = 1e-12;
+/// Near `theta_max` the scan halves the remaining gap until it is this small (relative), then
+/// tries `theta_max` itself.
+const THETA_SCAN_CLOSE: f64 = 1e-9;
+
 impl DiscreteSpectrum {
     /// From the eigenvalues of `W^T W` (all of them, zeros included), multiplied by `scale`.
-    /// Eigenvalues `|lambda| < 1e-12 max(lambda)` count as exact zeros.
+    /// Eigenvalues `|lambda| < ZERO_EIGENVALUE max(lambda)` (`1e-12`) count as exact zeros.
     pub fn from_eigenvalues(eigs: &[f64], scale: f64) -> Result<Self, ReplicaError> {
         if eigs.is_empty() {
             return Err(ReplicaError::invalid(
@@ -66,7 +97,7 @@ impl DiscreteSpectrum {
             ));
         }
         let n = sorted.len() as f64;
-        let zero_cut = 1e-12 * max;
+        let zero_cut = ZERO_EIGENVALUE * max;
         let mut values: Vec<f64> = Vec::new();
         let mut weights: Vec<f64> = Vec::new();
         let mut zero_weight = 0.0;
@@ -303,7 +334,7 @@ impl DiscreteSpectrum {
         let num = ua + alpha * u;
         let coef = alpha - 1.0 + self.zero_weight;
         let mut d = 2.0 * alpha;
-        if coef.abs() > 1e-13 {
+        if coef.abs() > COEF_ZERO {
             d -= coef / u;
         }
         if self.zero_weight > 0.0 {
@@ -336,7 +367,7 @@ impl DiscreteSpectrum {
         }
         let mut d = 2.0 * alpha - num * s1;
         let mut dd = 2.0 * alpha * s1 - num * num * s2;
-        if coef.abs() > 1e-13 {
+        if coef.abs() > COEF_ZERO {
             d -= coef / u;
             dd -= coef / (u * u);
         }
@@ -352,7 +383,7 @@ impl DiscreteSpectrum {
         let ua = 1.0 - alpha * th;
         let coef = alpha - 1.0 + self.zero_weight;
         let mut f = 2.0 * alpha * th;
-        if coef.abs() > 1e-13 {
+        if coef.abs() > COEF_ZERO {
             f += coef * u.ln();
         }
         if self.zero_weight > 0.0 {
@@ -381,11 +412,11 @@ impl DiscreteSpectrum {
     /// A root bracketed within a few percent of `hint` (the branch followed from the previous
     /// sweep); `None` when no sign change is found nearby.
     fn theta_root_near(&self, alpha: f64, gamma: f64, hint: f64) -> Option<f64> {
-        let hi_max = self.theta_max(alpha, gamma) * (1.0 - 1e-13);
+        let hi_max = self.theta_max(alpha, gamma) * (1.0 - THETA_MAX_MARGIN);
         // Newton from the guess (one pass over the spectrum per step gives D and D'); accepted
         // only if it converges within [hint/2, min(2 hint, theta_max)], else bracket and Brent.
         let mut t = hint.min(hi_max);
-        for _ in 0..8 {
+        for _ in 0..THETA_NEWTON_STEPS {
             let (d, dd) = self.dfun_and_slope(alpha, gamma, t);
             if dd.is_nan() || dd >= 0.0 {
                 break;
@@ -397,21 +428,21 @@ impl DiscreteSpectrum {
                 break;
             }
             t = next;
-            if step.abs() <= 1e-14 * t {
+            if step.abs() <= THETA_NEWTON_STEP * t {
                 return Some(t);
             }
         }
         let f = |t: f64| self.dfun(alpha, gamma, t);
-        let mut lo = (hint * 0.98).min(hi_max * 0.5);
-        let mut hi = (hint * 1.02).min(hi_max);
+        let mut lo = (hint * THETA_BRACKET_LO).min(hi_max * 0.5);
+        let mut hi = (hint * THETA_BRACKET_HI).min(hi_max);
         if hi <= lo {
             return None;
         }
         let mut f_lo = f(lo);
         let mut f_hi = f(hi);
-        for _ in 0..6 {
+        for _ in 0..THETA_BRACKET_WIDENINGS {
             if f_lo > 0.0 && f_hi < 0.0 {
-                return brent(f, lo, hi, f_lo, f_hi, 1e-15);
+                return brent(f, lo, hi, f_lo, f_hi, THETA_BRENT_TOL);
             }
             if f_lo <= 0.0 {
                 lo *= 0.5;
@@ -429,27 +460,28 @@ impl DiscreteSpectrum {
     /// derivative has no sign change (bounded spectra at large `gamma`).
     fn theta_root(&self, alpha: f64, gamma: f64) -> Result<f64, ReplicaError> {
         let th_max = self.theta_max(alpha, gamma);
-        let hi = th_max * (1.0 - 1e-13);
+        let hi = th_max * (1.0 - THETA_MAX_MARGIN);
         // The derivative is positive at 0 and may cross zero twice (bounded spectra have a second,
         // spurious stationary point near theta_max): take the first crossing, found by a geometric
-        // scan up from 1e-12 theta_max, then refined by Brent's method.
+        // scan up from THETA_SCAN_START theta_max, then refined by Brent's method.
         let f = |t: f64| self.dfun(alpha, gamma, t);
         let mut lo = 0.0;
         let mut f_lo = f(0.0);
         if f_lo.is_nan() || f_lo < 0.0 {
             return Err(ReplicaError::NoThetaRoot { gamma });
         }
-        let mut t = hi * 1e-12;
+        let mut t = hi * THETA_SCAN_START;
         while t < hi {
             let ft = f(t);
             if ft < 0.0 {
-                return brent(f, lo, t, f_lo, ft, 1e-15).ok_or(ReplicaError::NoThetaRoot { gamma });
+                return brent(f, lo, t, f_lo, ft, THETA_BRENT_TOL)
+                    .ok_or(ReplicaError::NoThetaRoot { gamma });
             }
             lo = t;
             f_lo = ft;
             t = if t * 2.0 < hi {
                 t * 2.0
-            } else if t < hi * (1.0 - 1e-9) {
+            } else if t < hi * (1.0 - THETA_SCAN_CLOSE) {
                 hi - 0.5 * (hi - t)
             } else {
                 hi
@@ -457,7 +489,8 @@ impl DiscreteSpectrum {
         }
         let f_hi = f(hi);
         if f_hi < 0.0 {
-            return brent(f, lo, hi, f_lo, f_hi, 1e-15).ok_or(ReplicaError::NoThetaRoot { gamma });
+            return brent(f, lo, hi, f_lo, f_hi, THETA_BRENT_TOL)
+                .ok_or(ReplicaError::NoThetaRoot { gamma });
         }
         Err(ReplicaError::NoThetaRoot { gamma })
     }

@@ -13,7 +13,7 @@
 #![allow(dead_code)]
 
 use replica_core::replica::{
-    solve, Activation, Chain, Estimate, Prior, ReplicaError, SolverOptions,
+    solve, Activation, Chain, Estimate, Prior, PriorParams, ReplicaError, SolverOptions,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -37,24 +37,26 @@ pub struct Violation {
 
 /// `H(X)` per entry in nats for a discrete prior, `None` otherwise.
 pub fn prior_entropy(prior: &Prior) -> Option<f64> {
-    match *prior {
-        Prior::Binary { p } => Some(-p * p.ln() - (1.0 - p) * (1.0 - p).ln()),
+    match prior.params() {
+        PriorParams::Binary { p } => Some(-p * p.ln() - (1.0 - p) * (1.0 - p).ln()),
         _ => None,
     }
 }
 
 /// `Var(X)` of one entry.
 pub fn prior_variance(prior: &Prior) -> f64 {
-    match *prior {
-        Prior::Gaussian { var, .. } => var,
-        Prior::Binary { p } => 4.0 * p * (1.0 - p),
-        Prior::GaussBernoulli { p, mean, var } => p * (var + mean * mean) - (p * mean).powi(2),
+    match prior.params() {
+        PriorParams::Gaussian { var, .. } => var,
+        PriorParams::Binary { p } => 4.0 * p * (1.0 - p),
+        PriorParams::GaussBernoulli { p, mean, var } => {
+            p * (var + mean * mean) - (p * mean).powi(2)
+        }
     }
 }
 
 /// `n_L / n_0 = alpha_1 ... alpha_L`.
 fn width_ratio(chain: &Chain) -> f64 {
-    chain.layers().iter().map(|l| l.alpha).product()
+    chain.layers().iter().map(|l| l.alpha()).product()
 }
 
 /// Topsøe's upper bound on the binary entropy in nats: `h(p) <= ln 2 * (4 p (1 - p))^(1 / ln 4)`.
@@ -157,7 +159,7 @@ pub fn check_bounds(chain: &Chain, est: &Values) -> Vec<Violation> {
     }
     // discrete (sign) output: 0 <= H(T_L) <= (n_L/n_0) ln 2, and I <= H(T_L)
     let last = chain.layers().last().expect("a chain has layers");
-    if matches!(last.channel.activation, Activation::Sign) {
+    if matches!(last.channel().activation(), Activation::Sign) {
         let cap = width_ratio(chain) * std::f64::consts::LN_2;
         if h < -tol(0.0) || h > cap + tol(cap) {
             fail(

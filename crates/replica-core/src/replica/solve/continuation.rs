@@ -7,8 +7,7 @@
 //! retried with a smaller decrease; the path is abandoned when the decrease would be below
 //! [`MAX_RATIO`]. The end point passes the same exact bounds as any candidate.
 
-use super::super::chain::{Chain, Layer};
-use super::super::channel::Channel;
+use super::super::chain::Chain;
 use super::super::error::ReplicaError;
 use super::iterate::{iterate, Run};
 use super::vamp::{state_from_params, VampStep};
@@ -36,16 +35,7 @@ fn eased(chain: &Chain, s: f64) -> Result<Chain, ReplicaError> {
         .layers()
         .iter()
         .enumerate()
-        .map(|(l, layer)| {
-            Ok(Layer {
-                alpha: layer.alpha,
-                channel: Channel::new(
-                    layer.channel.activation,
-                    layer.channel.noise_var + s * chain.rho_z(l),
-                )?,
-                ensemble: layer.ensemble.clone(),
-            })
-        })
+        .map(|(l, layer)| layer.with_noise_var(layer.channel().noise_var() + s * chain.rho_z(l)))
         .collect::<Result<Vec<_>, ReplicaError>>()?;
     Chain::new(*chain.prior(), layers)
 }

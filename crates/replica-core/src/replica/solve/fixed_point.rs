@@ -7,6 +7,14 @@ use super::super::gauss::RuleSize;
 use super::iterate::Step;
 use super::OrderParams;
 
+/// Bounds of the factor `gamma2 / gamma1` by which the previous sweep's theta is scaled into the
+/// guess of the next root: theta grows about linearly with gamma, but a jump of more than a
+/// decade either way is an early, far-from-converged sweep, where the guess only needs to be on
+/// the right branch.
+const HINT_SCALE_MIN: f64 = 0.1;
+/// Upper bound of the hint's scale factor (see [`HINT_SCALE_MIN`]).
+const HINT_SCALE_MAX: f64 = 10.0;
+
 // Fixed-point scheme
 
 pub(super) struct FixedPointStep<'c> {
@@ -30,33 +38,38 @@ impl Step for FixedPointStep<'_> {
                 0.0
             } else {
                 layer
-                    .ensemble
-                    .theta_near(layer.alpha, gamma1, Some(s.theta[l]))?
+                    .ensemble()
+                    .theta_near(layer.alpha(), gamma1, Some(s.theta[l]))?
             };
             o.v_t[l] = if frozen { 0.0 } else { th / o.a[l] };
             if l + 1 == n {
                 o.a[l] = layer
-                    .channel
+                    .channel()
                     .output(o.v_t[l], ch.rho_z(l), self.rule, evals)
                     .a_out;
             } else {
-                let t =
-                    layer
-                        .channel
-                        .interface(o.a_t[l + 1], o.v_t[l], ch.rho_z(l), self.rule, evals);
+                let t = layer.channel().interface(
+                    o.a_t[l + 1],
+                    o.v_t[l],
+                    ch.rho_z(l),
+                    self.rule,
+                    evals,
+                );
                 o.a[l] = t.iter_a;
                 iter_v[l] = t.iter_v;
             }
             if frozen {
                 o.theta[l] = 0.0;
-                o.a_t[l] = layer.alpha * layer.ensemble.theta_slope0(layer.alpha) * o.a[l];
+                o.a_t[l] = layer.alpha() * layer.ensemble().theta_slope0(layer.alpha()) * o.a[l];
             } else {
                 // theta grows about linearly with gamma: scale the guess by the change of gamma
                 let gamma2 = o.a[l] * o.v[l];
-                let hint = th * (gamma2 / gamma1).clamp(0.1, 10.0);
-                let th = layer.ensemble.theta_near(layer.alpha, gamma2, Some(hint))?;
+                let hint = th * (gamma2 / gamma1).clamp(HINT_SCALE_MIN, HINT_SCALE_MAX);
+                let th = layer
+                    .ensemble()
+                    .theta_near(layer.alpha(), gamma2, Some(hint))?;
                 o.theta[l] = th;
-                o.a_t[l] = layer.alpha * th / o.v[l];
+                o.a_t[l] = layer.alpha() * th / o.v[l];
             }
         }
         o.v[0] = ch.prior().eval(o.a_t[0], self.rule).mmse;

@@ -177,7 +177,7 @@ fn fixed_point_init(chain: &Chain, v: Vec<f64>) -> OrderParams {
     OrderParams {
         v,
         a: vec![1.0; n],
-        a_t: (0..n).map(|l| chain.layers()[l].alpha).collect(),
+        a_t: (0..n).map(|l| chain.layers()[l].alpha()).collect(),
         v_t: vec![0.0; n],
         theta: vec![0.0; n],
     }
@@ -189,7 +189,7 @@ fn vamp_init(chain: &Chain, v: &[f64]) -> VampState {
         .map(|l| (1.0 / v[l] - 1.0 / chain.rho(l)).max(0.0))
         .collect();
     let a1z = (0..n)
-        .map(|l| chain.rho_z(l) + chain.layers()[l].channel.noise_var + 1.0)
+        .map(|l| chain.rho_z(l) + chain.layers()[l].channel().noise_var() + 1.0)
         .collect();
     VampState {
         a1x,
@@ -221,7 +221,7 @@ fn evaluate(
         .map_err(|e| e.to_string())?;
     let l = chain.len() - 1;
     let i_out0 = chain.layers()[l]
-        .channel
+        .channel()
         .output(0.0, chain.rho_z(l), opts.rule, &mut counters.evals)
         .i_out;
     let cond_entropy = -chain.alpha_tilde(chain.len()) * i_out0;
@@ -271,11 +271,11 @@ fn lower(c: &Candidate, best: &Candidate) -> bool {
 /// sign/hardtanh channels) several stationary points coexist, or the fixed-point scheme has no
 /// theta root on part of the way, and ML-VAMP runs as well.
 fn fixed_point_suffices(chain: &Chain) -> bool {
-    matches!(chain.prior(), super::Prior::Gaussian { .. })
+    matches!(chain.prior().params(), super::PriorParams::Gaussian { .. })
         && chain.layers().iter().all(|l| {
-            matches!(l.ensemble, super::Ensemble::Gaussian { .. })
+            matches!(l.ensemble(), super::Ensemble::Gaussian { .. })
                 && matches!(
-                    l.channel.activation,
+                    l.channel().activation(),
                     Activation::Linear | Activation::Relu | Activation::LeakyRelu { .. }
                 )
         })

@@ -44,12 +44,22 @@ pub struct SolverOptions {
     pub(super) continuation: bool,
 }
 
+/// Default relative tolerance on the order parameters: the potential is then right to about
+/// `1e-9`, far below the quadrature's error and every reported digit.
+pub const DEFAULT_TOL: f64 = 1e-9;
+/// Default most sweeps per start: a cap on the work of a start that does not settle; a start
+/// still above the tolerance after it is reported not converged.
+pub const DEFAULT_MAX_ITER: usize = 3000;
+/// Default floor of the damping factor: the damping is cut while the residual jumps, never
+/// below this (so that a damped start still moves).
+pub const DEFAULT_MIN_DAMPING: f64 = 0.05;
+
 impl Default for SolverOptions {
     fn default() -> Self {
         SolverOptions {
-            tol: 1e-9,
-            max_iter: 3000,
-            min_damping: 0.05,
+            tol: DEFAULT_TOL,
+            max_iter: DEFAULT_MAX_ITER,
+            min_damping: DEFAULT_MIN_DAMPING,
             choice: SchemeChoice::Auto,
             rule: RuleSize::default(),
             multistart: true,

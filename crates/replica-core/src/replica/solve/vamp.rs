@@ -58,7 +58,7 @@ impl Step for VampStep<'_> {
                 ch.prior().eval(o.a1x[0], self.rule).mmse
             } else {
                 ch.layers()[i - 1]
-                    .channel
+                    .channel()
                     .interface(
                         o.a1x[i],
                         1.0 / o.a2z[i - 1],
@@ -80,9 +80,11 @@ impl Step for VampStep<'_> {
             a2x[i] = (1.0 / o.v1x[i] - o.a1x[i]).max(A_FLOOR);
             // v1z = a1z (1 - a2x v2x) / alpha and a2z = 1/v1z - 1/a1z, from the complements of
             // the LMMSE variance (see `lmmse_parts`), which do not cancel.
-            let parts = layer.ensemble.lmmse_parts(layer.alpha, a2x[i], o.a1z[i]);
+            let parts = layer
+                .ensemble()
+                .lmmse_parts(layer.alpha(), a2x[i], o.a1z[i]);
             positive("1 - a2x v2x", i, parts.c)?;
-            let alpha_minus_c = (layer.alpha - parts.positive) + parts.e;
+            let alpha_minus_c = (layer.alpha() - parts.positive) + parts.e;
             o.a2z[i] = positive("a2z", i, alpha_minus_c / (parts.c * o.a1z[i]))?;
         }
         // backward
@@ -90,20 +92,22 @@ impl Step for VampStep<'_> {
             let layer = &ch.layers()[i];
             o.g[i] = if i + 1 == n {
                 layer
-                    .channel
+                    .channel()
                     .output(1.0 / o.a2z[i], ch.rho_z(i), self.rule, evals)
                     .a_out
             } else {
                 layer
-                    .channel
+                    .channel()
                     .interface(o.a1x[i + 1], 1.0 / o.a2z[i], ch.rho_z(i), self.rule, evals)
                     .iter_a
             };
             positive("g", i, o.g[i])?;
             o.a1z[i] = positive("a1z", i, 1.0 / o.g[i] - 1.0 / o.a2z[i])?;
             // a1x = 1/v2x - a2x = (1 - a2x v2x) / v2x
-            let v2x = layer.ensemble.lmmse(layer.alpha, a2x[i], o.a1z[i]);
-            let parts = layer.ensemble.lmmse_parts(layer.alpha, a2x[i], o.a1z[i]);
+            let v2x = layer.ensemble().lmmse(layer.alpha(), a2x[i], o.a1z[i]);
+            let parts = layer
+                .ensemble()
+                .lmmse_parts(layer.alpha(), a2x[i], o.a1z[i]);
             o.a1x[i] = (parts.c / v2x).max(0.0);
         }
         Ok(o)
