@@ -54,6 +54,20 @@ pub enum ExperimentError {
         #[source]
         source: crate::nn::NnError,
     },
+    /// The recorder of replica values during training could not be set up.
+    #[error("{at}: {source}")]
+    Bridge {
+        at: String,
+        #[source]
+        source: crate::bridge::BridgeError,
+    },
+    /// Synthetic-data parameters that break their rule.
+    #[error("{at}: {source}")]
+    Synth {
+        at: String,
+        #[source]
+        source: crate::synth::SynthError,
+    },
     /// A data set on disk is missing or malformed.
     #[error(transparent)]
     Data(#[from] crate::data::IdxError),
