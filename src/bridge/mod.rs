@@ -110,3 +110,57 @@ impl Samples for Dataset {
         self.labels.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::ActivationKind;
+
+    /// Every network activation: its name reads back to itself, and where it is a replica
+    /// channel the estimator's activation has the same name, reads back from it to the same
+    /// value, and converts back to the same `Act`.
+    #[test]
+    fn act_and_activation_agree_on_names() {
+        let table = [
+            (Act::Linear, "linear", Some(Activation::Linear)),
+            (Act::Relu, "relu", Some(Activation::Relu)),
+            (
+                Act::Hardtanh,
+                "hardtanh",
+                Some(Activation::Hardtanh { threshold: 1.0 }),
+            ),
+            (Act::Softmax, "softmax", None),
+        ];
+        for (act, name, channel) in table {
+            assert_eq!(act.name(), name);
+            assert_eq!(act.to_string(), name);
+            assert_eq!(name.parse::<Act>().unwrap(), act, "{name}");
+            assert_eq!(serde_json::to_string(&act).unwrap(), format!("\"{name}\""));
+            match channel {
+                Some(c) => {
+                    assert_eq!(Activation::try_from(act), Ok(c));
+                    assert_eq!(c.name(), name);
+                    assert_eq!(name.parse::<Activation>(), Ok(c), "{name}");
+                    assert_eq!(name.parse::<ActivationKind>(), Ok(c.kind()));
+                    assert_eq!(c.name().parse::<Act>().unwrap(), act);
+                }
+                None => {
+                    assert_eq!(Activation::try_from(act), Err(NotAChannel(act)));
+                    assert!(name.parse::<ActivationKind>().is_err());
+                }
+            }
+        }
+        // Every replica channel a network can have is in the table; the other kinds have no
+        // network activation (and so no network name).
+        for kind in ActivationKind::ALL {
+            let in_table = table
+                .iter()
+                .any(|(_, _, c)| c.map(|c| c.kind()) == Some(kind));
+            assert_eq!(
+                in_table,
+                kind.name().parse::<Act>().is_ok(),
+                "{kind}: network and estimator disagree"
+            );
+        }
+    }
+}
