@@ -25,10 +25,8 @@ use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use replica_mi::nn::{
-    LayerSpectrum, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
-    Trainer,
-};
+use replica_mi::bridge::{MiConfig, MiRecorder, MiSetting};
+use replica_mi::nn::{LayerSpectrum, Network, NetworkSpec, TensorData, TrainConfig, Trainer};
 use replica_mi::synth::ClassificationParams;
 use replica_mi::synth::Dataset;
 use std::hint::black_box;

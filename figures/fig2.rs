@@ -17,13 +17,14 @@
 
 use anyhow::Result;
 use clap::Parser;
-use replica_mi::experiment::fig2::{self, log_grid, Fig2Activation, Fig2Config, Fig2Row};
+use replica_mi::experiment::fig2::{self, log_grid, Fig2Config, Fig2Row};
 use replica_mi::experiment::plot::palette::{BLACK, BLUE, GREEN, GREY, ORANGE, RED, TEAL};
 use replica_mi::experiment::plot::{
     Axis, Figure, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
 use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
 use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale};
+use replica_mi::nn::Act;
 
 /// Entropy (Figure 2) and mutual information (Figure S1) of random 2-layer networks vs the
 /// weight scale.
@@ -62,7 +63,7 @@ struct Curve {
     value: fn(&Fig2Row, Quantity) -> Option<f64>,
 }
 
-fn curves(act: Fig2Activation) -> Vec<Curve> {
+fn curves(act: Act) -> Vec<Curve> {
     use Quantity::*;
     let mut c = vec![
         Curve {
@@ -87,7 +88,7 @@ fn curves(act: Fig2Activation) -> Vec<Curve> {
         },
     ];
     match act {
-        Fig2Activation::Linear => c.push(Curve {
+        Act::Linear => c.push(Curve {
             label: "exact (log-det)",
             style: Style::line(RED, LineKind::Dashed),
             value: |r, q| match q {
@@ -95,18 +96,14 @@ fn curves(act: Fig2Activation) -> Vec<Curve> {
                 MutualInformation => r.mi_exact_nats_per_unit,
             },
         }),
-        Fig2Activation::Hardtanh | Fig2Activation::Relu => c.push(Curve {
-            label: if act == Fig2Activation::Relu {
+        Act::Hardtanh | Act::Relu => c.push(Curve {
+            label: if act == Act::Relu {
                 "1/2 linear approx"
             } else {
                 "linear approx"
             },
             style: Style::line(
-                if act == Fig2Activation::Relu {
-                    ORANGE
-                } else {
-                    GREY
-                },
+                if act == Act::Relu { ORANGE } else { GREY },
                 LineKind::Dotted,
             ),
             value: |r, q| match q {
@@ -114,6 +111,8 @@ fn curves(act: Fig2Activation) -> Vec<Curve> {
                 MutualInformation => r.mi_linear_approx_nats_per_unit,
             },
         }),
+        // Not a column of the figure (the configuration rejects it).
+        Act::Softmax => {}
     }
     c.extend([
         Curve {
@@ -172,7 +171,7 @@ fn figure(rows: &[Fig2Row], cfg: &Fig2Config, q: Quantity) -> Figure {
                 Quantity::MutualInformation => format!("I(X;T_{layer})"),
             };
             panels.push(Panel {
-                title: format!("{}: {symbol}", act.title()),
+                title: format!("{}: {symbol}", fig2::title(act)),
                 x_label: "weight scale σ".into(),
                 y_label: format!("{symbol} (nats per unit)"),
                 x_axis: Axis::Log,

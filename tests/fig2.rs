@@ -6,8 +6,9 @@ use polars::prelude::*;
 use replica_mi::experiment::compare::{
     compare_csv, compare_frames, read_csv, CompareSpec, Failure, Side, Tolerance,
 };
-use replica_mi::experiment::fig2::{replica_gaussian, Fig2Activation};
+use replica_mi::experiment::fig2::replica_gaussian;
 use replica_mi::experiment::write_csv;
+use replica_mi::nn::Act;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -23,7 +24,7 @@ fn sigmas() -> [f64; 5] {
 
 /// One quoted value: the number and the number of decimals it was quoted with.
 struct Quoted {
-    act: Fig2Activation,
+    act: Act,
     layer: usize,
     values: [(f64, u32); 5],
 }
@@ -38,14 +39,14 @@ struct Quoted {
 ///   The reference package drops the atoms of a hardtanh output at small noise (its README),
 ///   which lowers its hardtanh entropies (c105: 0.0262 vs our 0.0293 at sigma = 1), a plausible
 ///   source of a lower value in the paper's figure. Not tuned to; reported in the README.
-const KNOWN_DIFFERENCES: [(Fig2Activation, usize, usize, f64); 3] = [
-    (Fig2Activation::Relu, 2, 1, 0.02),
-    (Fig2Activation::Relu, 2, 2, 0.02),
-    (Fig2Activation::Hardtanh, 2, 4, 0.02),
+const KNOWN_DIFFERENCES: [(Act, usize, usize, f64); 3] = [
+    (Act::Relu, 2, 1, 0.02),
+    (Act::Relu, 2, 2, 0.02),
+    (Act::Hardtanh, 2, 4, 0.02),
 ];
 
 fn quoted() -> Vec<Quoted> {
-    use Fig2Activation::*;
+    use Act::*;
     vec![
         Quoted {
             act: Relu,

@@ -8,10 +8,10 @@ use faer::Mat;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use replica_mi::bridge::{MiConfig, MiRecord, MiRecorder, MiSetting, Per};
 use replica_mi::exact::gaussian_matrix;
 use replica_mi::nn::{
-    train, Act, MiConfig, MiRecord, MiRecorder, MiSetting, Network, NetworkSpec, NoObserver, Per,
-    TensorData, TrainConfig, UsvLayer,
+    train, Act, Network, NetworkSpec, NoObserver, TensorData, TrainConfig, UsvLayer,
 };
 use replica_mi::synth::{ClassificationParams, RegressionParams};
 

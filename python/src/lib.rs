@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use replica_core::exact::nonparam;
 use replica_core::replica::{
-    solve, solve_warm, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, Prior,
-    ReplicaError, SolverOptions, WarmStart,
+    solve, solve_warm, Activation, ActivationKind, Chain, DiscreteSpectrum, Ensemble, Estimate,
+    Layer, Prior, ReplicaError, SolverOptions, WarmStart,
 };
 use replica_core::spec::{self, LoadedSpec};
 use replica_core::weights::{matrix_layer, read_matrix, WeightError, WeightMatrix};
@@ -419,35 +419,36 @@ fn parse_activation(
     let bad = |field: &str, msg: String| {
         spec_error(py, format!("{field}: {msg}"), Some(field.to_string()))
     };
-    if name != "leaky-relu" && slope.is_some() {
+    let kind = name.parse::<ActivationKind>().ok();
+    if kind != Some(ActivationKind::LeakyRelu) && slope.is_some() {
         return Err(bad(
             "slope",
             format!("not a parameter of activation \"{name}\""),
         ));
     }
-    if name != "hardtanh" && threshold.is_some() {
+    if kind != Some(ActivationKind::Hardtanh) && threshold.is_some() {
         return Err(bad(
             "threshold",
             format!("not a parameter of activation \"{name}\""),
         ));
     }
-    let act = match name {
-        "linear" => Activation::Linear,
-        "relu" => Activation::Relu,
-        "sign" => Activation::Sign,
-        "leaky-relu" => {
+    let act = match kind {
+        Some(ActivationKind::Linear) => Activation::Linear,
+        Some(ActivationKind::Relu) => Activation::Relu,
+        Some(ActivationKind::Sign) => Activation::Sign,
+        Some(ActivationKind::LeakyRelu) => {
             let slope =
                 slope.ok_or_else(|| bad("slope", "leaky-relu needs slope in [0, 1]".into()))?;
             Activation::LeakyRelu { slope }
         }
-        "hardtanh" => Activation::Hardtanh {
+        Some(ActivationKind::Hardtanh) => Activation::Hardtanh {
             threshold: threshold.unwrap_or(1.0),
         },
-        other => {
+        None => {
             return Err(bad(
                 "activation",
                 format!(
-                    "unknown \"{other}\"; allowed: {}",
+                    "unknown \"{name}\"; allowed: {}",
                     spec::ACTIVATION_KINDS
                         .iter()
                         .map(|k| format!("\"{k}\""))
@@ -539,7 +540,7 @@ impl PyLayer {
     }
     #[getter]
     fn activation(&self) -> String {
-        self.activation.name()
+        self.activation.to_string()
     }
 }
 
@@ -853,7 +854,7 @@ impl PyChain {
             .map(|l| {
                 format!(
                     "{}(alpha={:.6}, noise_var={})",
-                    l.channel().activation().name(),
+                    l.channel().activation(),
                     l.alpha(),
                     l.channel().noise_var()
                 )

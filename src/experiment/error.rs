@@ -1,4 +1,11 @@
 //! Typed errors of the figure harness.
+//!
+//! One variant per kind of failure, each naming where it happened (a path, or `at`: the run and
+//! the point of a sweep); the failure itself is the variant's `source()`, never repeated in its
+//! message, so a chain printed whole (anyhow's `{:?}` or `{:#}` in the binaries) says each thing
+//! once. Every lower error has one way in: the estimator's through `Replica`, the sample
+//! estimators' through `Nonparam`, the network's through `Network`, the recorder's set-up through
+//! `Bridge`, the synthetic data's through `Synth`, the IDX files' through `Data`.
 
 use std::path::PathBuf;
 use thiserror::Error;
@@ -7,21 +14,21 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ExperimentError {
     /// Reading or writing a file.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// Writing a CSV file.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Csv {
         path: PathBuf,
         #[source]
         source: csv::Error,
     },
     /// Writing a provenance file.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Json {
         path: PathBuf,
         #[source]
@@ -34,25 +41,39 @@ pub enum ExperimentError {
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
     /// The replica estimator failed at one point of a sweep (`at` says which).
-    #[error("replica estimate at {at}: {source}")]
+    #[error("replica estimate at {at}")]
     Replica {
         at: String,
         #[source]
         source: crate::replica::ReplicaError,
     },
     /// A non-parametric estimator failed at one point of a sweep.
-    #[error("non-parametric estimate at {at}: {source}")]
+    #[error("non-parametric estimate at {at}")]
     Nonparam {
         at: String,
         #[source]
         source: crate::exact::nonparam::NonparamError,
     },
     /// Building, training or measuring a network failed, or its device did not open.
-    #[error("{at}: {source}")]
+    #[error("{at}")]
     Network {
         at: String,
         #[source]
         source: crate::nn::NnError,
+    },
+    /// The recorder of replica values during training could not be set up.
+    #[error("{at}")]
+    Bridge {
+        at: String,
+        #[source]
+        source: crate::bridge::BridgeError,
+    },
+    /// Synthetic-data parameters that break their rule.
+    #[error("{at}")]
+    Synth {
+        at: String,
+        #[source]
+        source: crate::synth::SynthError,
     },
     /// A data set on disk is missing or malformed.
     #[error(transparent)]

@@ -42,6 +42,7 @@ use super::error::ExperimentError;
 use super::shard::{Shard, ShardedRow};
 use crate::exact::nonparam::{kde_upper_bound_parametric, knn_entropy, mixture_entropy_bounds};
 use crate::exact::{gaussian_chain_entropy, gaussian_matrix};
+use crate::nn::Act;
 use crate::replica::{
     solve, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, Prior, Scheme,
     SolverOptions,
@@ -54,59 +55,34 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use std::f64::consts::{E, PI};
 
-/// The activation of both layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Fig2Activation {
-    Relu,
-    /// Hardtanh with threshold 1.
-    Hardtanh,
-    Linear,
+/// The three columns of the figure, left to right: the activation of both layers (the
+/// network's [`Act`], converted to the estimator's channel of the same name by the bridge;
+/// hardtanh has threshold 1). Softmax is not a replica channel and is no column.
+pub const ACTIVATIONS: [Act; 3] = [Act::Relu, Act::Hardtanh, Act::Linear];
+
+/// The paper's column title of `act`.
+pub fn title(act: Act) -> &'static str {
+    match act {
+        Act::Relu => "ReLU-ReLU",
+        Act::Hardtanh => "hardtanh-hardtanh",
+        Act::Linear => "linear-linear",
+        Act::Softmax => "softmax-softmax",
+    }
 }
 
-impl Fig2Activation {
-    /// The three columns of the figure, left to right.
-    pub const ALL: [Fig2Activation; 3] = [
-        Fig2Activation::Relu,
-        Fig2Activation::Hardtanh,
-        Fig2Activation::Linear,
-    ];
-
-    pub fn activation(self) -> Activation {
-        match self {
-            Fig2Activation::Relu => Activation::Relu,
-            Fig2Activation::Hardtanh => Activation::Hardtanh { threshold: 1.0 },
-            Fig2Activation::Linear => Activation::Linear,
-        }
+/// Factor of the linear network's entropy used as the approximation: 1 for hardtanh
+/// ("linear approx"), 1/2 for ReLU ("1/2 linear approx"), none for linear (it is exact).
+pub fn linear_approx_factor(act: Act) -> Option<f64> {
+    match act {
+        Act::Relu => Some(0.5),
+        Act::Hardtanh => Some(1.0),
+        Act::Linear | Act::Softmax => None,
     }
+}
 
-    /// The name used in the CSV.
-    pub fn name(self) -> &'static str {
-        match self {
-            Fig2Activation::Relu => "relu",
-            Fig2Activation::Hardtanh => "hardtanh",
-            Fig2Activation::Linear => "linear",
-        }
-    }
-
-    /// The paper's column title.
-    pub fn title(self) -> &'static str {
-        match self {
-            Fig2Activation::Relu => "ReLU-ReLU",
-            Fig2Activation::Hardtanh => "hardtanh-hardtanh",
-            Fig2Activation::Linear => "linear-linear",
-        }
-    }
-
-    /// Factor of the linear network's entropy used as the approximation: 1 for hardtanh
-    /// ("linear approx"), 1/2 for ReLU ("1/2 linear approx"), none for linear (it is exact).
-    pub fn linear_approx_factor(self) -> Option<f64> {
-        match self {
-            Fig2Activation::Relu => Some(0.5),
-            Fig2Activation::Hardtanh => Some(1.0),
-            Fig2Activation::Linear => None,
-        }
-    }
+/// The replica channel of a column's activation.
+fn channel(act: Act) -> Result<Activation, crate::replica::ReplicaError> {
+    Activation::try_from(act).map_err(|e| crate::replica::ReplicaError::InvalidChain(e.to_string()))
 }
 
 /// Everything that defines a Figure 2 run (besides the seed).
@@ -123,7 +99,7 @@ pub struct Fig2Config {
     /// Neighbour order of the kNN estimator.
     pub knn_k: usize,
     /// Columns of the figure.
-    pub activations: Vec<Fig2Activation>,
+    pub activations: Vec<Act>,
 }
 
 /// `points` values `10^e`, `e` evenly spaced from `lo_exp` to `hi_exp` (inclusive).
@@ -147,7 +123,7 @@ impl Fig2Config {
             sigmas,
             noise_var: 1e-5,
             knn_k: 3,
-            activations: Fig2Activation::ALL.to_vec(),
+            activations: ACTIVATIONS.to_vec(),
         }
     }
 
@@ -175,6 +151,11 @@ impl Fig2Config {
         if self.activations.is_empty() {
             return bad("no activation".into());
         }
+        if let Some(a) = self.activations.iter().find(|a| !ACTIVATIONS.contains(a)) {
+            return bad(format!(
+                "activation {a} is not a column of the figure ({ACTIVATIONS:?})"
+            ));
+        }
         Ok(())
     }
 }
@@ -183,7 +164,7 @@ impl Fig2Config {
 /// applicable).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fig2Row {
-    pub activation: Fig2Activation,
+    pub activation: Act,
     /// Measured layer `l` (1 or 2).
     pub layer: usize,
     /// Weight scale (entries of `W` have variance `sigma^2 / n`).
@@ -230,13 +211,13 @@ pub struct Fig2Row {
 /// square (`alpha = 1`), noise `noise_var` inside layer `layer` and none before it; `ensembles[l]`
 /// is the spectrum of `W_{l+1}^T W_{l+1}`.
 pub fn chain(
-    act: Fig2Activation,
+    act: Act,
     layer: usize,
     noise_var: f64,
     ensembles: [Ensemble; 2],
 ) -> Result<Chain, crate::replica::ReplicaError> {
     let [e1, e2] = ensembles;
-    let phi = act.activation();
+    let phi = channel(act)?;
     let layers = match layer {
         1 => vec![Layer::new(1.0, phi, noise_var, e1)?],
         2 => vec![
@@ -255,7 +236,7 @@ pub fn chain(
 /// Replica estimate of `T_layer` with Gaussian i.i.d. weights of entry variance `sigma^2 / n`
 /// (independent of `n`): the curve the paper calls "replica".
 pub fn replica_gaussian(
-    act: Fig2Activation,
+    act: Act,
     layer: usize,
     sigma: f64,
     noise_var: f64,
@@ -417,7 +398,10 @@ pub fn run_some(
         };
         for (ai, &act) in cfg.activations.iter().enumerate() {
             progress.set_message(format!("{} sigma={sigma:.3}", act.name()));
-            let phi = act.activation();
+            let phi = channel(act).map_err(|source| ExperimentError::Replica {
+                at: format!("{act} sigma {sigma}"),
+                source,
+            })?;
             // Layer 1 (noiseless and noisy), then layer 2 fed with the noiseless T_1.
             let t1_clean = layer_out(&a1, sigma, None, phi);
             let t1_noisy = layer_out(&a1, sigma, Some((&xi[0], s)), phi);
@@ -467,9 +451,9 @@ pub fn run_some(
                 let knn = knn_entropy(noisy, cfg.knn_k).map_err(np("kNN"))? / n0;
                 let kde = bounds.upper / n0;
 
-                let linear = act == Fig2Activation::Linear;
+                let linear = act == Act::Linear;
                 let h_exact = linear.then_some(h_lin[layer - 1]);
-                let h_approx = act.linear_approx_factor().map(|f| f * h_lin[layer - 1]);
+                let h_approx = linear_approx_factor(act).map(|f| f * h_lin[layer - 1]);
                 let only_linear = |h: f64| linear.then_some(h - h_given_x);
                 rows.push((
                     (ai, layer, si),
@@ -490,8 +474,7 @@ pub fn run_some(
                         mi_replica_gaussian_nats_per_unit: mi(&gauss, "Gaussian ensemble")?,
                         mi_replica_empirical_nats_per_unit: mi(&emp, "empirical spectrum")?,
                         mi_exact_nats_per_unit: h_exact.map(|h| h - h_given_x),
-                        mi_linear_approx_nats_per_unit: act
-                            .linear_approx_factor()
+                        mi_linear_approx_nats_per_unit: linear_approx_factor(act)
                             .map(|f| f * (h_lin[layer - 1] - h_given_x)),
                         mi_kde_upper_nats_per_unit: only_linear(kde),
                         mi_kde_parametric_nats_per_unit: only_linear(kde_param),

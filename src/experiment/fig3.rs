@@ -7,7 +7,7 @@
 //! Student: 3 linear USV layers of width `n` and one dense output layer (4 outputs), no bias,
 //! trained with plain SGD on the MSE (learning rate 0.01, batch 50, f32, on the device of `--device`).
 //!
-//! After every epoch (and at initialisation) [`crate::nn::MiRecorder`] measures `I(X; T_l)` for
+//! After every epoch (and at initialisation) [`crate::bridge::MiRecorder`] measures `I(X; T_l)` for
 //! `l = 1, 2, 3` in nats per input unit (`/ n_0`), with noise `1e-5` inside the measured layer:
 //! * **replica**: the replica formula with the current spectra of the student layers,
 //!   warm-started from the previous epoch's fixed point;
@@ -25,9 +25,8 @@
 use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
-use crate::nn::{
-    train, Act, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
-};
+use crate::bridge::{MiConfig, MiRecorder, MiSetting};
+use crate::nn::{train, Act, Network, NetworkSpec, TensorData, TrainConfig};
 use crate::synth::RegressionParams;
 use candle_core::{DType, Device};
 use indicatif::ProgressBar;
@@ -261,17 +260,16 @@ pub fn run_one(
         init: init_seed,
         order: order_seed,
     } = run_seeds(seed);
-    let nn = |source: crate::nn::NnError| ExperimentError::Network {
-        at: format!("fig3 run width {width} seed {seed}"),
-        source,
-    };
+    let at = || format!("fig3 run width {width} seed {seed}");
+    let nn = |source: crate::nn::NnError| ExperimentError::Network { at: at(), source };
+    let bridge = |source: crate::bridge::BridgeError| ExperimentError::Bridge { at: at(), source };
     let data = RegressionParams::new(width)
         .n_out(cfg.n_out)
         .teacher_noise_var(cfg.teacher_noise_var)
         .gamma(cfg.gamma)
         .seed(data_seed)
         .generate()
-        .map_err(|e| nn(e.into()))?;
+        .map_err(|source| ExperimentError::Synth { at: at(), source })?;
     let widths: Vec<usize> = vec![width; STUDENT_LAYERS + 1]
         .into_iter()
         .chain([cfg.n_out])
@@ -289,7 +287,7 @@ pub fn run_one(
         measure_noise: cfg.measure_noise,
         ..MiConfig::default()
     };
-    let mut rec = MiRecorder::new(MiSetting::Regression, mi_cfg).map_err(nn)?;
+    let mut rec = MiRecorder::new(MiSetting::Regression, mi_cfg).map_err(bridge)?;
     let tcfg = TrainConfig::regression()
         .epochs(cfg.epochs)
         .batch_size(cfg.batch_size)

@@ -11,7 +11,7 @@
 //! row); the supplementary variant hardtanh-hardtanh-hardtanh-hardtanh-softmax has no
 //! interleaved linear layers. Plain SGD on the cross-entropy (lr 0.01, batch 100, f32, on the device of `--device`).
 //!
-//! Every `mi_every` epochs (epoch 0 included) [`crate::nn::MiRecorder`] measures `I(X; T_l)`
+//! Every `mi_every` epochs (epoch 0 included) [`crate::bridge::MiRecorder`] measures `I(X; T_l)`
 //! of the 4 hidden layers through the chain prior `N(0, 1)` on `Y` -> generative layer (spectrum
 //! of `W_g^T W_g`, linear, noise 0.01) -> student layers `1..l`, noise `1e-5` inside layer `l`;
 //! nats per `n_Y`, warm-started from the previous fixed point. A solve that fails is recorded
@@ -20,9 +20,8 @@
 use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
-use crate::nn::{
-    train, Act, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
-};
+use crate::bridge::{MiConfig, MiRecorder, MiSetting};
+use crate::nn::{train, Act, Network, NetworkSpec, TensorData, TrainConfig};
 use crate::synth::ClassificationParams;
 use candle_core::{DType, Device};
 use indicatif::ProgressBar;
@@ -249,13 +248,20 @@ pub fn run_some(
         at: "fig4".into(),
         source,
     };
+    let bridge = |source: crate::bridge::BridgeError| ExperimentError::Bridge {
+        at: "fig4".into(),
+        source,
+    };
     let gen = ClassificationParams::new(cfg.n_latent, cfg.n_x)
         .noise_var(cfg.noise_var)
         .apply_noise(cfg.apply_noise)
         .gamma(cfg.gamma)
         .seed(run_seeds(seed, 0).data)
         .generate()
-        .map_err(|e| nn(e.into()))?;
+        .map_err(|source| ExperimentError::Synth {
+            at: "fig4".into(),
+            source,
+        })?;
     let td = TensorData::new(&gen.train, &gen.test, DType::F32, dev).map_err(nn)?;
     progress.set_length((variants.len() * (cfg.epochs + 1)) as u64);
     let mut rows = Vec::new();
@@ -278,13 +284,13 @@ pub fn run_some(
         )
         .map_err(nn)?;
         // The paper's chain: generative layer with noise 0.01 (the stated model).
-        let setting = MiSetting::generative(&gen.w_g, cfg.noise_var).map_err(nn)?;
+        let setting = MiSetting::generative(&gen.w_g, cfg.noise_var).map_err(bridge)?;
         let mi_cfg = MiConfig {
             measure_noise: cfg.measure_noise,
             ..MiConfig::default()
         }
         .every(cfg.mi_every);
-        let mut rec = MiRecorder::new(setting, mi_cfg).map_err(nn)?;
+        let mut rec = MiRecorder::new(setting, mi_cfg).map_err(bridge)?;
         let tcfg = TrainConfig::classification()
             .epochs(cfg.epochs)
             .batch_size(cfg.batch_size)

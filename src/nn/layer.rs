@@ -3,7 +3,6 @@
 //! Batches are rows: an input `x` is `batch x n_in` and a layer computes `x W^T` (`batch x n_out`).
 
 use super::NnError;
-use crate::replica::{Activation, DiscreteSpectrum, Ensemble, Layer as ReplicaLayer, ReplicaError};
 use candle_core::{DType, Device, Tensor, Var};
 use faer::Mat;
 use rand::Rng;
@@ -68,16 +67,9 @@ impl Act {
         }
     }
 
-    /// The replica channel of this activation (`None` for softmax).
-    pub fn to_replica(&self) -> Option<Activation> {
-        match self {
-            Act::Linear => Some(Activation::Linear),
-            Act::Relu => Some(Activation::Relu),
-            Act::Hardtanh => Some(Activation::Hardtanh { threshold: 1.0 }),
-            Act::Softmax => None,
-        }
-    }
-
+    /// The canonical name: the word in network descriptions, CSV columns and serde (the same
+    /// word as the estimator's activation of that name: `linear`, `relu`, `hardtanh`; the bridge
+    /// module converts).
     pub fn name(&self) -> &'static str {
         match self {
             Act::Linear => "linear",
@@ -111,8 +103,9 @@ impl std::str::FromStr for Act {
     }
 }
 
-/// What the estimator needs of one layer: `alpha = n_out / n_in` and the `n_in` eigenvalues of
-/// `W^T W`.
+/// The spectrum of one layer's weight `W` (`n_out x n_in`): `alpha = n_out / n_in` and the `n_in`
+/// eigenvalues of `W^T W`, plain numbers (what the estimator needs of a layer; the bridge
+/// turns it into a replica layer).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct LayerSpectrum {
     pub n_in: usize,
@@ -121,22 +114,6 @@ pub struct LayerSpectrum {
     pub alpha: f64,
     /// The `n_in` eigenvalues of `W^T W` (any order).
     pub eigenvalues: Vec<f64>,
-}
-
-impl LayerSpectrum {
-    /// The replica layer with this spectrum, activation `act` and noise variance `noise_var`.
-    pub fn replica_layer(
-        &self,
-        act: Activation,
-        noise_var: f64,
-    ) -> Result<ReplicaLayer, ReplicaError> {
-        ReplicaLayer::new(
-            self.alpha,
-            act,
-            noise_var,
-            Ensemble::Discrete(DiscreteSpectrum::from_eigenvalues(&self.eigenvalues, 1.0)?),
-        )
-    }
 }
 
 /// Row-major `f64` data of a matrix, as an `r x c` tensor of `dtype` on `device`.

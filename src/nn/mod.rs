@@ -1,6 +1,11 @@
 //! The training side (candle): USV layers, dense layers, networks from a compact description,
-//! plain-SGD training with an epoch callback, and a reusable recorder of replica entropies and
-//! mutual informations during training.
+//! plain-SGD training with an epoch callback.
+//!
+//! `nn` knows candle, faer, rand, std and its own types only (`tests/layering.rs` enforces it):
+//! it hands out plain data (a layer's spectrum as numbers, its [`Act`]) and takes training data
+//! through the [`Samples`] trait. What connects it to the estimator and to the data sets, the
+//! recorder of replica entropies and mutual informations during training included, lives in the
+//! bridge module (`src/bridge/`).
 //!
 //! * [`UsvLayer`]: `W = U diag(s) V^T` (`n_out x n_in`) with `U`, `V` frozen from the SVD of a
 //!   seeded Gaussian draw `G` (entries `N(0, coef^2 / n_in)`), only `s` trainable. At
@@ -11,9 +16,6 @@
 //!   `linear-relu-linear-relu-softmax`.
 //! * [`train()`]: SGD with a constant learning rate, MSE or cross-entropy, reshuffled minibatches,
 //!   an [`EpochObserver`] called after every epoch (and once at initialisation).
-//! * [`MiRecorder`]: an observer that builds the replica chain of every USV layer from the
-//!   current spectra and records `H(T_l)`, `I(X; T_l)` (and the exact Gaussian values of linear
-//!   networks), warm-started from the previous evaluation.
 //!
 //! All randomness comes from seeded host generators (`rand_chacha`); candle's own random number
 //! generator is never used, so the same seeds on the same machine give bit-identical losses and
@@ -22,17 +24,15 @@
 pub mod device;
 mod host;
 pub mod layer;
-pub mod mi;
 pub mod network;
 pub mod train;
 
 pub use device::device;
 pub use layer::{Act, Dense, LayerSpectrum, UsvLayer};
-pub use mi::{EpochRecord, MiConfig, MiFailure, MiRecord, MiRecorder, MiSetting, Per};
 pub use network::{LayerKind, LayerSpec, NetLayer, Network, NetworkSpec};
 pub use train::{
-    train, EpochContext, EpochObserver, EpochStats, Loss, NoObserver, TensorData, TrainConfig,
-    TrainHistory, Trainer,
+    train, EpochContext, EpochObserver, EpochStats, Loss, NoObserver, Samples, TensorData,
+    TrainConfig, TrainHistory, Trainer,
 };
 
 use thiserror::Error;
@@ -56,12 +56,6 @@ pub enum NnError {
     /// A decomposition in faer failed.
     #[error("linear algebra: {0}")]
     Linalg(String),
-    /// Building a replica chain failed (a failed *solve* is recorded, not raised).
-    #[error("replica chain: {0}")]
-    Replica(#[from] crate::replica::ReplicaError),
-    /// Invalid synthetic-data parameters.
-    #[error(transparent)]
-    Synth(#[from] crate::synth::SynthError),
     /// An epoch observer asked to stop or failed.
     #[error("epoch observer: {0}")]
     Observer(String),

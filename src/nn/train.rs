@@ -21,7 +21,6 @@ use super::host::{self, host_vec, HostEngine, Real};
 use super::layer::LayerSpectrum;
 use super::network::Network;
 use super::NnError;
-use crate::synth::Dataset;
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::optim::{Optimizer, SGD};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -165,6 +164,25 @@ impl TrainConfig {
     }
 }
 
+/// Row-major samples, as [`TensorData::new`] copies them to the training device: `rows()` inputs
+/// of width `n_in()` and targets of width `n_out()` (one-hot for classification), with class
+/// indices for classification. Implemented outside `nn` by the data sets (`synth::Dataset`, which
+/// also holds the IDX data, implements it in the bridge module).
+pub trait Samples {
+    /// Number of samples (rows).
+    fn rows(&self) -> usize;
+    /// Width of an input row.
+    fn n_in(&self) -> usize;
+    /// Width of a target row.
+    fn n_out(&self) -> usize;
+    /// Row-major inputs, `rows() * n_in()` values.
+    fn x(&self) -> &[f64];
+    /// Row-major targets, `rows() * n_out()` values.
+    fn y(&self) -> &[f64];
+    /// Class indices (classification only), `rows()` of them.
+    fn labels(&self) -> Option<&[u32]>;
+}
+
 /// Training and test sets as tensors on the training device.
 #[derive(Clone, Debug)]
 pub struct TensorData {
@@ -192,31 +210,29 @@ fn rows_tensor(
 impl TensorData {
     /// Copy `train` and `test` to `device` as `dtype`.
     pub fn new(
-        train: &Dataset,
-        test: &Dataset,
+        train: &impl Samples,
+        test: &impl Samples,
         dtype: DType,
         device: &Device,
     ) -> Result<Self, NnError> {
-        if train.n == 0 || test.n == 0 {
+        if train.rows() == 0 || test.rows() == 0 {
             return Err(NnError::invalid(
                 "data",
-                format!("{} train / {} test rows", train.n, test.n),
+                format!("{} train / {} test rows", train.rows(), test.rows()),
                 "needs at least one row in each",
             ));
         }
-        let labels = |d: &Dataset| -> candle_core::Result<Option<Tensor>> {
-            d.labels
-                .as_ref()
-                .map(|l| Tensor::from_slice(l, l.len(), &Device::Cpu)?.to_device(device))
+        let labels = |l: Option<&[u32]>| -> candle_core::Result<Option<Tensor>> {
+            l.map(|l| Tensor::from_slice(l, l.len(), &Device::Cpu)?.to_device(device))
                 .transpose()
         };
         Ok(TensorData {
-            x_train: rows_tensor(&train.x, train.n, train.n_in, dtype, device)?,
-            y_train: rows_tensor(&train.y, train.n, train.n_out, dtype, device)?,
-            labels_train: labels(train)?,
-            x_test: rows_tensor(&test.x, test.n, test.n_in, dtype, device)?,
-            y_test: rows_tensor(&test.y, test.n, test.n_out, dtype, device)?,
-            labels_test: labels(test)?,
+            x_train: rows_tensor(train.x(), train.rows(), train.n_in(), dtype, device)?,
+            y_train: rows_tensor(train.y(), train.rows(), train.n_out(), dtype, device)?,
+            labels_train: labels(train.labels())?,
+            x_test: rows_tensor(test.x(), test.rows(), test.n_in(), dtype, device)?,
+            y_test: rows_tensor(test.y(), test.rows(), test.n_out(), dtype, device)?,
+            labels_test: labels(test.labels())?,
         })
     }
     pub fn n_train(&self) -> usize {

@@ -374,12 +374,10 @@ impl ChainGenerator {
             .layers
             .iter()
             .map(|l| {
-                let (activation, slope, threshold) = match l.activation {
-                    Activation::Linear => ("linear", None, None),
-                    Activation::Relu => ("relu", None, None),
-                    Activation::LeakyRelu { slope } => ("leaky-relu", Some(slope), None),
-                    Activation::Hardtanh { threshold } => ("hardtanh", None, Some(threshold)),
-                    Activation::Sign => ("sign", None, None),
+                let (slope, threshold) = match l.activation {
+                    Activation::LeakyRelu { slope } => (Some(slope), None),
+                    Activation::Hardtanh { threshold } => (None, Some(threshold)),
+                    Activation::Linear | Activation::Relu | Activation::Sign => (None, None),
                 };
                 let weights = match l.weights {
                     WeightsDescription::Gaussian { var } => WeightsDoc {
@@ -410,7 +408,7 @@ impl ChainGenerator {
                 };
                 LayerDoc {
                     alpha: Some(l.alpha),
-                    activation: Some(activation.into()),
+                    activation: Some(l.activation.name().into()),
                     noise_var: Some(l.noise_var),
                     slope,
                     threshold,
@@ -471,8 +469,7 @@ mod tests {
             kinds.insert(format!("layers{}", d.layers.len()));
             kinds.insert(format!("{:?}", std::mem::discriminant(&d.prior)));
             for l in &d.layers {
-                let act = l.activation.name();
-                kinds.insert(act.split('(').next().unwrap().to_string());
+                kinds.insert(l.activation.name().to_string());
                 kinds.insert(match l.weights {
                     WeightsDescription::Gaussian { .. } => "gaussian-w".into(),
                     WeightsDescription::Orthogonal => "orthogonal-w".into(),

@@ -36,7 +36,9 @@
 //! `layers[1].alpha`, `layers[0].weights.file`, ...) and the rule it breaks. Unknown keys and
 //! unknown kinds are rejected.
 
-use crate::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError};
+use crate::replica::{
+    Activation, ActivationKind, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError,
+};
 use crate::weights::{matrix_layer, read_matrix, WeightError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
@@ -46,7 +48,7 @@ use thiserror::Error;
 /// The prior kinds a spec may name.
 pub const PRIOR_KINDS: &[&str] = &["gaussian", "binary", "gauss-bernoulli"];
 /// The activations a spec may name.
-pub const ACTIVATION_KINDS: &[&str] = &["linear", "relu", "leaky-relu", "hardtanh", "sign"];
+pub const ACTIVATION_KINDS: &[&str] = &ActivationKind::NAMES;
 /// The weight ensembles a spec may name.
 pub const WEIGHT_KINDS: &[&str] = &["gaussian", "orthogonal", "spectrum", "matrix"];
 
@@ -391,27 +393,28 @@ fn build_activation(prefix: &str, r: &LayerDoc) -> Result<Activation, SpecError>
     })?;
     let slope_f = format!("{prefix}.slope");
     let threshold_f = format!("{prefix}.threshold");
-    if name != "leaky-relu" {
+    let kind = name.parse::<ActivationKind>().ok();
+    if kind != Some(ActivationKind::LeakyRelu) {
         not_allowed(&slope_f, &r.slope, &field, name)?;
     }
-    if name != "hardtanh" {
+    if kind != Some(ActivationKind::Hardtanh) {
         not_allowed(&threshold_f, &r.threshold, &field, name)?;
     }
-    Ok(match name {
-        "linear" => Activation::Linear,
-        "relu" => Activation::Relu,
-        "sign" => Activation::Sign,
-        "leaky-relu" => {
+    Ok(match kind {
+        Some(ActivationKind::Linear) => Activation::Linear,
+        Some(ActivationKind::Relu) => Activation::Relu,
+        Some(ActivationKind::Sign) => Activation::Sign,
+        Some(ActivationKind::LeakyRelu) => {
             let slope = required(&slope_f, r.slope, "leaky-relu needs slope in [0, 1]")?;
             if !(slope.is_finite() && (0.0..=1.0).contains(&slope)) {
                 return Err(SpecError::invalid(slope_f, slope, "must lie in [0, 1]"));
             }
             Activation::LeakyRelu { slope }
         }
-        "hardtanh" => Activation::Hardtanh {
+        Some(ActivationKind::Hardtanh) => Activation::Hardtanh {
             threshold: positive(&threshold_f, r.threshold.unwrap_or(1.0))?,
         },
-        other => return Err(SpecError::unknown_kind(field, other, ACTIVATION_KINDS)),
+        None => return Err(SpecError::unknown_kind(field, name, ACTIVATION_KINDS)),
     })
 }
 

@@ -153,8 +153,16 @@ mod draw_order_tests {
         );
         for i in 0..n_out {
             for j in 0..n_in {
-                assert_eq!(cols[(i, j)], sd * draws[j * n_out + i], "({i}, {j})");
-                assert_eq!(rows[(i, j)], sd * draws[i * n_in + j], "({i}, {j})");
+                assert_eq!(
+                    cols[(i, j)].to_bits(),
+                    (sd * draws[j * n_out + i]).to_bits(),
+                    "({i}, {j})"
+                );
+                assert_eq!(
+                    rows[(i, j)].to_bits(),
+                    (sd * draws[i * n_in + j]).to_bits(),
+                    "({i}, {j})"
+                );
             }
         }
     }

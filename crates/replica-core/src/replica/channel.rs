@@ -27,7 +27,8 @@ use std::f64::consts::PI;
 /// Outer quadrature nodes from which the interface integral is split across threads.
 const PARALLEL_MIN_NODES: usize = 16;
 
-/// An activation function, applied after adding Gaussian noise: `T = phi(z + xi)`.
+/// An activation function, applied after adding Gaussian noise: `T = phi(z + xi)`. Its names
+/// (`name`, `Display`, `FromStr`) are in `activation_name.rs`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
     Linear,
@@ -133,17 +134,6 @@ impl Activation {
     pub fn is_linear(&self) -> bool {
         matches!(self, Activation::Linear)
             || matches!(self, Activation::LeakyRelu { slope } if slope.to_bits() == 1.0f64.to_bits())
-    }
-
-    /// A short human-readable name with the parameters.
-    pub fn name(&self) -> String {
-        match *self {
-            Activation::Linear => "linear".into(),
-            Activation::Relu => "relu".into(),
-            Activation::LeakyRelu { slope } => format!("leaky-relu(slope={slope})"),
-            Activation::Hardtanh { threshold } => format!("hardtanh(threshold={threshold})"),
-            Activation::Sign => "sign".into(),
-        }
     }
 }
 

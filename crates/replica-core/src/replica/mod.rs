@@ -3,6 +3,7 @@
 //! `Chain` (prior + layers) in, [`Estimate`] out: `H(T_L)/n_0`, `I(X;T_L)/n_0`, the MMSE of `X`,
 //! and how the replica equations were solved.
 
+pub mod activation_name;
 pub mod bounds;
 pub mod chain;
 pub mod channel;
@@ -13,6 +14,7 @@ pub mod prior;
 pub mod solve;
 pub mod spectrum;
 
+pub use activation_name::{ActivationKind, ParseActivationError};
 pub use chain::{Chain, Layer};
 pub use channel::{Activation, Channel};
 pub use error::{Field, LayerField, ReplicaError};

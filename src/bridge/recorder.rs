@@ -26,13 +26,11 @@
 //! A failed solve (no convergence, a spectrum the chain rejects) is recorded with
 //! `converged = false`, no values and the error text; it never stops the training.
 
-use super::layer::{Act, LayerSpectrum};
-use super::network::Network;
-use super::train::{EpochContext, EpochObserver, EpochStats};
-use super::NnError;
+use super::{replica_layer, BridgeError};
+use crate::nn::{Act, EpochContext, EpochObserver, EpochStats, LayerSpectrum, Network, NnError};
 use crate::replica::{
-    solve, solve_warm, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, Prior,
-    ReplicaError, Scheme, SolverOptions, WarmStart,
+    solve, solve_warm, Activation, Chain, Estimate, Prior, ReplicaError, Scheme, SolverOptions,
+    WarmStart,
 };
 use faer::Mat;
 use rayon::prelude::*;
@@ -60,9 +58,9 @@ impl MiSetting {
     /// generative layer. The paper's chain uses 0.01; pass the data's
     /// [`crate::synth::ClassificationParams::effective_noise_var`] to describe the data actually
     /// generated (a zero noise makes the chain's `X` degenerate when `n_X > n_Y`).
-    pub fn generative(w_g: &Mat<f64>, noise_var: f64) -> Result<Self, NnError> {
+    pub fn generative(w_g: &Mat<f64>, noise_var: f64) -> Result<Self, BridgeError> {
         if !(noise_var.is_finite() && noise_var >= 0.0) {
-            return Err(NnError::invalid(
+            return Err(BridgeError::invalid(
                 "generative.noise_var",
                 noise_var,
                 "must be finite and >= 0",
@@ -72,7 +70,7 @@ impl MiSetting {
         let wtw = w_g.transpose() * w_g;
         let eigenvalues = wtw
             .self_adjoint_eigenvalues(faer::Side::Lower)
-            .map_err(|e| NnError::Linalg(format!("eigenvalues of W_g^T W_g: {e:?}")))?
+            .map_err(|e| BridgeError::Linalg(format!("eigenvalues of W_g^T W_g: {e:?}")))?
             .into_iter()
             .map(|e| e.max(0.0))
             .collect();
@@ -132,12 +130,12 @@ impl MiConfig {
         self.every = k;
         self
     }
-    pub fn check(&self) -> Result<(), NnError> {
+    pub fn check(&self) -> Result<(), BridgeError> {
         if self.every == 0 {
-            return Err(NnError::invalid("mi.every", self.every, "must be >= 1"));
+            return Err(BridgeError::invalid("mi.every", self.every, "must be >= 1"));
         }
         if !(self.measure_noise.is_finite() && self.measure_noise > 0.0) {
-            return Err(NnError::invalid(
+            return Err(BridgeError::invalid(
                 "mi.measure_noise",
                 self.measure_noise,
                 "must be finite and > 0",
@@ -243,7 +241,7 @@ struct Job {
 }
 
 impl MiRecorder {
-    pub fn new(setting: MiSetting, config: MiConfig) -> Result<Self, NnError> {
+    pub fn new(setting: MiSetting, config: MiConfig) -> Result<Self, BridgeError> {
         config.check()?;
         Ok(MiRecorder {
             setting,
@@ -298,26 +296,17 @@ impl MiRecorder {
             ..
         } = &self.setting
         {
-            layers.push(Layer::new(
-                spectrum.alpha,
-                Activation::Linear,
-                *noise_var,
-                Ensemble::Discrete(DiscreteSpectrum::from_eigenvalues(
-                    &spectrum.eigenvalues,
-                    1.0,
-                )?),
-            )?);
+            layers.push(replica_layer(spectrum, Activation::Linear, *noise_var)?);
         }
         for j in 0..l {
-            let act = acts[j].to_replica().ok_or_else(|| {
-                ReplicaError::InvalidChain(format!("{} is not a replica channel", acts[j]))
-            })?;
+            let act = Activation::try_from(acts[j])
+                .map_err(|e| ReplicaError::InvalidChain(e.to_string()))?;
             let noise = if j + 1 == l {
                 self.config.measure_noise
             } else {
                 0.0
             };
-            layers.push(spectra[j].replica_layer(act, noise)?);
+            layers.push(replica_layer(&spectra[j], act, noise)?);
         }
         Chain::new(Prior::gaussian(0.0, 1.0)?, layers)
     }

@@ -1,0 +1,166 @@
+//! The bridge between the training side ([`crate::nn`]) and the rest: the estimator
+//! ([`crate::replica`]) and the data sets ([`crate::synth`]).
+//!
+//! `nn` knows candle and its own types only; it hands out plain data (a layer's spectrum as
+//! numbers, [`LayerSpectrum`]; its activation, [`Act`]) and takes training data through the
+//! [`Samples`] trait. This module is the one place that knows both sides:
+//!
+//! * the conversions from the network's vocabulary to the estimator's: [`Act`] to
+//!   [`Activation`] (`TryFrom`; softmax is not a replica channel) and a layer's spectrum to a
+//!   replica [`Layer`] ([`replica_layer`]);
+//! * [`MiRecorder`] (`recorder.rs`): an epoch observer that builds the replica chain of every
+//!   leading USV layer from the current spectra and records `H(T_l)`, `I(X; T_l)` (and the exact
+//!   Gaussian values of linear networks), warm-started from the previous evaluation;
+//! * [`Samples`] for [`Dataset`]: the synthetic (and IDX) data sets as training data.
+
+mod recorder;
+
+pub use recorder::{EpochRecord, MiConfig, MiFailure, MiRecord, MiRecorder, MiSetting, Per};
+
+use crate::nn::{Act, LayerSpectrum, Samples};
+use crate::replica::{Activation, DiscreteSpectrum, Ensemble, Layer, ReplicaError};
+use crate::synth::Dataset;
+use thiserror::Error;
+
+/// Errors of the bridge: a recorder setting that breaks its rule, a failed decomposition.
+/// (A failed *solve* is recorded in [`MiRecord::error`], not raised.)
+#[derive(Debug, Error)]
+pub enum BridgeError {
+    /// A recorder setting violates its rule.
+    #[error("invalid {field} = {value}: {rule}")]
+    InvalidParameter {
+        field: String,
+        value: String,
+        rule: String,
+    },
+    /// A decomposition in faer failed.
+    #[error("linear algebra: {0}")]
+    Linalg(String),
+}
+
+impl BridgeError {
+    pub(crate) fn invalid(
+        field: impl Into<String>,
+        value: impl std::fmt::Display,
+        rule: impl Into<String>,
+    ) -> Self {
+        BridgeError::InvalidParameter {
+            field: field.into(),
+            value: value.to_string(),
+            rule: rule.into(),
+        }
+    }
+}
+
+/// A network activation that has no replica channel (softmax).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[error("{0} is not a replica channel")]
+pub struct NotAChannel(pub Act);
+
+/// The replica channel of a network activation, of the same name: `linear`, `relu`, `hardtanh`
+/// (threshold 1, as [`Act::Hardtanh`] clamps to `[-1, 1]`); softmax has none.
+impl TryFrom<Act> for Activation {
+    type Error = NotAChannel;
+    fn try_from(act: Act) -> Result<Self, NotAChannel> {
+        match act {
+            Act::Linear => Ok(Activation::Linear),
+            Act::Relu => Ok(Activation::Relu),
+            Act::Hardtanh => Ok(Activation::Hardtanh { threshold: 1.0 }),
+            Act::Softmax => Err(NotAChannel(act)),
+        }
+    }
+}
+
+/// The replica layer with the spectrum `spectrum` (its `alpha` and the eigenvalues of `W^T W`,
+/// scale 1), activation `act` and noise variance `noise_var`.
+pub fn replica_layer(
+    spectrum: &LayerSpectrum,
+    act: Activation,
+    noise_var: f64,
+) -> Result<Layer, ReplicaError> {
+    Layer::new(
+        spectrum.alpha,
+        act,
+        noise_var,
+        Ensemble::Discrete(DiscreteSpectrum::from_eigenvalues(
+            &spectrum.eigenvalues,
+            1.0,
+        )?),
+    )
+}
+
+/// A [`Dataset`] as training data: its rows as they are stored.
+impl Samples for Dataset {
+    fn rows(&self) -> usize {
+        self.n
+    }
+    fn n_in(&self) -> usize {
+        self.n_in
+    }
+    fn n_out(&self) -> usize {
+        self.n_out
+    }
+    fn x(&self) -> &[f64] {
+        &self.x
+    }
+    fn y(&self) -> &[f64] {
+        &self.y
+    }
+    fn labels(&self) -> Option<&[u32]> {
+        self.labels.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::ActivationKind;
+
+    /// Every network activation: its name reads back to itself, and where it is a replica
+    /// channel the estimator's activation has the same name, reads back from it to the same
+    /// value, and converts back to the same `Act`.
+    #[test]
+    fn act_and_activation_agree_on_names() {
+        let table = [
+            (Act::Linear, "linear", Some(Activation::Linear)),
+            (Act::Relu, "relu", Some(Activation::Relu)),
+            (
+                Act::Hardtanh,
+                "hardtanh",
+                Some(Activation::Hardtanh { threshold: 1.0 }),
+            ),
+            (Act::Softmax, "softmax", None),
+        ];
+        for (act, name, channel) in table {
+            assert_eq!(act.name(), name);
+            assert_eq!(act.to_string(), name);
+            assert_eq!(name.parse::<Act>().unwrap(), act, "{name}");
+            assert_eq!(serde_json::to_string(&act).unwrap(), format!("\"{name}\""));
+            match channel {
+                Some(c) => {
+                    assert_eq!(Activation::try_from(act), Ok(c));
+                    assert_eq!(c.name(), name);
+                    assert_eq!(name.parse::<Activation>(), Ok(c), "{name}");
+                    assert_eq!(name.parse::<ActivationKind>(), Ok(c.kind()));
+                    assert_eq!(c.name().parse::<Act>().unwrap(), act);
+                }
+                None => {
+                    assert_eq!(Activation::try_from(act), Err(NotAChannel(act)));
+                    assert!(name.parse::<ActivationKind>().is_err());
+                }
+            }
+        }
+        // Every replica channel a network can have is in the table; the other kinds have no
+        // network activation (and so no network name).
+        for kind in ActivationKind::ALL {
+            let in_table = table
+                .iter()
+                .any(|(_, _, c)| c.map(|c| c.kind()) == Some(kind));
+            assert_eq!(
+                in_table,
+                kind.name().parse::<Act>().is_ok(),
+                "{kind}: network and estimator disagree"
+            );
+        }
+    }
+}
