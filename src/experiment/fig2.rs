@@ -330,9 +330,181 @@ impl ShardedRow for Fig2Row {
     }
 }
 
+/// The random part of the figure, drawn once from the seed and shared by every `sigma` and
+/// activation: `G_1`, `G_2` (entries `N(0, 1/n)`, column by column), then the `N x n` inputs `x`,
+/// then the noises `xi_1`, `xi_2` (standard normal entries, in faer's fill order).
+struct Draws {
+    g: [Mat<f64>; 2],
+    xi: [Mat<f64>; 2],
+    /// Eigenvalues of `G_l^T G_l`.
+    eigs: [Vec<f64>; 2],
+    /// Pre-activations of layer 1 without the scale: `x G_1^T` (`N x n`).
+    a1: Mat<f64>,
+}
+
+impl Draws {
+    fn new(n: usize, samples: usize, seed: u64) -> Result<Self, ExperimentError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let g = [
+            gaussian_matrix(n, n, 1.0, &mut rng),
+            gaussian_matrix(n, n, 1.0, &mut rng),
+        ];
+        let mut normal = |rows: usize, cols: usize| {
+            Mat::from_fn(rows, cols, |_, _| rng.sample::<f64, _>(StandardNormal))
+        };
+        let x = normal(samples, n);
+        let xi = [normal(samples, n), normal(samples, n)];
+        let eigs = [
+            gram_eigenvalues(&g[0], "G_1")?,
+            gram_eigenvalues(&g[1], "G_2")?,
+        ];
+        let a1 = &x * g[0].transpose();
+        Ok(Draws { g, xi, eigs, a1 })
+    }
+}
+
+/// What every row at one weight scale shares: `sigma`, the exact entropies `H(T_1)`, `H(T_2)` of
+/// the linear network on the drawn matrices (Gaussian log-determinants), and the empirical
+/// spectra of `W_l^T W_l = sigma^2 G_l^T G_l`.
+struct AtSigma {
+    sigma: f64,
+    h_linear: [f64; 2],
+    empirical: [Ensemble; 2],
+}
+
+impl AtSigma {
+    fn new(d: &Draws, sigma: f64, noise_var: f64) -> Result<Self, ExperimentError> {
+        let w = [&d.g[0] * sigma, &d.g[1] * sigma];
+        let log_det = |l: usize, h: Option<f64>| {
+            h.ok_or_else(|| ExperimentError::Linalg {
+                at: format!("linear layer {l} sigma {sigma} (log-det)"),
+                message: "covariance not positive definite".into(),
+            })
+        };
+        let h_linear = [
+            log_det(1, gaussian_chain_entropy(1.0, &w[..1], &[noise_var]))?,
+            log_det(2, gaussian_chain_entropy(1.0, &w, &[0.0, noise_var]))?,
+        ];
+        let empirical = |l: usize| -> Result<Ensemble, ExperimentError> {
+            DiscreteSpectrum::from_eigenvalues(&d.eigs[l], sigma * sigma)
+                .map(Ensemble::Discrete)
+                .map_err(|source| ExperimentError::Replica {
+                    at: format!("spectrum of W_{} at sigma {sigma}", l + 1),
+                    source,
+                })
+        };
+        Ok(AtSigma {
+            sigma,
+            h_linear,
+            empirical: [empirical(0)?, empirical(1)?],
+        })
+    }
+}
+
+/// The outputs of layer `l` without and with its noise (the noiseless `T_1` feeds layer 2).
+struct LayerSamples {
+    clean: Mat<f64>,
+    noisy: Mat<f64>,
+}
+
+/// `T_1` and `T_2` of the network with activation `phi` at scale `sigma`, clean and noisy.
+fn layer_samples(d: &Draws, sigma: f64, s: f64, phi: Activation) -> [LayerSamples; 2] {
+    let t1 = LayerSamples {
+        clean: layer_out(&d.a1, sigma, None, phi),
+        noisy: layer_out(&d.a1, sigma, Some((&d.xi[0], s)), phi),
+    };
+    let a2 = &t1.clean * d.g[1].transpose();
+    let t2 = LayerSamples {
+        clean: layer_out(&a2, sigma, None, phi),
+        noisy: layer_out(&a2, sigma, Some((&d.xi[1], s)), phi),
+    };
+    [t1, t2]
+}
+
+/// The row of `(act, layer)` at one weight scale: the replica estimates (Gaussian ensemble and
+/// empirical spectrum), the exact and linear-approximation values, and the sample-based
+/// estimators on `samples` (see the module documentation for each column).
+fn row(
+    cfg: &Fig2Config,
+    at_sigma: &AtSigma,
+    act: Act,
+    layer: usize,
+    samples: &LayerSamples,
+) -> Result<Fig2Row, ExperimentError> {
+    let (n, nv, sigma) = (cfg.width, cfg.noise_var, at_sigma.sigma);
+    let at = |what: &str| format!("{} layer {layer} sigma {sigma} ({what})", act.name());
+    let opts = SolverOptions::default();
+    let replica = |ens: [Ensemble; 2], what: &str| -> Result<Estimate, ExperimentError> {
+        chain(act, layer, nv, ens)
+            .and_then(|c| solve(&c, &opts))
+            .map_err(|source| ExperimentError::Replica {
+                at: at(what),
+                source,
+            })
+    };
+    let var = sigma * sigma;
+    let gauss = replica(
+        [Ensemble::Gaussian { var }, Ensemble::Gaussian { var }],
+        "Gaussian ensemble",
+    )?;
+    let emp = replica(at_sigma.empirical.clone(), "empirical spectrum")?;
+    let mi = |e: &Estimate, what: &str| {
+        e.mutual_information
+            .ok_or_else(|| ExperimentError::Replica {
+                at: at(what),
+                source: crate::replica::ReplicaError::InvalidChain(
+                    "no I(X;T) although the inner layers are noiseless".into(),
+                ),
+            })
+    };
+    let np = |what: &str| {
+        let what = what.to_string();
+        move |source| ExperimentError::Nonparam {
+            at: at(&what),
+            source,
+        }
+    };
+    let n0 = n as f64; // estimator totals are divided by n_0
+    let bounds = mixture_entropy_bounds(&samples.noisy, nv).map_err(np("KDE bounds"))?;
+    let kde_param =
+        kde_upper_bound_parametric(&samples.clean, nv).map_err(np("parametric KDE"))? / n0;
+    let knn = knn_entropy(&samples.noisy, cfg.knn_k).map_err(np("kNN"))? / n0;
+    let kde = bounds.upper / n0;
+
+    let h_given_x = linear_conditional_entropy(nv, n, n);
+    let h_lin = at_sigma.h_linear[layer - 1];
+    let linear = act == Act::Linear;
+    let h_exact = linear.then_some(h_lin);
+    let only_linear = |h: f64| linear.then_some(h - h_given_x);
+    Ok(Fig2Row {
+        activation: act,
+        layer,
+        sigma,
+        width: n,
+        samples: cfg.samples,
+        entropy_replica_gaussian_nats_per_unit: gauss.entropy,
+        entropy_replica_empirical_nats_per_unit: emp.entropy,
+        entropy_exact_nats_per_unit: h_exact,
+        entropy_linear_approx_nats_per_unit: linear_approx_factor(act).map(|f| f * h_lin),
+        entropy_kde_upper_nats_per_unit: kde,
+        entropy_kde_parametric_nats_per_unit: kde_param,
+        entropy_pairwise_lower_nats_per_unit: bounds.lower / n0,
+        entropy_knn_nats_per_unit: knn,
+        mi_replica_gaussian_nats_per_unit: mi(&gauss, "Gaussian ensemble")?,
+        mi_replica_empirical_nats_per_unit: mi(&emp, "empirical spectrum")?,
+        mi_exact_nats_per_unit: h_exact.map(|h| h - h_given_x),
+        mi_linear_approx_nats_per_unit: linear_approx_factor(act).map(|f| f * (h_lin - h_given_x)),
+        mi_kde_upper_nats_per_unit: only_linear(kde),
+        mi_kde_parametric_nats_per_unit: only_linear(kde_param),
+        mi_knn_nats_per_unit: only_linear(knn),
+        replica_gaussian_scheme: gauss.scheme,
+        replica_empirical_scheme: emp.scheme,
+    })
+}
+
 /// [`run`] for the weight scales `cfg.sigmas[i]`, `i` in `sigma_indices` (a shard's). The
-/// matrices, inputs and noises are drawn from `seed` before any `sigma` and every `sigma` is
-/// computed on its own, so a row does not depend on which other scales are computed.
+/// matrices, inputs and noises are drawn from `seed` before any `sigma` ([`Draws`]) and every
+/// `sigma` is computed on its own, so a row does not depend on which other scales are computed.
 pub fn run_some(
     cfg: &Fig2Config,
     seed: u64,
@@ -346,143 +518,22 @@ pub fn run_some(
             cfg.sigmas.len()
         )));
     }
-    let (n, big_n, nv) = (cfg.width, cfg.samples, cfg.noise_var);
-    let s = nv.sqrt();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let g = [
-        gaussian_matrix(n, n, 1.0, &mut rng),
-        gaussian_matrix(n, n, 1.0, &mut rng),
-    ];
-    let mut normal = |rows: usize, cols: usize| {
-        Mat::from_fn(rows, cols, |_, _| rng.sample::<f64, _>(StandardNormal))
-    };
-    let x = normal(big_n, n);
-    let xi = [normal(big_n, n), normal(big_n, n)];
-    let eigs = [
-        gram_eigenvalues(&g[0], "G_1")?,
-        gram_eigenvalues(&g[1], "G_2")?,
-    ];
-    // Pre-activations of layer 1 without the scale: x G_1^T (N x n).
-    let a1 = &x * g[0].transpose();
-    let h_given_x = linear_conditional_entropy(nv, n, n);
-    let opts = SolverOptions::default();
-
+    let draws = Draws::new(cfg.width, cfg.samples, seed)?;
+    let s = cfg.noise_var.sqrt();
     progress.set_length((sigma_indices.len() * cfg.activations.len()) as u64);
     let mut rows = Vec::new();
     for &si in sigma_indices {
-        let sigma = cfg.sigmas[si];
-        // The linear network on the drawn matrices: exact entropies of T_1 and T_2.
-        let w = [&g[0] * sigma, &g[1] * sigma];
-        let lin_at = |l: usize| format!("linear layer {l} sigma {sigma} (log-det)");
-        let h_lin = [
-            gaussian_chain_entropy(1.0, &w[..1], &[nv]),
-            gaussian_chain_entropy(1.0, &w, &[0.0, nv]),
-        ];
-        let h_lin = [
-            h_lin[0].ok_or_else(|| ExperimentError::Linalg {
-                at: lin_at(1),
-                message: "covariance not positive definite".into(),
-            })?,
-            h_lin[1].ok_or_else(|| ExperimentError::Linalg {
-                at: lin_at(2),
-                message: "covariance not positive definite".into(),
-            })?,
-        ];
-        let empirical = |l: usize| -> Result<Ensemble, ExperimentError> {
-            DiscreteSpectrum::from_eigenvalues(&eigs[l], sigma * sigma)
-                .map(Ensemble::Discrete)
-                .map_err(|source| ExperimentError::Replica {
-                    at: format!("spectrum of W_{} at sigma {sigma}", l + 1),
-                    source,
-                })
-        };
+        let at_sigma = AtSigma::new(&draws, cfg.sigmas[si], cfg.noise_var)?;
         for (ai, &act) in cfg.activations.iter().enumerate() {
+            let sigma = at_sigma.sigma;
             progress.set_message(format!("{} sigma={sigma:.3}", act.name()));
             let phi = channel(act).map_err(|source| ExperimentError::Replica {
                 at: format!("{act} sigma {sigma}"),
                 source,
             })?;
-            // Layer 1 (noiseless and noisy), then layer 2 fed with the noiseless T_1.
-            let t1_clean = layer_out(&a1, sigma, None, phi);
-            let t1_noisy = layer_out(&a1, sigma, Some((&xi[0], s)), phi);
-            let a2 = &t1_clean * g[1].transpose();
-            let t2_clean = layer_out(&a2, sigma, None, phi);
-            let t2_noisy = layer_out(&a2, sigma, Some((&xi[1], s)), phi);
-            let samples = [(&t1_clean, &t1_noisy), (&t2_clean, &t2_noisy)];
-            for layer in 1..=2 {
-                let at =
-                    |what: &str| format!("{} layer {layer} sigma {sigma} ({what})", act.name());
-                let rep = |ens: [Ensemble; 2], what: &str| -> Result<Estimate, ExperimentError> {
-                    chain(act, layer, nv, ens)
-                        .and_then(|c| solve(&c, &opts))
-                        .map_err(|source| ExperimentError::Replica {
-                            at: at(what),
-                            source,
-                        })
-                };
-                let var = sigma * sigma;
-                let gauss = rep(
-                    [Ensemble::Gaussian { var }, Ensemble::Gaussian { var }],
-                    "Gaussian ensemble",
-                )?;
-                let emp = rep([empirical(0)?, empirical(1)?], "empirical spectrum")?;
-                let mi = |e: &Estimate, what: &str| {
-                    e.mutual_information
-                        .ok_or_else(|| ExperimentError::Replica {
-                            at: at(what),
-                            source: crate::replica::ReplicaError::InvalidChain(
-                                "no I(X;T) although the inner layers are noiseless".into(),
-                            ),
-                        })
-                };
-
-                let (clean, noisy) = samples[layer - 1];
-                let np = |what: &str| {
-                    let what = what.to_string();
-                    move |source| ExperimentError::Nonparam {
-                        at: at(&what),
-                        source,
-                    }
-                };
-                let n0 = n as f64; // estimator totals are divided by n_0
-                let bounds = mixture_entropy_bounds(noisy, nv).map_err(np("KDE bounds"))?;
-                let kde_param =
-                    kde_upper_bound_parametric(clean, nv).map_err(np("parametric KDE"))? / n0;
-                let knn = knn_entropy(noisy, cfg.knn_k).map_err(np("kNN"))? / n0;
-                let kde = bounds.upper / n0;
-
-                let linear = act == Act::Linear;
-                let h_exact = linear.then_some(h_lin[layer - 1]);
-                let h_approx = linear_approx_factor(act).map(|f| f * h_lin[layer - 1]);
-                let only_linear = |h: f64| linear.then_some(h - h_given_x);
-                rows.push((
-                    (ai, layer, si),
-                    Fig2Row {
-                        activation: act,
-                        layer,
-                        sigma,
-                        width: n,
-                        samples: big_n,
-                        entropy_replica_gaussian_nats_per_unit: gauss.entropy,
-                        entropy_replica_empirical_nats_per_unit: emp.entropy,
-                        entropy_exact_nats_per_unit: h_exact,
-                        entropy_linear_approx_nats_per_unit: h_approx,
-                        entropy_kde_upper_nats_per_unit: kde,
-                        entropy_kde_parametric_nats_per_unit: kde_param,
-                        entropy_pairwise_lower_nats_per_unit: bounds.lower / n0,
-                        entropy_knn_nats_per_unit: knn,
-                        mi_replica_gaussian_nats_per_unit: mi(&gauss, "Gaussian ensemble")?,
-                        mi_replica_empirical_nats_per_unit: mi(&emp, "empirical spectrum")?,
-                        mi_exact_nats_per_unit: h_exact.map(|h| h - h_given_x),
-                        mi_linear_approx_nats_per_unit: linear_approx_factor(act)
-                            .map(|f| f * (h_lin[layer - 1] - h_given_x)),
-                        mi_kde_upper_nats_per_unit: only_linear(kde),
-                        mi_kde_parametric_nats_per_unit: only_linear(kde_param),
-                        mi_knn_nats_per_unit: only_linear(knn),
-                        replica_gaussian_scheme: gauss.scheme,
-                        replica_empirical_scheme: emp.scheme,
-                    },
-                ));
+            let samples = layer_samples(&draws, sigma, s, phi);
+            for (layer, samples) in (1..=2).zip(&samples) {
+                rows.push(((ai, layer, si), row(cfg, &at_sigma, act, layer, samples)?));
             }
             progress.inc(1);
         }
