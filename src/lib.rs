@@ -21,6 +21,7 @@
 
 pub use replica_core::{exact, guard, random_chain, replica, simd, spec, weights};
 
+pub mod checked;
 pub mod data;
 pub mod experiment;
 pub mod nn;

@@ -39,6 +39,7 @@
 //! estimators models consistently, so those cells are left empty.
 
 use super::error::ExperimentError;
+use crate::checked::{Check, Checked};
 use super::shard::{Shard, ShardedRow};
 use crate::exact::nonparam::{kde_upper_bound_parametric, knn_entropy, mixture_entropy_bounds};
 use crate::exact::{gaussian_chain_entropy, gaussian_matrix};
@@ -151,8 +152,17 @@ impl Fig2Config {
         }
     }
 
+    /// The checked configuration that [`run`] takes, or the first rule it breaks (see
+    /// [`crate::checked`]).
+    pub fn validate(&self) -> Result<Checked<Self>, ExperimentError> {
+        Checked::new(self.clone())
+    }
+}
+
+impl Check for Fig2Config {
+    type Error = ExperimentError;
     /// Check sizes and parameters.
-    pub fn validate(&self) -> Result<(), ExperimentError> {
+    fn check_rules(&self) -> Result<(), ExperimentError> {
         let bad = |m: String| Err(ExperimentError::InvalidConfig(m));
         if self.width == 0 {
             return bad("width must be >= 1".into());
@@ -312,7 +322,7 @@ fn layer_out(
 /// Run the sweep. `progress` advances once per `(sigma, activation)`. Rows are ordered by
 /// activation (as in the config), then layer, then `sigma`.
 pub fn run(
-    cfg: &Fig2Config,
+    cfg: &Checked<Fig2Config>,
     seed: u64,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig2Row>, ExperimentError> {
@@ -353,12 +363,11 @@ impl ShardedRow for Fig2Row {
 /// matrices, inputs and noises are drawn from `seed` before any `sigma` and every `sigma` is
 /// computed on its own, so a row does not depend on which other scales are computed.
 pub fn run_some(
-    cfg: &Fig2Config,
+    cfg: &Checked<Fig2Config>,
     seed: u64,
     sigma_indices: &[usize],
     progress: &ProgressBar,
 ) -> Result<Vec<Fig2Row>, ExperimentError> {
-    cfg.validate()?;
     if let Some(i) = sigma_indices.iter().find(|&&i| i >= cfg.sigmas.len()) {
         return Err(ExperimentError::InvalidConfig(format!(
             "sigma index {i} is out of the {} weight scales",

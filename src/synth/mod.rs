@@ -15,8 +15,13 @@
 //! input or latent, then its noise).
 //!
 //! The parameter structs follow the linfa style: a constructor with the paper's defaults, chained
-//! setters, and a `check()` that returns a typed [`SynthError`].
+//! setters, and a `check()` that returns the checked parameters ([`Checked`], see
+//! [`crate::checked`]) or a typed [`SynthError`]. Generation takes the checked parameters
+//! ([`Checked::<RegressionParams>::generate`], ...) and cannot fail; `RegressionParams::generate`
+//! and friends check first.
 
+pub use crate::checked::Checked;
+use crate::checked::Check;
 use faer::Mat;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -199,8 +204,30 @@ impl RegressionParams {
         self
     }
 
-    /// Validate; returns nothing on success.
-    pub fn check(&self) -> Result<(), SynthError> {
+    /// The checked parameters, or the first field that breaks its rule.
+    pub fn check(&self) -> Result<Checked<Self>, SynthError> {
+        Checked::new(self.clone())
+    }
+
+    /// Training-set size `round(gamma n_0)` (the test set has the same size).
+    pub fn n_train(&self) -> Result<usize, SynthError> {
+        check_gamma(self.gamma, self.n_in)
+    }
+
+    /// Check, then generate with a `ChaCha8Rng` seeded from `self.seed`.
+    pub fn generate(&self) -> Result<TeacherStudent, SynthError> {
+        Ok(self.check()?.generate())
+    }
+
+    /// Check, then generate from `rng` ([`Checked::<RegressionParams>::generate_with`]).
+    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<TeacherStudent, SynthError> {
+        Ok(self.check()?.generate_with(rng))
+    }
+}
+
+impl Check for RegressionParams {
+    type Error = SynthError;
+    fn check_rules(&self) -> Result<(), SynthError> {
         if self.n_in == 0 {
             return Err(invalid("n_in", self.n_in, "must be >= 1"));
         }
@@ -211,21 +238,22 @@ impl RegressionParams {
         check_gamma(self.gamma, self.n_in)?;
         Ok(())
     }
+}
 
+impl Checked<RegressionParams> {
     /// Training-set size `round(gamma n_0)` (the test set has the same size).
-    pub fn n_train(&self) -> Result<usize, SynthError> {
-        check_gamma(self.gamma, self.n_in)
+    pub fn n_train(&self) -> usize {
+        (self.gamma * self.n_in as f64).round() as usize
     }
 
     /// Generate with a `ChaCha8Rng` seeded from `self.seed`.
-    pub fn generate(&self) -> Result<TeacherStudent, SynthError> {
+    pub fn generate(&self) -> TeacherStudent {
         self.generate_with(&mut ChaCha8Rng::seed_from_u64(self.seed))
     }
 
     /// Generate from `rng`: `W_t` first, then for every sample `x` and the teacher noise.
-    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<TeacherStudent, SynthError> {
-        self.check()?;
-        let n = 2 * self.n_train()?;
+    pub fn generate_with(&self, rng: &mut impl Rng) -> TeacherStudent {
+        let n = 2 * self.n_train();
         let (n0, m) = (self.n_in, self.n_out);
         let teacher = gaussian_weights(m, n0, rng);
         let sd = self.teacher_noise_var.sqrt();
@@ -251,19 +279,19 @@ impl RegressionParams {
             n_out: m,
         }
         .split_half();
-        Ok(TeacherStudent {
+        TeacherStudent {
             params: self.clone(),
             teacher,
             train,
             test,
-        })
+        }
     }
 }
 
 /// A generated teacher-student data set.
 #[derive(Clone, Debug)]
 pub struct TeacherStudent {
-    pub params: RegressionParams,
+    pub params: Checked<RegressionParams>,
     /// `W_t` (`n_out x n_0`).
     pub teacher: Mat<f64>,
     pub train: Dataset,
@@ -319,17 +347,9 @@ impl ClassificationParams {
         self
     }
 
-    /// Validate; returns nothing on success.
-    pub fn check(&self) -> Result<(), SynthError> {
-        if self.n_latent == 0 {
-            return Err(invalid("n_latent", self.n_latent, "must be >= 1"));
-        }
-        if self.n_x == 0 {
-            return Err(invalid("n_x", self.n_x, "must be >= 1"));
-        }
-        check_var("noise_var", self.noise_var)?;
-        check_gamma(self.gamma, self.n_x)?;
-        Ok(())
+    /// The checked parameters, or the first field that breaks its rule.
+    pub fn check(&self) -> Result<Checked<Self>, SynthError> {
+        Checked::new(self.clone())
     }
 
     /// Training-set size `round(gamma n_X)` (the test set has the same size).
@@ -346,16 +366,47 @@ impl ClassificationParams {
         }
     }
 
-    /// Generate with a `ChaCha8Rng` seeded from `self.seed`.
+    /// Check, then generate with a `ChaCha8Rng` seeded from `self.seed`.
     pub fn generate(&self) -> Result<Generative, SynthError> {
+        Ok(self.check()?.generate())
+    }
+
+    /// Check, then generate from `rng` ([`Checked::<ClassificationParams>::generate_with`]).
+    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<Generative, SynthError> {
+        Ok(self.check()?.generate_with(rng))
+    }
+}
+
+impl Check for ClassificationParams {
+    type Error = SynthError;
+    fn check_rules(&self) -> Result<(), SynthError> {
+        if self.n_latent == 0 {
+            return Err(invalid("n_latent", self.n_latent, "must be >= 1"));
+        }
+        if self.n_x == 0 {
+            return Err(invalid("n_x", self.n_x, "must be >= 1"));
+        }
+        check_var("noise_var", self.noise_var)?;
+        check_gamma(self.gamma, self.n_x)?;
+        Ok(())
+    }
+}
+
+impl Checked<ClassificationParams> {
+    /// Training-set size `round(gamma n_X)` (the test set has the same size).
+    pub fn n_train(&self) -> usize {
+        (self.gamma * self.n_x as f64).round() as usize
+    }
+
+    /// Generate with a `ChaCha8Rng` seeded from `self.seed`.
+    pub fn generate(&self) -> Generative {
         self.generate_with(&mut ChaCha8Rng::seed_from_u64(self.seed))
     }
 
     /// Generate from `rng`: `W_g` first, then for every sample the latent `Y` and (if applied)
     /// the noise `eps`.
-    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<Generative, SynthError> {
-        self.check()?;
-        let n = 2 * self.n_train()?;
+    pub fn generate_with(&self, rng: &mut impl Rng) -> Generative {
+        let n = 2 * self.n_train();
         let (ny, nx) = (self.n_latent, self.n_x);
         let w_g = gaussian_weights(nx, ny, rng);
         let sd = self.noise_var.sqrt();
@@ -387,19 +438,19 @@ impl ClassificationParams {
             n_out: 2,
         }
         .split_half();
-        Ok(Generative {
+        Generative {
             params: self.clone(),
             w_g,
             train,
             test,
-        })
+        }
     }
 }
 
 /// A generated classification data set.
 #[derive(Clone, Debug)]
 pub struct Generative {
-    pub params: ClassificationParams,
+    pub params: Checked<ClassificationParams>,
     /// `W_g` (`n_X x n_Y`).
     pub w_g: Mat<f64>,
     pub train: Dataset,
