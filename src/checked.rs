@@ -29,6 +29,20 @@
 //! assert!(RegressionParams::new(0).check().is_err());
 //! # Ok::<(), replica_mi::synth::SynthError>(())
 //! ```
+//!
+//! A `Checked` cannot be built around the check, nor changed in place:
+//!
+//! ```compile_fail
+//! use replica_mi::checked::Checked;
+//! use replica_mi::synth::RegressionParams;
+//! let valid = Checked(RegressionParams::new(0)); // private field
+//! ```
+//!
+//! ```compile_fail
+//! use replica_mi::synth::RegressionParams;
+//! let mut valid = RegressionParams::new(10).check().unwrap();
+//! valid.gamma = -1.0; // no DerefMut
+//! ```
 
 use std::ops::Deref;
 

@@ -39,8 +39,8 @@
 //! estimators models consistently, so those cells are left empty.
 
 use super::error::ExperimentError;
-use crate::checked::{Check, Checked};
 use super::shard::{Shard, ShardedRow};
+use crate::checked::{Check, Checked};
 use crate::exact::nonparam::{kde_upper_bound_parametric, knn_entropy, mixture_entropy_bounds};
 use crate::exact::{gaussian_chain_entropy, gaussian_matrix};
 use crate::replica::{

@@ -23,9 +23,9 @@
 //! the run seed, so a run is reproducible on its own.
 
 use super::error::ExperimentError;
-use crate::checked::{Check, Checked};
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
+use crate::checked::{Check, Checked};
 use crate::nn::{
     train, Act, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
 };

@@ -18,9 +18,9 @@
 //! (`replica_converged = false`, empty value) and never plotted.
 
 use super::error::ExperimentError;
-use crate::checked::{Check, Checked};
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
+use crate::checked::{Check, Checked};
 use crate::nn::{
     train, Act, MiConfig, MiRecorder, MiSetting, Network, NetworkSpec, TensorData, TrainConfig,
 };

@@ -22,8 +22,8 @@
 //! set) and the cross-entropy and accuracy on the test images after the epoch.
 
 use super::error::ExperimentError;
-use crate::checked::{Check, Checked};
 use super::record::RunSeeds;
+use crate::checked::{Check, Checked};
 use crate::data::{load_mnist_format, MnistFiles};
 use crate::nn::{
     train, Act, EpochContext, LayerKind, LayerSpec, Network, NetworkSpec, NnError, TensorData,

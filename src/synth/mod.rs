@@ -20,8 +20,8 @@
 //! ([`Checked::<RegressionParams>::generate`], ...) and cannot fail; `RegressionParams::generate`
 //! and friends check first.
 
-pub use crate::checked::Checked;
 use crate::checked::Check;
+pub use crate::checked::Checked;
 use faer::Mat;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -506,5 +506,136 @@ mod tests {
             .check()
             .is_err());
         assert!(ClassificationParams::new(3, 5).gamma(0.01).check().is_err());
+    }
+
+    /// `params` is refused by `check()` (and by `generate()`) with `field` named.
+    fn assert_refused<P: std::fmt::Debug>(
+        field: &str,
+        params: &P,
+        check: Result<(), SynthError>,
+        generate: Result<(), SynthError>,
+    ) {
+        match check {
+            Err(SynthError::InvalidParameter { field: f, .. }) => {
+                assert_eq!(f, field, "wrong field named for {params:?}")
+            }
+            Ok(()) => panic!("{params:?} was accepted; {field} should be refused"),
+        }
+        assert!(generate.is_err(), "generate accepted {params:?}");
+    }
+
+    #[test]
+    fn every_invalid_regression_value_is_refused_with_its_field() {
+        let p = || RegressionParams::new(10);
+        let cases = [
+            ("n_in", RegressionParams::new(0)),
+            ("n_out", p().n_out(0)),
+            ("teacher_noise_var", p().teacher_noise_var(-0.01)),
+            ("teacher_noise_var", p().teacher_noise_var(f64::NAN)),
+            ("teacher_noise_var", p().teacher_noise_var(f64::INFINITY)),
+            ("gamma", p().gamma(0.0)),
+            ("gamma", p().gamma(-1.0)),
+            ("gamma", p().gamma(f64::NAN)),
+            ("gamma", p().gamma(f64::INFINITY)),
+            // gamma n_0 = 0.4 rounds to no training sample
+            ("gamma", p().gamma(0.04)),
+        ];
+        for (field, params) in &cases {
+            let check = params.check().map(|_| ());
+            let generate = params.generate().map(|_| ());
+            assert_refused(field, params, check, generate);
+        }
+    }
+
+    #[test]
+    fn every_invalid_classification_value_is_refused_with_its_field() {
+        let p = || ClassificationParams::new(4, 10);
+        let cases = [
+            ("n_latent", ClassificationParams::new(0, 10)),
+            ("n_x", ClassificationParams::new(4, 0)),
+            ("noise_var", p().noise_var(-0.01)),
+            ("noise_var", p().noise_var(f64::NAN)),
+            ("noise_var", p().noise_var(f64::NEG_INFINITY)),
+            // refused even when it is not applied
+            ("noise_var", p().noise_var(f64::NAN).apply_noise(false)),
+            ("gamma", p().gamma(0.0)),
+            ("gamma", p().gamma(-2.0)),
+            ("gamma", p().gamma(f64::NAN)),
+            ("gamma", p().gamma(f64::INFINITY)),
+            ("gamma", p().gamma(0.04)),
+        ];
+        for (field, params) in &cases {
+            let check = params.check().map(|_| ());
+            let generate = params.generate().map(|_| ());
+            assert_refused(field, params, check, generate);
+        }
+    }
+
+    #[test]
+    fn error_messages_are_unchanged() {
+        let e = RegressionParams::new(5).gamma(-1.0).check().unwrap_err();
+        assert_eq!(e.to_string(), "invalid gamma = -1: must be finite and > 0");
+        let e = RegressionParams::new(5).gamma(0.01).check().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid gamma = 0.01: gamma * n_0 must round to at least one training sample"
+        );
+        let e = ClassificationParams::new(0, 5).check().unwrap_err();
+        assert_eq!(e.to_string(), "invalid n_latent = 0: must be >= 1");
+        let e = ClassificationParams::new(3, 5).noise_var(f64::NAN).check();
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "invalid noise_var = NaN: must be finite and >= 0"
+        );
+    }
+
+    #[test]
+    fn checked_regression_reads_what_was_set() {
+        let params = RegressionParams::new(7)
+            .n_out(3)
+            .teacher_noise_var(0.25)
+            .gamma(2.5)
+            .seed(11);
+        let valid = params.check().unwrap();
+        assert_eq!(valid.get(), &params, "{params:?}");
+        assert_eq!(valid.n_in, 7);
+        assert_eq!(valid.n_out, 3);
+        assert_eq!(valid.teacher_noise_var.to_bits(), 0.25f64.to_bits());
+        assert_eq!(valid.gamma.to_bits(), 2.5f64.to_bits());
+        assert_eq!(valid.seed, 11);
+        assert_eq!(valid.n_train(), params.n_train().unwrap());
+        assert_eq!(valid.n_train(), 18); // round(17.5), half away from zero
+        let data = valid.generate();
+        let again = params.generate().unwrap();
+        assert_eq!(data.train, again.train);
+        assert_eq!(data.test, again.test);
+        assert_eq!(data.params, valid);
+        assert_eq!(valid.clone().into_inner(), params);
+    }
+
+    #[test]
+    fn checked_classification_reads_what_was_set() {
+        let params = ClassificationParams::new(3, 8)
+            .noise_var(0.5)
+            .apply_noise(false)
+            .gamma(1.5)
+            .seed(9);
+        let valid = params.check().unwrap();
+        assert_eq!(valid.get(), &params, "{params:?}");
+        assert_eq!(valid.n_latent, 3);
+        assert_eq!(valid.n_x, 8);
+        assert_eq!(valid.noise_var.to_bits(), 0.5f64.to_bits());
+        assert!(!valid.apply_noise);
+        assert_eq!(valid.effective_noise_var().to_bits(), 0f64.to_bits());
+        assert_eq!(valid.gamma.to_bits(), 1.5f64.to_bits());
+        assert_eq!(valid.seed, 9);
+        assert_eq!(valid.n_train(), params.n_train().unwrap());
+        assert_eq!(valid.n_train(), 12);
+        let data = valid.generate_with(&mut ChaCha8Rng::seed_from_u64(9));
+        let again = params.generate().unwrap();
+        assert_eq!(data.train, again.train);
+        assert_eq!(data.test, again.test);
+        assert_eq!(data.params, valid);
+        assert_eq!(valid.clone().into_inner(), params);
     }
 }
