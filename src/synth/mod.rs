@@ -17,7 +17,7 @@
 //! The parameter structs follow the linfa style: a constructor with the paper's defaults, chained
 //! setters, and a `check()` that returns the checked parameters ([`Checked`], see
 //! [`crate::checked`]) or a typed [`SynthError`]. Generation takes the checked parameters
-//! ([`Checked::<RegressionParams>::generate`], ...) and cannot fail; `RegressionParams::generate`
+//! (`generate` on `Checked<RegressionParams>`, ...) and cannot fail; `RegressionParams::generate`
 //! and friends check first.
 
 use crate::checked::Check;
@@ -219,7 +219,7 @@ impl RegressionParams {
         Ok(self.check()?.generate())
     }
 
-    /// Check, then generate from `rng` ([`Checked::<RegressionParams>::generate_with`]).
+    /// Check, then generate from `rng` (`generate_with` on `Checked<RegressionParams>`).
     pub fn generate_with(&self, rng: &mut impl Rng) -> Result<TeacherStudent, SynthError> {
         Ok(self.check()?.generate_with(rng))
     }
@@ -371,7 +371,7 @@ impl ClassificationParams {
         Ok(self.check()?.generate())
     }
 
-    /// Check, then generate from `rng` ([`Checked::<ClassificationParams>::generate_with`]).
+    /// Check, then generate from `rng` (`generate_with` on `Checked<ClassificationParams>`).
     pub fn generate_with(&self, rng: &mut impl Rng) -> Result<Generative, SynthError> {
         Ok(self.check()?.generate_with(rng))
     }
