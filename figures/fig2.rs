@@ -230,7 +230,7 @@ fn main() -> Result<()> {
         return write(out, &cfg, &merged.rows, Some(merged.record));
     }
     let c = &args.common;
-    let cfg = config(c.scale);
+    let cfg = config(c.scale).validate()?;
     let out = FigureOutput::start(c, "fig2")?;
     let progress = out.progress();
     if let Some(shard) = args.shard.shard {
@@ -248,7 +248,7 @@ fn main() -> Result<()> {
             runs: held.iter().map(|&i| cfg.sigmas[i]).collect(),
             all_runs: cfg.sigmas.clone(),
         };
-        out.finish_shard(&cfg, part)?;
+        out.finish_shard(cfg.get(), part)?;
         return Ok(());
     }
     let rows = fig2::run(&cfg, c.seed, &progress)?;

@@ -200,6 +200,7 @@ fn main() -> Result<()> {
     if let Some(n) = args.training.epochs {
         cfg = cfg.with_epochs(n);
     }
+    let cfg = cfg.validate()?;
     let dev = args.training.open()?;
     let mut out = FigureOutput::start(c, "fig3")?;
     out.on_device(&dev);
@@ -218,7 +219,7 @@ fn main() -> Result<()> {
             runs,
             all_runs: cfg.run_keys(c.seed),
         };
-        out.finish_shard(&cfg, part)?;
+        out.finish_shard(cfg.get(), part)?;
         return Ok(());
     }
     let rows = fig3::run(&cfg, c.seed, &dev, &progress)?;

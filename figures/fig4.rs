@@ -232,6 +232,7 @@ fn main() -> Result<()> {
     if c.seed != 2018 {
         stem.push_str(&format!("_seed{}", c.seed));
     }
+    let cfg = cfg.validate()?;
     let dev = args.training.open()?;
     let mut out = FigureOutput::start(c, "fig4")?;
     out.on_device(&dev);
@@ -257,7 +258,7 @@ fn main() -> Result<()> {
             runs: variants,
             all_runs: cfg.variants.clone(),
         };
-        out.finish_shard(&cfg, part)?;
+        out.finish_shard(cfg.get(), part)?;
         return Ok(());
     }
     let rows = fig4::run(&cfg, c.seed, &dev, &progress)?;

@@ -121,6 +121,7 @@ fn main() -> Result<()> {
     if c.seed != 2018 {
         stem.push_str(&format!("_seed{}", c.seed));
     }
+    let cfg = cfg.validate()?;
     let dev = args.training.open()?;
     let (files, train, test) = figs2::load(&cfg, &args.data_dir)?;
     let data_set = args.data_dir.file_name().map_or_else(

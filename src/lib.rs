@@ -22,6 +22,7 @@
 pub use replica_core::{exact, guard, random_chain, replica, simd, spec, weights};
 
 pub mod bridge;
+pub mod checked;
 pub mod data;
 pub mod experiment;
 pub mod nn;

@@ -16,7 +16,7 @@ fn quick() -> &'static (Fig3Config, Vec<Fig3Row>) {
     RUN.get_or_init(|| {
         let cfg = Fig3Config::for_scale(Scale::Quick);
         let rows = fig3::run(
-            &cfg,
+            &cfg.validate().expect("the quick configuration is valid"),
             SEED,
             &candle_core::Device::Cpu,
             &ProgressBar::hidden(),

@@ -18,7 +18,7 @@ fn quick() -> &'static (Fig4Config, Vec<Fig4Row>) {
     RUN.get_or_init(|| {
         let cfg = Fig4Config::for_scale(Scale::Quick);
         let rows = fig4::run(
-            &cfg,
+            &cfg.validate().expect("the quick configuration is valid"),
             SEED,
             &candle_core::Device::Cpu,
             &ProgressBar::hidden(),

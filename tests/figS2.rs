@@ -24,10 +24,11 @@ fn quick() -> &'static (FigS2Config, Vec<FigS2Row>) {
     static RUN: OnceLock<(FigS2Config, Vec<FigS2Row>)> = OnceLock::new();
     RUN.get_or_init(|| {
         let cfg = FigS2Config::for_scale(Scale::Quick);
-        let (_, train, test) = figs2::load(&cfg, &data_dir())
+        let valid = cfg.validate().expect("the quick configuration is valid");
+        let (_, train, test) = figs2::load(&valid, &data_dir())
             .unwrap_or_else(|e| panic!("Fashion-MNIST is needed: {e}\n({HOW_TO_GET})"));
         let rows = figs2::run(
-            &cfg,
+            &valid,
             &train,
             &test,
             SEED,

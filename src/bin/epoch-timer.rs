@@ -46,8 +46,7 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let dev = replica_mi::nn::device(&args.device).context("--device")?;
-    let cfg = Fig4Config::for_scale(args.scale);
-    cfg.validate()?;
+    let cfg = Fig4Config::for_scale(args.scale).validate()?;
     let variant = cfg.variants[0];
     let seeds = run_seeds(args.seed, 0);
     let (data_seed, init_seed, order_seed) = (seeds.data, seeds.init, seeds.order);

@@ -40,6 +40,7 @@
 
 use super::error::ExperimentError;
 use super::shard::{Shard, ShardedRow};
+use crate::checked::{Check, Checked};
 use crate::exact::nonparam::{kde_upper_bound_parametric, knn_entropy, mixture_entropy_bounds};
 use crate::exact::{gaussian_chain_entropy, gaussian_matrix};
 use crate::nn::Act;
@@ -127,8 +128,17 @@ impl Fig2Config {
         }
     }
 
+    /// The checked configuration that [`run`] takes, or the first rule it breaks (see
+    /// [`crate::checked`]).
+    pub fn validate(&self) -> Result<Checked<Self>, ExperimentError> {
+        Checked::new(self.clone())
+    }
+}
+
+impl Check for Fig2Config {
+    type Error = ExperimentError;
     /// Check sizes and parameters.
-    pub fn validate(&self) -> Result<(), ExperimentError> {
+    fn check_rules(&self) -> Result<(), ExperimentError> {
         let bad = |m: String| Err(ExperimentError::InvalidConfig(m));
         if self.width == 0 {
             return bad("width must be >= 1".into());
@@ -293,7 +303,7 @@ fn layer_out(
 /// Run the sweep. `progress` advances once per `(sigma, activation)`. Rows are ordered by
 /// activation (as in the config), then layer, then `sigma`.
 pub fn run(
-    cfg: &Fig2Config,
+    cfg: &Checked<Fig2Config>,
     seed: u64,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig2Row>, ExperimentError> {
@@ -334,12 +344,11 @@ impl ShardedRow for Fig2Row {
 /// matrices, inputs and noises are drawn from `seed` before any `sigma` and every `sigma` is
 /// computed on its own, so a row does not depend on which other scales are computed.
 pub fn run_some(
-    cfg: &Fig2Config,
+    cfg: &Checked<Fig2Config>,
     seed: u64,
     sigma_indices: &[usize],
     progress: &ProgressBar,
 ) -> Result<Vec<Fig2Row>, ExperimentError> {
-    cfg.validate()?;
     if let Some(i) = sigma_indices.iter().find(|&&i| i >= cfg.sigmas.len()) {
         return Err(ExperimentError::InvalidConfig(format!(
             "sigma index {i} is out of the {} weight scales",

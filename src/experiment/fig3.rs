@@ -26,6 +26,7 @@ use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
 use crate::bridge::{MiConfig, MiRecorder, MiSetting};
+use crate::checked::{Check, Checked};
 use crate::nn::{train, Act, Network, NetworkSpec, TensorData, TrainConfig};
 use crate::synth::RegressionParams;
 use candle_core::{DType, Device};
@@ -106,8 +107,17 @@ impl Fig3Config {
         }
     }
 
+    /// The checked configuration that [`run`] takes, or the first rule it breaks (see
+    /// [`crate::checked`]).
+    pub fn validate(&self) -> Result<Checked<Self>, ExperimentError> {
+        Checked::new(self.clone())
+    }
+}
+
+impl Check for Fig3Config {
+    type Error = ExperimentError;
     /// Check sizes and parameters.
-    pub fn validate(&self) -> Result<(), ExperimentError> {
+    fn check_rules(&self) -> Result<(), ExperimentError> {
         let bad = |m: String| Err(ExperimentError::InvalidConfig(m));
         if self.train_width == 0 || self.error_widths.contains(&0) {
             return bad("widths must be >= 1".into());
@@ -130,9 +140,17 @@ impl Fig3Config {
                 self.measure_noise
             ));
         }
+        if !(self.teacher_noise_var.is_finite() && self.teacher_noise_var >= 0.0) {
+            return bad(format!(
+                "teacher_noise_var = {} must be finite and >= 0",
+                self.teacher_noise_var
+            ));
+        }
         Ok(())
     }
+}
 
+impl Fig3Config {
     /// The runs `(width, seed)`: the training-panel run first, then the error-panel runs
     /// (width by width, seed by seed) that are not that same run.
     pub fn runs(&self, seed: u64) -> Vec<(usize, u64)> {
@@ -249,7 +267,7 @@ pub fn run_seeds(seed: u64) -> RunSeeds {
 
 /// Train one student of width `width` with the run seed `seed`, recording every epoch.
 pub fn run_one(
-    cfg: &Fig3Config,
+    cfg: &Checked<Fig3Config>,
     width: usize,
     seed: u64,
     quiet: bool,
@@ -322,7 +340,7 @@ pub fn run_one(
 /// Every run of [`Fig3Config::runs`], trained on `dev`; `progress` advances once per run. Rows
 /// are ordered by run, then epoch, then layer.
 pub fn run(
-    cfg: &Fig3Config,
+    cfg: &Checked<Fig3Config>,
     seed: u64,
     dev: &Device,
     progress: &ProgressBar,
@@ -333,12 +351,11 @@ pub fn run(
 /// The runs `runs` (a shard's, or all of them), in the given order, as [`run`] does. A run's rows
 /// depend only on `cfg` and the run, not on the other runs.
 pub fn run_some(
-    cfg: &Fig3Config,
+    cfg: &Checked<Fig3Config>,
     runs: &[Fig3Run],
     dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
-    cfg.validate()?;
     progress.set_length(runs.len() as u64);
     let mut rows = Vec::new();
     for r in runs {

@@ -21,6 +21,7 @@ use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
 use crate::bridge::{MiConfig, MiRecorder, MiSetting};
+use crate::checked::{Check, Checked};
 use crate::nn::{train, Act, Network, NetworkSpec, TensorData, TrainConfig};
 use crate::synth::ClassificationParams;
 use candle_core::{DType, Device};
@@ -136,7 +137,17 @@ impl Fig4Config {
         }
     }
 
-    pub fn validate(&self) -> Result<(), ExperimentError> {
+    /// The checked configuration that [`run`] takes, or the first rule it breaks (see
+    /// [`crate::checked`]).
+    pub fn validate(&self) -> Result<Checked<Self>, ExperimentError> {
+        Checked::new(self.clone())
+    }
+}
+
+impl Check for Fig4Config {
+    type Error = ExperimentError;
+    /// Check sizes and parameters.
+    fn check_rules(&self) -> Result<(), ExperimentError> {
         let bad = |m: String| Err(ExperimentError::InvalidConfig(m));
         if self.widths.len() != HIDDEN_LAYERS + 2 || self.widths.contains(&0) {
             return bad(format!(
@@ -154,9 +165,26 @@ impl Fig4Config {
         if !(self.gamma.is_finite() && self.gamma > 0.0) {
             return bad(format!("gamma = {} must be > 0", self.gamma));
         }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!("lr = {} must be > 0", self.lr));
+        }
+        if !(self.noise_var.is_finite() && self.noise_var >= 0.0) {
+            return bad(format!(
+                "noise_var = {} must be finite and >= 0",
+                self.noise_var
+            ));
+        }
+        if !(self.measure_noise.is_finite() && self.measure_noise > 0.0) {
+            return bad(format!(
+                "measure_noise = {} must be > 0",
+                self.measure_noise
+            ));
+        }
         Ok(())
     }
+}
 
+impl Fig4Config {
     /// The variants shard `shard` trains (one run per variant, all of the same cost; with more
     /// shards than variants some shards hold none).
     pub fn shard_variants(&self, shard: Shard) -> Vec<Fig4Variant> {
@@ -215,7 +243,7 @@ impl ShardedRow for Fig4Row {
 
 /// Train every variant of `cfg` on `dev`; `progress` advances once per epoch of every variant.
 pub fn run(
-    cfg: &Fig4Config,
+    cfg: &Checked<Fig4Config>,
     seed: u64,
     dev: &Device,
     progress: &ProgressBar,
@@ -227,13 +255,12 @@ pub fn run(
 /// does. A variant's seeds derive from its position in `cfg.variants`, and the data from `seed`
 /// alone, so its rows do not depend on the other variants run.
 pub fn run_some(
-    cfg: &Fig4Config,
+    cfg: &Checked<Fig4Config>,
     seed: u64,
     variants: &[Fig4Variant],
     dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
-    cfg.validate()?;
     if let Some(v) = variants.iter().find(|v| !cfg.variants.contains(v)) {
         return Err(ExperimentError::InvalidConfig(format!(
             "variant {} is not one of the configuration's {:?}",

@@ -23,6 +23,7 @@
 
 use super::error::ExperimentError;
 use super::record::RunSeeds;
+use crate::checked::{Check, Checked};
 use crate::data::{load_mnist_format, MnistFiles};
 use crate::nn::{
     train, Act, EpochContext, LayerKind, LayerSpec, Network, NetworkSpec, NnError, TensorData,
@@ -106,7 +107,17 @@ impl FigS2Config {
         self
     }
 
-    pub fn validate(&self) -> Result<(), ExperimentError> {
+    /// The checked configuration that [`run`] takes, or the first rule it breaks (see
+    /// [`crate::checked`]).
+    pub fn validate(&self) -> Result<Checked<Self>, ExperimentError> {
+        Checked::new(self.clone())
+    }
+}
+
+impl Check for FigS2Config {
+    type Error = ExperimentError;
+    /// Check sizes and parameters.
+    fn check_rules(&self) -> Result<(), ExperimentError> {
         let bad = |m: String| Err(ExperimentError::InvalidConfig(m));
         if self.widths.len() < 2 || self.widths.contains(&0) {
             return bad(format!(
@@ -128,7 +139,9 @@ impl FigS2Config {
         }
         Ok(())
     }
+}
 
+impl FigS2Config {
     /// The network of `kind`: hidden layers with [`Self::hidden_activation`] (USV or dense), a
     /// dense softmax output.
     pub fn network_spec(&self, kind: NetKind) -> Result<NetworkSpec, NnError> {
@@ -208,10 +221,9 @@ pub fn run_seeds(seed: u64) -> RunSeeds {
 /// found there. The images must have `cfg.widths[0]` pixels and the labels `cfg.widths.last()`
 /// classes.
 pub fn load(
-    cfg: &FigS2Config,
+    cfg: &Checked<FigS2Config>,
     dir: &Path,
 ) -> Result<(MnistFiles, Dataset, Dataset), ExperimentError> {
-    cfg.validate()?;
     let files = MnistFiles::locate(dir)?;
     let (train, test) = load_mnist_format(&files, cfg.n_train, cfg.n_test)?;
     let (n_in, n_out) = (cfg.widths[0], *cfg.widths.last().unwrap_or(&0));
@@ -230,14 +242,13 @@ pub fn load(
 /// Train the USV network, then the dense one, on `train` / `test` on `dev`; `progress` advances
 /// once per epoch of each network.
 pub fn run(
-    cfg: &FigS2Config,
+    cfg: &Checked<FigS2Config>,
     train_set: &Dataset,
     test_set: &Dataset,
     seed: u64,
     dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<FigS2Row>, ExperimentError> {
-    cfg.validate()?;
     let nn = |source: NnError| ExperimentError::Network {
         at: "figS2".into(),
         source,

@@ -15,8 +15,13 @@
 //! input or latent, then its noise).
 //!
 //! The parameter structs follow the linfa style: a constructor with the paper's defaults, chained
-//! setters, and a `check()` that returns a typed [`SynthError`].
+//! setters, and a `check()` that returns the checked parameters ([`Checked`], see
+//! [`crate::checked`]) or a typed [`SynthError`]. Generation takes the checked parameters
+//! ([`Checked::<RegressionParams>::generate`], ...) and cannot fail; `RegressionParams::generate`
+//! and friends check first.
 
+use crate::checked::Check;
+pub use crate::checked::Checked;
 use crate::exact::{gaussian_matrix_in, DrawOrder};
 use faer::Mat;
 use rand::{Rng, SeedableRng};
@@ -188,8 +193,30 @@ impl RegressionParams {
         self
     }
 
-    /// Validate; returns nothing on success.
-    pub fn check(&self) -> Result<(), SynthError> {
+    /// The checked parameters, or the first field that breaks its rule.
+    pub fn check(&self) -> Result<Checked<Self>, SynthError> {
+        Checked::new(self.clone())
+    }
+
+    /// Training-set size `round(gamma n_0)` (the test set has the same size).
+    pub fn n_train(&self) -> Result<usize, SynthError> {
+        check_gamma(self.gamma, self.n_in)
+    }
+
+    /// Check, then generate with a `ChaCha8Rng` seeded from `self.seed`.
+    pub fn generate(&self) -> Result<TeacherStudent, SynthError> {
+        Ok(self.check()?.generate())
+    }
+
+    /// Check, then generate from `rng` ([`Checked::<RegressionParams>::generate_with`]).
+    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<TeacherStudent, SynthError> {
+        Ok(self.check()?.generate_with(rng))
+    }
+}
+
+impl Check for RegressionParams {
+    type Error = SynthError;
+    fn check_rules(&self) -> Result<(), SynthError> {
         if self.n_in == 0 {
             return Err(invalid("n_in", self.n_in, "must be >= 1"));
         }
@@ -200,21 +227,22 @@ impl RegressionParams {
         check_gamma(self.gamma, self.n_in)?;
         Ok(())
     }
+}
 
+impl Checked<RegressionParams> {
     /// Training-set size `round(gamma n_0)` (the test set has the same size).
-    pub fn n_train(&self) -> Result<usize, SynthError> {
-        check_gamma(self.gamma, self.n_in)
+    pub fn n_train(&self) -> usize {
+        (self.gamma * self.n_in as f64).round() as usize
     }
 
     /// Generate with a `ChaCha8Rng` seeded from `self.seed`.
-    pub fn generate(&self) -> Result<TeacherStudent, SynthError> {
+    pub fn generate(&self) -> TeacherStudent {
         self.generate_with(&mut ChaCha8Rng::seed_from_u64(self.seed))
     }
 
     /// Generate from `rng`: `W_t` first, then for every sample `x` and the teacher noise.
-    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<TeacherStudent, SynthError> {
-        self.check()?;
-        let n = 2 * self.n_train()?;
+    pub fn generate_with(&self, rng: &mut impl Rng) -> TeacherStudent {
+        let n = 2 * self.n_train();
         let (n0, m) = (self.n_in, self.n_out);
         let teacher = gaussian_matrix_in(m, n0, 1.0, DrawOrder::ByRows, rng);
         let sd = self.teacher_noise_var.sqrt();
@@ -240,19 +268,19 @@ impl RegressionParams {
             n_out: m,
         }
         .split_half();
-        Ok(TeacherStudent {
+        TeacherStudent {
             params: self.clone(),
             teacher,
             train,
             test,
-        })
+        }
     }
 }
 
 /// A generated teacher-student data set.
 #[derive(Clone, Debug)]
 pub struct TeacherStudent {
-    pub params: RegressionParams,
+    pub params: Checked<RegressionParams>,
     /// `W_t` (`n_out x n_0`).
     pub teacher: Mat<f64>,
     pub train: Dataset,
@@ -308,17 +336,9 @@ impl ClassificationParams {
         self
     }
 
-    /// Validate; returns nothing on success.
-    pub fn check(&self) -> Result<(), SynthError> {
-        if self.n_latent == 0 {
-            return Err(invalid("n_latent", self.n_latent, "must be >= 1"));
-        }
-        if self.n_x == 0 {
-            return Err(invalid("n_x", self.n_x, "must be >= 1"));
-        }
-        check_var("noise_var", self.noise_var)?;
-        check_gamma(self.gamma, self.n_x)?;
-        Ok(())
+    /// The checked parameters, or the first field that breaks its rule.
+    pub fn check(&self) -> Result<Checked<Self>, SynthError> {
+        Checked::new(self.clone())
     }
 
     /// Training-set size `round(gamma n_X)` (the test set has the same size).
@@ -335,16 +355,47 @@ impl ClassificationParams {
         }
     }
 
-    /// Generate with a `ChaCha8Rng` seeded from `self.seed`.
+    /// Check, then generate with a `ChaCha8Rng` seeded from `self.seed`.
     pub fn generate(&self) -> Result<Generative, SynthError> {
+        Ok(self.check()?.generate())
+    }
+
+    /// Check, then generate from `rng` ([`Checked::<ClassificationParams>::generate_with`]).
+    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<Generative, SynthError> {
+        Ok(self.check()?.generate_with(rng))
+    }
+}
+
+impl Check for ClassificationParams {
+    type Error = SynthError;
+    fn check_rules(&self) -> Result<(), SynthError> {
+        if self.n_latent == 0 {
+            return Err(invalid("n_latent", self.n_latent, "must be >= 1"));
+        }
+        if self.n_x == 0 {
+            return Err(invalid("n_x", self.n_x, "must be >= 1"));
+        }
+        check_var("noise_var", self.noise_var)?;
+        check_gamma(self.gamma, self.n_x)?;
+        Ok(())
+    }
+}
+
+impl Checked<ClassificationParams> {
+    /// Training-set size `round(gamma n_X)` (the test set has the same size).
+    pub fn n_train(&self) -> usize {
+        (self.gamma * self.n_x as f64).round() as usize
+    }
+
+    /// Generate with a `ChaCha8Rng` seeded from `self.seed`.
+    pub fn generate(&self) -> Generative {
         self.generate_with(&mut ChaCha8Rng::seed_from_u64(self.seed))
     }
 
     /// Generate from `rng`: `W_g` first, then for every sample the latent `Y` and (if applied)
     /// the noise `eps`.
-    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<Generative, SynthError> {
-        self.check()?;
-        let n = 2 * self.n_train()?;
+    pub fn generate_with(&self, rng: &mut impl Rng) -> Generative {
+        let n = 2 * self.n_train();
         let (ny, nx) = (self.n_latent, self.n_x);
         let w_g = gaussian_matrix_in(nx, ny, 1.0, DrawOrder::ByRows, rng);
         let sd = self.noise_var.sqrt();
@@ -376,19 +427,19 @@ impl ClassificationParams {
             n_out: 2,
         }
         .split_half();
-        Ok(Generative {
+        Generative {
             params: self.clone(),
             w_g,
             train,
             test,
-        })
+        }
     }
 }
 
 /// A generated classification data set.
 #[derive(Clone, Debug)]
 pub struct Generative {
-    pub params: ClassificationParams,
+    pub params: Checked<ClassificationParams>,
     /// `W_g` (`n_X x n_Y`).
     pub w_g: Mat<f64>,
     pub train: Dataset,
@@ -444,5 +495,136 @@ mod tests {
             .check()
             .is_err());
         assert!(ClassificationParams::new(3, 5).gamma(0.01).check().is_err());
+    }
+
+    /// `params` is refused by `check()` (and by `generate()`) with `field` named.
+    fn assert_refused<P: std::fmt::Debug>(
+        field: &str,
+        params: &P,
+        check: Result<(), SynthError>,
+        generate: Result<(), SynthError>,
+    ) {
+        match check {
+            Err(SynthError::InvalidParameter { field: f, .. }) => {
+                assert_eq!(f, field, "wrong field named for {params:?}")
+            }
+            Ok(()) => panic!("{params:?} was accepted; {field} should be refused"),
+        }
+        assert!(generate.is_err(), "generate accepted {params:?}");
+    }
+
+    #[test]
+    fn every_invalid_regression_value_is_refused_with_its_field() {
+        let p = || RegressionParams::new(10);
+        let cases = [
+            ("n_in", RegressionParams::new(0)),
+            ("n_out", p().n_out(0)),
+            ("teacher_noise_var", p().teacher_noise_var(-0.01)),
+            ("teacher_noise_var", p().teacher_noise_var(f64::NAN)),
+            ("teacher_noise_var", p().teacher_noise_var(f64::INFINITY)),
+            ("gamma", p().gamma(0.0)),
+            ("gamma", p().gamma(-1.0)),
+            ("gamma", p().gamma(f64::NAN)),
+            ("gamma", p().gamma(f64::INFINITY)),
+            // gamma n_0 = 0.4 rounds to no training sample
+            ("gamma", p().gamma(0.04)),
+        ];
+        for (field, params) in &cases {
+            let check = params.check().map(|_| ());
+            let generate = params.generate().map(|_| ());
+            assert_refused(field, params, check, generate);
+        }
+    }
+
+    #[test]
+    fn every_invalid_classification_value_is_refused_with_its_field() {
+        let p = || ClassificationParams::new(4, 10);
+        let cases = [
+            ("n_latent", ClassificationParams::new(0, 10)),
+            ("n_x", ClassificationParams::new(4, 0)),
+            ("noise_var", p().noise_var(-0.01)),
+            ("noise_var", p().noise_var(f64::NAN)),
+            ("noise_var", p().noise_var(f64::NEG_INFINITY)),
+            // refused even when it is not applied
+            ("noise_var", p().noise_var(f64::NAN).apply_noise(false)),
+            ("gamma", p().gamma(0.0)),
+            ("gamma", p().gamma(-2.0)),
+            ("gamma", p().gamma(f64::NAN)),
+            ("gamma", p().gamma(f64::INFINITY)),
+            ("gamma", p().gamma(0.04)),
+        ];
+        for (field, params) in &cases {
+            let check = params.check().map(|_| ());
+            let generate = params.generate().map(|_| ());
+            assert_refused(field, params, check, generate);
+        }
+    }
+
+    #[test]
+    fn error_messages_are_unchanged() {
+        let e = RegressionParams::new(5).gamma(-1.0).check().unwrap_err();
+        assert_eq!(e.to_string(), "invalid gamma = -1: must be finite and > 0");
+        let e = RegressionParams::new(5).gamma(0.01).check().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid gamma = 0.01: gamma * n_0 must round to at least one training sample"
+        );
+        let e = ClassificationParams::new(0, 5).check().unwrap_err();
+        assert_eq!(e.to_string(), "invalid n_latent = 0: must be >= 1");
+        let e = ClassificationParams::new(3, 5).noise_var(f64::NAN).check();
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "invalid noise_var = NaN: must be finite and >= 0"
+        );
+    }
+
+    #[test]
+    fn checked_regression_reads_what_was_set() {
+        let params = RegressionParams::new(7)
+            .n_out(3)
+            .teacher_noise_var(0.25)
+            .gamma(2.5)
+            .seed(11);
+        let valid = params.check().unwrap();
+        assert_eq!(valid.get(), &params, "{params:?}");
+        assert_eq!(valid.n_in, 7);
+        assert_eq!(valid.n_out, 3);
+        assert_eq!(valid.teacher_noise_var.to_bits(), 0.25f64.to_bits());
+        assert_eq!(valid.gamma.to_bits(), 2.5f64.to_bits());
+        assert_eq!(valid.seed, 11);
+        assert_eq!(valid.n_train(), params.n_train().unwrap());
+        assert_eq!(valid.n_train(), 18); // round(17.5), half away from zero
+        let data = valid.generate();
+        let again = params.generate().unwrap();
+        assert_eq!(data.train, again.train);
+        assert_eq!(data.test, again.test);
+        assert_eq!(data.params, valid);
+        assert_eq!(valid.clone().into_inner(), params);
+    }
+
+    #[test]
+    fn checked_classification_reads_what_was_set() {
+        let params = ClassificationParams::new(3, 8)
+            .noise_var(0.5)
+            .apply_noise(false)
+            .gamma(1.5)
+            .seed(9);
+        let valid = params.check().unwrap();
+        assert_eq!(valid.get(), &params, "{params:?}");
+        assert_eq!(valid.n_latent, 3);
+        assert_eq!(valid.n_x, 8);
+        assert_eq!(valid.noise_var.to_bits(), 0.5f64.to_bits());
+        assert!(!valid.apply_noise);
+        assert_eq!(valid.effective_noise_var().to_bits(), 0f64.to_bits());
+        assert_eq!(valid.gamma.to_bits(), 1.5f64.to_bits());
+        assert_eq!(valid.seed, 9);
+        assert_eq!(valid.n_train(), params.n_train().unwrap());
+        assert_eq!(valid.n_train(), 12);
+        let data = valid.generate_with(&mut ChaCha8Rng::seed_from_u64(9));
+        let again = params.generate().unwrap();
+        assert_eq!(data.train, again.train);
+        assert_eq!(data.test, again.test);
+        assert_eq!(data.params, valid);
+        assert_eq!(valid.clone().into_inner(), params);
     }
 }
