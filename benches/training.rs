@@ -43,7 +43,7 @@ fn random_setup(widths: &str) -> (Network, TensorData) {
     let n_out = spec.layers.last().unwrap().n_out;
     let train = Dataset::random_classification(10_000, spec.n_in, n_out, &mut rng);
     let test = Dataset::random_classification(100, spec.n_in, n_out, &mut rng);
-    let net = Network::new(&spec, &mut rng, DType::F32, &Device::Cpu).unwrap();
+    let net = Network::new(&spec.check().unwrap(), &mut rng, DType::F32, &Device::Cpu).unwrap();
     let data = TensorData::new(&train, &test, DType::F32, &Device::Cpu).unwrap();
     (net, data)
 }
@@ -70,7 +70,13 @@ fn setup(acts: &str) -> Setup {
         .generate()
         .unwrap();
     let spec = NetworkSpec::parse("100-200-100-50-20-2", acts).unwrap();
-    let net = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(2), DType::F32, &dev).unwrap();
+    let net = Network::new(
+        &spec.check().unwrap(),
+        &mut ChaCha8Rng::seed_from_u64(2),
+        DType::F32,
+        &dev,
+    )
+    .unwrap();
     let data = TensorData::new(&gen.train, &gen.test, DType::F32, &dev).unwrap();
     assert_eq!(data.n_train(), 10_000);
     let setting = MiSetting::generative(&gen.w_g, gen.params.noise_var).unwrap();
@@ -78,8 +84,12 @@ fn setup(acts: &str) -> Setup {
         exact: false,
         ..MiConfig::default()
     };
-    let mut rec = MiRecorder::new(setting, config).unwrap();
-    let cfg = TrainConfig::classification().seed(3).quiet(true);
+    let mut rec = MiRecorder::new(setting, config.check().unwrap());
+    let cfg = TrainConfig::classification()
+        .seed(3)
+        .quiet(true)
+        .check()
+        .unwrap();
     {
         let mut trainer = Trainer::new(&net, &data, &cfg).unwrap();
         for epoch in 0..2 {
@@ -125,7 +135,11 @@ fn bench_mi(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, s: &Setup) {
 fn bench_training(c: &mut Criterion) {
     let relu = setup("linear-relu-linear-relu-softmax");
     let hardtanh = setup("linear-hardtanh-linear-hardtanh-softmax");
-    let cfg = TrainConfig::classification().seed(3).quiet(true);
+    let cfg = TrainConfig::classification()
+        .seed(3)
+        .quiet(true)
+        .check()
+        .unwrap();
     let mut trainer = Trainer::new(&relu.net, &relu.data, &cfg).unwrap();
 
     let mut g = c.benchmark_group("training");
@@ -145,7 +159,9 @@ fn bench_training(c: &mut Criterion) {
         let cfg = TrainConfig::classification()
             .seed(3)
             .quiet(true)
-            .fuse_linear(fuse);
+            .fuse_linear(fuse)
+            .check()
+            .unwrap();
         let mut t = Trainer::new(&net, &data, &cfg).unwrap();
         let name = if fuse {
             "epoch_sgd_500-1000-500-250-100-2_n10000_b100"
@@ -167,7 +183,11 @@ fn engine_vs_autograd(_c: &mut Criterion) {
     ] {
         let (net_a, data) = random_setup(widths);
         let (net_b, _) = random_setup(widths);
-        let cfg = TrainConfig::classification().seed(3).quiet(true);
+        let cfg = TrainConfig::classification()
+            .seed(3)
+            .quiet(true)
+            .check()
+            .unwrap();
         let mut engine = Trainer::new(&net_a, &data, &cfg).unwrap();
         let mut autograd = Trainer::new_autograd(&net_b, &data, &cfg).unwrap();
         assert_eq!(engine.engine_name(), "cpu-engine");
@@ -221,7 +241,11 @@ fn two_threads_vs_one(c: &mut Criterion) {
     for widths in ["100-200-100-50-20-2", "500-1000-500-250-100-2"] {
         let (net_1, data) = random_setup(widths);
         let (net_2, _) = random_setup(widths);
-        let cfg = TrainConfig::classification().seed(3).quiet(true);
+        let cfg = TrainConfig::classification()
+            .seed(3)
+            .quiet(true)
+            .check()
+            .unwrap();
         let mut trainers = [
             Trainer::new(&net_1, &data, &cfg).unwrap(),
             Trainer::new(&net_2, &data, &cfg).unwrap(),

@@ -59,13 +59,14 @@ fn main() -> Result<()> {
     let train = Dataset::random_classification(a.samples, spec.n_in, n_out, &mut rng);
     let test = Dataset::random_classification(a.batch, spec.n_in, n_out, &mut rng);
     let dev = Device::Cpu;
-    let net = Network::new(&spec, &mut rng, DType::F32, &dev)?;
+    let net = Network::new(&spec.check()?, &mut rng, DType::F32, &dev)?;
     let td = TensorData::new(&train, &test, DType::F32, &dev)?;
     let cfg = TrainConfig::classification()
         .batch_size(a.batch)
         .seed(a.seed)
         .fuse_linear(a.kind != "usv-unfused")
-        .quiet(true);
+        .quiet(true)
+        .check()?;
     let mut trainer = if a.autograd {
         Trainer::new_autograd(&net, &td, &cfg)?
     } else {

@@ -2,8 +2,9 @@
 //! passing them.
 //!
 //! Every parameter type of this crate that an algorithm consumes (the synthetic data sets of
-//! [`crate::synth`], the figure configurations of [`crate::experiment`]) comes in two stages, the
-//! linfa model:
+//! [`crate::synth`], the figure configurations of [`crate::experiment`], the training settings
+//! and network descriptions of [`crate::nn`], the recorder settings of [`crate::bridge`]) comes in
+//! two stages, the linfa model:
 //!
 //! 1. the user-facing type (`RegressionParams`, `Fig3Config`, ...): public fields, a constructor
 //!    with the paper's defaults, chained setters, serde where it has it; it may hold any value;
@@ -12,11 +13,12 @@
 //!    always holds a valid `T`. It reads as a `T` ([`Deref`], [`Checked::get`]) but gives no
 //!    mutable access; [`Checked::into_inner`] hands the value back to be changed and checked again.
 //!
-//! Each type also has a `check()` (synth) or `validate()` (figures) method, `&self ->
-//! Result<Checked<Self>, Error>`, with the same typed error as before. The algorithms (`generate`,
-//! the figures' `run` functions) take the `Checked` type, so an unchecked value cannot reach them;
-//! the convenience entry points on the unchecked types (`RegressionParams::generate`, ...) check
-//! first.
+//! Each type also has a `check()` (synth, `TrainConfig`, `NetworkSpec`, `MiConfig`) or
+//! `validate()` (figures) method, `&self -> Result<Checked<Self>, Error>`, with the same typed
+//! error as before. The algorithms (`generate`, the figures' `run` functions, `nn::train`,
+//! `nn::Trainer::new`, `nn::Network::new`, `bridge::MiRecorder::new`) take the `Checked` type, so
+//! an unchecked value cannot reach them; the convenience entry points on the unchecked types
+//! (`RegressionParams::generate`, ...) check first.
 //!
 //! ```
 //! use replica_mi::synth::RegressionParams;
@@ -42,6 +44,27 @@
 //! use replica_mi::synth::RegressionParams;
 //! let mut valid = RegressionParams::new(10).check().unwrap();
 //! valid.gamma = -1.0; // no DerefMut
+//! ```
+//!
+//! Training takes checked settings:
+//!
+//! ```no_run
+//! use replica_mi::nn::{train, Network, NnError, NoObserver, TensorData, TrainConfig};
+//! fn run(net: &Network, data: &TensorData) -> Result<(), NnError> {
+//!     let cfg = TrainConfig::regression().epochs(3);
+//!     train(net, data, &cfg.check()?, &mut NoObserver)?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! the builder itself does not compile there:
+//!
+//! ```compile_fail
+//! use replica_mi::nn::{train, Network, NoObserver, TensorData, TrainConfig};
+//! fn run(net: &Network, data: &TensorData) {
+//!     let cfg = TrainConfig::regression().batch_size(0);
+//!     let _ = train(net, data, &cfg, &mut NoObserver); // expected `&Checked<TrainConfig>`
+//! }
 //! ```
 
 use std::ops::Deref;

@@ -112,8 +112,20 @@ fn engine_matches_autograd_f64() {
     for (c, fuse) in cases.iter().flat_map(|c| [(c, true), (c, false)]) {
         let (tr, te) = data(c);
         let spec = c.spec();
-        let a = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(7), DType::F64, &dev).unwrap();
-        let b = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(7), DType::F64, &dev).unwrap();
+        let a = Network::new(
+            &spec.check().unwrap(),
+            &mut ChaCha8Rng::seed_from_u64(7),
+            DType::F64,
+            &dev,
+        )
+        .unwrap();
+        let b = Network::new(
+            &spec.check().unwrap(),
+            &mut ChaCha8Rng::seed_from_u64(7),
+            DType::F64,
+            &dev,
+        )
+        .unwrap();
         let td = TensorData::new(&tr, &te, DType::F64, &dev).unwrap();
         let base = if c.classification {
             TrainConfig::classification().batch_size(17)
@@ -124,8 +136,8 @@ fn engine_matches_autograd_f64() {
         if c.mse {
             cfg.loss = replica_mi::nn::Loss::Mse;
         }
-        let mut ta = Trainer::new(&a, &td, &cfg).unwrap();
-        let mut tb = Trainer::new_autograd(&b, &td, &cfg).unwrap();
+        let mut ta = Trainer::new(&a, &td, &cfg.check().unwrap()).unwrap();
+        let mut tb = Trainer::new_autograd(&b, &td, &cfg.check().unwrap()).unwrap();
         assert_eq!(ta.engine_name(), "cpu-engine");
         assert_eq!(tb.engine_name(), "candle-autograd");
         let close = |x: f64, y: f64, what: &str| {
@@ -209,10 +221,15 @@ fn engine_threads_bit_identical() {
                 .build()
                 .unwrap();
             pool.install(|| {
-                let net = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(2), DType::F32, &dev)
-                    .unwrap();
+                let net = Network::new(
+                    &spec.check().unwrap(),
+                    &mut ChaCha8Rng::seed_from_u64(2),
+                    DType::F32,
+                    &dev,
+                )
+                .unwrap();
                 let cfg = TrainConfig::classification().epochs(2).seed(3).quiet(true);
-                let h = train(&net, td, &cfg, &mut NoObserver).unwrap();
+                let h = train(&net, td, &cfg.check().unwrap(), &mut NoObserver).unwrap();
                 (h, params(&net))
             })
         };
@@ -249,8 +266,13 @@ fn engine_lanes_bit_identical() {
         let spec = c.spec();
         let td = TensorData::new(&tr, &te, DType::F32, &dev).unwrap();
         let run = |threads: usize| {
-            let net =
-                Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(7), DType::F32, &dev).unwrap();
+            let net = Network::new(
+                &spec.check().unwrap(),
+                &mut ChaCha8Rng::seed_from_u64(7),
+                DType::F32,
+                &dev,
+            )
+            .unwrap();
             let base = if c.classification {
                 TrainConfig::classification()
             } else {
@@ -270,7 +292,8 @@ fn engine_lanes_bit_identical() {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let h = pool.install(|| train(&net, &td, &cfg, &mut NoObserver).unwrap());
+            let h =
+                pool.install(|| train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap());
             (h, params(&net))
         };
         let ((h1, p1), (h2, p2)) = (run(1), run(2));
@@ -303,14 +326,20 @@ fn test_every_schedule() {
     let dev = Device::Cpu;
     let run = |every: usize| {
         let spec = NetworkSpec::parse("12-10-2", "relu-softmax").unwrap();
-        let net = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(5), DType::F32, &dev).unwrap();
+        let net = Network::new(
+            &spec.check().unwrap(),
+            &mut ChaCha8Rng::seed_from_u64(5),
+            DType::F32,
+            &dev,
+        )
+        .unwrap();
         let td = TensorData::new(&g.train, &g.test, DType::F32, &dev).unwrap();
         let cfg = TrainConfig::classification()
             .epochs(7)
             .batch_size(10)
             .test_every(every)
             .quiet(true);
-        train(&net, &td, &cfg, &mut NoObserver).unwrap()
+        train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap()
     };
     let (all, some) = (run(1), run(3));
     for (a, b) in all.epochs.iter().zip(&some.epochs) {
@@ -342,10 +371,16 @@ fn bad_label_is_an_error() {
     g.train.labels.as_mut().unwrap()[3] = 7;
     let dev = Device::Cpu;
     let spec = NetworkSpec::parse("12-10-2", "relu-softmax").unwrap();
-    let net = Network::new(&spec, &mut ChaCha8Rng::seed_from_u64(5), DType::F32, &dev).unwrap();
+    let net = Network::new(
+        &spec.check().unwrap(),
+        &mut ChaCha8Rng::seed_from_u64(5),
+        DType::F32,
+        &dev,
+    )
+    .unwrap();
     let td = TensorData::new(&g.train, &g.test, DType::F32, &dev).unwrap();
     let cfg = TrainConfig::classification().quiet(true);
-    let mut t = Trainer::new(&net, &td, &cfg).unwrap();
+    let mut t = Trainer::new(&net, &td, &cfg.check().unwrap()).unwrap();
     let e = t.epoch().unwrap_err().to_string();
     assert!(e.contains("labels"), "{e}");
 }

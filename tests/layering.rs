@@ -4,9 +4,12 @@
 //! Read every source file of `src/nn/` and fail if one names a module it must not know: the
 //! estimator (`crate::replica`, `replica_core`), the data sets (`crate::synth`, `crate::data`),
 //! the figure harness (`crate::experiment`) or the bridge (`crate::bridge`). Any other path into
-//! the crate (`crate::...`) must start with an allowed root: `nn` itself, or `exact`, for the one
+//! the crate (`crate::...`) must start with an allowed root: `nn` itself; `exact`, for the one
 //! seeded Gaussian draw (`exact::gaussian_matrix`) that the network's initial weights share with
-//! the exact checks (the same draws). Comments count too: a doc link is a dependency of the docs.
+//! the exact checks (the same draws); or `checked`, the generic `Checked<T>` / `Check` wrapper
+//! (a value that passed its rules; no domain knowledge, no dependency but serde) that
+//! `TrainConfig` and `NetworkSpec` are checked into, as every parameter type of the crate is.
+//! Comments count too: a doc link is a dependency of the docs.
 
 use std::path::{Path, PathBuf};
 
@@ -21,8 +24,9 @@ const FORBIDDEN: &[&str] = &[
     "replica_mi::",
 ];
 
-/// The roots a `crate::` path in `src/nn/` may start with.
-const ALLOWED_CRATE_ROOTS: &[&str] = &["nn", "exact"];
+/// The roots a `crate::` path in `src/nn/` may start with (`checked`: the generic `Checked<T>`,
+/// see the module doc).
+const ALLOWED_CRATE_ROOTS: &[&str] = &["nn", "exact", "checked"];
 
 /// The `.rs` files under `dir`, recursively, sorted.
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
@@ -106,6 +110,7 @@ fn the_check_catches_each_kind_of_violation() {
         "use crate::nn::Act;",
         "let g = crate::exact::gaussian_matrix(n, m, 1.0, rng);",
         "use super::layer::Act;",
+        "use crate::checked::{Check, Checked};",
         "use candle_core::Tensor;",
     ] {
         assert!(

@@ -183,7 +183,7 @@ test_device!(
 /// agreement itself: a crossing would show as an O(1e-2) discrepancy).
 fn usv_gradient_matches_fd(dev: &Device) {
     let spec = NetworkSpec::parse("12-9-15-6-3", "linear-relu-hardtanh-linear").unwrap();
-    let net = Network::new(&spec, &mut rng(3), DType::F64, dev).unwrap();
+    let net = Network::new(&spec.check().unwrap(), &mut rng(3), DType::F64, dev).unwrap();
     let mut r = rng(4);
     let b = 11;
     let x: Vec<f64> = (0..b * 12)
@@ -249,10 +249,10 @@ fn spectrum_matches_faer(dev: &Device) {
         let tol = if dtype == DType::F32 { 1e-5 } else { 1e-12 };
         // widths 20 -> 30 -> 10 -> 10 -> 4: alpha > 1, < 1, = 1.
         let spec = NetworkSpec::parse("20-30-10-10-4", "relu-linear-hardtanh-linear").unwrap();
-        let net = Network::new(&spec, &mut rng(5), dtype, dev).unwrap();
+        let net = Network::new(&spec.check().unwrap(), &mut rng(5), dtype, dev).unwrap();
         let td = TensorData::new(&data.train, &data.test, dtype, dev).unwrap();
         let cfg = TrainConfig::regression().epochs(2).lr(0.05).quiet(true);
-        train(&net, &td, &cfg, &mut NoObserver).unwrap();
+        train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap();
         let spectra = net.spectra().unwrap();
         assert_eq!(spectra.len(), 3);
         for (layer, sp) in net.usv_prefix().iter().zip(&spectra) {
@@ -290,10 +290,10 @@ fn training_lowers_loss(dev: &Device) {
         .generate()
         .unwrap();
     let spec = NetworkSpec::parse("20-20-20-20-4", "linear-linear-linear-linear").unwrap();
-    let net = Network::new(&spec, &mut rng(12), DType::F32, dev).unwrap();
+    let net = Network::new(&spec.check().unwrap(), &mut rng(12), DType::F32, dev).unwrap();
     let td = TensorData::new(&data.train, &data.test, DType::F32, dev).unwrap();
     let cfg = TrainConfig::regression().epochs(10).seed(13).quiet(true);
-    let h = train(&net, &td, &cfg, &mut NoObserver).unwrap();
+    let h = train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap();
     let (first, last) = (&h.epochs[0], h.epochs.last().unwrap());
     assert_eq!(h.epochs.len(), 11);
     assert!(
@@ -307,7 +307,7 @@ fn training_lowers_loss(dev: &Device) {
         .generate()
         .unwrap();
     let spec = NetworkSpec::parse("20-40-20-2", "linear-relu-softmax").unwrap();
-    let net = Network::new(&spec, &mut rng(22), DType::F32, dev).unwrap();
+    let net = Network::new(&spec.check().unwrap(), &mut rng(22), DType::F32, dev).unwrap();
     let td = TensorData::new(&data.train, &data.test, DType::F32, dev).unwrap();
     let cfg = TrainConfig::classification()
         .epochs(10)
@@ -315,7 +315,7 @@ fn training_lowers_loss(dev: &Device) {
         .lr(0.05)
         .seed(23)
         .quiet(true);
-    let h = train(&net, &td, &cfg, &mut NoObserver).unwrap();
+    let h = train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap();
     let (first, last) = (&h.epochs[0], h.epochs.last().unwrap());
     assert!(
         last.train_loss < first.train_loss && last.test_loss < first.test_loss,
@@ -375,11 +375,11 @@ fn replica_matches_exact_during_training() {
         .generate()
         .unwrap();
     let spec = NetworkSpec::parse("60-60-60-60-4", "linear-linear-linear-linear").unwrap();
-    let net = Network::new(&spec, &mut rng(32), DType::F32, &dev).unwrap();
+    let net = Network::new(&spec.check().unwrap(), &mut rng(32), DType::F32, &dev).unwrap();
     let td = TensorData::new(&data.train, &data.test, DType::F32, &dev).unwrap();
-    let mut rec = MiRecorder::new(MiSetting::Regression, MiConfig::default()).unwrap();
+    let mut rec = MiRecorder::new(MiSetting::Regression, MiConfig::default().check().unwrap());
     let cfg = TrainConfig::regression().epochs(3).seed(33).quiet(true);
-    let history = train(&net, &td, &cfg, &mut rec).unwrap();
+    let history = train(&net, &td, &cfg.check().unwrap(), &mut rec).unwrap();
     assert_eq!(rec.records().len(), 4 * 3);
     assert!(rec.records().iter().all(|r| r.per == Per::Input));
     // one stream: every epoch's statistics (as train returned them) with that epoch's records
@@ -408,12 +408,12 @@ fn replica_matches_exact_during_training() {
         .generate()
         .unwrap();
     let spec = NetworkSpec::parse("60-60-60-60-2", "linear-linear-linear-softmax").unwrap();
-    let net = Network::new(&spec, &mut rng(42), DType::F32, &dev).unwrap();
+    let net = Network::new(&spec.check().unwrap(), &mut rng(42), DType::F32, &dev).unwrap();
     let td = TensorData::new(&gen.train, &gen.test, DType::F32, &dev).unwrap();
     let setting = MiSetting::generative(&gen.w_g, gen.params.noise_var).unwrap();
-    let mut rec = MiRecorder::new(setting, MiConfig::default().every(2)).unwrap();
+    let mut rec = MiRecorder::new(setting, MiConfig::default().every(2).check().unwrap());
     let cfg = TrainConfig::classification().epochs(2).seed(43).quiet(true);
-    train(&net, &td, &cfg, &mut rec).unwrap();
+    train(&net, &td, &cfg.check().unwrap(), &mut rec).unwrap();
     assert_eq!(rec.records().len(), 2 * 3);
     assert!(rec.records().iter().all(|r| r.per == Per::Latent));
     // Values per n_Y = 20: the same absolute finite-size error is 3x larger per unit.
@@ -436,16 +436,16 @@ fn deterministic_bit_for_bit() {
             .generate()
             .unwrap();
         let spec = NetworkSpec::parse("20-30-20-10-2", "linear-relu-hardtanh-softmax").unwrap();
-        let net = Network::new(&spec, &mut rng(52), DType::F32, &dev).unwrap();
+        let net = Network::new(&spec.check().unwrap(), &mut rng(52), DType::F32, &dev).unwrap();
         let td = TensorData::new(&data.train, &data.test, DType::F32, &dev).unwrap();
         let setting = MiSetting::generative(&data.w_g, 0.01).unwrap();
-        let mut rec = MiRecorder::new(setting, MiConfig::default()).unwrap();
+        let mut rec = MiRecorder::new(setting, MiConfig::default().check().unwrap());
         let cfg = TrainConfig::classification()
             .epochs(2)
             .batch_size(30)
             .seed(53)
             .quiet(true);
-        let h = train(&net, &td, &cfg, &mut rec).unwrap();
+        let h = train(&net, &td, &cfg.check().unwrap(), &mut rec).unwrap();
         (h, rec.into_records())
     };
     let (h1, r1) = run();
@@ -542,7 +542,7 @@ fn training_matches_cpu_cuda() {
         .unwrap();
     let spec = NetworkSpec::parse("20-40-20-10-5-2", "linear-relu-linear-relu-softmax").unwrap();
     let history = |dev: &Device| {
-        let net = Network::new(&spec, &mut rng(32), DType::F32, dev).unwrap();
+        let net = Network::new(&spec.check().unwrap(), &mut rng(32), DType::F32, dev).unwrap();
         let td = TensorData::new(&data.train, &data.test, DType::F32, dev).unwrap();
         let cfg = TrainConfig::classification()
             .epochs(8)
@@ -550,7 +550,7 @@ fn training_matches_cpu_cuda() {
             .lr(0.05)
             .seed(33)
             .quiet(true);
-        train(&net, &td, &cfg, &mut NoObserver).unwrap()
+        train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap()
     };
     let (cpu, cuda) = (history(&Device::Cpu), history(&gpu));
     assert_eq!(cpu.epochs.len(), cuda.epochs.len());

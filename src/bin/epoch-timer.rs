@@ -58,7 +58,7 @@ fn main() -> Result<()> {
         .generate()
         .context("generating the data")?;
     let td = TensorData::new(&gen.train, &gen.test, DType::F32, &dev)?;
-    let spec = NetworkSpec::new(&cfg.widths, &variant.activations())?;
+    let spec = NetworkSpec::new(&cfg.widths, &variant.activations())?.check()?;
     // the widths as the CSV writes them (a label, not parsed back)
     let widths = cfg
         .widths
@@ -77,7 +77,8 @@ fn main() -> Result<()> {
         .batch_size(cfg.batch_size)
         .lr(cfg.lr)
         .seed(order_seed)
-        .quiet(true);
+        .quiet(true)
+        .check()?;
     let mut trainer = Trainer::new(&net, &td, &tcfg)?;
     if !args.no_header {
         println!("scale,device,variant,widths,n_train,batch_size,epoch,seconds,train_loss");

@@ -27,6 +27,7 @@
 //! `converged = false`, no values and the error text; it never stops the training.
 
 use super::{replica_layer, BridgeError};
+use crate::checked::{Check, Checked};
 use crate::nn::{Act, EpochContext, EpochObserver, EpochStats, LayerSpectrum, Network, NnError};
 use crate::replica::{
     solve, solve_warm, Activation, Chain, Estimate, Prior, ReplicaError, Scheme, SolverOptions,
@@ -95,7 +96,8 @@ impl MiSetting {
     }
 }
 
-/// Settings of the recorder.
+/// Settings of the recorder: the builder; [`MiRecorder::new`] takes the
+/// [`Checked<MiConfig>`] of [`MiConfig::check`].
 #[derive(Clone, Debug)]
 pub struct MiConfig {
     /// Evaluate at epochs that are multiples of `every` (epoch 0 included): 1 for regression,
@@ -130,7 +132,16 @@ impl MiConfig {
         self.every = k;
         self
     }
-    pub fn check(&self) -> Result<(), BridgeError> {
+    /// The checked settings, or the first field that breaks its rule.
+    pub fn check(&self) -> Result<Checked<Self>, BridgeError> {
+        Checked::new(self.clone())
+    }
+}
+
+impl Check for MiConfig {
+    type Error = BridgeError;
+    /// `every` >= 1; `measure_noise` finite and > 0.
+    fn check_rules(&self) -> Result<(), BridgeError> {
         if self.every == 0 {
             return Err(BridgeError::invalid("mi.every", self.every, "must be >= 1"));
         }
@@ -214,7 +225,7 @@ pub struct MiRecord {
 #[derive(Clone, Debug)]
 pub struct MiRecorder {
     setting: MiSetting,
-    config: MiConfig,
+    config: Checked<MiConfig>,
     /// Last fixed point (and its secants) per measured layer.
     warm: Vec<Option<WarmStart>>,
     records: Vec<MiRecord>,
@@ -241,21 +252,21 @@ struct Job {
 }
 
 impl MiRecorder {
-    pub fn new(setting: MiSetting, config: MiConfig) -> Result<Self, BridgeError> {
-        config.check()?;
-        Ok(MiRecorder {
+    /// A recorder in `setting` with the checked settings ([`MiConfig::check`]).
+    pub fn new(setting: MiSetting, config: Checked<MiConfig>) -> Self {
+        MiRecorder {
             setting,
             config,
             warm: Vec::new(),
             records: Vec::new(),
             epochs: Vec::new(),
-        })
+        }
     }
 
     pub fn setting(&self) -> &MiSetting {
         &self.setting
     }
-    pub fn config(&self) -> &MiConfig {
+    pub fn config(&self) -> &Checked<MiConfig> {
         &self.config
     }
     /// Every record so far, epoch by epoch, first layer first.

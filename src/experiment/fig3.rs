@@ -292,7 +292,9 @@ pub fn run_one(
         .into_iter()
         .chain([cfg.n_out])
         .collect();
-    let spec = NetworkSpec::new(&widths, &[Act::Linear; STUDENT_LAYERS + 1]).map_err(nn)?;
+    let spec = NetworkSpec::new(&widths, &[Act::Linear; STUDENT_LAYERS + 1])
+        .and_then(|s| s.check())
+        .map_err(nn)?;
     let net = Network::new(
         &spec,
         &mut ChaCha8Rng::seed_from_u64(init_seed),
@@ -305,13 +307,15 @@ pub fn run_one(
         measure_noise: cfg.measure_noise,
         ..MiConfig::default()
     };
-    let mut rec = MiRecorder::new(MiSetting::Regression, mi_cfg).map_err(bridge)?;
+    let mut rec = MiRecorder::new(MiSetting::Regression, mi_cfg.check().map_err(bridge)?);
     let tcfg = TrainConfig::regression()
         .epochs(cfg.epochs)
         .batch_size(cfg.batch_size)
         .lr(cfg.lr)
         .seed(order_seed)
-        .quiet(quiet);
+        .quiet(quiet)
+        .check()
+        .map_err(nn)?;
     let history = train(&net, &td, &tcfg, &mut rec).map_err(nn)?;
     let mut rows = Vec::with_capacity(history.epochs.len() * STUDENT_LAYERS);
     for (stats, r) in rec

@@ -301,7 +301,9 @@ pub fn run_some(
             order: order_seed,
             ..
         } = run_seeds(seed, vi);
-        let spec = NetworkSpec::new(&cfg.widths, &variant.activations()).map_err(nn)?;
+        let spec = NetworkSpec::new(&cfg.widths, &variant.activations())
+            .and_then(|s| s.check())
+            .map_err(nn)?;
         let acts: Vec<Act> = spec.layers.iter().map(|l| l.act).collect();
         let net = Network::new(
             &spec,
@@ -317,13 +319,15 @@ pub fn run_some(
             ..MiConfig::default()
         }
         .every(cfg.mi_every);
-        let mut rec = MiRecorder::new(setting, mi_cfg).map_err(bridge)?;
+        let mut rec = MiRecorder::new(setting, mi_cfg.check().map_err(bridge)?);
         let tcfg = TrainConfig::classification()
             .epochs(cfg.epochs)
             .batch_size(cfg.batch_size)
             .lr(cfg.lr)
             .seed(order_seed)
-            .quiet(true);
+            .quiet(true)
+            .check()
+            .map_err(nn)?;
         let mut observer = |ctx: &crate::nn::EpochContext<'_>| -> Result<(), crate::nn::NnError> {
             use crate::nn::EpochObserver;
             rec.observe(ctx)?;

@@ -143,8 +143,8 @@ impl Check for FigS2Config {
 
 impl FigS2Config {
     /// The network of `kind`: hidden layers with [`Self::hidden_activation`] (USV or dense), a
-    /// dense softmax output.
-    pub fn network_spec(&self, kind: NetKind) -> Result<NetworkSpec, NnError> {
+    /// dense softmax output; checked.
+    pub fn network_spec(&self, kind: NetKind) -> Result<Checked<NetworkSpec>, NnError> {
         let n = self.widths.len() - 1;
         let layers = self.widths[1..]
             .iter()
@@ -166,13 +166,12 @@ impl FigS2Config {
                 }
             })
             .collect();
-        let spec = NetworkSpec {
+        NetworkSpec {
             n_in: self.widths[0],
             layers,
             coef: 1.0,
-        };
-        spec.check()?;
-        Ok(spec)
+        }
+        .check()
     }
 
     /// Trained parameters of `kind`: `min(n_out, n_in)` per USV layer, `n_out n_in` per dense
@@ -275,7 +274,9 @@ pub fn run(
             .batch_size(cfg.batch_size)
             .lr(cfg.lr)
             .seed(order_seed)
-            .quiet(true);
+            .quiet(true)
+            .check()
+            .map_err(nn)?;
         let mut observer = |ctx: &EpochContext<'_>| -> Result<(), NnError> {
             let s = ctx.stats;
             progress.set_message(format!(

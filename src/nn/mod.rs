@@ -1,7 +1,9 @@
 //! The training side (candle): USV layers, dense layers, networks from a compact description,
 //! plain-SGD training with an epoch callback.
 //!
-//! `nn` knows candle, faer, rand, std and its own types only (`tests/layering.rs` enforces it):
+//! `nn` knows candle, faer, rand, std and its own types only, with the crate's generic
+//! [`Checked`](crate::checked::Checked) wrapper for its settings (`tests/layering.rs` enforces
+//! it):
 //! it hands out plain data (a layer's spectrum as numbers, its [`Act`]) and takes training data
 //! through the [`Samples`] trait. What connects it to the estimator and to the data sets, the
 //! recorder of replica entropies and mutual informations during training included, lives in the
@@ -13,9 +15,10 @@
 //!   `n_in` eigenvalues of `W^T W`: `s_i^2` padded with zeros (no decomposition during training).
 //! * [`Dense`]: an ordinary weight matrix (entries `N(0, 1/n_in)`), no bias; the last layer.
 //! * [`Network`]: layers from a [`NetworkSpec`] such as `500-1000-500-250-100-2` with
-//!   `linear-relu-linear-relu-softmax`.
+//!   `linear-relu-linear-relu-softmax`, checked ([`NetworkSpec::check`]) before it is built.
 //! * [`train()`]: SGD with a constant learning rate, MSE or cross-entropy, reshuffled minibatches,
-//!   an [`EpochObserver`] called after every epoch (and once at initialisation).
+//!   an [`EpochObserver`] called after every epoch (and once at initialisation); it takes the
+//!   checked settings ([`TrainConfig::check`]), so an invalid setting never reaches the loop.
 //!
 //! All randomness comes from seeded host generators (`rand_chacha`); candle's own random number
 //! generator is never used, so the same seeds on the same machine give bit-identical losses and

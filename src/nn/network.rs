@@ -2,6 +2,7 @@
 
 use super::layer::{Act, Dense, LayerSpectrum, UsvLayer};
 use super::NnError;
+use crate::checked::{Check, Checked};
 use candle_core::{DType, Device, Tensor, Var};
 use faer::Mat;
 use rand::Rng;
@@ -29,6 +30,10 @@ pub struct LayerSpec {
 /// `NetworkSpec::parse("500-1000-500-250-100-2", "linear-relu-linear-relu-softmax")` is the paper's
 /// classification network (4 USV layers and a dense softmax layer): by default every layer but the
 /// last is USV and the last is dense.
+///
+/// The constructors ([`Self::new`], [`Self::parse`], [`Self::with_kinds`], [`Self::with_coef`])
+/// apply the rules to what they build, but the fields are public: [`Network::new`] takes the
+/// [`Checked<NetworkSpec>`] of [`Self::check`].
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NetworkSpec {
     pub n_in: usize,
@@ -74,7 +79,7 @@ impl NetworkSpec {
                 .collect(),
             coef: 1.0,
         };
-        spec.check()?;
+        spec.check_rules()?;
         Ok(spec)
     }
 
@@ -107,19 +112,50 @@ impl NetworkSpec {
         for (l, &k) in self.layers.iter_mut().zip(kinds) {
             l.kind = k;
         }
-        self.check()?;
+        self.check_rules()?;
         Ok(self)
     }
 
     /// Set the USV initial scale `coef`.
     pub fn with_coef(mut self, coef: f64) -> Result<Self, NnError> {
         self.coef = coef;
-        self.check()?;
+        self.check_rules()?;
         Ok(self)
     }
 
-    /// Validate: widths >= 1, softmax only on the last layer and not on a USV layer, coef > 0.
-    pub fn check(&self) -> Result<(), NnError> {
+    /// The checked description, or the first rule it breaks.
+    pub fn check(&self) -> Result<Checked<Self>, NnError> {
+        Checked::new(self.clone())
+    }
+
+    /// All widths, input first.
+    pub fn widths(&self) -> Vec<usize> {
+        std::iter::once(self.n_in)
+            .chain(self.layers.iter().map(|l| l.n_out))
+            .collect()
+    }
+
+    /// `"100-200-2 linear-softmax usv-dense"`.
+    pub fn describe(&self) -> String {
+        let w: Vec<String> = self.widths().iter().map(usize::to_string).collect();
+        let a: Vec<&str> = self.layers.iter().map(|l| l.act.name()).collect();
+        let k: Vec<&str> = self
+            .layers
+            .iter()
+            .map(|l| match l.kind {
+                LayerKind::Usv => "usv",
+                LayerKind::Dense => "dense",
+            })
+            .collect();
+        format!("{} {} {}", w.join("-"), a.join("-"), k.join("-"))
+    }
+}
+
+impl Check for NetworkSpec {
+    type Error = NnError;
+    /// Widths >= 1, at least one layer, softmax only on the last layer and not on a USV layer,
+    /// `coef` finite and > 0.
+    fn check_rules(&self) -> Result<(), NnError> {
         if self.n_in == 0 || self.layers.iter().any(|l| l.n_out == 0) {
             return Err(NnError::invalid("widths", self.describe(), "must be >= 1"));
         }
@@ -150,28 +186,6 @@ impl NetworkSpec {
             ));
         }
         Ok(())
-    }
-
-    /// All widths, input first.
-    pub fn widths(&self) -> Vec<usize> {
-        std::iter::once(self.n_in)
-            .chain(self.layers.iter().map(|l| l.n_out))
-            .collect()
-    }
-
-    /// `"100-200-2 linear-softmax usv-dense"`.
-    pub fn describe(&self) -> String {
-        let w: Vec<String> = self.widths().iter().map(usize::to_string).collect();
-        let a: Vec<&str> = self.layers.iter().map(|l| l.act.name()).collect();
-        let k: Vec<&str> = self
-            .layers
-            .iter()
-            .map(|l| match l.kind {
-                LayerKind::Usv => "usv",
-                LayerKind::Dense => "dense",
-            })
-            .collect();
-        format!("{} {} {}", w.join("-"), a.join("-"), k.join("-"))
     }
 }
 
@@ -249,21 +263,21 @@ impl NetLayer {
 /// A feed-forward network without biases.
 #[derive(Clone, Debug)]
 pub struct Network {
-    spec: NetworkSpec,
+    spec: Checked<NetworkSpec>,
     layers: Vec<NetLayer>,
     dtype: DType,
     device: Device,
 }
 
 impl Network {
-    /// Build `spec`, drawing every layer's initial weight from `rng` in order (first layer first).
+    /// Build the checked `spec` ([`NetworkSpec::check`]), drawing every layer's initial weight
+    /// from `rng` in order (first layer first).
     pub fn new(
-        spec: &NetworkSpec,
+        spec: &Checked<NetworkSpec>,
         rng: &mut impl Rng,
         dtype: DType,
         device: &Device,
     ) -> Result<Self, NnError> {
-        spec.check()?;
         let mut n_in = spec.n_in;
         let mut layers = Vec::with_capacity(spec.layers.len());
         for l in &spec.layers {
@@ -285,7 +299,8 @@ impl Network {
         })
     }
 
-    pub fn spec(&self) -> &NetworkSpec {
+    /// The description it was built from (checked: it builds another network).
+    pub fn spec(&self) -> &Checked<NetworkSpec> {
         &self.spec
     }
     pub fn layers(&self) -> &[NetLayer] {

@@ -21,6 +21,7 @@ use super::host::{self, host_vec, HostEngine, Real};
 use super::layer::LayerSpectrum;
 use super::network::Network;
 use super::NnError;
+use crate::checked::{Check, Checked};
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::optim::{Optimizer, SGD};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,7 +42,9 @@ pub enum Loss {
     CrossEntropy,
 }
 
-/// Settings of one training run.
+/// Settings of one training run: the builder. [`TrainConfig::check`] turns it into the
+/// [`Checked<TrainConfig>`] that [`train()`] and [`Trainer`] take, so an invalid setting never
+/// reaches the SGD loop.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
     pub epochs: usize,
@@ -134,8 +137,16 @@ impl TrainConfig {
         self
     }
 
-    /// Validate.
-    pub fn check(&self) -> Result<(), NnError> {
+    /// The checked settings, or the first field that breaks its rule.
+    pub fn check(&self) -> Result<Checked<Self>, NnError> {
+        Checked::new(self.clone())
+    }
+}
+
+impl Check for TrainConfig {
+    type Error = NnError;
+    /// `batch_size`, `eval_chunk`, `test_every` >= 1; `lr` finite and > 0.
+    fn check_rules(&self) -> Result<(), NnError> {
         if self.batch_size == 0 {
             return Err(NnError::invalid(
                 "batch_size",
@@ -433,7 +444,7 @@ fn host_labels(t: Option<&Tensor>) -> candle_core::Result<Option<Vec<u32>>> {
 }
 
 impl<T: Real> HostState<T> {
-    fn new(net: &Network, data: &TensorData, cfg: &TrainConfig) -> Result<Self, NnError> {
+    fn new(net: &Network, data: &TensorData, cfg: &Checked<TrainConfig>) -> Result<Self, NnError> {
         let largest = data.n_train().max(data.n_test());
         let cap = cfg
             .batch_size
@@ -454,14 +465,18 @@ impl<T: Real> HostState<T> {
     }
 
     /// One epoch of SGD over the minibatches `perm.chunks(batch_size)` (on the rayon pool).
-    fn epoch(&mut self, perm: &[u32], cfg: &TrainConfig) -> Result<(f64, Option<f64>), NnError> {
+    fn epoch(
+        &mut self,
+        perm: &[u32],
+        cfg: &Checked<TrainConfig>,
+    ) -> Result<(f64, Option<f64>), NnError> {
         on_pool(|| host::with_lanes(|| self.epoch_here(perm, cfg)))
     }
 
     fn epoch_here(
         &mut self,
         perm: &[u32],
-        cfg: &TrainConfig,
+        cfg: &Checked<TrainConfig>,
     ) -> Result<(f64, Option<f64>), NnError> {
         let n_out = self.n_out;
         let engine = self.engine.get_mut();
@@ -580,16 +595,21 @@ enum Engine {
 pub struct Trainer<'a> {
     net: &'a Network,
     data: &'a TensorData,
-    cfg: TrainConfig,
+    cfg: Checked<TrainConfig>,
     engine: Engine,
     rng: ChaCha8Rng,
     perm: Vec<u32>,
 }
 
 impl<'a> Trainer<'a> {
-    /// Check the settings and set up SGD over every variable of `net` (on the CPU engine where it
-    /// applies, see [`Trainer`]).
-    pub fn new(net: &'a Network, data: &'a TensorData, cfg: &TrainConfig) -> Result<Self, NnError> {
+    /// Set up SGD over every variable of `net` (on the CPU engine where it applies, see
+    /// [`Trainer`]) with the checked settings ([`TrainConfig::check`]); fails when the data do not
+    /// fit the network or the loss.
+    pub fn new(
+        net: &'a Network,
+        data: &'a TensorData,
+        cfg: &Checked<TrainConfig>,
+    ) -> Result<Self, NnError> {
         Self::build(net, data, cfg, true)
     }
 
@@ -597,7 +617,7 @@ impl<'a> Trainer<'a> {
     pub fn new_autograd(
         net: &'a Network,
         data: &'a TensorData,
-        cfg: &TrainConfig,
+        cfg: &Checked<TrainConfig>,
     ) -> Result<Self, NnError> {
         Self::build(net, data, cfg, false)
     }
@@ -613,10 +633,9 @@ impl<'a> Trainer<'a> {
     fn build(
         net: &'a Network,
         data: &'a TensorData,
-        cfg: &TrainConfig,
+        cfg: &Checked<TrainConfig>,
         host: bool,
     ) -> Result<Self, NnError> {
-        cfg.check()?;
         if cfg.loss == Loss::CrossEntropy && data.labels_train.is_none() {
             return Err(NnError::invalid(
                 "loss",
@@ -725,11 +744,12 @@ impl<'a> Trainer<'a> {
 }
 
 /// Train `net` in place (its variables are updated through candle's interior mutability) for
-/// `cfg.epochs` epochs, calling `observer` at initialisation and after every epoch.
+/// `cfg.epochs` epochs, calling `observer` at initialisation and after every epoch. The settings
+/// are checked ones: `train(&net, &data, &cfg.check()?, &mut observer)`.
 pub fn train<O: EpochObserver + ?Sized>(
     net: &Network,
     data: &TensorData,
-    cfg: &TrainConfig,
+    cfg: &Checked<TrainConfig>,
     observer: &mut O,
 ) -> Result<TrainHistory, NnError> {
     let mut trainer = Trainer::new(net, data, cfg)?;
