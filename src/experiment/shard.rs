@@ -299,6 +299,20 @@ fn config_diff<C: Serialize>(a: &C, b: &C) -> String {
     }
 }
 
+/// A shard record file of the set: its name, shard index `K` and split `N`.
+type ShardFile = (String, usize, usize);
+
+/// A shard record read from its file, with the file's name.
+type NamedRecord<C, R> = (String, ShardRecord<C, R>);
+
+/// The refusal of the shard set in `dir`, for `message`.
+fn refused(dir: &Path, message: String) -> ShardError {
+    ShardError::Refused {
+        dir: dir.to_path_buf(),
+        message,
+    }
+}
+
 /// Read, check and join the shards of the experiment `name` in `dir` (see the module
 /// documentation for the rules). Every refusal names the files involved and the rule broken.
 pub fn merge<C, Row>(dir: &Path, name: &str) -> Result<Merged<C, Row>, ShardError>
@@ -306,13 +320,20 @@ where
     C: Serialize + DeserializeOwned + PartialEq + Clone,
     Row: ShardedRow,
 {
-    let refuse = |message: String| ShardError::Refused {
-        dir: dir.to_path_buf(),
-        message,
-    };
-    // 1. The shard records of this experiment, grouped by output stem.
+    let (stem, files) = shard_files(dir, name)?;
+    let records = read_records::<C, Row::Run>(dir, name, &stem, &files)?;
+    check_one_run(dir, &records)?;
+    check_run_owners(dir, &records)?;
+    let rows = join_rows::<C, Row>(dir, &records)?;
+    let record = merged_record(&records);
+    Ok(Merged { stem, rows, record })
+}
+
+/// Step 1: the shard record files of `name` in `dir`, all of one output stem, sorted by split
+/// and index.
+fn shard_files(dir: &Path, name: &str) -> Result<(String, Vec<ShardFile>), ShardError> {
     let entries = std::fs::read_dir(dir).map_err(|e| read_err(dir, e))?;
-    let mut found: BTreeMap<String, Vec<(String, usize, usize)>> = BTreeMap::new();
+    let mut found: BTreeMap<String, Vec<ShardFile>> = BTreeMap::new();
     for entry in entries {
         let entry = entry.map_err(|e| read_err(dir, e))?;
         let file = entry.file_name().to_string_lossy().into_owned();
@@ -335,8 +356,21 @@ where
         });
     };
     files.sort_by(|a, b| (a.2, a.1, &a.0).cmp(&(b.2, b.1, &b.0)));
+    Ok((stem, files))
+}
 
-    // 2. One split N, each shard 1..=N exactly once, the name agreeing with the content.
+/// Step 2: one split `N`, each shard `1..=N` exactly once, every record's content agreeing with
+/// its file name; the records in the order of `files`.
+fn read_records<C, R>(
+    dir: &Path,
+    name: &str,
+    stem: &str,
+    files: &[ShardFile],
+) -> Result<Vec<NamedRecord<C, R>>, ShardError>
+where
+    C: Serialize + DeserializeOwned,
+    R: DeserializeOwned,
+{
     let counts: Vec<usize> = {
         let mut c: Vec<usize> = files.iter().map(|f| f.2).collect();
         c.dedup();
@@ -348,15 +382,16 @@ where
             .map(|(f, k, n)| format!("{f} ({k}/{n})"))
             .collect::<Vec<_>>()
             .join(", ");
-        return Err(refuse(format!(
-            "shards of different splits N = {counts:?}: {list}; remove the stale ones"
-        )));
+        return Err(refused(
+            dir,
+            format!("shards of different splits N = {counts:?}: {list}; remove the stale ones"),
+        ));
     }
-    let mut records: Vec<(String, ShardRecord<C, Row::Run>)> = Vec::new();
-    for (file, k, n) in &files {
+    let mut records = Vec::new();
+    for (file, k, n) in files {
         let path = dir.join(file);
         let text = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
-        let rec: ShardRecord<C, Row::Run> = serde_json::from_str(&text)
+        let rec: ShardRecord<C, R> = serde_json::from_str(&text)
             .map_err(|e| read_err(&path, format!("not a {name} shard record: {e}")))?;
         if rec.part.shard
             != (Shard {
@@ -365,16 +400,19 @@ where
             })
             || rec.part.stem != stem
         {
-            return Err(refuse(format!(
-                "{file} holds shard {} of {:?}, not the {k}/{n} of {stem:?} its name says",
-                rec.part.shard, rec.part.stem
-            )));
+            return Err(refused(
+                dir,
+                format!(
+                    "{file} holds shard {} of {:?}, not the {k}/{n} of {stem:?} its name says",
+                    rec.part.shard, rec.part.stem
+                ),
+            ));
         }
         if rec.record.name != name {
-            return Err(refuse(format!(
-                "{file} is a record of {:?}, not of {name}",
-                rec.record.name
-            )));
+            return Err(refused(
+                dir,
+                format!("{file} is a record of {:?}, not of {name}", rec.record.name),
+            ));
         }
         records.push((file.clone(), rec));
     }
@@ -386,38 +424,52 @@ where
             .map(|f| f.0.as_str())
             .collect();
         if here.len() > 1 {
-            return Err(refuse(format!(
-                "shard {k}/{n} is duplicated: {}",
-                here.join(", ")
-            )));
+            return Err(refused(
+                dir,
+                format!("shard {k}/{n} is duplicated: {}", here.join(", ")),
+            ));
         }
     }
     let missing: Vec<String> = (1..=n)
         .filter(|k| !files.iter().any(|f| f.1 == *k))
-        .map(|k| Shard { index: k, count: n }.file_stem(&stem) + ".provenance.json")
+        .map(|k| Shard { index: k, count: n }.file_stem(stem) + ".provenance.json")
         .collect();
     if !missing.is_empty() {
-        return Err(refuse(format!(
-            "{} of {n} shards missing: {}",
-            missing.len(),
-            missing.join(", ")
-        )));
+        return Err(refused(
+            dir,
+            format!(
+                "{} of {n} shards missing: {}",
+                missing.len(),
+                missing.join(", ")
+            ),
+        ));
     }
+    Ok(records)
+}
 
-    // 3. One configuration, seed, scale, version, commit and run list.
+/// Step 3: one configuration, seed, scale, version, commit and run list across the records.
+fn check_one_run<C, R>(dir: &Path, records: &[NamedRecord<C, R>]) -> Result<(), ShardError>
+where
+    C: Serialize + PartialEq,
+    R: PartialEq + fmt::Debug,
+{
     let (first_file, first) = &records[0];
     for (file, rec) in &records[1..] {
         let (a, b) = (&first.record, &rec.record);
         let differ = |what: &str, x: String, y: String| {
-            refuse(format!(
-                "{file} has {what} {y}, {first_file} has {x}: shards of different runs"
-            ))
+            refused(
+                dir,
+                format!("{file} has {what} {y}, {first_file} has {x}: shards of different runs"),
+            )
         };
         if a.config != b.config {
-            return Err(refuse(format!(
-                "{file} and {first_file} have different configurations ({})",
-                config_diff(&a.config, &b.config)
-            )));
+            return Err(refused(
+                dir,
+                format!(
+                    "{file} and {first_file} have different configurations ({})",
+                    config_diff(&a.config, &b.config)
+                ),
+            ));
         }
         if a.scale != b.scale {
             return Err(differ("scale", a.scale.to_string(), b.scale.to_string()));
@@ -436,74 +488,117 @@ where
             ));
         }
         if first.part.all_runs != rec.part.all_runs {
-            return Err(refuse(format!(
-                "{file} and {first_file} list different runs: {:?} vs {:?}",
-                rec.part.all_runs, first.part.all_runs
-            )));
+            return Err(refused(
+                dir,
+                format!(
+                    "{file} and {first_file} list different runs: {:?} vs {:?}",
+                    rec.part.all_runs, first.part.all_runs
+                ),
+            ));
         }
     }
+    Ok(())
+}
 
-    // 4. Every run held by exactly one shard.
-    let all = &first.part.all_runs;
+/// Step 4: every run of the figure held by exactly one shard.
+fn check_run_owners<C, R>(dir: &Path, records: &[NamedRecord<C, R>]) -> Result<(), ShardError>
+where
+    C: Serialize,
+    R: PartialEq + fmt::Debug,
+{
+    let all = &records[0].1.part.all_runs;
     let mut owner: Vec<Option<&str>> = vec![None; all.len()];
-    for (file, rec) in &records {
+    for (file, rec) in records {
         for run in &rec.part.runs {
             let Some(i) = all.iter().position(|r| r == run) else {
-                return Err(refuse(format!(
-                    "{file} holds the run {run:?}, which is not one of the figure's runs"
-                )));
+                return Err(refused(
+                    dir,
+                    format!("{file} holds the run {run:?}, which is not one of the figure's runs"),
+                ));
             };
             if let Some(other) = owner[i] {
-                return Err(refuse(format!(
-                    "the run {run:?} is held by both {other} and {file}"
-                )));
+                return Err(refused(
+                    dir,
+                    format!("the run {run:?} is held by both {other} and {file}"),
+                ));
             }
             owner[i] = Some(file.as_str());
         }
     }
     if let Some(i) = owner.iter().position(Option::is_none) {
-        return Err(refuse(format!("the run {:?} is held by no shard", all[i])));
+        return Err(refused(
+            dir,
+            format!("the run {:?} is held by no shard", all[i]),
+        ));
     }
+    Ok(())
+}
 
-    // 5. The rows: as many as recorded, each of a run its shard holds, every held run present.
+/// Step 5: the rows of every shard's CSV, as many as recorded, each of a run its shard holds,
+/// every held run present; joined in the figure's run order (stable: each run's rows keep the
+/// order in which its shard wrote them).
+fn join_rows<C, Row>(
+    dir: &Path,
+    records: &[NamedRecord<C, Row::Run>],
+) -> Result<Vec<Row>, ShardError>
+where
+    C: Serialize,
+    Row: ShardedRow,
+{
+    let all = &records[0].1.part.all_runs;
     let mut keyed: Vec<(usize, Row)> = Vec::new();
-    for (file, rec) in &records {
+    for (file, rec) in records {
         let path = dir.join(&rec.part.table);
         let rows: Vec<Row> = read_rows(&path)?;
         if rows.len() != rec.part.rows {
-            return Err(refuse(format!(
-                "{} has {} rows, {file} records {}",
-                rec.part.table,
-                rows.len(),
-                rec.part.rows
-            )));
+            return Err(refused(
+                dir,
+                format!(
+                    "{} has {} rows, {file} records {}",
+                    rec.part.table,
+                    rows.len(),
+                    rec.part.rows
+                ),
+            ));
         }
         let mut seen = vec![false; rec.part.runs.len()];
         for (line, row) in rows.into_iter().enumerate() {
             let run = row.run();
             let Some(j) = rec.part.runs.iter().position(|r| *r == run) else {
-                return Err(refuse(format!(
-                    "{} row {} belongs to the run {run:?}, which {file} does not hold",
-                    rec.part.table,
-                    line + 1
-                )));
+                return Err(refused(
+                    dir,
+                    format!(
+                        "{} row {} belongs to the run {run:?}, which {file} does not hold",
+                        rec.part.table,
+                        line + 1
+                    ),
+                ));
             };
             seen[j] = true;
             let i = all.iter().position(|r| *r == run).unwrap_or(usize::MAX);
             keyed.push((i, row));
         }
         if let Some(j) = seen.iter().position(|s| !s) {
-            return Err(refuse(format!(
-                "{} has no row of the run {:?} that {file} holds",
-                rec.part.table, rec.part.runs[j]
-            )));
+            return Err(refused(
+                dir,
+                format!(
+                    "{} has no row of the run {:?} that {file} holds",
+                    rec.part.table, rec.part.runs[j]
+                ),
+            ));
         }
     }
-    // Stable: each run's rows keep the order in which its shard wrote them.
     keyed.sort_by_key(|(i, _)| *i);
-    let rows = keyed.into_iter().map(|(_, r)| r).collect();
+    Ok(keyed.into_iter().map(|(_, r)| r).collect())
+}
 
-    // 6. The record of the whole.
+/// Step 6: the record of the whole: the first shard's configuration, seed, scale, version and
+/// commit; the devices (one, or `mixed: ...`), dirty flag (any dirty: dirty), earliest start,
+/// the merge's own end and command line, and a summary of every shard.
+fn merged_record<C, R>(records: &[NamedRecord<C, R>]) -> RunRecord<C>
+where
+    C: Serialize + Clone,
+{
     let shards: Vec<ShardSummary> = records
         .iter()
         .map(|(file, rec)| ShardSummary {
@@ -540,8 +635,8 @@ where
         .min_by(|a, b| a.unix_seconds.total_cmp(&b.unix_seconds))
         .unwrap_or_else(Timestamp::now);
     let finished = Timestamp::now();
-    let base = &first.record;
-    let record = RunRecord {
+    let base = &records[0].1.record;
+    RunRecord {
         name: base.name.clone(),
         config: base.config.clone(),
         seed: base.seed,
@@ -555,8 +650,7 @@ where
         started,
         finished,
         merged_from: Some(shards),
-    };
-    Ok(Merged { stem, rows, record })
+    }
 }
 
 /// The rows of a shard's CSV (an empty file: no rows).
