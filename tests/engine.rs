@@ -42,6 +42,17 @@ impl Case {
     }
 }
 
+/// The network of `spec` on the CPU, initialised from `ChaCha8Rng::seed_from_u64(seed)`.
+fn network(spec: &NetworkSpec, seed: u64, dtype: DType) -> Network {
+    Network::new(
+        &spec.check().unwrap(),
+        &mut ChaCha8Rng::seed_from_u64(seed),
+        dtype,
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
 /// The networks both engine tests train: USV and dense layers, linear / relu / hardtanh,
 /// cross-entropy, MSE through a softmax and MSE on a linear output.
 fn cases() -> [Case; 3] {
@@ -112,20 +123,8 @@ fn engine_matches_autograd_f64() {
     for (c, fuse) in cases.iter().flat_map(|c| [(c, true), (c, false)]) {
         let (tr, te) = data(c);
         let spec = c.spec();
-        let a = Network::new(
-            &spec.check().unwrap(),
-            &mut ChaCha8Rng::seed_from_u64(7),
-            DType::F64,
-            &dev,
-        )
-        .unwrap();
-        let b = Network::new(
-            &spec.check().unwrap(),
-            &mut ChaCha8Rng::seed_from_u64(7),
-            DType::F64,
-            &dev,
-        )
-        .unwrap();
+        let a = network(&spec, 7, DType::F64);
+        let b = network(&spec, 7, DType::F64);
         let td = TensorData::new(&tr, &te, DType::F64, &dev).unwrap();
         let base = if c.classification {
             TrainConfig::classification().batch_size(17)
@@ -221,13 +220,7 @@ fn engine_threads_bit_identical() {
                 .build()
                 .unwrap();
             pool.install(|| {
-                let net = Network::new(
-                    &spec.check().unwrap(),
-                    &mut ChaCha8Rng::seed_from_u64(2),
-                    DType::F32,
-                    &dev,
-                )
-                .unwrap();
+                let net = network(&spec, 2, DType::F32);
                 let cfg = TrainConfig::classification().epochs(2).seed(3).quiet(true);
                 let h = train(&net, td, &cfg.check().unwrap(), &mut NoObserver).unwrap();
                 (h, params(&net))
@@ -266,13 +259,7 @@ fn engine_lanes_bit_identical() {
         let spec = c.spec();
         let td = TensorData::new(&tr, &te, DType::F32, &dev).unwrap();
         let run = |threads: usize| {
-            let net = Network::new(
-                &spec.check().unwrap(),
-                &mut ChaCha8Rng::seed_from_u64(7),
-                DType::F32,
-                &dev,
-            )
-            .unwrap();
+            let net = network(&spec, 7, DType::F32);
             let base = if c.classification {
                 TrainConfig::classification()
             } else {
@@ -326,13 +313,7 @@ fn test_every_schedule() {
     let dev = Device::Cpu;
     let run = |every: usize| {
         let spec = NetworkSpec::parse("12-10-2", "relu-softmax").unwrap();
-        let net = Network::new(
-            &spec.check().unwrap(),
-            &mut ChaCha8Rng::seed_from_u64(5),
-            DType::F32,
-            &dev,
-        )
-        .unwrap();
+        let net = network(&spec, 5, DType::F32);
         let td = TensorData::new(&g.train, &g.test, DType::F32, &dev).unwrap();
         let cfg = TrainConfig::classification()
             .epochs(7)
@@ -371,13 +352,7 @@ fn bad_label_is_an_error() {
     g.train.labels.as_mut().unwrap()[3] = 7;
     let dev = Device::Cpu;
     let spec = NetworkSpec::parse("12-10-2", "relu-softmax").unwrap();
-    let net = Network::new(
-        &spec.check().unwrap(),
-        &mut ChaCha8Rng::seed_from_u64(5),
-        DType::F32,
-        &dev,
-    )
-    .unwrap();
+    let net = network(&spec, 5, DType::F32);
     let td = TensorData::new(&g.train, &g.test, DType::F32, &dev).unwrap();
     let cfg = TrainConfig::classification().quiet(true);
     let mut t = Trainer::new(&net, &td, &cfg.check().unwrap()).unwrap();
