@@ -353,6 +353,20 @@ impl MiRecorder {
         network: &Network,
         spectra: &[LayerSpectrum],
     ) -> Result<&[MiRecord], NnError> {
+        let jobs = self.jobs(network, spectra)?;
+        let results = self.solve_jobs(&jobs);
+        let start = self.records.len();
+        for (job, (est, seconds)) in jobs.into_iter().zip(results) {
+            let rec = self.record(epoch, job, est, seconds);
+            self.records.push(rec);
+        }
+        Ok(&self.records[start..])
+    }
+
+    /// One job per leading USV layer `l = 1..=n` (`n` the layers with a spectrum): the chain of
+    /// `T_l`, the warm start of the previous evaluation (if warm starts are on) and, for a linear
+    /// prefix with `exact` on, the exact Gaussian `H(T_l)`, `I(X; T_l)` from the explicit weights.
+    fn jobs(&mut self, network: &Network, spectra: &[LayerSpectrum]) -> Result<Vec<Job>, NnError> {
         let usv = network.usv_prefix();
         let acts: Vec<Act> = usv.iter().map(|l| l.act()).collect();
         let n = spectra.len().min(usv.len());
@@ -373,7 +387,7 @@ impl MiRecorder {
         } else {
             Vec::new()
         };
-        let jobs: Vec<Job> = (1..=n)
+        Ok((1..=n)
             .map(|l| Job {
                 layer: l,
                 width: usv[l - 1].n_out(),
@@ -390,7 +404,12 @@ impl MiRecorder {
                     None
                 },
             })
-            .collect();
+            .collect())
+    }
+
+    /// Solve every job (in parallel on the rayon pool if the configuration says so), warm where
+    /// the job has a warm start: each estimate with its wall time in seconds.
+    fn solve_jobs(&self, jobs: &[Job]) -> Vec<(Result<Estimate, ReplicaError>, f64)> {
         let opts = self.config.solver;
         let run = |job: &Job| -> (Result<Estimate, ReplicaError>, f64) {
             let t0 = Instant::now();
@@ -403,62 +422,68 @@ impl MiRecorder {
             };
             (est, t0.elapsed().as_secs_f64())
         };
-        let results: Vec<(Result<Estimate, ReplicaError>, f64)> = if self.config.parallel {
+        if self.config.parallel {
             jobs.par_iter().map(run).collect()
         } else {
             jobs.iter().map(run).collect()
-        };
-        let per = self.setting.normalisation();
-        let start = self.records.len();
-        for (job, (est, seconds)) in jobs.into_iter().zip(results) {
-            let (exact_entropy, exact_mi) = match job.exact {
-                Some((h, i)) => (Some(h), Some(i)),
-                None => (None, None),
-            };
-            let mut rec = MiRecord {
-                epoch,
-                layer: job.layer,
-                width: job.width,
-                activation: job.act,
-                per,
-                entropy: None,
-                mi: None,
-                converged: false,
-                scheme: None,
-                iterations: 0,
-                residual: None,
-                warm_started: job.warm.is_some(),
-                error: None,
-                exact_entropy,
-                exact_mi,
-                seconds,
-            };
-            match est {
-                Ok(e) => {
-                    let mi = match self.setting {
-                        // X is the chain input: I(X; T_l) is the estimator's mutual information.
-                        MiSetting::Regression => e.mutual_information,
-                        // The chain input is Y and the generative layer is noisy; the student
-                        // layers before l are noiseless, so I(X; T_l) = H(T_l) - H(T_l | T_{l-1})
-                        // (module docs).
-                        MiSetting::Generative { .. } => Some(e.mi_last_layer),
-                    };
-                    rec.entropy = Some(e.entropy);
-                    rec.mi = mi;
-                    rec.converged = true;
-                    rec.scheme = Some(e.scheme);
-                    rec.iterations = e.iterations;
-                    rec.residual = Some(e.residual);
-                    if mi.is_none() {
-                        rec.error = Some(MiFailure::NoMutualInformation);
-                    }
-                    self.warm[job.layer - 1] = Some(e.warm_start());
-                }
-                Err(e) => rec.error = Some(MiFailure::Solve(e)),
-            }
-            self.records.push(rec);
         }
-        Ok(&self.records[start..])
+    }
+
+    /// The record of one job's estimate (a failed solve is recorded, not raised); a converged
+    /// estimate becomes the layer's next warm start.
+    fn record(
+        &mut self,
+        epoch: usize,
+        job: Job,
+        est: Result<Estimate, ReplicaError>,
+        seconds: f64,
+    ) -> MiRecord {
+        let (exact_entropy, exact_mi) = match job.exact {
+            Some((h, i)) => (Some(h), Some(i)),
+            None => (None, None),
+        };
+        let mut rec = MiRecord {
+            epoch,
+            layer: job.layer,
+            width: job.width,
+            activation: job.act,
+            per: self.setting.normalisation(),
+            entropy: None,
+            mi: None,
+            converged: false,
+            scheme: None,
+            iterations: 0,
+            residual: None,
+            warm_started: job.warm.is_some(),
+            error: None,
+            exact_entropy,
+            exact_mi,
+            seconds,
+        };
+        match est {
+            Ok(e) => {
+                let mi = match self.setting {
+                    // X is the chain input: I(X; T_l) is the estimator's mutual information.
+                    MiSetting::Regression => e.mutual_information,
+                    // The chain input is Y and the generative layer is noisy; the student
+                    // layers before l are noiseless, so I(X; T_l) = H(T_l) - H(T_l | T_{l-1})
+                    // (module docs).
+                    MiSetting::Generative { .. } => Some(e.mi_last_layer),
+                };
+                rec.entropy = Some(e.entropy);
+                rec.mi = mi;
+                rec.converged = true;
+                rec.scheme = Some(e.scheme);
+                rec.iterations = e.iterations;
+                rec.residual = Some(e.residual);
+                if mi.is_none() {
+                    rec.error = Some(MiFailure::NoMutualInformation);
+                }
+                self.warm[job.layer - 1] = Some(e.warm_start());
+            }
+            Err(e) => rec.error = Some(MiFailure::Solve(e)),
+        }
+        rec
     }
 
     /// The last epoch's `I(X; T_l)` values, e.g. `"I 0.91 0.85 - 0.60"`.
