@@ -221,6 +221,87 @@ impl<T> Kind<T> {
     }
 }
 
+impl<T: Real> HostLayer<T> {
+    /// The host copy of one layer of the network: its frozen factors (and their transposes) or
+    /// its weight, its trainable parameters, and the variable they are written back to.
+    fn from_net(l: &super::network::NetLayer) -> Result<Self, NnError> {
+        let (n_in, n_out, act, var, kind) = match l.parts() {
+            NetLayerRef::Usv {
+                n_in,
+                n_out,
+                act,
+                v_k,
+                u_k_t,
+                s,
+            } => {
+                let k = n_in.min(n_out);
+                let (v, ut) = (host_vec(v_k)?, host_vec(u_k_t)?);
+                let kind = Kind::Usv {
+                    k,
+                    vt: transposed(&v, n_in, k),
+                    u: transposed(&ut, k, n_out),
+                    v,
+                    ut,
+                    s: host_vec(s.as_tensor())?,
+                    ds: vec![T::ZERO; k],
+                    fused: None,
+                };
+                (n_in, n_out, act, s.clone(), kind)
+            }
+            NetLayerRef::Dense {
+                n_in,
+                n_out,
+                act,
+                w_t,
+            } => (
+                n_in,
+                n_out,
+                act,
+                w_t.clone(),
+                Kind::Dense {
+                    wt: host_vec(w_t.as_tensor())?,
+                },
+            ),
+        };
+        Ok(HostLayer {
+            n_in,
+            n_out,
+            act,
+            kind,
+            var,
+        })
+    }
+}
+
+/// Fuse every linear USV layer followed by a USV layer with it (see [`HostEngine::new`]): form
+/// `M = U_i^T V_{i+1}` (`k_i x k_{i+1}`) and its transpose.
+fn fuse_linear_pairs<T: Real>(layers: &mut [HostLayer<T>]) {
+    for i in 0..layers.len().saturating_sub(1) {
+        let (head, tail) = layers.split_at_mut(i + 1);
+        let (l, next) = (&mut head[i], &tail[0]);
+        let (Kind::Usv { k, ut, fused, .. }, Kind::Usv { k: k2, v: v2, .. }) =
+            (&mut l.kind, &next.kind)
+        else {
+            continue;
+        };
+        if l.act != Act::Linear {
+            continue;
+        }
+        let (k, k2) = (*k, *k2);
+        let mut mf = vec![T::ZERO; k * k2];
+        matmul(
+            rows_mut(&mut mf, k, k2),
+            Accum::Replace,
+            rows(ut, k, l.n_out),
+            rows(v2, l.n_out, k2),
+            T::ONE,
+            Par::Seq,
+        );
+        let mt = transposed(&mf, k, k2);
+        *fused = Some((mf, mt));
+    }
+}
+
 /// One layer's per-row buffers, row-major over the minibatch: row `r` of every buffer depends on
 /// row `r` of the input only, which is what lets [`HostEngine::step`] run the rows in two lanes.
 struct RowBufs<T> {
@@ -253,6 +334,29 @@ struct RowsMut<'a, T> {
 fn cut<T>(s: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
     let at = at.min(s.len());
     s.split_at_mut(at)
+}
+
+impl<T: Real> RowBufs<T> {
+    /// Buffers of `cap` rows for `layer`: `h` unless the layer is linear or the last, `g` unless
+    /// it is the last, `a`, `b` for a USV layer and `bs` for one with a previous layer.
+    fn new(layer: &HostLayer<T>, cap: usize, first: bool, last: bool) -> Self {
+        let (n_out, k) = (layer.n_out, layer.kind.rank());
+        let zeros = |len: usize, wanted: bool| {
+            if wanted {
+                vec![T::ZERO; len]
+            } else {
+                Vec::new()
+            }
+        };
+        RowBufs {
+            z: vec![T::ZERO; cap * n_out],
+            h: zeros(cap * n_out, !last && layer.act != Act::Linear),
+            g: zeros(cap * n_out, !last),
+            a: zeros(cap * k, k > 0),
+            b: zeros(cap * k, k > 0),
+            bs: zeros(cap * k, k > 0 && !first),
+        }
+    }
 }
 
 impl<T> RowBufs<T> {
@@ -410,97 +514,16 @@ impl<T: Real> HostEngine<T> {
     /// and 3, about half the work of a step. Rounding differs from the unfused order (as any
     /// change of summation order does), so it is a setting ([`super::TrainConfig::fuse_linear`]).
     pub(crate) fn new(net: &Network, cap: usize, fuse: bool) -> Result<Self, NnError> {
+        let last = net.layers().len() - 1;
         let mut layers = Vec::with_capacity(net.layers().len());
         let mut bufs = Vec::with_capacity(net.layers().len());
-        let last = net.layers().len() - 1;
         for (i, l) in net.layers().iter().enumerate() {
-            let (n_in, n_out, act, var, kind) = match l.parts() {
-                NetLayerRef::Usv {
-                    n_in,
-                    n_out,
-                    act,
-                    v_k,
-                    u_k_t,
-                    s,
-                } => {
-                    let k = n_in.min(n_out);
-                    let (v, ut) = (host_vec(v_k)?, host_vec(u_k_t)?);
-                    let kind = Kind::Usv {
-                        k,
-                        vt: transposed(&v, n_in, k),
-                        u: transposed(&ut, k, n_out),
-                        v,
-                        ut,
-                        s: host_vec(s.as_tensor())?,
-                        ds: vec![T::ZERO; k],
-                        fused: None,
-                    };
-                    (n_in, n_out, act, s.clone(), kind)
-                }
-                NetLayerRef::Dense {
-                    n_in,
-                    n_out,
-                    act,
-                    w_t,
-                } => (
-                    n_in,
-                    n_out,
-                    act,
-                    w_t.clone(),
-                    Kind::Dense {
-                        wt: host_vec(w_t.as_tensor())?,
-                    },
-                ),
-            };
-            let k = kind.rank();
-            let zeros = |len: usize, wanted: bool| {
-                if wanted {
-                    vec![T::ZERO; len]
-                } else {
-                    Vec::new()
-                }
-            };
-            bufs.push(RowBufs {
-                z: vec![T::ZERO; cap * n_out],
-                h: zeros(cap * n_out, i != last && act != Act::Linear),
-                g: zeros(cap * n_out, i != last),
-                a: zeros(cap * k, k > 0),
-                b: zeros(cap * k, k > 0),
-                bs: zeros(cap * k, k > 0 && i > 0),
-            });
-            layers.push(HostLayer {
-                n_in,
-                n_out,
-                act,
-                kind,
-                var,
-            });
+            let layer = HostLayer::from_net(l)?;
+            bufs.push(RowBufs::new(&layer, cap, i == 0, i == last));
+            layers.push(layer);
         }
         if fuse {
-            for i in 0..last {
-                let (head, tail) = layers.split_at_mut(i + 1);
-                let (l, next) = (&mut head[i], &tail[0]);
-                let (Kind::Usv { k, ut, fused, .. }, Kind::Usv { k: k2, v: v2, .. }) =
-                    (&mut l.kind, &next.kind)
-                else {
-                    continue;
-                };
-                if l.act != Act::Linear {
-                    continue;
-                }
-                let (k, k2) = (*k, *k2);
-                let mut mf = vec![T::ZERO; k * k2];
-                matmul(
-                    rows_mut(&mut mf, k, k2),
-                    Accum::Replace,
-                    rows(ut, k, l.n_out),
-                    rows(v2, l.n_out, k2),
-                    T::ONE,
-                    Par::Seq,
-                );
-                let mt = transposed(&mf, k, k2);
-                *fused = Some((mf, mt));
-            }
+            fuse_linear_pairs(&mut layers);
         }
         let c = layers.last().map_or(0, |l: &HostLayer<T>| l.n_out);
         Ok(HostEngine {
@@ -682,6 +705,74 @@ impl<T: Real> HostEngine<T> {
     }
 }
 
+/// The cross-entropy of one row of logits `z` with class `lab`,
+/// `l = logsumexp(z) - z_lab` (max-shifted); with `inv_b = Some(1/B)`, `z` is overwritten with
+/// `dl/dz / B = (softmax(z) - e_lab) / B`.
+fn cross_entropy_row<T: Real>(z: &mut [T], lab: usize, inv_b: Option<T>) -> f64 {
+    let mut mx = z[0];
+    for &v in z.iter() {
+        if v > mx {
+            mx = v;
+        }
+    }
+    let mut sum = T::ZERO;
+    for &v in z.iter() {
+        sum += (v - mx).exp_();
+    }
+    let lse = mx + sum.ln_();
+    let term = (lse - z[lab]).f64();
+    if let Some(inv_b) = inv_b {
+        for v in z.iter_mut() {
+            *v = (*v - lse).exp_() * inv_b;
+        }
+        z[lab] -= inv_b;
+    }
+    term
+}
+
+/// The squared errors of one row: `o = softmax(z)` (a softmax output) or `z` (a linear one),
+/// `terms_j = (o_j - y_j)^2 / c`; with `scale = Some(2 / (B c))`, `z` is overwritten with
+/// `dL/dz`: `scale (o - y)` for a linear output, through the softmax
+/// `o_j (g_j - sum_i g_i o_i)` with `g = scale (o - y)`.
+fn mse_row<T: Real>(z: &mut [T], y: &[T], terms: &mut [f64], softmax_out: bool, scale: Option<T>) {
+    let c = z.len();
+    // o = softmax(z) or phi(z), kept in z.
+    if softmax_out {
+        let mut mx = z[0];
+        for &v in z.iter() {
+            if v > mx {
+                mx = v;
+            }
+        }
+        let mut sum = T::ZERO;
+        for v in z.iter_mut() {
+            *v = (*v - mx).exp_();
+            sum += *v;
+        }
+        for v in z.iter_mut() {
+            *v /= sum;
+        }
+    }
+    let mut dot = T::ZERO;
+    for ((o, &t), term) in z.iter_mut().zip(y).zip(terms.iter_mut()) {
+        let d = *o - t;
+        *term = d.f64() * d.f64() / c as f64;
+        match scale {
+            Some(scale) if softmax_out => dot += d * scale * *o,
+            // dL/dz = dL/do phi'(z); o = phi(z) is only ever linear here (checked in
+            // `HostEngine::supports`), so phi' = 1.
+            Some(scale) => *o = d * scale,
+            None => {}
+        }
+    }
+    if let (Some(scale), true) = (scale, softmax_out) {
+        for (o, &t) in z.iter_mut().zip(y) {
+            let go = (*o - t) * scale;
+            *o *= go - dot;
+        }
+    }
+}
+
 impl<T: Real> Pass<'_, T> {
     /// Forward pass, loss and (with `grad`) the backward pass down to every layer's `dL/dz` and
     /// `g_b`, on the `m` rows of one lane (`bufs`, `x`, `y`, `labels`, `terms` are that lane's
@@ -833,64 +924,12 @@ impl<T: Real> Pass<'_, T> {
                             format!("a class index must be < {c} (the output width)"),
                         ));
                     }
-                    let mut mx = z[0];
-                    for &v in z.iter() {
-                        if v > mx {
-                            mx = v;
-                        }
-                    }
-                    let mut sum = T::ZERO;
-                    for &v in z.iter() {
-                        sum += (v - mx).exp_();
-                    }
-                    let lse = mx + sum.ln_();
-                    tr[0] = (lse - z[lab]).f64();
-                    if grad {
-                        for v in z.iter_mut() {
-                            *v = (*v - lse).exp_() * inv_b;
-                        }
-                        z[lab] -= inv_b;
-                    }
+                    tr[0] = cross_entropy_row(z, lab, grad.then_some(inv_b));
                 }
                 Loss::Mse => {
-                    let yr = &y[r * c..(r + 1) * c];
-                    // o = softmax(z) or phi(z), kept in z.
-                    if softmax_out {
-                        let mut mx = z[0];
-                        for &v in z.iter() {
-                            if v > mx {
-                                mx = v;
-                            }
-                        }
-                        let mut sum = T::ZERO;
-                        for v in z.iter_mut() {
-                            *v = (*v - mx).exp_();
-                            sum += *v;
-                        }
-                        for v in z.iter_mut() {
-                            *v /= sum;
-                        }
-                    }
                     let scale = T::of(2.0 / (self.batch_rows * c) as f64);
-                    let mut dot = T::ZERO;
-                    for ((o, &t), term) in z.iter_mut().zip(yr).zip(tr.iter_mut()) {
-                        let d = *o - t;
-                        *term = d.f64() * d.f64() / c as f64;
-                        if grad && softmax_out {
-                            dot += d * scale * *o;
-                        }
-                        if grad && !softmax_out {
-                            // dL/dz = dL/do phi'(z); o = phi(z) is only ever linear here
-                            // (checked in `HostEngine::supports`), so phi' = 1.
-                            *o = d * scale;
-                        }
-                    }
-                    if grad && softmax_out {
-                        for (o, &t) in z.iter_mut().zip(yr) {
-                            let go = (*o - t) * scale;
-                            *o *= go - dot;
-                        }
-                    }
+                    let yr = &y[r * c..(r + 1) * c];
+                    mse_row(z, yr, tr, softmax_out, grad.then_some(scale));
                 }
             }
         }
