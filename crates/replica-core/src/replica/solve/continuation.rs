@@ -9,7 +9,7 @@
 
 use super::super::chain::Chain;
 use super::super::error::ReplicaError;
-use super::iterate::{iterate, Run};
+use super::iterate::{iterate, Context, Run};
 use super::vamp::{state_from_params, VampStep};
 use super::{
     evaluate, polish_depth, polish_warm, solve_inner, Candidate, Counters, OrderParams, Scheme,
@@ -53,7 +53,7 @@ fn polish(
         secants: Secants::default(),
     };
     if let Ok(run) = polish_warm(chain, &warm, opts, counters) {
-        if run.converged {
+        if run.converged() {
             return Some((run, Scheme::FixedPoint));
         }
     }
@@ -67,12 +67,14 @@ fn polish(
         state,
         opts,
         (&mut counters.evals, &mut counters.sweeps_vamp),
-        &[],
-        polish_depth(chain.len()),
-        &Secants::default(),
+        &Context {
+            known: &[],
+            depth: polish_depth(chain.len()),
+            prior: &Secants::default(),
+        },
     )
     .ok()?;
-    run.converged.then_some((run, Scheme::Vamp))
+    run.converged().then_some((run, Scheme::Vamp))
 }
 
 /// Follow the stationary point from the eased chain to `chain`. `Err` says where the path broke.

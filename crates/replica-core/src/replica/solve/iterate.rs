@@ -17,16 +17,35 @@ const RESIDUAL_JUMP: f64 = 10.0;
 const DAMPING_CUT: f64 = 0.5;
 const DAMPING_RELAX: f64 = 1.25;
 
-/// Outcome of the loop on one start.
+/// How the loop on one start ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// The largest relative change of one undamped sweep fell below the tolerance.
+    Converged,
+    /// The iterate entered the neighbourhood of a stationary point already known.
+    Duplicate,
+    /// The sweep budget ran out.
+    Exhausted,
+}
+
+/// The loop's result on one start.
 pub(super) struct Run {
     pub(super) params: OrderParams,
-    pub(super) converged: bool,
-    /// Stopped because the iterate entered the neighbourhood of a known stationary point.
-    pub(super) duplicate: bool,
+    pub(super) outcome: Outcome,
     pub(super) iterations: u64,
     pub(super) residual: f64,
-    /// The Anderson history at the end (the newest last).
+    /// The Anderson history at the end (the newest last; empty unless converged).
     pub(super) secants: Secants,
+}
+
+impl Run {
+    pub(super) fn converged(&self) -> bool {
+        self.outcome == Outcome::Converged
+    }
+
+    pub(super) fn duplicate(&self) -> bool {
+        self.outcome == Outcome::Duplicate
+    }
 }
 
 /// One sweep of a scheme: `state -> state`.
@@ -46,41 +65,139 @@ pub(super) trait Step {
     }
 }
 
+/// What one start of the loop knows besides its initial state: the stationary points already
+/// found (a start that reaches one of them stops as a duplicate), the Anderson depth, and the
+/// secants inherited from an earlier solve of a nearby chain.
+pub(super) struct Context<'a> {
+    pub(super) known: &'a [OrderParams],
+    pub(super) depth: usize,
+    pub(super) prior: &'a Secants,
+}
+
+/// The largest relative change between two sets of order parameters,
+/// `max_k |a_k - b_k| / max(|a_k|, |b_k|, REL_FLOOR)`.
+fn relative_change(a: &OrderParams, b: &OrderParams) -> f64 {
+    a.values()
+        .zip(b.values())
+        .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(REL_FLOOR))
+        .fold(0.0, f64::max)
+}
+
+/// Anderson mixing over at most `depth` secant pairs: the newest of this iteration (`fresh`),
+/// topped up with the newest of those inherited from an earlier solve while this iteration has
+/// fewer than `depth`; all dropped when the residual jumps above [`RESIDUAL_JUMP`] times the best.
+struct Accelerator {
+    depth: usize,
+    inherited: Secants,
+    fresh: Secants,
+    /// `(f, g)` of the previous sweep (`f = g - x`).
+    last_fg: Option<(Vec<f64>, Vec<f64>)>,
+    best_res: f64,
+}
+
+impl Accelerator {
+    fn new(prior: &Secants, depth: usize) -> Self {
+        let mut inherited = prior.clone();
+        inherited.keep_last(depth);
+        Accelerator {
+            depth,
+            inherited,
+            fresh: Secants::default(),
+            last_fg: None,
+            best_res: f64::INFINITY,
+        }
+    }
+
+    /// The secants in use: the inherited ones cut to leave room for the fresh ones, then the
+    /// fresh ones (the newest last).
+    fn history(&self) -> Secants {
+        let mut all = self.inherited.clone();
+        all.keep_last(self.depth.saturating_sub(self.fresh.len()));
+        all.df.extend(self.fresh.df.iter().cloned());
+        all.dg.extend(self.fresh.dg.iter().cloned());
+        all
+    }
+
+    /// Record the sweep `x -> g` (residual `res`) and return the Anderson proposal, if the
+    /// history is not empty and the least-squares problem is solvable.
+    fn propose(&mut self, x: &[f64], g: Vec<f64>, res: f64) -> Option<Vec<f64>> {
+        if res > RESIDUAL_JUMP * self.best_res {
+            self.inherited.clear();
+            self.fresh.clear();
+            self.last_fg = None;
+        }
+        self.best_res = self.best_res.min(res);
+        let f: Vec<f64> = g.iter().zip(x).map(|(a, b)| a - b).collect();
+        if let Some((lf, lg)) = &self.last_fg {
+            self.fresh.push(
+                f.iter().zip(lf).map(|(a, b)| a - b).collect(),
+                g.iter().zip(lg).map(|(a, b)| a - b).collect(),
+            );
+            self.fresh.keep_last(self.depth);
+        }
+        let hist = self.history();
+        let proposal = if hist.is_empty() {
+            None
+        } else {
+            anderson(&hist, &f, &g)
+        };
+        self.last_fg = Some((f, g));
+        proposal
+    }
+}
+
+/// Adaptive damping of the plain sweep: the factor is multiplied by [`DAMPING_CUT`] (not below
+/// `min`) when the residual grows and by [`DAMPING_RELAX`] (not above 1) when it does not.
+struct Damping {
+    factor: f64,
+    min: f64,
+}
+
+impl Damping {
+    /// The next state from the sweep `state -> proposal`: `(1 - d) state + d proposal` with the
+    /// updated factor `d`, or `proposal` itself at `d = 1`.
+    fn next<S: Step>(&mut self, state: &S::State, proposal: S::State, grew: bool) -> S::State {
+        self.factor = if grew {
+            (self.factor * DAMPING_CUT).max(self.min)
+        } else {
+            (self.factor * DAMPING_RELAX).min(1.0)
+        };
+        if self.factor < 1.0 {
+            S::mix(state, &proposal, self.factor)
+        } else {
+            proposal
+        }
+    }
+}
+
 /// The one iteration loop shared by both schemes. Convergence: the largest relative change of any
-/// order parameter in one undamped sweep falls below `tol`. Schemes that expose a vector form are
-/// accelerated by Anderson mixing over at most `depth` secant pairs: the newest ones of this
-/// iteration, topped up with the newest of `prior` (secants inherited from an earlier solve of a
-/// nearby chain) while this iteration has fewer than `depth`. All of them are dropped when the
-/// residual jumps. Without a vector form, and whenever an accelerated proposal fails, the plain
-/// sweep is used with adaptive damping (halved when the residual grows, relaxed back towards 1
-/// when it shrinks).
+/// order parameter in one undamped sweep ([`relative_change`]) falls below `tol`. Schemes that
+/// expose a vector form are accelerated by Anderson mixing ([`Accelerator`]); without a vector
+/// form, and whenever an accelerated proposal fails or is not finite, the plain sweep is used
+/// with adaptive damping ([`Damping`]). `counters` are the integrand evaluations and sweeps.
 pub(super) fn iterate<S: Step>(
     scheme: &mut S,
     init: S::State,
     opts: &SolverOptions,
     counters: (&mut Evals, &mut u64),
-    known: &[OrderParams],
-    depth: usize,
-    prior: &Secants,
+    ctx: &Context<'_>,
 ) -> Result<(Run, S::State), ReplicaError> {
     let (evals, sweeps) = counters;
     let mut state = init;
     let mut prev = scheme.to_params(&state);
-    let mut damping = 1.0f64;
+    let mut damping = Damping {
+        factor: 1.0,
+        min: opts.min_damping,
+    };
+    let mut accel = Accelerator::new(ctx.prior, ctx.depth);
     let mut last_res = f64::INFINITY;
-    let mut best_res = f64::INFINITY;
     let mut res = f64::INFINITY;
-    let mut inherited = prior.clone();
-    inherited.keep_last(depth);
-    let mut fresh = Secants::default();
-    // (f, g) of the previous sweep
-    let mut last_fg: Option<(Vec<f64>, Vec<f64>)> = None;
-    let history = |inherited: &Secants, fresh: &Secants| -> Secants {
-        let mut all = inherited.clone();
-        all.keep_last(depth.saturating_sub(fresh.len()));
-        all.df.extend(fresh.df.iter().cloned());
-        all.dg.extend(fresh.dg.iter().cloned());
-        all
+    let run = |params, outcome, iterations, residual, secants| Run {
+        params,
+        outcome,
+        iterations,
+        residual,
+        secants,
     };
     for it in 1..=opts.max_iter {
         *sweeps += 1;
@@ -91,95 +208,38 @@ pub(super) fn iterate<S: Step>(
                 "order parameters {p:?} at sweep {it}"
             )));
         }
-        res = prev
-            .values()
-            .zip(p.values())
-            .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(REL_FLOOR))
-            .fold(0.0, f64::max);
+        res = relative_change(&prev, &p);
         // Entering the neighbourhood of a stationary point already found (every order parameter
-        // within 1e-2 relative, and changing by less than 1e-2 per sweep): the same basin
-        // (distinct stationary points differ at O(1)).
-        if res < BASIN && known.iter().any(|k| close_points(k, &p, BASIN)) {
-            return Ok((
-                Run {
-                    params: p,
-                    converged: false,
-                    duplicate: true,
-                    iterations: it as u64,
-                    residual: res,
-                    secants: Secants::default(),
-                },
-                proposal,
-            ));
+        // within BASIN relative, and changing by less than BASIN per sweep): the same basin.
+        if res < BASIN && ctx.known.iter().any(|k| close_points(k, &p, BASIN)) {
+            let out = run(p, Outcome::Duplicate, it as u64, res, Secants::default());
+            return Ok((out, proposal));
         }
         if res < opts.tol {
-            return Ok((
-                Run {
-                    params: p,
-                    converged: true,
-                    duplicate: false,
-                    iterations: it as u64,
-                    residual: res,
-                    secants: history(&inherited, &fresh),
-                },
-                proposal,
-            ));
+            let out = run(p, Outcome::Converged, it as u64, res, accel.history());
+            return Ok((out, proposal));
         }
-        let mut next: Option<S::State> = None;
-        if let (Some(x), Some(g)) = (S::to_vec(&state), S::to_vec(&proposal)) {
-            if res > RESIDUAL_JUMP * best_res {
-                inherited.clear();
-                fresh.clear();
-                last_fg = None;
-            }
-            best_res = best_res.min(res);
-            let f: Vec<f64> = g.iter().zip(&x).map(|(a, b)| a - b).collect();
-            if let Some((lf, lg)) = &last_fg {
-                fresh.push(
-                    f.iter().zip(lf).map(|(a, b)| a - b).collect(),
-                    g.iter().zip(lg).map(|(a, b)| a - b).collect(),
-                );
-                fresh.keep_last(depth);
-            }
-            let hist = history(&inherited, &fresh);
-            if !hist.is_empty() {
-                if let Some(xa) = anderson(&hist, &f, &g) {
-                    let cand = S::from_vec(&proposal, &xa);
-                    if scheme.to_params(&cand).values().all(f64::is_finite) {
-                        next = Some(cand);
-                    }
-                }
-            }
-            last_fg = Some((f, g));
-        }
-        let next = match next {
+        let accelerated = match (S::to_vec(&state), S::to_vec(&proposal)) {
+            (Some(x), Some(g)) => accel
+                .propose(&x, g, res)
+                .map(|xa| S::from_vec(&proposal, &xa))
+                .filter(|cand| scheme.to_params(cand).values().all(f64::is_finite)),
+            _ => None,
+        };
+        let next = match accelerated {
             Some(n) => n,
-            None => {
-                if res > last_res {
-                    damping = (damping * DAMPING_CUT).max(opts.min_damping);
-                } else {
-                    damping = (damping * DAMPING_RELAX).min(1.0);
-                }
-                if damping < 1.0 {
-                    S::mix(&state, &proposal, damping)
-                } else {
-                    proposal
-                }
-            }
+            None => damping.next::<S>(&state, proposal, res > last_res),
         };
         last_res = res;
         prev = scheme.to_params(&next);
         state = next;
     }
-    Ok((
-        Run {
-            params: prev,
-            converged: false,
-            duplicate: false,
-            iterations: opts.max_iter as u64,
-            residual: res,
-            secants: Secants::default(),
-        },
-        state,
-    ))
+    let out = run(
+        prev,
+        Outcome::Exhausted,
+        opts.max_iter as u64,
+        res,
+        Secants::default(),
+    );
+    Ok((out, state))
 }

@@ -35,7 +35,7 @@ use super::error::ReplicaError;
 use super::gauss::RuleSize;
 use super::potential;
 use fixed_point::FixedPointStep;
-use iterate::{iterate, Run, Step};
+use iterate::{iterate, Context, Run, Step};
 use vamp::{VampState, VampStep};
 
 /// The order parameters of the potential, per layer `l` (0-based): `v` = V (variance on T_{l-1}),
@@ -334,7 +334,7 @@ fn run_scheme(
                 max_iter: VAMP_ACCELERATED_SWEEPS.min(opts.max_iter),
             }) {
                 Ok(None) => Ok(None),
-                Ok(Some(run)) if run.converged => Ok(Some(run)),
+                Ok(Some(run)) if run.converged() => Ok(Some(run)),
                 _ => attempt(Coarse {
                     depth: 0,
                     max_iter: opts.max_iter,
@@ -383,15 +383,18 @@ fn staged<S: Step>(
         init,
         &o1,
         (&mut *evals, &mut *sweeps),
-        seen,
-        coarse.depth,
-        &Secants::default(),
+        &Context {
+            known: seen,
+            depth: coarse.depth,
+            prior: &Secants::default(),
+        },
     )?;
-    if first.duplicate || (first.converged && seen.iter().any(|p| same_point(p, &first.params))) {
+    if first.duplicate() || (first.converged() && seen.iter().any(|p| same_point(p, &first.params)))
+    {
         *duplicates += 1;
         return Ok(None);
     }
-    if !first.converged {
+    if !first.converged() {
         return Ok(Some(first));
     }
     let mut o2 = *opts;
@@ -401,13 +404,15 @@ fn staged<S: Step>(
         state,
         &o2,
         (evals, sweeps),
-        &[],
-        polish_depth(layers),
-        &Secants::default(),
+        &Context {
+            known: &[],
+            depth: polish_depth(layers),
+            prior: &Secants::default(),
+        },
     )?;
     // only a point that polished is known: one whose polish failed must not stop later starts
     // (of either scheme) that run into it
-    if run.converged {
+    if run.converged() {
         seen.push(first.params);
     }
     Ok(Some(run))
@@ -430,9 +435,11 @@ fn polish_warm(
         warm.params.clone(),
         opts,
         (&mut counters.evals, &mut counters.sweeps_fixed_point),
-        &[],
-        polish_depth(chain.len()),
-        &warm.secants,
+        &Context {
+            known: &[],
+            depth: polish_depth(chain.len()),
+            prior: &warm.secants,
+        },
     )?;
     Ok(run)
 }
@@ -502,7 +509,7 @@ fn solve_inner(
     let mut failures: Vec<String> = Vec::new();
     if let Some(w) = warm {
         match polish_warm(chain, w, opts, &mut counters) {
-            Ok(run) if run.converged => {
+            Ok(run) if run.converged() => {
                 counters.starts_converged += 1;
                 match evaluate(chain, run, Scheme::FixedPoint, opts, &mut counters) {
                     Ok(c) => return Ok(finish(c, counters)),
@@ -534,7 +541,7 @@ fn solve_inner(
             let v0 = start_v(chain, k);
             match run_scheme(chain, scheme, &v0, opts, &mut counters, &mut seen) {
                 Ok(None) => {} // same stationary point as an earlier start
-                Ok(Some(run)) if run.converged => {
+                Ok(Some(run)) if run.converged() => {
                     counters.starts_converged += 1;
                     match evaluate(chain, run, scheme, opts, &mut counters) {
                         Ok(c) => {
