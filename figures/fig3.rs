@@ -23,7 +23,8 @@ use clap::Parser;
 use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, STUDENT_LAYERS};
 use replica_mi::experiment::plot::palette::{BLACK, BLUE, RED};
 use replica_mi::experiment::plot::{
-    Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
+    epoch_panel, train_test_series, Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel,
+    Series, SharedLegend, Style,
 };
 use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
 use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale, TrainingArgs};
@@ -47,103 +48,21 @@ fn config(scale: Scale) -> Fig3Config {
     Fig3Config::for_scale(scale)
 }
 
+/// The figure: the MSE and `I(X;T_l)` (replica and exact) during the run of width `train_width`
+/// and seed `seed` (top row), and the replica's error against the width per layer (bottom row).
 fn figure(rows: &[Fig3Row], errs: &[Fig3ErrorRow], cfg: &Fig3Config, seed: u64) -> Figure {
     let main: Vec<&Fig3Row> = rows
         .iter()
         .filter(|r| r.width == cfg.train_width && r.seed == seed)
         .collect();
     let x_range = (0.0, cfg.epochs.max(1) as f64);
-    let mut panels = Vec::new();
-    let loss = |f: fn(&Fig3Row) -> f64| -> Vec<(f64, f64)> {
-        main.iter()
-            .filter(|r| r.layer == 1)
-            .map(|r| (r.epoch as f64, f(r)))
-            .collect()
-    };
-    panels.push(Panel {
-        title: format!("MSE (n = {})", cfg.train_width),
-        x_label: "epoch".into(),
-        y_label: "mean squared error".into(),
-        x_axis: Axis::Linear,
-        x_range,
-        y_range: None,
-        series: vec![
-            Series {
-                label: "train".into(),
-                points: loss(|r| r.train_mse),
-                style: Style::line(BLUE, LineKind::Solid),
-            },
-            Series {
-                label: "test".into(),
-                points: loss(|r| r.test_mse),
-                style: Style::line(RED, LineKind::Dashed),
-            },
-        ],
-        legend: Some(LegendCorner::UpperRight),
-    });
+    let mut panels = vec![mse_panel(&main, cfg, x_range)];
     for layer in 1..=STUDENT_LAYERS {
-        let pts = |f: fn(&Fig3Row) -> Option<f64>| -> Vec<(f64, f64)> {
-            main.iter()
-                .filter(|r| r.layer == layer)
-                .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
-                .collect()
-        };
-        panels.push(Panel {
-            title: format!("I(X;T_{layer})"),
-            x_label: "epoch".into(),
-            y_label: "nats per input unit".into(),
-            x_axis: Axis::Linear,
-            x_range,
-            y_range: None,
-            series: vec![
-                Series {
-                    label: "replica".into(),
-                    points: pts(|r| r.mi_replica_nats_per_input),
-                    style: Style::line(BLACK, LineKind::Solid),
-                },
-                Series {
-                    label: "exact (log-det)".into(),
-                    points: pts(|r| r.mi_exact_nats_per_input),
-                    style: Style::line(RED, LineKind::Dashed),
-                },
-            ],
-            legend: Some(LegendCorner::LowerRight),
-        });
+        panels.push(mi_panel(&main, layer, x_range));
     }
-    let (wmin, wmax) = cfg
-        .error_widths
-        .iter()
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &w| {
-            (lo.min(w as f64), hi.max(w as f64))
-        });
+    let widths = width_range(cfg);
     for layer in 1..=STUDENT_LAYERS {
-        let pts = |f: fn(&Fig3ErrorRow) -> f64| -> Vec<(f64, f64)> {
-            errs.iter()
-                .filter(|e| e.layer == layer && e.points > 0)
-                .map(|e| (e.width as f64, f(e).max(1e-30).log10()))
-                .collect()
-        };
-        panels.push(Panel {
-            title: format!("replica vs exact, layer {layer}"),
-            x_label: "width n".into(),
-            y_label: "log10 squared error".into(),
-            x_axis: Axis::Log,
-            x_range: (wmin / 1.2, wmax * 1.2),
-            y_range: None,
-            series: vec![
-                Series {
-                    label: "max".into(),
-                    points: pts(|e| e.max_squared_error),
-                    style: Style::line(RED, LineKind::Solid).with_marker(MarkerKind::Triangle),
-                },
-                Series {
-                    label: "mean".into(),
-                    points: pts(|e| e.mean_squared_error),
-                    style: Style::line(BLUE, LineKind::Dashed).with_marker(MarkerKind::Circle),
-                },
-            ],
-            legend: (layer == 1).then_some(LegendCorner::UpperRight),
-        });
+        panels.push(error_panel(errs, layer, widths));
     }
     Figure {
         title: Some(format!(
@@ -154,6 +73,92 @@ fn figure(rows: &[Fig3Row], errs: &[Fig3ErrorRow], cfg: &Fig3Config, seed: u64) 
         cols: 4,
         panel_size: (420, 360),
         panels,
+    }
+}
+
+/// The train and test MSE of the run `main` against the epoch.
+fn mse_panel(main: &[&Fig3Row], cfg: &Fig3Config, x_range: (f64, f64)) -> Panel {
+    let loss = |f: fn(&Fig3Row) -> f64| -> Vec<(f64, f64)> {
+        main.iter()
+            .filter(|r| r.layer == 1)
+            .map(|r| (r.epoch as f64, f(r)))
+            .collect()
+    };
+    epoch_panel(
+        format!("MSE (n = {})", cfg.train_width),
+        "mean squared error",
+        x_range,
+        train_test_series(loss(|r| r.train_mse), loss(|r| r.test_mse)),
+        Some(LegendCorner::UpperRight),
+    )
+}
+
+/// `I(X;T_layer)` of the run `main` against the epoch: the replica's and the exact (log-det) one.
+fn mi_panel(main: &[&Fig3Row], layer: usize, x_range: (f64, f64)) -> Panel {
+    let pts = |f: fn(&Fig3Row) -> Option<f64>| -> Vec<(f64, f64)> {
+        main.iter()
+            .filter(|r| r.layer == layer)
+            .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
+            .collect()
+    };
+    epoch_panel(
+        format!("I(X;T_{layer})"),
+        "nats per input unit",
+        x_range,
+        vec![
+            Series {
+                label: "replica".into(),
+                points: pts(|r| r.mi_replica_nats_per_input),
+                style: Style::line(BLACK, LineKind::Solid),
+            },
+            Series {
+                label: "exact (log-det)".into(),
+                points: pts(|r| r.mi_exact_nats_per_input),
+                style: Style::line(RED, LineKind::Dashed),
+            },
+        ],
+        Some(LegendCorner::LowerRight),
+    )
+}
+
+/// The smallest and largest of the widths whose errors are measured.
+fn width_range(cfg: &Fig3Config) -> (f64, f64) {
+    cfg.error_widths
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &w| {
+            (lo.min(w as f64), hi.max(w as f64))
+        })
+}
+
+/// The max and mean squared error of the replica's `I(X;T_layer)` against the exact one, log10,
+/// against the width (log axis over `widths`, widened by a factor 1.2 on each side).
+fn error_panel(errs: &[Fig3ErrorRow], layer: usize, (wmin, wmax): (f64, f64)) -> Panel {
+    let pts = |f: fn(&Fig3ErrorRow) -> f64| -> Vec<(f64, f64)> {
+        errs.iter()
+            .filter(|e| e.layer == layer && e.points > 0)
+            .map(|e| (e.width as f64, f(e).max(1e-30).log10()))
+            .collect()
+    };
+    Panel {
+        title: format!("replica vs exact, layer {layer}"),
+        x_label: "width n".into(),
+        y_label: "log10 squared error".into(),
+        x_axis: Axis::Log,
+        x_range: (wmin / 1.2, wmax * 1.2),
+        y_range: None,
+        series: vec![
+            Series {
+                label: "max".into(),
+                points: pts(|e| e.max_squared_error),
+                style: Style::line(RED, LineKind::Solid).with_marker(MarkerKind::Triangle),
+            },
+            Series {
+                label: "mean".into(),
+                points: pts(|e| e.mean_squared_error),
+                style: Style::line(BLUE, LineKind::Dashed).with_marker(MarkerKind::Circle),
+            },
+        ],
+        legend: (layer == 1).then_some(LegendCorner::UpperRight),
     }
 }
 

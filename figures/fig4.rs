@@ -22,7 +22,8 @@ use clap::Parser;
 use replica_mi::experiment::fig4::{self, Fig4Config, Fig4Row, Fig4Variant, HIDDEN_LAYERS};
 use replica_mi::experiment::plot::palette::{Rgb, BLUE, GREEN, ORANGE, RED};
 use replica_mi::experiment::plot::{
-    Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
+    epoch_panel, train_test_series, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series,
+    SharedLegend, Style,
 };
 use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
 use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale, TrainingArgs};
@@ -61,126 +62,121 @@ fn config(scale: Scale) -> Fig4Config {
 
 const LAYER_COLORS: [Rgb; HIDDEN_LAYERS] = [BLUE, ORANGE, GREEN, RED];
 
+/// The figure: one row of four panels per variant (loss, accuracy, the change of `I(X;T_l)`
+/// over all epochs and over the first `zoom_epochs`).
 fn figure(rows: &[Fig4Row], cfg: &Fig4Config) -> Figure {
     let mut panels = Vec::new();
-    let full = (0.0, cfg.epochs.max(1) as f64);
     for &variant in &cfg.variants {
         let here: Vec<&Fig4Row> = rows.iter().filter(|r| r.variant == variant).collect();
-        let per_epoch = |f: fn(&Fig4Row) -> f64| -> Vec<(f64, f64)> {
-            here.iter()
-                .filter(|r| r.layer == 1)
-                .map(|r| (r.epoch as f64, f(r)))
-                .filter(|(_, v)| v.is_finite())
-                .collect()
-        };
-        let pair = |title: &str, y: &str, a: fn(&Fig4Row) -> f64, b: fn(&Fig4Row) -> f64| Panel {
-            title: format!("{}: {title}", variant.name()),
-            x_label: "epoch".into(),
-            y_label: y.into(),
-            x_axis: Axis::Linear,
-            x_range: full,
-            y_range: None,
-            series: vec![
-                Series {
-                    label: "train".into(),
-                    points: per_epoch(a),
-                    style: Style::line(BLUE, LineKind::Solid),
-                },
-                Series {
-                    label: "test".into(),
-                    points: per_epoch(b),
-                    style: Style::line(RED, LineKind::Dashed),
-                },
-            ],
-            legend: Some(LegendCorner::UpperRight),
-        };
-        panels.push(pair(
-            "loss",
-            "cross-entropy",
-            |r| r.train_loss,
-            |r| r.test_loss,
-        ));
-        let mut acc = pair(
-            "accuracy",
-            "accuracy",
-            |r| r.train_accuracy,
-            |r| r.test_accuracy,
-        );
-        acc.legend = Some(LegendCorner::LowerRight);
-        panels.push(acc);
-        // Change of I(X;T_l) since the first evaluation: the layers differ by several nats per
-        // latent unit, their changes during training by hundredths.
-        let mi_series = |upto: usize| -> Vec<Series> {
-            (1..=HIDDEN_LAYERS)
-                .map(|l| {
-                    let layer: Vec<&&Fig4Row> = here
-                        .iter()
-                        .filter(|r| r.layer == l && r.mi_replica_nats_per_latent.is_some())
-                        .collect();
-                    let act = layer.first().map_or("", |r| r.activation.name());
-                    let base = layer.first().and_then(|r| r.mi_replica_nats_per_latent);
-                    Series {
-                        label: format!(
-                            "T_{l} ({act}), I_0 = {}",
-                            base.map_or("-".into(), |b| format!("{b:.2}"))
-                        ),
-                        points: layer
-                            .iter()
-                            .filter(|r| r.epoch <= upto)
-                            .filter_map(|r| {
-                                let v = r.mi_replica_nats_per_latent?;
-                                Some((r.epoch as f64, v - base?))
-                            })
-                            .collect(),
-                        style: Style::line(LAYER_COLORS[l - 1], LineKind::Solid)
-                            .with_marker(MarkerKind::Circle),
-                    }
-                })
-                .collect()
-        };
-        panels.push(Panel {
-            title: format!("{}: I(X;T_l) - I_0", variant.name()),
-            x_label: "epoch".into(),
-            y_label: "change since epoch 0 (nats per latent unit)".into(),
-            x_axis: Axis::Linear,
-            x_range: full,
-            y_range: None,
-            series: mi_series(cfg.epochs),
-            legend: Some(LegendCorner::LowerLeft),
-        });
-        panels.push(Panel {
-            title: format!(
-                "{}: I(X;T_l) - I_0, first {} epochs",
-                variant.name(),
-                cfg.zoom_epochs
-            ),
-            x_label: "epoch".into(),
-            y_label: "change since epoch 0 (nats per latent unit)".into(),
-            x_axis: Axis::Linear,
-            x_range: (0.0, cfg.zoom_epochs.max(1) as f64),
-            y_range: None,
-            series: mi_series(cfg.zoom_epochs),
-            legend: None,
-        });
+        panels.extend(variant_panels(&here, variant, cfg));
     }
     Figure {
-        title: Some(format!(
-            "Generative classification: n_Y = {}, network {:?}, gamma = {}, noise {} ({})",
-            cfg.n_latent,
-            cfg.widths,
-            cfg.gamma,
-            cfg.noise_var,
-            if cfg.apply_noise {
-                "added to the data"
-            } else {
-                "chain only"
-            }
-        )),
+        title: Some(figure_title(cfg)),
         rows: cfg.variants.len(),
         cols: 4,
         panel_size: (420, 360),
         panels,
     }
+}
+
+/// The title: the problem size and where the noise is added.
+fn figure_title(cfg: &Fig4Config) -> String {
+    format!(
+        "Generative classification: n_Y = {}, network {:?}, gamma = {}, noise {} ({})",
+        cfg.n_latent,
+        cfg.widths,
+        cfg.gamma,
+        cfg.noise_var,
+        if cfg.apply_noise {
+            "added to the data"
+        } else {
+            "chain only"
+        }
+    )
+}
+
+/// The four panels of one variant's row, from its rows `here`.
+fn variant_panels(here: &[&Fig4Row], variant: Fig4Variant, cfg: &Fig4Config) -> [Panel; 4] {
+    let full = (0.0, cfg.epochs.max(1) as f64);
+    let pair = |title: &str, y: &str, a: fn(&Fig4Row) -> f64, b: fn(&Fig4Row) -> f64| {
+        epoch_panel(
+            format!("{}: {title}", variant.name()),
+            y,
+            full,
+            train_test_series(per_epoch(here, a), per_epoch(here, b)),
+            Some(LegendCorner::UpperRight),
+        )
+    };
+    let loss = pair("loss", "cross-entropy", |r| r.train_loss, |r| r.test_loss);
+    let mut acc = pair(
+        "accuracy",
+        "accuracy",
+        |r| r.train_accuracy,
+        |r| r.test_accuracy,
+    );
+    acc.legend = Some(LegendCorner::LowerRight);
+    let mi_y = "change since epoch 0 (nats per latent unit)";
+    let mi = epoch_panel(
+        format!("{}: I(X;T_l) - I_0", variant.name()),
+        mi_y,
+        full,
+        mi_change_series(here, cfg.epochs),
+        Some(LegendCorner::LowerLeft),
+    );
+    let zoom = epoch_panel(
+        format!(
+            "{}: I(X;T_l) - I_0, first {} epochs",
+            variant.name(),
+            cfg.zoom_epochs
+        ),
+        mi_y,
+        (0.0, cfg.zoom_epochs.max(1) as f64),
+        mi_change_series(here, cfg.zoom_epochs),
+        None,
+    );
+    [loss, acc, mi, zoom]
+}
+
+/// The finite values of a per-epoch quantity `f` (losses, accuracies: the same on every layer's
+/// row, taken from layer 1), against the epoch.
+fn per_epoch(here: &[&Fig4Row], f: fn(&Fig4Row) -> f64) -> Vec<(f64, f64)> {
+    here.iter()
+        .filter(|r| r.layer == 1)
+        .map(|r| (r.epoch as f64, f(r)))
+        .filter(|(_, v)| v.is_finite())
+        .collect()
+}
+
+/// One curve per hidden layer: the change of `I(X;T_l)` since its first evaluation, up to epoch
+/// `upto` (the layers differ by several nats per latent unit, their changes during training by
+/// hundredths); the label gives the activation and that first value `I_0`.
+fn mi_change_series(here: &[&Fig4Row], upto: usize) -> Vec<Series> {
+    (1..=HIDDEN_LAYERS)
+        .map(|l| {
+            let layer: Vec<&&Fig4Row> = here
+                .iter()
+                .filter(|r| r.layer == l && r.mi_replica_nats_per_latent.is_some())
+                .collect();
+            let act = layer.first().map_or("", |r| r.activation.name());
+            let base = layer.first().and_then(|r| r.mi_replica_nats_per_latent);
+            Series {
+                label: format!(
+                    "T_{l} ({act}), I_0 = {}",
+                    base.map_or("-".into(), |b| format!("{b:.2}"))
+                ),
+                points: layer
+                    .iter()
+                    .filter(|r| r.epoch <= upto)
+                    .filter_map(|r| {
+                        let v = r.mi_replica_nats_per_latent?;
+                        Some((r.epoch as f64, v - base?))
+                    })
+                    .collect(),
+                style: Style::line(LAYER_COLORS[l - 1], LineKind::Solid)
+                    .with_marker(MarkerKind::Circle),
+            }
+        })
+        .collect()
 }
 
 /// The table, figure and provenance of the whole figure, from its rows (one process or merged).

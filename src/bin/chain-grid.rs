@@ -17,7 +17,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use replica_mi::experiment::record::{git_commit, git_dirty};
-use replica_mi::random_chain::{GeneratorParams, NamedSpectrum};
+use replica_mi::random_chain::{ChainGenerator, GeneratorParams, NamedSpectrum};
 use replica_mi::replica::SolverOptions;
 use replica_mi::spec::read_spectrum_file;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,8 @@ struct Args {
     show: usize,
 }
 
+/// The spectra offered to the generator: every `*.csv` in `dir` but `spectra_meta.csv`, in name
+/// order, by canonical path.
 fn load_spectra(dir: &Path) -> Result<Vec<NamedSpectrum>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list the spectra folder {}", dir.display()))?
@@ -77,6 +79,15 @@ fn load_spectra(dir: &Path) -> Result<Vec<NamedSpectrum>> {
         .collect()
 }
 
+/// One chain of the grid: the audit's result, the chain's spec (TOML, to rerun it), and the
+/// entropy and scheme of its estimate (when there is one).
+struct Row {
+    result: ChainResult,
+    spec: String,
+    entropy: Option<f64>,
+    scheme: String,
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let spectra = load_spectra(&args.spectra)?;
@@ -90,127 +101,18 @@ fn main() -> Result<()> {
         .check(spectra)
         .context("generator settings")?;
     let opts = SolverOptions::default();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()
-        .context("thread pool")?;
-    let bar = ProgressBar::new(args.n);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} chains  {elapsed_precise} (eta {eta})")
-            .expect("static template"),
-    );
+    let pool = thread_pool(args.jobs)?;
+    let bar = progress_bar(args.n);
     let t0 = std::time::Instant::now();
-    // (result, spec text, entropy, scheme) per chain, in chain order
-    let rows: Vec<(ChainResult, String, Option<f64>, String)> = pool.install(|| {
-        (args.from..args.from + args.n)
-            .into_par_iter()
-            .map(|i| {
-                let drawn = g.draw(i);
-                let row = match drawn {
-                    Ok(d) => {
-                        let (outcome, est, seconds) = run_chain(&d.chain, &opts);
-                        (
-                            ChainResult {
-                                index: i,
-                                outcome,
-                                seconds,
-                            },
-                            g.to_toml(i, &d.description),
-                            est.as_ref().map(|e| e.entropy),
-                            est.map(|e| e.scheme.to_string()).unwrap_or_default(),
-                        )
-                    }
-                    // a generator defect, reported like any unexpected error
-                    Err(e) => (
-                        ChainResult {
-                            index: i,
-                            outcome: Outcome::BadError(format!("invalid random chain: {e}")),
-                            seconds: 0.0,
-                        },
-                        g.to_toml(i, &g.describe(i)),
-                        None,
-                        String::new(),
-                    ),
-                };
-                bar.inc(1);
-                row
-            })
-            .collect()
-    });
+    let rows = pool.install(|| solve_chains(&g, &opts, args.from, args.n, &bar));
     bar.finish_and_clear();
     let wall = t0.elapsed().as_secs_f64();
-    let results: Vec<ChainResult> = rows.iter().map(|r| r.0.clone()).collect();
-    println!(
-        "chain-grid: {} chains (from {}), seed {}, {} threads, {wall:.1} s wall (replica-mi {}, commit {})",
-        args.n,
-        args.from,
-        args.seed,
-        pool.current_num_threads(),
-        env!("CARGO_PKG_VERSION"),
-        git_commit()
-    );
-    print!("{}", summary_table(&results));
-
-    let mut failing: Vec<&(ChainResult, String, Option<f64>, String)> = rows
-        .iter()
-        .filter(|r| !matches!(r.0.outcome, Outcome::Converged))
-        .collect();
-    failing.sort_by_key(|r| match r.0.outcome {
-        Outcome::Panic(_) | Outcome::BadError(_) => 0,
-        Outcome::Violation(_) => 1,
-        _ => 2,
-    });
-    for (r, toml, _, _) in failing.iter().take(args.show) {
-        println!(
-            "\n--- chain {} [{}] {:.2} s: {}\n{toml}",
-            r.index,
-            r.outcome.label(),
-            r.seconds,
-            r.outcome.detail()
-        );
-    }
-
+    let threads = pool.current_num_threads();
+    print_summary(&args, threads, wall, &rows);
+    print_failing(&rows, args.show);
     if let Some(out) = &args.out {
-        let mut w = csv::Writer::from_path(out)
-            .with_context(|| format!("cannot write {}", out.display()))?;
-        w.write_record([
-            "chain", "outcome", "seconds", "entropy", "scheme", "detail", "spec",
-        ])?;
-        for (r, toml, h, scheme) in &rows {
-            w.write_record([
-                r.index.to_string(),
-                r.outcome.label(),
-                format!("{:.4}", r.seconds),
-                h.map(|h| format!("{h:.12e}")).unwrap_or_default(),
-                scheme.clone(),
-                r.outcome.detail(),
-                toml.clone(),
-            ])?;
-        }
-        w.flush()
-            .with_context(|| format!("cannot write {}", out.display()))?;
-        let stem = out
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let prov_path = out.with_file_name(format!("{stem}.provenance.json"));
-        let prov = serde_json::json!({
-            "name": "chain-grid",
-            "n": args.n,
-            "from": args.from,
-            "seed": args.seed,
-            "threads": pool.current_num_threads(),
-            "generator": params,
-            "spectra": g.spectra().map(|s| s.file.display().to_string()).collect::<Vec<_>>(),
-            "solver": format!("{opts:?}"),
-            "crate_version": env!("CARGO_PKG_VERSION"),
-            "git_commit": git_commit(),
-            "git_dirty": git_dirty(),
-            "command_line": std::env::args().collect::<Vec<_>>(),
-            "elapsed_seconds": wall,
-        });
-        std::fs::write(&prov_path, serde_json::to_string_pretty(&prov)? + "\n")
-            .with_context(|| format!("cannot write {}", prov_path.display()))?;
+        write_report(out, &rows)?;
+        let prov_path = write_provenance(out, &args, threads, &params, &g, &opts, wall)?;
         println!(
             "\nreport: {} (provenance {})",
             out.display(),
@@ -218,4 +120,171 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The worker threads: `jobs` of them, or one per core.
+fn thread_pool(jobs: Option<usize>) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .context("thread pool")
+}
+
+/// The progress bar of `n` chains.
+fn progress_bar(n: u64) -> ProgressBar {
+    let bar = ProgressBar::new(n);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} chains  {elapsed_precise} (eta {eta})")
+            .expect("static template"),
+    );
+    bar
+}
+
+/// Chains `from..from + n` of `g`, solved in parallel (on the current rayon pool), in chain
+/// order; `bar` advances once per chain.
+fn solve_chains(
+    g: &ChainGenerator,
+    opts: &SolverOptions,
+    from: u64,
+    n: u64,
+    bar: &ProgressBar,
+) -> Vec<Row> {
+    (from..from + n)
+        .into_par_iter()
+        .map(|i| {
+            let row = solve_chain(g, opts, i);
+            bar.inc(1);
+            row
+        })
+        .collect()
+}
+
+/// Chain `i` of `g`, drawn and solved and judged by the audit. A chain the generator fails to
+/// draw (a generator defect) is reported like any unexpected error, with the spec it describes.
+fn solve_chain(g: &ChainGenerator, opts: &SolverOptions, i: u64) -> Row {
+    match g.draw(i) {
+        Ok(d) => {
+            let (outcome, est, seconds) = run_chain(&d.chain, opts);
+            Row {
+                result: ChainResult {
+                    index: i,
+                    outcome,
+                    seconds,
+                },
+                spec: g.to_toml(i, &d.description),
+                entropy: est.as_ref().map(|e| e.entropy),
+                scheme: est.map(|e| e.scheme.to_string()).unwrap_or_default(),
+            }
+        }
+        Err(e) => Row {
+            result: ChainResult {
+                index: i,
+                outcome: Outcome::BadError(format!("invalid random chain: {e}")),
+                seconds: 0.0,
+            },
+            spec: g.to_toml(i, &g.describe(i)),
+            entropy: None,
+            scheme: String::new(),
+        },
+    }
+}
+
+/// Print the run's header line (sizes, threads, wall time, version) and the summary table.
+fn print_summary(args: &Args, threads: usize, wall: f64, rows: &[Row]) {
+    let results: Vec<ChainResult> = rows.iter().map(|r| r.result.clone()).collect();
+    println!(
+        "chain-grid: {} chains (from {}), seed {}, {} threads, {wall:.1} s wall (replica-mi {}, commit {})",
+        args.n,
+        args.from,
+        args.seed,
+        threads,
+        env!("CARGO_PKG_VERSION"),
+        git_commit()
+    );
+    print!("{}", summary_table(&results));
+}
+
+/// Print the spec of the first `show` chains that did not converge: panics and unexpected
+/// errors first, then bound violations, then the unconverged, each group in chain order.
+fn print_failing(rows: &[Row], show: usize) {
+    let mut failing: Vec<&Row> = rows
+        .iter()
+        .filter(|r| !matches!(r.result.outcome, Outcome::Converged))
+        .collect();
+    failing.sort_by_key(|r| match r.result.outcome {
+        Outcome::Panic(_) | Outcome::BadError(_) => 0,
+        Outcome::Violation(_) => 1,
+        _ => 2,
+    });
+    for row in failing.iter().take(show) {
+        let r = &row.result;
+        println!(
+            "\n--- chain {} [{}] {:.2} s: {}\n{}",
+            r.index,
+            r.outcome.label(),
+            r.seconds,
+            r.outcome.detail(),
+            row.spec
+        );
+    }
+}
+
+/// Write one CSV row per chain to `out`: index, outcome, seconds, entropy, scheme, detail, spec.
+fn write_report(out: &Path, rows: &[Row]) -> Result<()> {
+    let mut w =
+        csv::Writer::from_path(out).with_context(|| format!("cannot write {}", out.display()))?;
+    w.write_record([
+        "chain", "outcome", "seconds", "entropy", "scheme", "detail", "spec",
+    ])?;
+    for row in rows {
+        let r = &row.result;
+        w.write_record([
+            r.index.to_string(),
+            r.outcome.label(),
+            format!("{:.4}", r.seconds),
+            row.entropy.map(|h| format!("{h:.12e}")).unwrap_or_default(),
+            row.scheme.clone(),
+            r.outcome.detail(),
+            row.spec.clone(),
+        ])?;
+    }
+    w.flush()
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}
+
+/// Write the provenance of the report `out` beside it (`<stem>.provenance.json`: the settings,
+/// spectra, solver options, version and wall time); its path.
+fn write_provenance(
+    out: &Path,
+    args: &Args,
+    threads: usize,
+    params: &GeneratorParams,
+    g: &ChainGenerator,
+    opts: &SolverOptions,
+    wall: f64,
+) -> Result<PathBuf> {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prov_path = out.with_file_name(format!("{stem}.provenance.json"));
+    let prov = serde_json::json!({
+        "name": "chain-grid",
+        "n": args.n,
+        "from": args.from,
+        "seed": args.seed,
+        "threads": threads,
+        "generator": params,
+        "spectra": g.spectra().map(|s| s.file.display().to_string()).collect::<Vec<_>>(),
+        "solver": format!("{opts:?}"),
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
+        "command_line": std::env::args().collect::<Vec<_>>(),
+        "elapsed_seconds": wall,
+    });
+    std::fs::write(&prov_path, serde_json::to_string_pretty(&prov)? + "\n")
+        .with_context(|| format!("cannot write {}", prov_path.display()))?;
+    Ok(prov_path)
 }

@@ -20,10 +20,10 @@
 use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
-use crate::bridge::{MiConfig, MiRecorder, MiSetting};
+use crate::bridge::{EpochRecord, MiConfig, MiRecorder, MiSetting};
 use crate::checked::{Check, Checked};
 use crate::nn::{train, Act, Network, NetworkSpec, TensorData, TrainConfig};
-use crate::synth::ClassificationParams;
+use crate::synth::{ClassificationParams, Generative};
 use candle_core::{DType, Device};
 use indicatif::ProgressBar;
 use rand::SeedableRng;
@@ -261,6 +261,38 @@ pub fn run_some(
     dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
+    check_variants(cfg, variants)?;
+    if variants.is_empty() {
+        return Ok(Vec::new());
+    }
+    let gen = data(cfg, seed)?;
+    let td = TensorData::new(&gen.train, &gen.test, DType::F32, dev).map_err(nn_error)?;
+    progress.set_length((variants.len() * (cfg.epochs + 1)) as u64);
+    let mut rows = Vec::new();
+    for &variant in variants {
+        rows.extend(run_variant(cfg, seed, variant, &gen, &td, dev, progress)?);
+    }
+    Ok(rows)
+}
+
+/// A network error of Figure 4.
+fn nn_error(source: crate::nn::NnError) -> ExperimentError {
+    ExperimentError::Network {
+        at: "fig4".into(),
+        source,
+    }
+}
+
+/// An MI-bridge error of Figure 4.
+fn bridge_error(source: crate::bridge::BridgeError) -> ExperimentError {
+    ExperimentError::Bridge {
+        at: "fig4".into(),
+        source,
+    }
+}
+
+/// Check that every variant asked for is one of the configuration's.
+fn check_variants(cfg: &Fig4Config, variants: &[Fig4Variant]) -> Result<(), ExperimentError> {
     if let Some(v) = variants.iter().find(|v| !cfg.variants.contains(v)) {
         return Err(ExperimentError::InvalidConfig(format!(
             "variant {} is not one of the configuration's {:?}",
@@ -268,18 +300,13 @@ pub fn run_some(
             cfg.variants
         )));
     }
-    if variants.is_empty() {
-        return Ok(Vec::new());
-    }
-    let nn = |source: crate::nn::NnError| ExperimentError::Network {
-        at: "fig4".into(),
-        source,
-    };
-    let bridge = |source: crate::bridge::BridgeError| ExperimentError::Bridge {
-        at: "fig4".into(),
-        source,
-    };
-    let gen = ClassificationParams::new(cfg.n_latent, cfg.n_x)
+    Ok(())
+}
+
+/// The data of seed `seed` (the same for every variant): the generative model's weights and the
+/// train and test sets, from the data seed of [`run_seeds`]`(seed, 0)`.
+fn data(cfg: &Fig4Config, seed: u64) -> Result<Generative, ExperimentError> {
+    ClassificationParams::new(cfg.n_latent, cfg.n_x)
         .noise_var(cfg.noise_var)
         .apply_noise(cfg.apply_noise)
         .gamma(cfg.gamma)
@@ -288,80 +315,130 @@ pub fn run_some(
         .map_err(|source| ExperimentError::Synth {
             at: "fig4".into(),
             source,
-        })?;
-    let td = TensorData::new(&gen.train, &gen.test, DType::F32, dev).map_err(nn)?;
-    progress.set_length((variants.len() * (cfg.epochs + 1)) as u64);
+        })
+}
+
+/// One variant trained on the data `gen` (`td` on `dev`), `I(X; T_l)` recorded along the way;
+/// its rows, epoch by epoch, layer by layer. `progress` advances once per epoch.
+fn run_variant(
+    cfg: &Fig4Config,
+    seed: u64,
+    variant: Fig4Variant,
+    gen: &Generative,
+    td: &TensorData,
+    dev: &Device,
+    progress: &ProgressBar,
+) -> Result<Vec<Fig4Row>, ExperimentError> {
+    // The variant's position in the configuration, not in this call: seeds independent of
+    // the shard.
+    let vi = cfg.variants.iter().position(|v| *v == variant).unwrap_or(0);
+    let RunSeeds {
+        init: init_seed,
+        order: order_seed,
+        ..
+    } = run_seeds(seed, vi);
+    let (net, acts) = network(cfg, variant, init_seed, dev)?;
+    let mut rec = recorder(cfg, gen)?;
+    let tcfg = train_config(cfg, order_seed)?;
+    let mut observer = |ctx: &crate::nn::EpochContext<'_>| -> Result<(), crate::nn::NnError> {
+        use crate::nn::EpochObserver;
+        rec.observe(ctx)?;
+        progress.set_message(format!("{} epoch {}", variant.name(), ctx.stats.epoch));
+        progress.inc(1);
+        Ok(())
+    };
+    train(&net, td, &tcfg, &mut observer).map_err(nn_error)?;
     let mut rows = Vec::new();
-    for &variant in variants {
-        // The variant's position in the configuration, not in this call: seeds independent of
-        // the shard.
-        let vi = cfg.variants.iter().position(|v| *v == variant).unwrap_or(0);
-        let RunSeeds {
-            init: init_seed,
-            order: order_seed,
-            ..
-        } = run_seeds(seed, vi);
-        let spec = NetworkSpec::new(&cfg.widths, &variant.activations())
-            .and_then(|s| s.check())
-            .map_err(nn)?;
-        let acts: Vec<Act> = spec.layers.iter().map(|l| l.act).collect();
-        let net = Network::new(
-            &spec,
-            &mut ChaCha8Rng::seed_from_u64(init_seed),
-            DType::F32,
-            dev,
-        )
-        .map_err(nn)?;
-        // The paper's chain: generative layer with noise 0.01 (the stated model).
-        let setting = MiSetting::generative(&gen.w_g, cfg.noise_var).map_err(bridge)?;
-        let mi_cfg = MiConfig {
-            measure_noise: cfg.measure_noise,
-            ..MiConfig::default()
-        }
-        .every(cfg.mi_every);
-        let mut rec = MiRecorder::new(setting, mi_cfg.check().map_err(bridge)?);
-        let tcfg = TrainConfig::classification()
-            .epochs(cfg.epochs)
-            .batch_size(cfg.batch_size)
-            .lr(cfg.lr)
-            .seed(order_seed)
-            .quiet(true)
-            .check()
-            .map_err(nn)?;
-        let mut observer = |ctx: &crate::nn::EpochContext<'_>| -> Result<(), crate::nn::NnError> {
-            use crate::nn::EpochObserver;
-            rec.observe(ctx)?;
-            progress.set_message(format!("{} epoch {}", variant.name(), ctx.stats.epoch));
-            progress.inc(1);
-            Ok(())
-        };
-        train(&net, &td, &tcfg, &mut observer).map_err(nn)?;
-        for epoch in rec.epochs() {
-            let stats = epoch.stats;
-            for layer in 1..=HIDDEN_LAYERS {
-                // the records of one epoch, one per measured layer (at most HIDDEN_LAYERS)
-                let r = epoch.layers.iter().find(|r| r.layer == layer);
-                let ok = r.is_some_and(|r| r.converged);
-                rows.push(Fig4Row {
-                    variant,
-                    seed,
-                    epoch: stats.epoch,
-                    layer,
-                    activation: acts[layer - 1],
-                    width: cfg.widths[layer],
-                    train_loss: stats.train_loss,
-                    test_loss: stats.test_loss,
-                    train_accuracy: stats.train_accuracy.unwrap_or(f64::NAN),
-                    test_accuracy: stats.test_accuracy.unwrap_or(f64::NAN),
-                    mi_evaluated: r.is_some(),
-                    replica_converged: r.map(|r| r.converged),
-                    mi_replica_nats_per_latent: r.and_then(|r| r.mi).filter(|_| ok),
-                    entropy_replica_nats_per_latent: r.and_then(|r| r.entropy).filter(|_| ok),
-                    mi_exact_nats_per_latent: r.and_then(|r| r.exact_mi),
-                    replica_error: r.and_then(|r| r.error.as_ref().map(|e| e.to_string())),
-                });
-            }
-        }
+    for epoch in rec.epochs() {
+        epoch_rows(cfg, variant, seed, &acts, &epoch, &mut rows);
     }
     Ok(rows)
+}
+
+/// The untrained recognition network of `variant` (initial weights drawn from `init_seed`) and
+/// the activations of its layers.
+fn network(
+    cfg: &Fig4Config,
+    variant: Fig4Variant,
+    init_seed: u64,
+    dev: &Device,
+) -> Result<(Network, Vec<Act>), ExperimentError> {
+    let spec = NetworkSpec::new(&cfg.widths, &variant.activations())
+        .and_then(|s| s.check())
+        .map_err(nn_error)?;
+    let acts: Vec<Act> = spec.layers.iter().map(|l| l.act).collect();
+    let net = Network::new(
+        &spec,
+        &mut ChaCha8Rng::seed_from_u64(init_seed),
+        DType::F32,
+        dev,
+    )
+    .map_err(nn_error)?;
+    Ok((net, acts))
+}
+
+/// The recorder of `I(X; T_l)` every `mi_every` epochs, through the paper's chain: the
+/// generative layer of `gen` with noise `noise_var` (the stated model), then the student's layers.
+fn recorder(cfg: &Fig4Config, gen: &Generative) -> Result<MiRecorder, ExperimentError> {
+    let setting = MiSetting::generative(&gen.w_g, cfg.noise_var).map_err(bridge_error)?;
+    let mi_cfg = MiConfig {
+        measure_noise: cfg.measure_noise,
+        ..MiConfig::default()
+    }
+    .every(cfg.mi_every);
+    Ok(MiRecorder::new(
+        setting,
+        mi_cfg.check().map_err(bridge_error)?,
+    ))
+}
+
+/// The training of every variant: SGD on the cross-entropy, minibatch order from `order_seed`.
+fn train_config(
+    cfg: &Fig4Config,
+    order_seed: u64,
+) -> Result<Checked<TrainConfig>, ExperimentError> {
+    TrainConfig::classification()
+        .epochs(cfg.epochs)
+        .batch_size(cfg.batch_size)
+        .lr(cfg.lr)
+        .seed(order_seed)
+        .quiet(true)
+        .check()
+        .map_err(nn_error)
+}
+
+/// The rows of one epoch, one per hidden layer, appended to `rows`: the epoch's losses and
+/// accuracies, and the layer's MI record if it was measured (values kept only when converged).
+fn epoch_rows(
+    cfg: &Fig4Config,
+    variant: Fig4Variant,
+    seed: u64,
+    acts: &[Act],
+    epoch: &EpochRecord<'_>,
+    rows: &mut Vec<Fig4Row>,
+) {
+    let stats = epoch.stats;
+    for layer in 1..=HIDDEN_LAYERS {
+        // the records of one epoch, one per measured layer (at most HIDDEN_LAYERS)
+        let r = epoch.layers.iter().find(|r| r.layer == layer);
+        let ok = r.is_some_and(|r| r.converged);
+        rows.push(Fig4Row {
+            variant,
+            seed,
+            epoch: stats.epoch,
+            layer,
+            activation: acts[layer - 1],
+            width: cfg.widths[layer],
+            train_loss: stats.train_loss,
+            test_loss: stats.test_loss,
+            train_accuracy: stats.train_accuracy.unwrap_or(f64::NAN),
+            test_accuracy: stats.test_accuracy.unwrap_or(f64::NAN),
+            mi_evaluated: r.is_some(),
+            replica_converged: r.map(|r| r.converged),
+            mi_replica_nats_per_latent: r.and_then(|r| r.mi).filter(|_| ok),
+            entropy_replica_nats_per_latent: r.and_then(|r| r.entropy).filter(|_| ok),
+            mi_exact_nats_per_latent: r.and_then(|r| r.exact_mi),
+            replica_error: r.and_then(|r| r.error.as_ref().map(|e| e.to_string())),
+        });
+    }
 }

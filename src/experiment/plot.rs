@@ -123,6 +123,44 @@ pub struct Figure {
     pub panels: Vec<Panel>,
 }
 
+/// A panel of `series` against the epoch: a linear x axis over `x_range`, labelled `epoch`, and
+/// the y range of the finite data.
+pub fn epoch_panel(
+    title: String,
+    y_label: &str,
+    x_range: (f64, f64),
+    series: Vec<Series>,
+    legend: Option<LegendCorner>,
+) -> Panel {
+    Panel {
+        title,
+        x_label: "epoch".into(),
+        y_label: y_label.into(),
+        x_axis: Axis::Linear,
+        x_range,
+        y_range: None,
+        series,
+        legend,
+    }
+}
+
+/// The curves of a quantity on the training and the test set: `train` a solid blue line, `test`
+/// a dashed red one.
+pub fn train_test_series(train: Vec<(f64, f64)>, test: Vec<(f64, f64)>) -> Vec<Series> {
+    vec![
+        Series {
+            label: "train".into(),
+            points: train,
+            style: Style::line(palette::BLUE, LineKind::Solid),
+        },
+        Series {
+            label: "test".into(),
+            points: test,
+            style: Style::line(palette::RED, LineKind::Dashed),
+        },
+    ]
+}
+
 /// Where a figure lists its series (besides the corners of panels with a `legend`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SharedLegend {

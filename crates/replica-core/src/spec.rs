@@ -39,7 +39,7 @@
 use crate::replica::{
     Activation, ActivationKind, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError,
 };
-use crate::weights::{matrix_layer, read_matrix, WeightError};
+use crate::weights::{matrix_layer, read_matrix, LoadedMatrix, Oriented, WeightError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -419,7 +419,9 @@ fn build_activation(prefix: &str, r: &LayerDoc) -> Result<Activation, SpecError>
 }
 
 /// One layer, and the width `n_l` of its output when it is known (`n_prev`, the width of its
-/// input, times alpha; or the rows of a weight matrix).
+/// input, times alpha; or the rows of a weight matrix). The checks run in this order: alpha,
+/// activation, noise_var, the weights table, the weights' own parameters, then the layer's
+/// constructor.
 fn build_layer(
     i: usize,
     is_last: bool,
@@ -429,16 +431,54 @@ fn build_layer(
     notes: &mut Vec<String>,
 ) -> Result<(Layer, Option<f64>), SpecError> {
     let prefix = format!("layers[{i}]");
+    let (alpha_given, alpha) = layer_alpha(&prefix, r)?;
+    let activation = build_activation(&prefix, r)?;
+    let noise_var = layer_noise_var(&prefix, r, is_last)?;
+    let w = layer_weights_table(&prefix, r)?;
+    let wp = format!("{prefix}.weights");
+    let weights = match w.kind.as_str() {
+        "gaussian" => gaussian_weights(&wp, w)?,
+        "orthogonal" => orthogonal_weights(&wp, w)?,
+        "spectrum" => spectrum_weights(i, &wp, w, base_dir)?,
+        "matrix" => matrix_weights(&wp, w, base_dir, alpha_given, n_prev, notes)?,
+        other => {
+            return Err(SpecError::unknown_kind(
+                format!("{wp}.kind"),
+                other,
+                WEIGHT_KINDS,
+            ))
+        }
+    };
+    let n_out = weights.n_out(n_prev, alpha);
+    let file_f = format!("{wp}.file");
+    let spectrum_path = weights.spectrum_path();
+    let layer = weights.layer(alpha, activation, noise_var).map_err(|e| {
+        from_replica(
+            e,
+            Some(i),
+            spectrum_path.as_deref().map(|p| (file_f.as_str(), p)),
+        )
+    })?;
+    Ok((layer, n_out))
+}
+
+/// A layer's `alpha`: the value given (checked finite and `> 0`), and the value the layer is
+/// built with — the given one, required unless the weights are a matrix (whose shape fixes it;
+/// NaN stands in when it is omitted there).
+fn layer_alpha(prefix: &str, r: &LayerDoc) -> Result<(Option<f64>, f64), SpecError> {
     let alpha_f = format!("{prefix}.alpha");
     let is_matrix = r.weights.as_ref().is_some_and(|w| w.kind == "matrix");
     let alpha_given = r.alpha.map(|a| positive(&alpha_f, a)).transpose()?;
-    // a weight matrix fixes alpha by its shape; every other kind needs it
     let alpha = if is_matrix {
         alpha_given.unwrap_or(f64::NAN)
     } else {
         required(&alpha_f, alpha_given, "alpha = n_l / n_{l-1} (finite, > 0)")?
     };
-    let activation = build_activation(&prefix, r)?;
+    Ok((alpha_given, alpha))
+}
+
+/// A layer's `noise_var`: required, finite and `>= 0`, and `> 0` for the output (last) layer.
+fn layer_noise_var(prefix: &str, r: &LayerDoc, is_last: bool) -> Result<f64, SpecError> {
     let noise_f = format!("{prefix}.noise_var");
     let noise_var = required(
         &noise_f,
@@ -459,6 +499,11 @@ fn build_layer(
             "the output (last) layer needs noise_var > 0 (its entropy is infinite otherwise)",
         ));
     }
+    Ok(noise_var)
+}
+
+/// A layer's `weights` table, which is required; `tensor` is a parameter of the matrix kind only.
+fn layer_weights_table<'a>(prefix: &str, r: &'a LayerDoc) -> Result<&'a WeightsDoc, SpecError> {
     let w = r.weights.as_ref().ok_or_else(|| {
         SpecError::missing(
             format!("{prefix}.weights"),
@@ -469,106 +514,202 @@ fn build_layer(
         )
     })?;
     let wp = format!("{prefix}.weights");
-    let wkind_f = format!("{wp}.kind");
     let kind = w.kind.as_str();
     if kind != "matrix" {
-        not_allowed(&format!("{wp}.tensor"), &w.tensor, &wkind_f, kind)?;
+        not_allowed(
+            &format!("{wp}.tensor"),
+            &w.tensor,
+            &format!("{wp}.kind"),
+            kind,
+        )?;
     }
-    let mut spectrum_path: Option<PathBuf> = None;
-    let mut n_out = n_prev.map(|n| n * alpha);
-    let layer = match kind {
-        "gaussian" => {
-            not_allowed(&format!("{wp}.file"), &w.file, &wkind_f, kind)?;
-            not_allowed(&format!("{wp}.scale"), &w.scale, &wkind_f, kind)?;
-            let vf = format!("{wp}.var");
-            let var = positive(
-                &vf,
-                required(
-                    &vf,
-                    w.var,
-                    "gaussian weights need var (entry variance times n_{l-1}, finite, > 0)",
-                )?,
-            )?;
-            Layer::new(alpha, activation, noise_var, Ensemble::Gaussian { var })
+    Ok(w)
+}
+
+/// The weights of one layer, read and checked from its table (`wp` names it, `layers[i].weights`).
+enum LayerWeights {
+    /// i.i.d. gaussian entries of variance `var / n_{l-1}`.
+    Gaussian { var: f64 },
+    /// Haar-orthogonal weights.
+    Orthogonal,
+    /// The eigenvalues of `W^T W` from a spectrum file, at `path`.
+    Spectrum {
+        spectrum: DiscreteSpectrum,
+        path: PathBuf,
+    },
+    /// A stored weight matrix: the alpha and output width its shape gives, and its spectrum.
+    Matrix {
+        alpha: f64,
+        n_out: usize,
+        spectrum: DiscreteSpectrum,
+    },
+}
+
+impl LayerWeights {
+    /// The width of the layer's output: the matrix's rows, else `n_prev` times alpha when the
+    /// width of the input is known.
+    fn n_out(&self, n_prev: Option<f64>, alpha: f64) -> Option<f64> {
+        match self {
+            LayerWeights::Matrix { n_out, .. } => Some(*n_out as f64),
+            _ => n_prev.map(|n| n * alpha),
         }
-        "orthogonal" => {
-            not_allowed(&format!("{wp}.var"), &w.var, &wkind_f, kind)?;
-            not_allowed(&format!("{wp}.file"), &w.file, &wkind_f, kind)?;
-            not_allowed(&format!("{wp}.scale"), &w.scale, &wkind_f, kind)?;
-            Layer::orthogonal(alpha, activation, noise_var)
+    }
+
+    /// The spectrum file the weights were read from (for the spectrum kind only), which the
+    /// layer constructor's spectrum errors are reported against.
+    fn spectrum_path(&self) -> Option<PathBuf> {
+        match self {
+            LayerWeights::Spectrum { path, .. } => Some(path.clone()),
+            _ => None,
         }
-        "spectrum" => {
-            not_allowed(&format!("{wp}.var"), &w.var, &wkind_f, kind)?;
-            let file_f = format!("{wp}.file");
-            let file = w.file.as_ref().ok_or_else(|| {
-                SpecError::missing(
-                    &file_f,
-                    "spectrum weights need file = path of the eigenvalues of W^T W (relative to the spec)",
-                )
-            })?;
-            let scale = positive(&format!("{wp}.scale"), w.scale.unwrap_or(1.0))?;
-            let path = base_dir.join(file);
-            let eigs = read_spectrum(&file_f, &path)?;
-            let d = DiscreteSpectrum::from_eigenvalues(&eigs, scale)
-                .map_err(|e| from_replica(e, Some(i), Some((&file_f, &path))))?;
-            spectrum_path = Some(path);
-            Layer::new(alpha, activation, noise_var, Ensemble::Discrete(d))
-        }
-        "matrix" => {
-            not_allowed(&format!("{wp}.var"), &w.var, &wkind_f, kind)?;
-            let file_f = format!("{wp}.file");
-            let file = w.file.as_ref().ok_or_else(|| {
-                SpecError::missing(
-                    &file_f,
-                    "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec",
-                )
-            })?;
-            let scale = positive(&format!("{wp}.scale"), w.scale.unwrap_or(1.0))?;
-            let path = base_dir.join(file);
-            let werr = |error: WeightError| SpecError::Weights {
-                field: file_f.clone(),
-                path: path.clone(),
-                tensor: w.tensor.clone(),
-                error,
-            };
-            let loaded = read_matrix(&path, w.tensor.as_deref()).map_err(werr)?;
-            let m = matrix_layer(&loaded.matrix, alpha_given, n_prev, scale).map_err(werr)?;
-            let o = m.oriented;
-            if o.transposed {
-                notes.push(format!(
-                    "{file_f}: {}{}: the stored {} x {} matrix is read as its transpose W ({} x {} = n_l x n_(l-1)): only that orientation fits {}",
-                    path.display(),
-                    loaded.tensor.as_ref().map(|t| format!(" (tensor \"{t}\")")).unwrap_or_default(),
-                    loaded.matrix.rows(),
-                    loaded.matrix.cols(),
-                    o.n_out,
-                    o.n_in,
-                    match (alpha_given, n_prev) {
-                        (Some(a), Some(n)) => format!("alpha = {a} and the previous layer's width {n}"),
-                        (Some(a), None) => format!("alpha = {a}"),
-                        (None, _) => "the previous layer's width".to_string(),
-                    }
-                ));
+    }
+
+    /// The layer with these weights (`alpha` is the declared one; a matrix uses its shape's).
+    fn layer(
+        self,
+        alpha: f64,
+        activation: Activation,
+        noise_var: f64,
+    ) -> Result<Layer, ReplicaError> {
+        match self {
+            LayerWeights::Gaussian { var } => {
+                Layer::new(alpha, activation, noise_var, Ensemble::Gaussian { var })
             }
-            n_out = Some(o.n_out as f64);
-            Layer::new(
-                o.alpha(),
-                activation,
-                noise_var,
-                Ensemble::Discrete(m.spectrum),
-            )
+            LayerWeights::Orthogonal => Layer::orthogonal(alpha, activation, noise_var),
+            LayerWeights::Spectrum { spectrum, .. } => {
+                Layer::new(alpha, activation, noise_var, Ensemble::Discrete(spectrum))
+            }
+            LayerWeights::Matrix {
+                alpha, spectrum, ..
+            } => Layer::new(alpha, activation, noise_var, Ensemble::Discrete(spectrum)),
         }
-        other => return Err(SpecError::unknown_kind(wkind_f, other, WEIGHT_KINDS)),
-    };
+    }
+}
+
+/// `kind = "gaussian"`: `var` required (finite, `> 0`); `file` and `scale` rejected.
+fn gaussian_weights(wp: &str, w: &WeightsDoc) -> Result<LayerWeights, SpecError> {
+    let wkind_f = format!("{wp}.kind");
+    let kind = w.kind.as_str();
+    not_allowed(&format!("{wp}.file"), &w.file, &wkind_f, kind)?;
+    not_allowed(&format!("{wp}.scale"), &w.scale, &wkind_f, kind)?;
+    let vf = format!("{wp}.var");
+    let var = positive(
+        &vf,
+        required(
+            &vf,
+            w.var,
+            "gaussian weights need var (entry variance times n_{l-1}, finite, > 0)",
+        )?,
+    )?;
+    Ok(LayerWeights::Gaussian { var })
+}
+
+/// `kind = "orthogonal"`: no parameters (`var`, `file` and `scale` rejected).
+fn orthogonal_weights(wp: &str, w: &WeightsDoc) -> Result<LayerWeights, SpecError> {
+    let wkind_f = format!("{wp}.kind");
+    let kind = w.kind.as_str();
+    not_allowed(&format!("{wp}.var"), &w.var, &wkind_f, kind)?;
+    not_allowed(&format!("{wp}.file"), &w.file, &wkind_f, kind)?;
+    not_allowed(&format!("{wp}.scale"), &w.scale, &wkind_f, kind)?;
+    Ok(LayerWeights::Orthogonal)
+}
+
+/// `kind = "spectrum"`: the eigenvalues in `file` (required, relative to `base_dir`) times
+/// `scale` (default 1, finite, `> 0`); `var` rejected.
+fn spectrum_weights(
+    i: usize,
+    wp: &str,
+    w: &WeightsDoc,
+    base_dir: &Path,
+) -> Result<LayerWeights, SpecError> {
+    not_allowed(&format!("{wp}.var"), &w.var, &format!("{wp}.kind"), &w.kind)?;
     let file_f = format!("{wp}.file");
-    let layer = layer.map_err(|e| {
-        from_replica(
-            e,
-            Some(i),
-            spectrum_path.as_deref().map(|p| (file_f.as_str(), p)),
+    let file = w.file.as_ref().ok_or_else(|| {
+        SpecError::missing(
+            &file_f,
+            "spectrum weights need file = path of the eigenvalues of W^T W (relative to the spec)",
         )
     })?;
-    Ok((layer, n_out))
+    let scale = positive(&format!("{wp}.scale"), w.scale.unwrap_or(1.0))?;
+    let path = base_dir.join(file);
+    let eigs = read_spectrum(&file_f, &path)?;
+    let spectrum = DiscreteSpectrum::from_eigenvalues(&eigs, scale)
+        .map_err(|e| from_replica(e, Some(i), Some((&file_f, &path))))?;
+    Ok(LayerWeights::Spectrum { spectrum, path })
+}
+
+/// `kind = "matrix"`: the matrix `W` in `file` (required, relative to `base_dir`; `tensor` picks
+/// the array in an archive), oriented to fit the given alpha and the previous layer's width,
+/// its spectrum times `scale` (default 1, finite, `> 0`); `var` rejected. A transposed reading
+/// is reported in `notes`.
+fn matrix_weights(
+    wp: &str,
+    w: &WeightsDoc,
+    base_dir: &Path,
+    alpha_given: Option<f64>,
+    n_prev: Option<f64>,
+    notes: &mut Vec<String>,
+) -> Result<LayerWeights, SpecError> {
+    not_allowed(&format!("{wp}.var"), &w.var, &format!("{wp}.kind"), &w.kind)?;
+    let file_f = format!("{wp}.file");
+    let file = w.file.as_ref().ok_or_else(|| {
+        SpecError::missing(
+            &file_f,
+            "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec",
+        )
+    })?;
+    let scale = positive(&format!("{wp}.scale"), w.scale.unwrap_or(1.0))?;
+    let path = base_dir.join(file);
+    let werr = |error: WeightError| SpecError::Weights {
+        field: file_f.clone(),
+        path: path.clone(),
+        tensor: w.tensor.clone(),
+        error,
+    };
+    let loaded = read_matrix(&path, w.tensor.as_deref()).map_err(werr)?;
+    let m = matrix_layer(&loaded.matrix, alpha_given, n_prev, scale).map_err(werr)?;
+    let o = m.oriented;
+    if o.transposed {
+        notes.push(transposed_note(
+            &file_f,
+            &path,
+            &loaded,
+            &o,
+            alpha_given,
+            n_prev,
+        ));
+    }
+    Ok(LayerWeights::Matrix {
+        alpha: o.alpha(),
+        n_out: o.n_out,
+        spectrum: m.spectrum,
+    })
+}
+
+/// The note that the matrix stored at `path` is read as its transpose `o`, and why: only that
+/// orientation fits the given alpha and/or the previous layer's width.
+fn transposed_note(
+    file_f: &str,
+    path: &Path,
+    loaded: &LoadedMatrix,
+    o: &Oriented,
+    alpha_given: Option<f64>,
+    n_prev: Option<f64>,
+) -> String {
+    format!(
+        "{file_f}: {}{}: the stored {} x {} matrix is read as its transpose W ({} x {} = n_l x n_(l-1)): only that orientation fits {}",
+        path.display(),
+        loaded.tensor.as_ref().map(|t| format!(" (tensor \"{t}\")")).unwrap_or_default(),
+        loaded.matrix.rows(),
+        loaded.matrix.cols(),
+        o.n_out,
+        o.n_in,
+        match (alpha_given, n_prev) {
+            (Some(a), Some(n)) => format!("alpha = {a} and the previous layer's width {n}"),
+            (Some(a), None) => format!("alpha = {a}"),
+            (None, _) => "the previous layer's width".to_string(),
+        }
+    )
 }
 
 /// The eigenvalues in a spectrum file, for callers that build chains themselves (the random-chain
