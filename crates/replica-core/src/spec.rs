@@ -614,6 +614,36 @@ fn orthogonal_weights(wp: &str, w: &WeightsDoc) -> Result<LayerWeights, SpecErro
     Ok(LayerWeights::Orthogonal)
 }
 
+/// What the weight kinds read from a file share: the field path of `file`, the `scale`
+/// (default 1, finite, `> 0`) and the file's path relative to `base_dir`.
+struct FileWeights {
+    file_f: String,
+    scale: f64,
+    path: std::path::PathBuf,
+}
+
+/// The checks the weight kinds read from a file share, in order: `var` rejected, `file`
+/// required (`missing` says what it must hold), `scale` checked.
+fn file_weights(
+    wp: &str,
+    w: &WeightsDoc,
+    base_dir: &Path,
+    missing: &str,
+) -> Result<FileWeights, SpecError> {
+    not_allowed(&format!("{wp}.var"), &w.var, &format!("{wp}.kind"), &w.kind)?;
+    let file_f = format!("{wp}.file");
+    let file = w
+        .file
+        .as_ref()
+        .ok_or_else(|| SpecError::missing(&file_f, missing))?;
+    let scale = positive(&format!("{wp}.scale"), w.scale.unwrap_or(1.0))?;
+    Ok(FileWeights {
+        path: base_dir.join(file),
+        file_f,
+        scale,
+    })
+}
+
 /// `kind = "spectrum"`: the eigenvalues in `file` (required, relative to `base_dir`) times
 /// `scale` (default 1, finite, `> 0`); `var` rejected.
 fn spectrum_weights(
@@ -622,16 +652,16 @@ fn spectrum_weights(
     w: &WeightsDoc,
     base_dir: &Path,
 ) -> Result<LayerWeights, SpecError> {
-    not_allowed(&format!("{wp}.var"), &w.var, &format!("{wp}.kind"), &w.kind)?;
-    let file_f = format!("{wp}.file");
-    let file = w.file.as_ref().ok_or_else(|| {
-        SpecError::missing(
-            &file_f,
-            "spectrum weights need file = path of the eigenvalues of W^T W (relative to the spec)",
-        )
-    })?;
-    let scale = positive(&format!("{wp}.scale"), w.scale.unwrap_or(1.0))?;
-    let path = base_dir.join(file);
+    let FileWeights {
+        file_f,
+        scale,
+        path,
+    } = file_weights(
+        wp,
+        w,
+        base_dir,
+        "spectrum weights need file = path of the eigenvalues of W^T W (relative to the spec)",
+    )?;
     let eigs = read_spectrum(&file_f, &path)?;
     let spectrum = DiscreteSpectrum::from_eigenvalues(&eigs, scale)
         .map_err(|e| from_replica(e, Some(i), Some((&file_f, &path))))?;
@@ -650,16 +680,16 @@ fn matrix_weights(
     n_prev: Option<f64>,
     notes: &mut Vec<String>,
 ) -> Result<LayerWeights, SpecError> {
-    not_allowed(&format!("{wp}.var"), &w.var, &format!("{wp}.kind"), &w.kind)?;
-    let file_f = format!("{wp}.file");
-    let file = w.file.as_ref().ok_or_else(|| {
-        SpecError::missing(
-            &file_f,
-            "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec",
-        )
-    })?;
-    let scale = positive(&format!("{wp}.scale"), w.scale.unwrap_or(1.0))?;
-    let path = base_dir.join(file);
+    let FileWeights {
+        file_f,
+        scale,
+        path,
+    } = file_weights(
+        wp,
+        w,
+        base_dir,
+        "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec",
+    )?;
     let werr = |error: WeightError| SpecError::Weights {
         field: file_f.clone(),
         path: path.clone(),
