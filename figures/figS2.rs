@@ -19,7 +19,7 @@ use replica_mi::data::{MnistFiles, FASHION_MNIST_DIR};
 use replica_mi::experiment::figs2::{self, FigS2Config, FigS2Row, NetKind};
 use replica_mi::experiment::plot::palette::{BLUE, ORANGE};
 use replica_mi::experiment::plot::{
-    Axis, Figure, LegendCorner, LineKind, Panel, Series, SharedLegend, Style,
+    epoch_panel, Figure, LegendCorner, LineKind, Series, SharedLegend, Style,
 };
 use replica_mi::experiment::{CommonArgs, FigureOutput, TrainingArgs};
 use serde::Serialize;
@@ -65,18 +65,17 @@ fn figure(rows: &[FigS2Row], cfg: &FigS2Config, data_set: &str) -> Figure {
             },
         ),
     };
-    let panel = |title: &str, y: &str, train: fn(&FigS2Row) -> f64, test, legend| Panel {
-        title: title.into(),
-        x_label: "epoch".into(),
-        y_label: y.into(),
-        x_axis: Axis::Linear,
-        x_range: (0.0, cfg.epochs.max(1) as f64),
-        y_range: None,
-        series: [NetKind::Usv, NetKind::Dense]
-            .into_iter()
-            .flat_map(|k| [series(k, false, train), series(k, true, test)])
-            .collect(),
-        legend: Some(legend),
+    let panel = |title: &str, y: &str, train: fn(&FigS2Row) -> f64, test, legend| {
+        epoch_panel(
+            title.into(),
+            y,
+            (0.0, cfg.epochs.max(1) as f64),
+            [NetKind::Usv, NetKind::Dense]
+                .into_iter()
+                .flat_map(|k| [series(k, false, train), series(k, true, test)])
+                .collect(),
+            Some(legend),
+        )
     };
     let widths: Vec<String> = cfg.widths.iter().map(usize::to_string).collect();
     Figure {
