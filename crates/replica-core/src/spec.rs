@@ -652,16 +652,13 @@ fn spectrum_weights(
     w: &WeightsDoc,
     base_dir: &Path,
 ) -> Result<LayerWeights, SpecError> {
+    const MISSING: &str =
+        "spectrum weights need file = path of the eigenvalues of W^T W (relative to the spec)";
     let FileWeights {
         file_f,
         scale,
         path,
-    } = file_weights(
-        wp,
-        w,
-        base_dir,
-        "spectrum weights need file = path of the eigenvalues of W^T W (relative to the spec)",
-    )?;
+    } = file_weights(wp, w, base_dir, MISSING)?;
     let eigs = read_spectrum(&file_f, &path)?;
     let spectrum = DiscreteSpectrum::from_eigenvalues(&eigs, scale)
         .map_err(|e| from_replica(e, Some(i), Some((&file_f, &path))))?;
@@ -680,16 +677,9 @@ fn matrix_weights(
     n_prev: Option<f64>,
     notes: &mut Vec<String>,
 ) -> Result<LayerWeights, SpecError> {
-    let FileWeights {
-        file_f,
-        scale,
-        path,
-    } = file_weights(
-        wp,
-        w,
-        base_dir,
-        "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec",
-    )?;
+    const MISSING: &str = "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec";
+    let fw = file_weights(wp, w, base_dir, MISSING)?;
+    let (file_f, scale, path) = (fw.file_f, fw.scale, fw.path);
     let werr = |error: WeightError| SpecError::Weights {
         field: file_f.clone(),
         path: path.clone(),
