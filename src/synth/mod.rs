@@ -17,8 +17,8 @@
 //! The parameter structs follow the linfa style: a constructor with the paper's defaults, chained
 //! setters, and a `check()` that returns the checked parameters ([`Checked`], see
 //! [`crate::checked`]) or a typed [`SynthError`]. Generation takes the checked parameters
-//! (`generate` on `Checked<RegressionParams>`, ...) and cannot fail; `RegressionParams::generate`
-//! and friends check first.
+//! (`generate`, `generate_with` on `Checked<RegressionParams>`, ...) and cannot fail;
+//! `RegressionParams::generate` and `ClassificationParams::generate` check first.
 
 use crate::checked::Check;
 pub use crate::checked::Checked;
@@ -207,11 +207,6 @@ impl RegressionParams {
     pub fn generate(&self) -> Result<TeacherStudent, SynthError> {
         Ok(self.check()?.generate())
     }
-
-    /// Check, then generate from `rng` (`generate_with` on `Checked<RegressionParams>`).
-    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<TeacherStudent, SynthError> {
-        Ok(self.check()?.generate_with(rng))
-    }
 }
 
 impl Check for RegressionParams {
@@ -358,11 +353,6 @@ impl ClassificationParams {
     /// Check, then generate with a `ChaCha8Rng` seeded from `self.seed`.
     pub fn generate(&self) -> Result<Generative, SynthError> {
         Ok(self.check()?.generate())
-    }
-
-    /// Check, then generate from `rng` (`generate_with` on `Checked<ClassificationParams>`).
-    pub fn generate_with(&self, rng: &mut impl Rng) -> Result<Generative, SynthError> {
-        Ok(self.check()?.generate_with(rng))
     }
 }
 
