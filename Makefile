@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid cuda-kit cuda-kit-cpu cuda-kit-check fmt lint clean python-test python-wheel python-deps-check python-lint
+.PHONY: docs-check all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid cuda-kit cuda-kit-cpu cuda-kit-check fmt lint clean python-test python-wheel python-deps-check python-lint
 
 all: test
 
@@ -79,9 +79,13 @@ demo:
 
 # Every formula and reference value, the exact checks, the command line (Figure S2's test needs
 # Fashion-MNIST, hence the data target); then the Python package.
-test: data-fashion-mnist
+test: data-fashion-mnist docs-check
 	$(CARGO) test --no-fail-fast
 	$(MAKE) python-test
+
+# README.md and docs/: every path, link and make target they name exists; README.md stays short.
+docs-check:
+	$(PYTHON) scripts/check_docs.py
 
 # The Python package (python/, module replica_mi): a virtual environment made with pip (maturin,
 # pytest, numpy, safetensors), the abi3 wheel built by maturin and installed into it, pytest (which
