@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: docs-check all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid cuda-kit cuda-kit-cpu cuda-kit-check fmt lint clean python-test python-wheel python-deps-check python-lint
+.PHONY: docs-check deps-check all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid cuda-kit cuda-kit-cpu cuda-kit-check fmt lint clean python-test python-wheel python-deps-check python-lint
 
 all: test
 
@@ -79,7 +79,7 @@ demo:
 
 # Every formula and reference value, the exact checks, the command line (Figure S2's test needs
 # Fashion-MNIST, hence the data target); then the Python package.
-test: data-fashion-mnist docs-check
+test: data-fashion-mnist docs-check deps-check
 	$(CARGO) test --no-fail-fast
 	$(MAKE) python-test
 
@@ -94,7 +94,6 @@ docs-check:
 PYTHON ?= python3
 PY_VENV ?= .venv
 PY_TARGET := $(abspath $(or $(CARGO_TARGET_DIR),target))
-PY_CRATE ?= replica-mi-python
 python-wheel:
 	@test -f $(PY_VENV)/.deps-ok || { $(PYTHON) -m venv $(PY_VENV) && \
 		$(PY_VENV)/bin/pip install --quiet --upgrade pip 'maturin>=1.9.4,<2' 'pytest>=7' numpy safetensors && \
@@ -110,13 +109,19 @@ python-test: python-wheel python-deps-check
 	$(CARGO) test --no-run --quiet
 	REPLICA_MI_BIN=$(PY_TARGET)/debug/replica-mi $(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
 
-# The extension depends on the lean crate only: no candle, polars or plotters in its tree.
-python-deps-check:
-	@tree=$$($(CARGO) tree -p $(PY_CRATE) -e normal --prefix none) || exit 1; \
-	if echo "$$tree" | grep -E '^(candle|polars|plotters)'; then \
-		echo "python-deps-check: $(PY_CRATE) depends on the crates above" >&2; exit 1; \
-	fi; \
-	echo "python-deps-check: no candle, polars or plotters among the $$(echo "$$tree" | sort -u | wc -l) crates of $(PY_CRATE)"
+# The command line and the Python extension depend on the lean crate only: no candle, polars,
+# plotters, tokio or tokenizers in their dependency trees (`cargo tree`, normal dependencies).
+LEAN_CRATES ?= replica-cli replica-mi-python
+deps-check:
+	@for crate in $(LEAN_CRATES); do \
+	  tree=$$($(CARGO) tree -p $$crate -e normal --prefix none) || exit 1; \
+	  if echo "$$tree" | grep -E '^(candle|polars|plotters|tokio|tokenizers)'; then \
+	    echo "deps-check: $$crate depends on the crates above" >&2; exit 1; \
+	  fi; \
+	  echo "deps-check: no candle, polars, plotters, tokio or tokenizers among the $$(echo "$$tree" | sort -u | wc -l) crates of $$crate"; \
+	done
+
+python-deps-check: deps-check
 
 python-lint:
 	$(CARGO) clippy -p replica-mi-python --all-targets -- -D warnings

@@ -3,11 +3,11 @@
 
 use anyhow::anyhow;
 use clap::{Parser, Subcommand};
-use replica_mi::replica::solve::Counters;
-use replica_mi::replica::{
+use replica_core::replica::solve::Counters;
+use replica_core::replica::{
     solve, solve_all_layers, Chain, Estimate, OrderParams, ReplicaError, Scheme, SolverOptions,
 };
-use replica_mi::spec::{load_spec_with_notes, SpecError};
+use replica_core::spec::{load_spec_with_notes, SpecError};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -402,7 +402,7 @@ fn format_table(spec: &Path, chain: &Chain, results: &[Result<Estimate, ReplicaE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use replica_mi::replica::{Activation, Ensemble, Layer, Prior};
+    use replica_core::replica::{Activation, Ensemble, Layer, Prior};
 
     /// A failed truncation gets its own row (converged "no") and its error; the others keep
     /// their numbers.

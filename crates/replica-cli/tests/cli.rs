@@ -246,7 +246,7 @@ weights = {{ kind = \"spectrum\", file = \"eigs.csv\" }}
 
 #[test]
 fn example_specs_solve() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/specs");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/specs");
     for name in [
         "relu_1layer.toml",
         "hardtanh_2layer.toml",
@@ -305,7 +305,8 @@ fn help_and_version() {
 
 #[test]
 fn non_convergence_exits_3() {
-    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/specs/relu_1layer.toml");
+    let spec =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/specs/relu_1layer.toml");
     let o = run(&["entropy", spec.to_str().unwrap(), "--max-iter", "1"]);
     assert_eq!(
         o.status.code(),
@@ -655,7 +656,8 @@ fn spec_errors_unknown_keys_and_syntax() {
 /// `converged` and error, and exits 3 (one sweep converges nowhere but in closed forms).
 #[test]
 fn all_layers_reports_every_truncation_when_one_fails() {
-    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/specs/relu_1layer.toml");
+    let spec =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/specs/relu_1layer.toml");
     let text = std::fs::read_to_string(&spec).unwrap();
     // two layers: the example's layer, then a noisy ReLU layer of Gaussian weights
     let two = format!(
