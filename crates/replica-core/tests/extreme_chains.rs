@@ -66,7 +66,7 @@ fn judge(name: &str, chain: &Chain) -> Outcome {
         outcome.label(),
         outcome.detail(),
         est.as_ref()
-            .map(|e| (e.entropy, e.mi_last_layer, e.counters.evals))
+            .map(|e| (e.entropy, e.mi_last_layer, e.counters))
     );
     match &outcome {
         Outcome::Converged => {
@@ -218,9 +218,52 @@ fn explore() {
                 secs,
                 outcome.label(),
                 outcome.detail(),
-                est.map(|e| (e.entropy, e.mi_last_layer, e.counters.evals)),
+                est.map(|e| (e.entropy, e.mi_last_layer, e.counters)),
                 chain.layers()
             );
+        }
+    }
+}
+
+/// The generator of extremes: every chain valid, 5 to 10 layers, slopes and binary `p` within
+/// 0.1 of an edge, and the generated spectra of mean 1 (the Marchenko-Pastur quantiles inside
+/// the law's support).
+#[test]
+fn the_extreme_generator_draws_valid_chains_at_the_edges() {
+    use replica_core::random_chain::{extreme_spectra, GeneratorParams, NamedSpectrum};
+    use replica_core::replica::PriorParams;
+    let spectra = extreme_spectra();
+    assert_eq!(spectra.len(), 6);
+    for (name, eigs) in &spectra {
+        let mean = eigs.iter().sum::<f64>() / eigs.len() as f64;
+        assert!((mean - 1.0).abs() < 1e-12, "{name}: mean {mean}");
+        if name == "marchenko-pastur-0.25" {
+            // support [(1 - 0.5)^2, (1 + 0.5)^2] = [0.25, 2.25], up to the normalisation
+            let (lo, hi) = eigs
+                .iter()
+                .fold((f64::MAX, 0f64), |(a, b), &x| (a.min(x), b.max(x)));
+            assert!(lo > 0.24 && hi < 2.26, "{lo} {hi}");
+        }
+    }
+    let named = spectra
+        .into_iter()
+        .map(|(name, eigenvalues)| NamedSpectrum {
+            file: format!("{name}.csv").into(),
+            eigenvalues,
+        })
+        .collect();
+    let g = GeneratorParams::extreme(3).check(named).unwrap();
+    for i in 0..500 {
+        let d = g.draw(i).unwrap();
+        let n = d.chain.len();
+        assert!((5..=10).contains(&n), "chain {i}: {n} layers");
+        for l in d.chain.layers() {
+            if let Activation::LeakyRelu { slope } = l.channel().activation() {
+                assert!(slope <= 0.1 || slope >= 0.9, "chain {i}: slope {slope}");
+            }
+        }
+        if let PriorParams::Binary { p } = d.chain.prior().params() {
+            assert!(p <= 0.1 || p >= 0.9, "chain {i}: p {p}");
         }
     }
 }
