@@ -123,7 +123,31 @@ fn linear_output_of_tiny_noise_after_a_hardtanh() {
 /// Noiseless inner hardtanh layers of small and large thresholds.
 #[test]
 fn noiseless_inner_hardtanh_layers() {
-    let chain = Chain::new(
+    judge("noiseless hardtanh", &noiseless_hardtanh_chain());
+}
+
+/// The time budget stops the slowest of these chains (about 30 s) within a sweep of it, with
+/// `NotConverged` saying why.
+#[test]
+fn the_time_budget_ends_a_long_solve_with_its_reason() {
+    let opts = SolverOptions::default().with_max_seconds(0.5).unwrap();
+    let t0 = std::time::Instant::now();
+    let r = replica_core::replica::solve(&noiseless_hardtanh_chain(), &opts);
+    let secs = t0.elapsed().as_secs_f64();
+    match r {
+        Err(replica_core::replica::ReplicaError::NotConverged(m)) => {
+            assert!(m.contains("time budget of 0.5 s ran out"), "{m:.500}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // one sweep of this chain takes ~20 ms; 5 s leaves room for a loaded machine
+    assert!(secs < 5.0, "{secs} s");
+    assert!(SolverOptions::default().with_max_seconds(0.0).is_err());
+    assert!(SolverOptions::default().with_max_seconds(f64::NAN).is_err());
+}
+
+fn noiseless_hardtanh_chain() -> Chain {
+    Chain::new(
         Prior::gauss_bernoulli(0.05, 1.0, 3.0).unwrap(),
         vec![
             gauss(1.0, 1.0, ht(1e-3), 0.0),
@@ -133,8 +157,7 @@ fn noiseless_inner_hardtanh_layers() {
             orth(1.0, ht(0.02), 1e-8),
         ],
     )
-    .unwrap();
-    judge("noiseless hardtanh", &chain);
+    .unwrap()
 }
 
 /// Near-linear leaky ReLU layers (slope 0.999) with large weight scales and an output noise of

@@ -528,6 +528,11 @@ fn solve_inner(
 ) -> Result<Estimate, ReplicaError> {
     let centred = centred_if_shift_invariant(chain);
     let chain = centred.as_ref().unwrap_or(chain);
+    let mut timed = *opts;
+    timed.deadline = opts
+        .max_seconds
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
+    let opts = &timed;
     // the caller's thread may have just run a faer matrix product (see `simd`)
     crate::simd::clear_upper_simd_state();
     let mut counters = Counters::default();
