@@ -155,8 +155,10 @@ budgets:
 # chain in target/chain-grid.csv (with its spec) and the provenance beside it.
 N ?= 10000
 GRID_SEED ?= 1
+# GRID_KIND=extreme: the generator of extremes (5-10 layers, every range at its edges).
+GRID_KIND ?= ordinary
 chain-grid:
-	$(CARGO) run --quiet --bin chain-grid -- --n $(N) --seed $(GRID_SEED) --out target/chain-grid.csv
+	$(CARGO) run --quiet --bin chain-grid -- --n $(N) --seed $(GRID_SEED) --kind $(GRID_KIND) --out target/chain-grid$(if $(filter extreme,$(GRID_KIND)),-extreme).csv
 
 # The CUDA kit: CUDA 13.0 nvcc from PyPI, fig3/fig4 and the CUDA tests built with --features cuda
 # (profile cuda-kit: release at -O2, stripped; sm_90), packed into cuda-kit/ (< 60 MiB) for a GPU

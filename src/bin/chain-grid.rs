@@ -17,7 +17,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use replica_mi::experiment::record::{git_commit, git_dirty};
-use replica_mi::random_chain::{ChainGenerator, GeneratorParams, NamedSpectrum};
+use replica_mi::random_chain::{extreme_spectra, ChainGenerator, GeneratorParams, NamedSpectrum};
 use replica_mi::replica::SolverOptions;
 use replica_mi::spec::read_spectrum_file;
 use std::path::{Path, PathBuf};
@@ -46,9 +46,17 @@ struct Args {
     /// Folder of spectrum files (`*.csv` but `spectra_meta.csv`) offered to the generator.
     #[arg(long, default_value = "../shared/refs/spectra")]
     spectra: PathBuf,
-    /// Largest number of layers per chain (1..=8).
+    /// Largest number of layers per chain (1..=10; ordinary generator only).
     #[arg(long, default_value_t = 4)]
     max_layers: usize,
+    /// Which generator: `ordinary` (the whole spec space at moderate values, spectra from
+    /// `--spectra`) or `extreme` (5-10 layers at the edges of every range, spectra generated in
+    /// code and written to `--extreme-spectra`).
+    #[arg(long, default_value = "ordinary", value_parser = ["ordinary", "extreme"])]
+    kind: String,
+    /// Folder the extreme generator writes its spectra to (so that printed specs rerun).
+    #[arg(long, default_value = "target/extreme-spectra")]
+    extreme_spectra: PathBuf,
     /// Print the spec of this many failing chains (bound violations and panics first).
     #[arg(long, default_value_t = 5)]
     show: usize,
@@ -90,11 +98,18 @@ struct Row {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let spectra = load_spectra(&args.spectra)?;
-    let params = GeneratorParams {
-        seed: args.seed,
-        max_layers: args.max_layers,
-        ..GeneratorParams::default()
+    let (spectra, params) = if args.kind == "extreme" {
+        (
+            write_extreme_spectra(&args.extreme_spectra)?,
+            GeneratorParams::extreme(args.seed),
+        )
+    } else {
+        let params = GeneratorParams {
+            seed: args.seed,
+            max_layers: args.max_layers,
+            ..GeneratorParams::default()
+        };
+        (load_spectra(&args.spectra)?, params)
     };
     let g = params
         .clone()
@@ -120,6 +135,23 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The extreme generator's spectra, written to `dir` (one eigenvalue per line) and offered by
+/// their absolute paths.
+fn write_extreme_spectra(dir: &Path) -> Result<Vec<NamedSpectrum>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = dir.canonicalize()?;
+    extreme_spectra()
+        .into_iter()
+        .map(|(name, eigenvalues)| {
+            let file = dir.join(format!("{name}.csv"));
+            let text: String = eigenvalues.iter().map(|x| format!("{x:e}\n")).collect();
+            std::fs::write(&file, text)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            Ok(NamedSpectrum { file, eigenvalues })
+        })
+        .collect()
 }
 
 /// The worker threads: `jobs` of them, or one per core.
@@ -274,6 +306,7 @@ fn write_provenance(
         "n": args.n,
         "from": args.from,
         "seed": args.seed,
+        "kind": args.kind,
         "threads": threads,
         "generator": params,
         "spectra": g.spectra().map(|s| s.file.display().to_string()).collect::<Vec<_>>(),

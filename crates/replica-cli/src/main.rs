@@ -72,6 +72,9 @@ enum Command {
         /// Largest number of sweeps per start of the iteration.
         #[arg(long, value_name = "N")]
         max_iter: Option<usize>,
+        /// Wall-clock budget per solve: past it the solve stops and exits 3, saying so.
+        #[arg(long, value_name = "SECONDS")]
+        max_seconds: Option<f64>,
     },
 }
 
@@ -121,6 +124,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             all_layers,
             tol,
             max_iter,
+            max_seconds,
         } => {
             let mut opts = SolverOptions::default();
             if let Some(t) = tol {
@@ -132,6 +136,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 opts = opts
                     .with_max_iter(n)
                     .map_err(|e| Failure::input(anyhow!("--max-iter: {e}")))?;
+            }
+            if let Some(s) = max_seconds {
+                opts = opts
+                    .with_max_seconds(s)
+                    .map_err(|e| Failure::input(anyhow!("--max-seconds: {e}")))?;
             }
             let loaded = load_spec_with_notes(&spec).map_err(|e| {
                 Failure::input(match e {

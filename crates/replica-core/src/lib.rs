@@ -22,6 +22,7 @@
 
 pub mod exact;
 pub mod guard;
+pub mod input_limits;
 pub mod random_chain;
 pub mod replica;
 pub mod simd;

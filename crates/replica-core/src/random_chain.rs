@@ -7,7 +7,7 @@
 //! ([`ChainGenerator::to_toml`]) that the CLI reads back into the same chain.
 //!
 //! What is drawn (every range is a field of [`GeneratorParams`]):
-//! * `1..=max_layers` layers, uniformly;
+//! * `min_layers..=max_layers` layers, uniformly;
 //! * the prior, uniformly among Gaussian (`mean` 0 or uniform in `[-1, 1]`, `var` log-uniform),
 //!   binary (`p` uniform in `[0.05, 0.95]`) and Gauss-Bernoulli (`p` uniform in `[0.05, 1]`,
 //!   mean and var as the Gaussian's);
@@ -68,7 +68,18 @@ pub struct GeneratorParams {
     pub prior_var: Range,
     /// Hardtanh threshold, log-uniform.
     pub threshold: Range,
+    /// Fewest layers per chain (`1..=max_layers`; 1 by default).
+    pub min_layers: usize,
+    /// When set, the binary prior's `p` (and the Gauss-Bernoulli's) is `g` or `1 - g` with `g`
+    /// log-uniform in this range (priors near certainty); otherwise uniform as above.
+    pub prior_p_gap: Option<Range>,
+    /// When set, a leaky ReLU's slope is `g` or `1 - g` with `g` log-uniform in this range
+    /// (slopes near 0 and near 1); otherwise uniform in `[0, 1]`.
+    pub slope_gap: Option<Range>,
 }
+
+/// Most layers a generated chain may have.
+pub const MAX_GENERATED_LAYERS: usize = 10;
 
 impl Default for GeneratorParams {
     fn default() -> Self {
@@ -83,13 +94,94 @@ impl Default for GeneratorParams {
             p_noiseless_inner: 0.5,
             prior_var: (0.2, 5.0),
             threshold: (0.2, 5.0),
+            min_layers: 1,
+            prior_p_gap: None,
+            slope_gap: None,
         }
     }
 }
 
 impl GeneratorParams {
+    /// The generator of extremes: 5 to 10 layers, `alpha` in `[0.02, 50]`, every noise in
+    /// `[1e-12, 10]` (a third of the inner layers noiseless), weight variances and spectrum scales
+    /// in `[1e-3, 1e3]`, hardtanh thresholds in `[1e-3, 1e3]`, prior variances in `[1e-3, 1e3]`,
+    /// binary and Gauss-Bernoulli `p` within `[1e-4, 0.1]` of 0 or 1, leaky-ReLU slopes within
+    /// `[1e-4, 0.1]` of 0 or 1. Offer it [`extreme_spectra`].
+    pub fn extreme(seed: u64) -> Self {
+        GeneratorParams {
+            seed,
+            max_layers: MAX_GENERATED_LAYERS,
+            alpha: (0.02, 50.0),
+            gaussian_var: (1e-3, 1e3),
+            spectrum_scale: (1e-3, 1e3),
+            output_noise: (1e-12, 10.0),
+            inner_noise: (1e-12, 10.0),
+            p_noiseless_inner: 1.0 / 3.0,
+            prior_var: (1e-3, 1e3),
+            threshold: (1e-3, 1e3),
+            min_layers: 5,
+            prior_p_gap: Some((1e-4, 0.1)),
+            slope_gap: Some((1e-4, 0.1)),
+        }
+    }
+}
+
+/// Spectra of `W^T W` generated in code for the generator of extremes (name, eigenvalues, 400
+/// each, mean 1 before the layer's scale): Marchenko-Pastur of aspect 0.25 and 1 (quantiles of the
+/// law), power laws of condition number 1e6 and 1e12 (geometric), half of the eigenvalues zero
+/// (the rest 2), and one spike (one eigenvalue 400 times the others).
+pub fn extreme_spectra() -> Vec<(String, Vec<f64>)> {
+    let n = 400;
+    let normalise = |mut v: Vec<f64>| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter_mut().for_each(|x| *x /= m);
+        v
+    };
+    let mp = |c: f64| {
+        // quantiles of the Marchenko-Pastur law of ratio c <= 1 (support [(1-sqrt c)^2,
+        // (1+sqrt c)^2], unit mean): its CDF tabulated on a fine grid and inverted
+        let (a, b) = ((1.0 - c.sqrt()).powi(2), (1.0 + c.sqrt()).powi(2));
+        let m = 100_000;
+        let dens =
+            |x: f64| ((b - x) * (x - a)).max(0.0).sqrt() / (2.0 * std::f64::consts::PI * c * x);
+        let mut cdf = Vec::with_capacity(m + 1);
+        let mut acc = 0.0;
+        cdf.push(0.0);
+        for k in 0..m {
+            let x = a + (k as f64 + 0.5) * (b - a) / m as f64;
+            acc += dens(x) * (b - a) / m as f64;
+            cdf.push(acc);
+        }
+        let total = acc;
+        (0..n)
+            .map(|j| {
+                let target = (j as f64 + 0.5) / n as f64 * total;
+                let k = cdf.partition_point(|&v| v < target).clamp(1, m);
+                a + k as f64 * (b - a) / m as f64
+            })
+            .collect::<Vec<f64>>()
+    };
+    let power = |cond: f64| {
+        (0..n)
+            .map(|k| cond.powf(-(k as f64) / (n - 1) as f64))
+            .collect::<Vec<f64>>()
+    };
+    let half_zero: Vec<f64> = (0..n).map(|k| if k % 2 == 0 { 0.0 } else { 2.0 }).collect();
+    let spike: Vec<f64> = (0..n).map(|k| if k == 0 { 400.0 } else { 1.0 }).collect();
+    vec![
+        ("marchenko-pastur-0.25".into(), normalise(mp(0.25))),
+        ("marchenko-pastur-1".into(), normalise(mp(1.0))),
+        ("power-law-1e6".into(), normalise(power(1e6))),
+        ("power-law-1e12".into(), normalise(power(1e12))),
+        ("half-zero".into(), normalise(half_zero)),
+        ("one-spike".into(), normalise(spike)),
+    ]
+}
+
+impl GeneratorParams {
     /// Validate the settings and the offered spectra into a generator. Every log-uniform range
-    /// needs `0 < lo <= hi < inf`; `max_layers` in `1..=8`; `p_noiseless_inner` in `[0, 1]`;
+    /// needs `0 < lo <= hi < inf`; `max_layers` in `1..=10`, `min_layers` in `1..=max_layers`; the
+    /// gap ranges within `(0, 0.5]`; `p_noiseless_inner` in `[0, 1]`;
     /// every spectrum a valid one (finite, `>= 0`, one positive value) with a positive fraction
     /// below `alpha.1`.
     pub fn check(self, spectra: Vec<NamedSpectrum>) -> Result<ChainGenerator, ReplicaError> {
@@ -111,12 +203,33 @@ impl GeneratorParams {
                 ));
             }
         }
-        if !(1..=8).contains(&self.max_layers) {
+        if !(1..=MAX_GENERATED_LAYERS).contains(&self.max_layers) {
             return Err(ReplicaError::invalid(
                 Field::Setting("generator.max_layers".into()),
                 self.max_layers,
-                "must lie in 1..=8",
+                format!("must lie in 1..={MAX_GENERATED_LAYERS}"),
             ));
+        }
+        if !(1..=self.max_layers).contains(&self.min_layers) {
+            return Err(ReplicaError::invalid(
+                Field::Setting("generator.min_layers".into()),
+                self.min_layers,
+                "must lie in 1..=max_layers",
+            ));
+        }
+        for (name, gap) in [
+            ("prior_p_gap", self.prior_p_gap),
+            ("slope_gap", self.slope_gap),
+        ] {
+            if let Some((lo, hi)) = gap {
+                if !(lo.is_finite() && lo > 0.0 && lo <= hi && hi <= 0.5) {
+                    return Err(ReplicaError::invalid(
+                        Field::Setting(format!("generator.{name}")),
+                        format!("[{lo}, {hi}]"),
+                        "a gap range needs 0 < lo <= hi <= 0.5",
+                    ));
+                }
+            }
         }
         if !(0.0..=1.0).contains(&self.p_noiseless_inner) {
             return Err(ReplicaError::invalid(
@@ -227,7 +340,16 @@ impl ChainGenerator {
         let p = &self.params;
         let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
         rng.set_stream(index);
-        let n_layers = rng.random_range(1..=p.max_layers);
+        let n_layers = rng.random_range(p.min_layers..=p.max_layers);
+        // a value near 0 or near 1: the gap log-uniform, the side a fair coin
+        let near_edge = |rng: &mut ChaCha8Rng, gap: Range| {
+            let g = log_uniform(rng, gap);
+            if rng.random_bool(0.5) {
+                g
+            } else {
+                1.0 - g
+            }
+        };
         let mean = |rng: &mut ChaCha8Rng| {
             if rng.random_bool(0.5) {
                 0.0
@@ -241,10 +363,16 @@ impl ChainGenerator {
                 var: log_uniform(&mut rng, p.prior_var),
             },
             1 => PriorParams::Binary {
-                p: uniform(&mut rng, (0.05, 0.95)),
+                p: match p.prior_p_gap {
+                    Some(gap) => near_edge(&mut rng, gap),
+                    None => uniform(&mut rng, (0.05, 0.95)),
+                },
             },
             _ => PriorParams::GaussBernoulli {
-                p: uniform(&mut rng, (0.05, 1.0)),
+                p: match p.prior_p_gap {
+                    Some(gap) => near_edge(&mut rng, gap),
+                    None => uniform(&mut rng, (0.05, 1.0)),
+                },
                 mean: mean(&mut rng),
                 var: log_uniform(&mut rng, p.prior_var),
             },
@@ -256,7 +384,10 @@ impl ChainGenerator {
                     0 => Activation::Linear,
                     1 => Activation::Relu,
                     2 => Activation::LeakyRelu {
-                        slope: rng.random::<f64>(),
+                        slope: match p.slope_gap {
+                            Some(gap) => near_edge(&mut rng, gap),
+                            None => rng.random::<f64>(),
+                        },
                     },
                     3 => Activation::Hardtanh {
                         threshold: log_uniform(&mut rng, p.threshold),

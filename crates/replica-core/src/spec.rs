@@ -36,6 +36,7 @@
 //! `layers[1].alpha`, `layers[0].weights.file`, ...) and the rule it breaks. Unknown keys and
 //! unknown kinds are rejected.
 
+use crate::input_limits::{self, excerpt};
 use crate::replica::{
     Activation, ActivationKind, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError,
 };
@@ -63,9 +64,10 @@ pub enum SpecError {
         /// The underlying I/O error.
         error: std::io::Error,
     },
-    /// The text is not TOML, or does not have the shape of a spec (unknown or mistyped keys).
-    #[error(transparent)]
-    Toml(#[from] toml::de::Error),
+    /// The text is not TOML, or does not have the shape of a spec (unknown or mistyped keys):
+    /// one line, with the offending line cut to `input_limits::MAX_QUOTED_CHARS` characters.
+    #[error("{0}")]
+    Toml(String),
     /// A required field is absent.
     #[error("missing {field}: {rule}")]
     Missing {
@@ -181,10 +183,13 @@ pub struct LoadedSpec {
 
 /// As [`load_spec`], with the notes.
 pub fn load_spec_with_notes(path: &Path) -> Result<LoadedSpec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|error| SpecError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
+    let text =
+        input_limits::read_regular_file(path, input_limits::MAX_SPEC_BYTES).map_err(|error| {
+            SpecError::Io {
+                path: path.to_path_buf(),
+                error,
+            }
+        })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     parse_spec_with_notes(&text, base)
 }
@@ -202,7 +207,14 @@ pub fn parse_spec_with_notes(text: &str, base_dir: &Path) -> Result<LoadedSpec, 
 impl SpecDoc {
     /// The document of a spec text (its shape only; [`SpecDoc::build`] checks the values).
     pub fn from_toml(text: &str) -> Result<Self, SpecError> {
-        Ok(toml::from_str(text)?)
+        toml::from_str(text).map_err(|e| match input_limits::string_for_number(text) {
+            Some((field, value)) => SpecError::invalid(
+                field,
+                value,
+                "must be a number, not a string (inf and nan are written without quotes)",
+            ),
+            None => SpecError::Toml(input_limits::toml_error_message(text, &e)),
+        })
     }
 
     /// The spec text of this document: what [`parse_spec`] reads back into the same document.
@@ -230,6 +242,13 @@ impl SpecDoc {
                 SpecError::missing("layers", "a spec needs at least one [[layers]] table")
             })?;
         let n = raw_layers.len();
+        if n > input_limits::MAX_LAYERS {
+            return Err(SpecError::invalid(
+                "layers",
+                format!("({n} tables)"),
+                format!("a spec has at most {} layers", input_limits::MAX_LAYERS),
+            ));
+        }
         let mut layers = Vec::with_capacity(n);
         let mut notes = Vec::new();
         // width n_l of the previous layer: unknown until a weight matrix fixes it, then carried
@@ -756,8 +775,8 @@ fn read_spectrum(field: &str, path: &Path) -> Result<Vec<f64>, SpecError> {
         line,
         message,
     };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read it: {e}")))?;
+    let text = input_limits::read_regular_file(path, input_limits::MAX_SPECTRUM_BYTES)
+        .map_err(|e| err(None, format!("cannot read it: {e}")))?;
     let mut eigs = Vec::new();
     let mut seen_line = false;
     for (k, line) in text.lines().enumerate() {
@@ -769,12 +788,18 @@ fn read_spectrum(field: &str, path: &Path) -> Result<Vec<f64>, SpecError> {
         seen_line = true;
         match s.parse::<f64>() {
             Ok(x) if !x.is_finite() => {
-                return Err(err(Some(k + 1), format!("eigenvalue {s} is not finite")));
+                return Err(err(
+                    Some(k + 1),
+                    format!("eigenvalue {} is not finite", excerpt(s)),
+                ));
             }
             Ok(x) if x < 0.0 => {
                 return Err(err(
                     Some(k + 1),
-                    format!("eigenvalue {s} is negative (eigenvalues of W^T W are >= 0)"),
+                    format!(
+                        "eigenvalue {} is negative (eigenvalues of W^T W are >= 0)",
+                        excerpt(s)
+                    ),
                 ));
             }
             Ok(x) => eigs.push(x),
@@ -782,13 +807,16 @@ fn read_spectrum(field: &str, path: &Path) -> Result<Vec<f64>, SpecError> {
             Err(_) if first => {
                 return Err(err(
                     Some(k + 1),
-                    format!("\"{s}\" is not a number, and a header line must be text that does not start like a number"),
+                    format!("\"{}\" is not a number, and a header line must be text that does not start like a number", excerpt(s)),
                 ));
             }
             Err(_) => {
                 return Err(err(
                     Some(k + 1),
-                    format!("\"{s}\" is not a number (one eigenvalue per line expected)"),
+                    format!(
+                        "\"{}\" is not a number (one eigenvalue per line expected)",
+                        excerpt(s)
+                    ),
                 ));
             }
         }

@@ -12,7 +12,7 @@ mod common;
 use common::audit::*;
 use common::ref_spectra;
 use rayon::prelude::*;
-use replica_core::random_chain::{ChainGenerator, GeneratorParams};
+use replica_core::random_chain::{extreme_spectra, ChainGenerator, GeneratorParams, NamedSpectrum};
 use replica_core::replica::{Activation, Chain, Ensemble, Layer, Prior, SolverOptions};
 
 /// At most this share of the chains may end unconverged (the issue's target: >= 99% converged).
@@ -38,7 +38,38 @@ fn generator(seed: u64) -> ChainGenerator {
 fn random_chains_are_solved_inside_the_exact_bounds() {
     let n: u64 = env_or("RANDOM_CHAINS_N", 200);
     let seed: u64 = env_or("RANDOM_CHAINS_SEED", 20261130);
-    let g = generator(seed);
+    solve_grid(&generator(seed), n, "random");
+}
+
+/// The generator of extremes (`GeneratorParams::extreme`: 5-10 layers, alpha in [0.02, 50],
+/// noises down to 1e-12, thresholds and weight scales over six decades, priors and slopes near
+/// their edges, spectra generated in code), judged as the ordinary grid.
+/// `EXTREME_CHAINS_N` (default 40) and `EXTREME_CHAINS_SEED` (default 20261207) override it.
+/// 40, not 300: 60 chains took 314 s of wall time on 2 busy cores (p50 2.6 s, p90 21 s per
+/// chain in this test profile), so 300 would add about 25 minutes to CI; run
+/// `EXTREME_CHAINS_N=300` or `make chain-grid GRID_KIND=extreme` for larger samples.
+#[test]
+fn extreme_chains_are_solved_inside_the_exact_bounds() {
+    let n: u64 = env_or("EXTREME_CHAINS_N", 40);
+    let seed: u64 = env_or("EXTREME_CHAINS_SEED", 20261207);
+    let dir = tempfile::tempdir().unwrap();
+    let spectra = extreme_spectra()
+        .into_iter()
+        .map(|(name, eigenvalues)| NamedSpectrum {
+            file: dir.path().join(format!("{name}.csv")),
+            eigenvalues,
+        })
+        .collect();
+    let g = GeneratorParams::extreme(seed)
+        .check(spectra)
+        .expect("the generated spectra fit the extreme generator");
+    solve_grid(&g, n, "extreme");
+}
+
+/// Solve chains `0..n` of `g` in parallel and fail, with the specs of the failing chains, on any
+/// bound violation, panic or unexpected error, or on too many unconverged chains.
+fn solve_grid(g: &ChainGenerator, n: u64, what: &str) {
+    let seed = g.params().seed;
     let opts = SolverOptions::default();
     let t0 = std::time::Instant::now();
     let results: Vec<(ChainResult, String)> = (0..n)
@@ -62,7 +93,7 @@ fn random_chains_are_solved_inside_the_exact_bounds() {
     let wall = t0.elapsed().as_secs_f64();
     let plain: Vec<ChainResult> = results.iter().map(|(r, _)| r.clone()).collect();
     let table = summary_table(&plain);
-    println!("{n} random chains, seed {seed}, {wall:.1} s wall\n{table}");
+    println!("{n} {what} chains, seed {seed}, {wall:.1} s wall\n{table}");
 
     let hard: Vec<&(ChainResult, String)> = results
         .iter()
@@ -193,6 +224,93 @@ fn audit_flags_the_wrong_results_of_the_issue() {
     assert!(check_bounds(&gauss_only, &big)
         .iter()
         .any(|x| x.check == "0 <= MMSE <= Var X"));
+}
+
+/// The audit's maximum-entropy and capacity bounds flag the wrong results of the extreme chains
+/// (a narrow hardtanh output reporting more than `alpha~ ln(2 + 2t)`, a linear output after a
+/// hardtanh reporting more than the Gaussian maximum entropy at power `t^2 / alpha`) and pass
+/// the exact Gaussian linear values, which attain both bounds.
+#[test]
+fn audit_flags_results_above_the_maximum_entropy_or_the_capacity() {
+    let ht = |t| Activation::Hardtanh { threshold: t };
+    let narrow = Chain::new(
+        Prior::gaussian(0.0, 1.0).unwrap(),
+        vec![
+            Layer::orthogonal(0.05, ht(1.0), 0.0).unwrap(),
+            Layer::orthogonal(0.5, ht(0.345), 1e-10).unwrap(),
+        ],
+    )
+    .unwrap();
+    let max = 0.025 * 2.69f64.ln();
+    let wrong = Values {
+        entropy: 1.03e-3 + max,
+        mutual_information: Some(1e-4),
+        mi_last_layer: 1e-4,
+        mmse: 0.5,
+    };
+    let v = check_bounds(&narrow, &wrong);
+    assert!(
+        v.iter()
+            .any(|x| x.check.starts_with("H(T_L) <= maximum entropy")),
+        "{v:?}"
+    );
+    let ok = Values {
+        entropy: 0.99 * max,
+        ..wrong
+    };
+    assert!(
+        check_bounds(&narrow, &ok).is_empty(),
+        "{:?}",
+        check_bounds(&narrow, &ok)
+    );
+
+    let t: f64 = 1.198;
+    let linear_after = Chain::new(
+        Prior::gaussian(0.0, 1e6).unwrap(),
+        vec![
+            Layer::orthogonal(1.0, ht(t), 0.0).unwrap(),
+            Layer::orthogonal(3.1, Activation::Linear, 7e-12).unwrap(),
+        ],
+    )
+    .unwrap();
+    let wrong = Values {
+        entropy: 493.9,
+        mutual_information: Some(1182.0),
+        mi_last_layer: 1182.0,
+        mmse: 1e5,
+    };
+    let v = check_bounds(&linear_after, &wrong);
+    assert!(
+        v.iter()
+            .any(|x| x.check.starts_with("H(T_L) <= maximum entropy")),
+        "{v:?}"
+    );
+    assert!(
+        v.iter()
+            .any(|x| x.check.starts_with("I(T_L-1;T_L) <= capacity")),
+        "{v:?}"
+    );
+
+    let (s0, noise) = (2.0, 0.3);
+    let gauss = Chain::new(
+        Prior::gaussian(0.0, s0).unwrap(),
+        vec![Layer::orthogonal(1.0, Activation::Linear, noise).unwrap()],
+    )
+    .unwrap();
+    let two_pi_e = 2.0 * std::f64::consts::PI * std::f64::consts::E;
+    let i = 0.5 * (1.0 + s0 / noise).ln();
+    let exact = Values {
+        entropy: 0.5 * (two_pi_e * (s0 + noise)).ln(),
+        mutual_information: Some(i),
+        mi_last_layer: i,
+        mmse: s0 * noise / (s0 + noise),
+    };
+    assert!(check_bounds(&gauss, &exact).is_empty());
+    let above = Values {
+        entropy: exact.entropy + 1e-4,
+        ..exact
+    };
+    assert!(!check_bounds(&gauss, &above).is_empty());
 }
 
 /// Topsøe's inequality `h(p) <= ln 2 (4 p (1 - p))^(1 / ln 4)` (nats), on which the MMSE bound of

@@ -11,7 +11,14 @@
 //! - binary prior (`x = +-1`, `H(X) = h(p)`): `I <= H(X)`, and the recovery bound
 //!   `I >= H(X) - (M/2) ln(2e/M)` (so `M = 0` forces `I = H(X)`; derivation at
 //!   [`recovery_slack`]);
-//! - sign output (`T_L` takes `2^{n_L}` values): `0 <= H(T_L) <= (n_L/n_0) ln 2` and `I <= H(T_L)`.
+//! - sign output (`T_L` takes `2^{n_L}` values): `0 <= H(T_L) <= (n_L/n_0) ln 2` and `I <= H(T_L)`;
+//! - every output: `H(T_L)` at most the maximum entropy of a law with the output's support and
+//!   the largest second moment its pre-activation can have ([`max_entropy_per_unit`]);
+//! - every chain: `I(T_{L-1};T_L)` at most the capacity of the last noisy layer at that second
+//!   moment ([`capacity_per_unit`]), and `I(X;T_L) <= I(T_{L-1};T_L)` (data processing on the
+//!   one Markov chain `X -> T_{L-1} -> T_L`).
+//!
+//! The derivations are in `docs/bounds.md`.
 
 use super::chain::Chain;
 use super::channel::Activation;
@@ -24,6 +31,16 @@ use thiserror::Error;
 /// (perfect recovery sits exactly on `I = H(X)`); 1e-6 keeps a factor 10 above that while every
 /// spurious point seen on the random-network grid broke a bound by more than 5e-3.
 pub const BOUND_SLACK: f64 = 1e-6;
+
+/// Slack on a bound of size `bound`: [`BOUND_SLACK`] absolute plus the same relative part. The
+/// entropy and the informations are sums of terms of the potential, each computed to about 1e-9
+/// relative; a bound that grows with the output's scale (a Gaussian maximum entropy of hundreds
+/// of nats at noise 1e-12) is touched by a correct result only up to that relative error, and an
+/// absolute slack alone would then reject a right answer (or, scaled down, a bound of size 1e-5
+/// would be vacuous).
+pub fn slack(bound: f64) -> f64 {
+    BOUND_SLACK * (1.0 + bound.abs())
+}
 
 /// The quantities of one candidate result, as read out of a stationary point.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,6 +77,110 @@ pub enum BoundViolation {
     DiscreteEntropy { h: f64, max: f64 },
     #[error("I(X;T_L) = {mi} > H(T_L) = {h} (sign output)")]
     MiAboveOutputEntropy { mi: f64, h: f64 },
+    #[error(
+        "H(T_L) = {h} > {max}, the maximum entropy of a {what} output of second moment at most \
+         {power} (per output unit, times n_L/n_0)"
+    )]
+    EntropyAboveMax {
+        h: f64,
+        max: f64,
+        what: &'static str,
+        power: f64,
+    },
+    #[error(
+        "I(T_L-1;T_L) = {mi} > {cap}, the capacity of the last layer's noise {noise_var} at input \
+         second moment {power} (per output unit, times n_L/n_0)"
+    )]
+    MiAboveCapacity {
+        mi: f64,
+        cap: f64,
+        power: f64,
+        noise_var: f64,
+    },
+    #[error("I(X;T_L) = {mi} > I(T_L-1;T_L) = {mi_last} (data processing)")]
+    DataProcessing { mi: f64, mi_last: f64 },
+}
+
+/// Largest second moment `E T^2` that the activation allows whatever its input: `t^2` for a
+/// hardtanh of threshold `t`, 1 for sign, unbounded otherwise.
+pub fn activation_power_cap(a: Activation) -> f64 {
+    match a {
+        Activation::Hardtanh { threshold } => threshold * threshold,
+        Activation::Sign => 1.0,
+        _ => f64::INFINITY,
+    }
+}
+
+/// Largest second moment per entry of the pre-activation `z_L = W_L T_{L-1}` of the last layer:
+/// `lambda_L E T_{L-1}^2 / alpha_L`, with `E T_{L-1}^2` the forward moment `rho_{L-1}` (exact in
+/// the model: see `docs/bounds.md`), never above the cap of a bounded activation before it (a
+/// consistency check: the forward moments of a hardtanh never exceed `t^2`).
+pub fn last_pre_activation_power(chain: &Chain) -> f64 {
+    let l = chain.len() - 1;
+    let layer = &chain.layers()[l];
+    let input = if l == 0 {
+        chain.rho(0)
+    } else {
+        let cap = activation_power_cap(chain.layers()[l - 1].channel().activation());
+        chain.rho(l).min(cap)
+    };
+    layer.ensemble().mean(layer.alpha()) * input / layer.alpha()
+}
+
+/// Largest entropy (nats, w.r.t. Lebesgue measure on `(0, inf)` plus the counting measure on
+/// `{0}`) of a law on `[0, inf)` with `E T^2 <= power`: `ln(1 + a) + a / (2 (1 + a))`, where
+/// `a > 0` solves `2 a^3 / (pi (1 + a)) = power` (derivation in `docs/bounds.md`). The root is
+/// bracketed by bisection on `ln a`; the upper end of the bracket is used (the bound increases
+/// with `a`), so the value is never below the exact maximum.
+pub fn relu_max_entropy(power: f64) -> f64 {
+    if power.is_nan() {
+        return f64::NAN;
+    }
+    if power == f64::INFINITY {
+        return f64::INFINITY;
+    }
+    if power <= 0.0 {
+        return 0.0;
+    }
+    let g = |ln_a: f64| {
+        // ln(2 a^3 / (pi (1 + a))) - ln(power), increasing in ln a
+        let a = ln_a.exp();
+        (2.0 / std::f64::consts::PI).ln() + 3.0 * ln_a - a.ln_1p() - power.ln()
+    };
+    let (mut lo, mut hi) = (-400.0_f64, 400.0_f64);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if g(mid) < 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let a = hi.exp();
+    a.ln_1p() + a / (2.0 * (1.0 + a))
+}
+
+/// The maximum entropy per output unit of the last layer's output given its support and the
+/// largest second moment `power` of its noisy pre-activation `u = z_L + xi_L`, with the name of
+/// the law used; `None` for sign (checked by its own bound, [`BoundViolation::DiscreteEntropy`]).
+/// Linear and leaky ReLU of slope in `(0, 1]` (`|T| <= |u|`): the Gaussian's `ln(2 pi e power)/2`;
+/// ReLU (atom at 0): [`relu_max_entropy`]; hardtanh of threshold `t`: `ln(2 + 2t)`, whatever the
+/// power.
+pub fn max_entropy_per_unit(a: Activation, power: f64) -> Option<(f64, &'static str)> {
+    let gauss = 0.5 * (2.0 * std::f64::consts::PI * std::f64::consts::E * power).ln();
+    match a {
+        Activation::Linear => Some((gauss, "linear")),
+        Activation::LeakyRelu { slope } if slope > 0.0 => Some((gauss, "leaky-ReLU")),
+        Activation::Relu | Activation::LeakyRelu { .. } => Some((relu_max_entropy(power), "ReLU")),
+        Activation::Hardtanh { threshold } => Some(((2.0 + 2.0 * threshold).ln(), "hardtanh")),
+        Activation::Sign => None,
+    }
+}
+
+/// Capacity per output unit of the additive Gaussian noise `noise_var` at input second moment
+/// `power`: `ln(1 + power / noise_var) / 2`.
+pub fn capacity_per_unit(power: f64, noise_var: f64) -> f64 {
+    0.5 * (power / noise_var).ln_1p()
 }
 
 /// Variance of the prior: `Var x`.
@@ -165,6 +286,38 @@ pub fn check(chain: &Chain, r: &ReadOut) -> Result<(), BoundViolation> {
             }
         }
     }
+    let width = chain.alpha_tilde(chain.len());
+    let q = last_pre_activation_power(chain);
+    let noise_var = last.channel().noise_var();
+    let power = q + noise_var;
+    if let Some((per_unit, what)) = max_entropy_per_unit(last.channel().activation(), power) {
+        let max = width * per_unit;
+        if r.entropy > max + slack(max) {
+            return Err(BoundViolation::EntropyAboveMax {
+                h: r.entropy,
+                max,
+                what,
+                power,
+            });
+        }
+    }
+    let cap = width * capacity_per_unit(q, noise_var);
+    if r.mi_last_layer > cap + slack(cap) {
+        return Err(BoundViolation::MiAboveCapacity {
+            mi: r.mi_last_layer,
+            cap,
+            power: q,
+            noise_var,
+        });
+    }
+    if let Some(mi) = r.mutual_information {
+        if mi > r.mi_last_layer + slack(r.mi_last_layer) {
+            return Err(BoundViolation::DataProcessing {
+                mi,
+                mi_last: r.mi_last_layer,
+            });
+        }
+    }
     Ok(())
 }
 
@@ -242,6 +395,157 @@ mod tests {
         assert!(matches!(
             check(&ch, &bad),
             Err(BoundViolation::MiAboveInputEntropy { .. })
+        ));
+    }
+
+    fn layer(alpha: f64, act: Activation, noise: f64) -> Layer {
+        Layer::new(alpha, act, noise, Ensemble::Gaussian { var: 1.0 / alpha }).unwrap()
+    }
+
+    fn honest(entropy: f64, mi_last_layer: f64) -> ReadOut {
+        ReadOut {
+            entropy,
+            mutual_information: None,
+            mi_last_layer,
+            mmse: 0.5,
+        }
+    }
+
+    #[test]
+    fn a_hardtanh_output_cannot_exceed_ln_2_plus_2t() {
+        // a bounded layer, then a narrow hardtanh output: at most alpha~ ln(2 + 2 * 0.345)
+        let ch = Chain::new(
+            Prior::gaussian(0.0, 1.0).unwrap(),
+            vec![
+                layer(0.1, Activation::Hardtanh { threshold: 2.0 }, 0.0),
+                layer(0.5, Activation::Hardtanh { threshold: 0.345 }, 1e-3),
+            ],
+        )
+        .unwrap();
+        let max = 0.05 * 2.69f64.ln();
+        let ok = honest(max * (1.0 - 1e-3), 0.0);
+        assert_eq!(check(&ch, &ok), Ok(()));
+        let bad = honest(max * 1.01, 0.0);
+        match check(&ch, &bad) {
+            Err(BoundViolation::EntropyAboveMax { max: m, what, .. }) => {
+                assert!((m - max).abs() < 1e-15, "{m} vs {max}");
+                assert_eq!(what, "hardtanh");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A linear output after a hardtanh of threshold 1.198 on orthogonal weights of aspect 3.1:
+    /// `E z^2 <= t^2 / 3.1`, so `H <= alpha~ ln(2 pi e (q + sigma^2)) / 2`, and
+    /// `I(T_L-1;T_L) <= alpha~ ln(1 + q / sigma^2) / 2`.
+    #[test]
+    fn a_linear_output_after_a_bounded_layer_obeys_the_power_limit() {
+        let t: f64 = 1.198;
+        let noise = 7e-12;
+        let ch = Chain::new(
+            Prior::gaussian(0.0, 1e6).unwrap(),
+            vec![
+                Layer::orthogonal(1.0, Activation::Hardtanh { threshold: t }, 0.0).unwrap(),
+                Layer::orthogonal(3.1, Activation::Linear, noise).unwrap(),
+            ],
+        )
+        .unwrap();
+        let q = last_pre_activation_power(&ch);
+        // the forward moment of a hardtanh fed with variance 1e6 is just below t^2
+        assert!(q <= t * t / 3.1 && q > 0.99 * t * t / 3.1, "q = {q}");
+        let max = 3.1 * 0.5 * (2.0 * std::f64::consts::PI * std::f64::consts::E * (q + noise)).ln();
+        let cap = 3.1 * 0.5 * (1.0 + q / noise).ln();
+        assert_eq!(check(&ch, &honest(max - 1e-3, cap - 1e-3)), Ok(()));
+        assert!(matches!(
+            check(&ch, &honest(493.9, 1.0)),
+            Err(BoundViolation::EntropyAboveMax { what: "linear", .. })
+        ));
+        assert!(matches!(
+            check(&ch, &honest(max - 1.0, cap * 1.01)),
+            Err(BoundViolation::MiAboveCapacity { .. })
+        ));
+    }
+
+    /// Gaussian prior through one orthogonal square linear layer: `T` is i.i.d. Gaussian, so both
+    /// the maximum entropy and the capacity are attained; the exact values pass (the slack covers
+    /// the solver's relative error), values a little above do not.
+    #[test]
+    fn the_gaussian_linear_layer_attains_both_bounds() {
+        let (s0, noise) = (2.0, 0.3);
+        let ch = Chain::new(
+            Prior::gaussian(0.0, s0).unwrap(),
+            vec![Layer::orthogonal(1.0, Activation::Linear, noise).unwrap()],
+        )
+        .unwrap();
+        let two_pi_e = 2.0 * std::f64::consts::PI * std::f64::consts::E;
+        let h = 0.5 * (two_pi_e * (s0 + noise)).ln();
+        let i = 0.5 * (1.0 + s0 / noise).ln();
+        assert_eq!(check(&ch, &honest(h, i)), Ok(()));
+        assert_eq!(
+            check(&ch, &honest(h * (1.0 + 1e-8), i * (1.0 + 1e-8))),
+            Ok(())
+        );
+        assert!(check(&ch, &honest(h + 1e-4, i)).is_err());
+        assert!(check(&ch, &honest(h, i + 1e-4)).is_err());
+    }
+
+    /// The ReLU bound against an independent form: split the law into the atom at 0 (mass `p`)
+    /// and a density on `(0, inf)` whose second moment is at most `power / (1 - p)`; the half-normal
+    /// maximises the latter's entropy, so `H <= max_p h(p) + (1-p) ln(pi e power / (2 (1-p))) / 2`.
+    /// Also: it is above the entropy of the ReLU of a centred Gaussian of second moment `power`.
+    #[test]
+    fn the_relu_max_entropy_matches_the_split_form() {
+        for &power in &[1e-12, 1e-6, 1e-2, 0.3, 1.0, 7.0, 1e3, 1e9, 1e40] {
+            let f = |p: f64| {
+                let s = 1.0 - p;
+                let hb = -p * p.ln() - s * s.ln();
+                hb + 0.5 * s * (std::f64::consts::PI * std::f64::consts::E * power / (2.0 * s)).ln()
+            };
+            // golden-section search of the concave f on (0, 1)
+            let (mut a, mut b) = (1e-300_f64, 1.0 - 1e-16);
+            let r = (5f64.sqrt() - 1.0) / 2.0;
+            for _ in 0..400 {
+                let (c, d) = (b - r * (b - a), a + r * (b - a));
+                if f(c) < f(d) {
+                    a = c;
+                } else {
+                    b = d;
+                }
+            }
+            let split = f(0.5 * (a + b));
+            let closed = relu_max_entropy(power);
+            assert!(
+                (closed - split).abs() <= 1e-9 * (1.0 + split.abs()),
+                "power {power}: {closed} vs {split}"
+            );
+            let relu_of_gaussian = 0.5 * 2f64.ln()
+                + 0.25 * (2.0 * std::f64::consts::PI * std::f64::consts::E * power).ln();
+            assert!(closed >= relu_of_gaussian, "power {power}");
+        }
+    }
+
+    #[test]
+    fn a_relu_output_and_data_processing() {
+        let ch = Chain::new(
+            Prior::gaussian(0.0, 1.0).unwrap(),
+            vec![
+                layer(1.0, Activation::Relu, 0.0),
+                layer(0.5, Activation::Relu, 0.01),
+            ],
+        )
+        .unwrap();
+        let power = last_pre_activation_power(&ch) + 0.01;
+        let max = 0.5 * relu_max_entropy(power);
+        assert!(matches!(
+            check(&ch, &honest(max + 1e-3, 0.1)),
+            Err(BoundViolation::EntropyAboveMax { what: "ReLU", .. })
+        ));
+        let mut r = honest(max - 1e-3, 0.1);
+        assert_eq!(check(&ch, &r), Ok(()));
+        r.mutual_information = Some(0.1 + 1e-3);
+        assert!(matches!(
+            check(&ch, &r),
+            Err(BoundViolation::DataProcessing { .. })
         ));
     }
 

@@ -1,6 +1,7 @@
 //! An audit of replica results that trusts nothing of the estimator but its public output: the
-//! exact bounds of `../shared/spec/replica.md` ("Exact bounds every result satisfies"),
-//! re-derived and coded here independently of the library's own checks, and one run of a chain
+//! exact bounds of `../shared/spec/replica.md` ("Exact bounds every result satisfies") and of
+//! `docs/bounds.md` (maximum output entropy, last-layer capacity, data processing), re-derived
+//! and coded here independently of the library's own checks (`replica::bounds`), and one run of a chain
 //! classified as converged, bound violation, not converged (by cause) or panic.
 //!
 //! Used by `tests/random_chains.rs`, `tests/invariance.rs` and the `chain-grid` binary (which
@@ -68,6 +69,76 @@ fn width_ratio(chain: &Chain) -> f64 {
 /// nothing here.)
 pub fn binary_conditional_entropy_cap(mmse: f64) -> f64 {
     std::f64::consts::LN_2 * mmse.clamp(0.0, 1.0).powf(1.0 / (4.0f64).ln())
+}
+
+/// `E x^2` of one input entry.
+fn prior_second_moment(prior: &Prior) -> f64 {
+    match prior.params() {
+        PriorParams::Gaussian { mean, var } => var + mean * mean,
+        PriorParams::Binary { .. } => 1.0,
+        PriorParams::GaussBernoulli { p, mean, var } => p * (var + mean * mean),
+    }
+}
+
+/// Upper bound on `E z_L^2` per entry of the last pre-activation, by a forward recursion that
+/// needs no Gaussianity. `z_l = W_l T_{l-1}` with `W_l` orthogonally invariant has
+/// `E z_l^2 = lambda_l E T_{l-1}^2 / alpha_l` and a law symmetric about 0 (so is
+/// `u_l = z_l + xi_l`, of second moment `Q_l`); hence `E relu(u)^2 = Q/2`,
+/// `E lrelu_g(u)^2 = (1 + g^2) Q / 2`, `E clamp_t(u)^2 <= min(t^2, Q)`, `E sign(u)^2 = 1`.
+pub fn last_pre_activation_power(chain: &Chain) -> f64 {
+    let mut t2 = prior_second_moment(chain.prior());
+    let layers = chain.layers();
+    for (k, l) in layers.iter().enumerate() {
+        let z2 = l.ensemble().mean(l.alpha()) * t2 / l.alpha();
+        if k + 1 == layers.len() {
+            return z2;
+        }
+        let u2 = z2 + l.channel().noise_var();
+        t2 = match l.channel().activation() {
+            Activation::Linear => u2,
+            Activation::Relu => u2 / 2.0,
+            Activation::LeakyRelu { slope } => (1.0 + slope * slope) * u2 / 2.0,
+            Activation::Hardtanh { threshold } => u2.min(threshold * threshold),
+            Activation::Sign => 1.0,
+        };
+    }
+    unreachable!("a chain has layers")
+}
+
+/// Largest entropy per output unit (Lebesgue plus counting measure) of the last layer's output
+/// given the second moment `power` of its noisy pre-activation; `None` for sign (checked apart).
+/// Gaussian for linear and leaky ReLU of slope > 0 (`|phi(u)| <= |u|`); hardtanh: the uniform
+/// split of mass between the two atoms and the interval, `ln(1 + 1 + 2t)`; ReLU: the atom at 0 of
+/// mass `p` plus a half-line density of second moment `<= power / (1 - p)`, whose entropy is at
+/// most the half-normal's `ln(pi e power / (2 (1-p))) / 2`, maximised over `p` (concave: golden
+/// section).
+pub fn max_output_entropy(a: Activation, power: f64) -> Option<f64> {
+    use std::f64::consts::{E, PI};
+    let gauss = 0.5 * (2.0 * PI * E * power).ln();
+    match a {
+        Activation::Linear => Some(gauss),
+        Activation::LeakyRelu { slope } if slope > 0.0 => Some(gauss),
+        Activation::Relu | Activation::LeakyRelu { .. } => {
+            let f = |p: f64| {
+                let s = 1.0 - p;
+                -p * p.ln() - s * s.ln() + 0.5 * s * (PI * E * power / (2.0 * s)).ln()
+            };
+            let (mut lo, mut hi) = (1e-300_f64, 1.0 - 1e-16);
+            let r = (5f64.sqrt() - 1.0) / 2.0;
+            for _ in 0..300 {
+                let (c, d) = (hi - r * (hi - lo), lo + r * (hi - lo));
+                if f(c) < f(d) {
+                    lo = c;
+                } else {
+                    hi = d;
+                }
+            }
+            // the maximum over the final bracket is at most f's value there plus its spread
+            Some(f(lo).max(f(hi)).max(f(0.5 * (lo + hi))))
+        }
+        Activation::Hardtanh { threshold } => Some((2.0 + 2.0 * threshold).ln()),
+        Activation::Sign => None,
+    }
 }
 
 /// The numbers of a result that the bounds are about.
@@ -180,6 +251,36 @@ pub fn check_bounds(chain: &Chain, est: &Values) -> Vec<Violation> {
                     format!("I(X;T_L) = {i:.9} > H = {h:.9}"),
                 );
             }
+        }
+    }
+    // maximum entropy of the output at the largest second moment of its pre-activation, and the
+    // capacity of the last noisy layer (docs/bounds.md)
+    let q = last_pre_activation_power(chain);
+    let noise = last.channel().noise_var();
+    let width = width_ratio(chain);
+    if let Some(per_unit) = max_output_entropy(last.channel().activation(), q + noise) {
+        let max = width * per_unit;
+        if h > max + tol(max) {
+            fail(
+                "H(T_L) <= maximum entropy at its power",
+                format!("H = {h:.9e}, max = {max:.9e} (E u^2 <= {:.6e})", q + noise),
+            );
+        }
+    }
+    let cap = width * 0.5 * (q / noise).ln_1p();
+    if mi_last > cap + tol(cap) {
+        fail(
+            "I(T_L-1;T_L) <= capacity of the last layer",
+            format!("I(T_L-1;T_L) = {mi_last:.9e}, capacity = {cap:.9e} (E z^2 <= {q:.6e}, noise {noise:.3e})"),
+        );
+    }
+    // data processing on X -> T_L-1 -> T_L
+    if let Some(i) = mi {
+        if i > mi_last + tol(mi_last) {
+            fail(
+                "I(X;T_L) <= I(T_L-1;T_L)",
+                format!("I(X;T_L) = {i:.9}, I(T_L-1;T_L) = {mi_last:.9}"),
+            );
         }
     }
     out

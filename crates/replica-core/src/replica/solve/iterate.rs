@@ -200,6 +200,15 @@ pub(super) fn iterate<S: Step>(
         secants,
     };
     for it in 1..=opts.max_iter {
+        if opts
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            return Err(ReplicaError::NotConverged(format!(
+                "the time budget of {} s ran out (sweep {it} of a start)",
+                opts.max_seconds.unwrap_or(0.0)
+            )));
+        }
         *sweeps += 1;
         let proposal = scheme.step(&state, evals)?;
         let p = scheme.to_params(&proposal);

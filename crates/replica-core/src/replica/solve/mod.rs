@@ -498,11 +498,41 @@ pub fn solve_warm(
     solve_inner(chain, opts, Some(previous))
 }
 
+/// The chain with its Gaussian prior centred, when the mean cannot enter the result: every layer
+/// linear, so `T_L` is the centred chain's output shifted by a constant vector (entropies and
+/// informations are shift invariant, and the MMSE of `X` is that of `X - mean`). The forward
+/// second moments would otherwise carry `mean^2`, which overflows for a mean of 1e200 and is
+/// cancelled in the potential only up to round-off.
+fn centred_if_shift_invariant(chain: &Chain) -> Option<Chain> {
+    let super::PriorParams::Gaussian { mean, var } = chain.prior().params() else {
+        return None;
+    };
+    let linear = chain
+        .layers()
+        .iter()
+        .all(|l| l.channel().activation().is_linear());
+    if mean == 0.0 || !linear {
+        return None;
+    }
+    Chain::new(
+        super::Prior::gaussian(0.0, var).ok()?,
+        chain.layers().to_vec(),
+    )
+    .ok()
+}
+
 fn solve_inner(
     chain: &Chain,
     opts: &SolverOptions,
     warm: Option<&WarmStart>,
 ) -> Result<Estimate, ReplicaError> {
+    let centred = centred_if_shift_invariant(chain);
+    let chain = centred.as_ref().unwrap_or(chain);
+    let mut timed = *opts;
+    timed.deadline = opts
+        .max_seconds
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
+    let opts = &timed;
     // the caller's thread may have just run a faer matrix product (see `simd`)
     crate::simd::clear_upper_simd_state();
     let mut counters = Counters::default();

@@ -42,6 +42,10 @@ pub struct SolverOptions {
     pub(super) rule: RuleSize,
     pub(super) multistart: bool,
     pub(super) continuation: bool,
+    /// Wall-clock budget of one solve in seconds (`None`: unbounded).
+    pub(super) max_seconds: Option<f64>,
+    /// The instant the running solve must stop by: set from `max_seconds` when a solve starts.
+    pub(super) deadline: Option<std::time::Instant>,
 }
 
 /// Default relative tolerance on the order parameters: the potential is then right to about
@@ -64,6 +68,8 @@ impl Default for SolverOptions {
             rule: RuleSize::default(),
             multistart: true,
             continuation: true,
+            max_seconds: None,
+            deadline: None,
         }
     }
 }
@@ -124,6 +130,24 @@ impl SolverOptions {
     pub fn with_continuation(mut self, yes: bool) -> Self {
         self.continuation = yes;
         self
+    }
+    /// A wall-clock budget per solve: past it, every running start stops at its next sweep and
+    /// the solve ends with `NotConverged` saying so. A safety net for services and grids, not a
+    /// substitute for a solver that converges.
+    pub fn with_max_seconds(mut self, secs: f64) -> Result<Self, ReplicaError> {
+        if !(secs.is_finite() && secs > 0.0 && secs <= 1e9) {
+            return Err(ReplicaError::invalid(
+                Field::Setting("max_seconds".into()),
+                secs,
+                "must lie in (0, 1e9]",
+            ));
+        }
+        self.max_seconds = Some(secs);
+        Ok(self)
+    }
+    /// The budget set by [`SolverOptions::with_max_seconds`].
+    pub fn max_seconds(&self) -> Option<f64> {
+        self.max_seconds
     }
     pub fn rule(&self) -> RuleSize {
         self.rule
