@@ -24,6 +24,10 @@ pub enum ReplicaError {
     /// A NaN or infinity appeared during the iteration.
     #[error("non-finite value during the iteration: {0}")]
     NonFinite(String),
+    /// The caller's cancellation check ([`super::SolverOptions::with_cancel`]) asked the solve to
+    /// stop.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// The parameter an [`ReplicaError::InvalidParameter`] is about.

@@ -200,6 +200,9 @@ pub(super) fn iterate<S: Step>(
         secants,
     };
     for it in 1..=opts.max_iter {
+        if opts.cancelled() {
+            return Err(ReplicaError::Interrupted);
+        }
         *sweeps += 1;
         let proposal = scheme.step(&state, evals)?;
         let p = scheme.to_params(&proposal);

@@ -42,6 +42,8 @@ pub struct SolverOptions {
     pub(super) rule: RuleSize,
     pub(super) multistart: bool,
     pub(super) continuation: bool,
+    /// Polled between sweeps; `true` stops the solve with [`ReplicaError::Interrupted`].
+    pub(super) cancel: Option<fn() -> bool>,
 }
 
 /// Default relative tolerance on the order parameters: the potential is then right to about
@@ -64,6 +66,7 @@ impl Default for SolverOptions {
             rule: RuleSize::default(),
             multistart: true,
             continuation: true,
+            cancel: None,
         }
     }
 }
@@ -124,6 +127,17 @@ impl SolverOptions {
     pub fn with_continuation(mut self, yes: bool) -> Self {
         self.continuation = yes;
         self
+    }
+    /// A check polled between sweeps (and between the truncations of an all-layers solve): when
+    /// it returns `true` the solve stops with [`ReplicaError::Interrupted`]. The Python binding
+    /// uses it to honour Ctrl-C; it should be cheap (it runs once per sweep).
+    pub fn with_cancel(mut self, check: fn() -> bool) -> Self {
+        self.cancel = Some(check);
+        self
+    }
+    /// Whether the cancellation check (if any) asks to stop now.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c())
     }
     pub fn rule(&self) -> RuleSize {
         self.rule
