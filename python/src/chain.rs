@@ -28,7 +28,8 @@ pub(crate) fn build_chain(
                 source,
             } => {
                 let field = format!("{ctx}.weights");
-                let m = matrix_layer(matrix, l.alpha, width, *scale)
+                let m = matrix
+                    .layer(py, l.alpha, width, *scale)?
                     .map_err(|e| weight_error(py, &field, e))?;
                 let o = m.oriented;
                 if o.transposed {

@@ -98,9 +98,9 @@ pub(crate) fn wtw_eigenvalues<'py>(
     py: Python<'py>,
     w: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let m = weight_matrix(w, "w")?;
-    let e = py
-        .detach(|| m.wtw_eigenvalues(false))
+    let m = matrix_data_of(w, "w")?;
+    let e = m
+        .wtw_eigenvalues(py)?
         .map_err(|e| weight_error(py, "w", e))?;
     Ok(PyArray1::from_vec(py, e))
 }

@@ -12,9 +12,8 @@
 //!   interrupt the call raises at once and the worker is told to stop at its next block (its
 //!   result is dropped).
 
-use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
-use replica_core::replica::{ReplicaError, SolverOptions};
+use replica_core::replica::SolverOptions;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -87,12 +86,6 @@ pub fn detach_solve<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> Py
         Some(e) => Err(e),
         None => Ok(out),
     }
-}
-
-/// The error of a solve stopped by [`poll`] when no exception was kept (not expected: the
-/// pending exception takes precedence in [`detach_solve`]).
-pub fn interrupted_error(e: &ReplicaError) -> Option<PyErr> {
-    matches!(e, ReplicaError::Interrupted).then(|| PyKeyboardInterrupt::new_err("interrupted"))
 }
 
 /// Run `f` on a worker thread while this one waits with the GIL released, checking signals every

@@ -92,7 +92,7 @@ impl PyLayer {
             Err(_) => {
                 if weights.hasattr("ndim")? || weights.is_instance_of::<PyList>() {
                     WeightsKind::Matrix {
-                        matrix: weight_matrix(weights, "weights")?,
+                        matrix: matrix_data_of(weights, "weights")?,
                         scale: 1.0,
                         source: None,
                     }

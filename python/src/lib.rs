@@ -27,6 +27,7 @@ mod prelude {
     pub(crate) use crate::layer::*;
     pub(crate) use crate::prior::*;
     pub(crate) use crate::results::*;
+    pub(crate) use crate::spectra::{matrix_data_of, MatrixData};
     pub(crate) use crate::weights::*;
     pub(crate) use crate::{interrupt, NotConvergedError, SpecError};
     pub(crate) use faer::Mat;

@@ -13,7 +13,7 @@ pub(crate) enum WeightsKind {
         scale: f64,
     },
     Matrix {
-        matrix: WeightMatrix,
+        matrix: MatrixData,
         scale: f64,
         source: Option<String>,
     },
@@ -87,7 +87,7 @@ impl PyWeights {
         let scale = check_scale(py, scale)?;
         Ok(PyWeights {
             kind: WeightsKind::Matrix {
-                matrix: weight_matrix(w, "weights.matrix")?,
+                matrix: matrix_data_of(w, "weights.matrix")?,
                 scale,
                 source: None,
             },
@@ -120,7 +120,7 @@ impl PyWeights {
         );
         Ok(PyWeights {
             kind: WeightsKind::Matrix {
-                matrix: loaded.matrix,
+                matrix: MatrixData::Dense(std::sync::Arc::new(loaded.matrix)),
                 scale,
                 source: Some(source),
             },
