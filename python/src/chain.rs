@@ -214,6 +214,10 @@ pub(crate) fn check_warm(w: &WarmStart, layers: usize, what: &str) -> PyResult<(
 
 #[pymethods]
 impl PyChain {
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<crate::pickle::Pair> {
+        crate::pickle::reduce_chain(self, py)
+    }
+
     /// A chain from a prior and a list of layers (first layer first). Weight matrices are
     /// oriented and checked against alpha and the previous layer's width here; a matrix read as
     /// its transpose is reported by a UserWarning (and in `notes`).

@@ -65,6 +65,10 @@ pub(crate) fn parse_activation(
 
 #[pymethods]
 impl PyLayer {
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<crate::pickle::Pair> {
+        crate::pickle::reduce_layer(self, py)
+    }
+
     /// `weights`: a `Weights`, or a 2-D array (a weight matrix, `n_l x n_{l-1}`). `alpha =
     /// n_l / n_{l-1}` is required except for a matrix, whose shape gives it (if given, it must
     /// agree). `slope` is the leaky-ReLU's, `threshold` the hardtanh's (default 1).

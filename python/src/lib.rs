@@ -13,6 +13,7 @@ mod functions;
 mod input;
 mod interrupt;
 mod layer;
+mod pickle;
 mod prior;
 mod results;
 mod spectra;
@@ -86,5 +87,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mixture_entropy_bounds, m)?)?;
     m.add_function(wrap_pyfunction!(knn_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(wtw_eigenvalues, m)?)?;
+    m.add_function(wrap_pyfunction!(pickle::_restore, m)?)?;
     Ok(())
 }

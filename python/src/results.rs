@@ -10,6 +10,10 @@ pub(crate) struct PyWarmStart {
 
 #[pymethods]
 impl PyWarmStart {
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<crate::pickle::Pair> {
+        crate::pickle::reduce_warm_start(self, py)
+    }
+
     /// Number of layers of the chain it came from.
     #[getter]
     fn n_layers(&self) -> usize {
@@ -33,6 +37,10 @@ pub(crate) struct PyEstimate {
 
 #[pymethods]
 impl PyEstimate {
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<crate::pickle::Pair> {
+        crate::pickle::reduce_estimate(self, py)
+    }
+
     /// 1-based index `l` of the measured layer `T_l`.
     #[getter]
     fn layer(&self) -> usize {

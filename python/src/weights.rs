@@ -39,6 +39,10 @@ pub(crate) fn check_scale(py: Python<'_>, scale: f64) -> PyResult<f64> {
 
 #[pymethods]
 impl PyWeights {
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<crate::pickle::Pair> {
+        crate::pickle::reduce_weights(self, py)
+    }
+
     /// I.i.d. Gaussian entries `N(0, var / n_{l-1})` (Marchenko-Pastur spectrum).
     #[staticmethod]
     #[pyo3(signature = (var = 1.0))]
