@@ -8,6 +8,7 @@
 //! turns a panic, should one happen, into a `PanicException` rather than an abort).
 
 mod chain;
+mod cli;
 mod errors;
 mod functions;
 mod input;
@@ -88,5 +89,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(knn_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(wtw_eigenvalues, m)?)?;
     m.add_function(wrap_pyfunction!(pickle::_restore, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::_cli_entropy, m)?)?;
     Ok(())
 }

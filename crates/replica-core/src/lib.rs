@@ -24,6 +24,7 @@ pub mod exact;
 pub mod guard;
 pub mod random_chain;
 pub mod replica;
+pub mod report;
 pub mod simd;
 pub mod spec;
 pub mod weights;

@@ -32,6 +32,21 @@ pub enum SchemeChoice {
     Only(Scheme),
 }
 
+impl std::str::FromStr for SchemeChoice {
+    type Err = String;
+    /// `auto`, `fixed-point` or `ml-vamp` (the names of [`Scheme`]'s `Display`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(SchemeChoice::Auto),
+            "fixed-point" => Ok(SchemeChoice::Only(Scheme::FixedPoint)),
+            "ml-vamp" => Ok(SchemeChoice::Only(Scheme::Vamp)),
+            other => Err(format!(
+                "unknown scheme \"{other}\"; allowed: \"auto\", \"fixed-point\", \"ml-vamp\""
+            )),
+        }
+    }
+}
+
 /// Validated solver settings.
 #[derive(Clone, Copy, Debug)]
 pub struct SolverOptions {
