@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from . import _native
+from . import _native  # type: ignore[attr-defined]  # the extension (no stub of its own)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -86,6 +86,42 @@ pub(crate) struct PyChain {
     pub(crate) notes: Vec<String>,
 }
 
+/// The keyword arguments every solve takes, checked, each error naming its argument.
+pub(crate) struct SolveArgs {
+    pub(crate) opts: SolverOptions,
+    pub(crate) all_layers: bool,
+}
+
+pub(crate) fn solve_args(
+    all_layers: Option<&Bound<'_, PyAny>>,
+    tol: Option<&Bound<'_, PyAny>>,
+    max_iter: Option<&Bound<'_, PyAny>>,
+    scheme: Option<&Bound<'_, PyAny>>,
+) -> PyResult<SolveArgs> {
+    let all_layers = flag_arg(all_layers, "all_layers", false)?;
+    let tol = opt_real_arg(tol, "tol")?;
+    let max_iter = opt_count_arg(max_iter, "max_iter")?;
+    let scheme: String = match scheme.filter(|s| !s.is_none()) {
+        None => "auto".into(),
+        Some(s) => s.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "scheme: expected \"auto\", \"fixed-point\" or \"ml-vamp\", got {}",
+                s.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?,
+    };
+    let choice: replica_core::replica::SchemeChoice = scheme
+        .parse()
+        .map_err(|e| PyValueError::new_err(format!("scheme: {e}")))?;
+    Ok(SolveArgs {
+        opts: options(tol, max_iter)?.with_scheme(choice),
+        all_layers,
+    })
+}
+
 pub(crate) fn options(tol: Option<f64>, max_iter: Option<usize>) -> PyResult<SolverOptions> {
     let mut o = SolverOptions::default();
     if let Some(t) = tol {
@@ -237,6 +273,17 @@ impl PyChain {
     /// relative to the spec file).
     #[staticmethod]
     pub(crate) fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        if let Some(f) = replica_core::weights::WeightFormat::of_path(&path) {
+            return Err(spec_error(
+                py,
+                format!(
+                    "{} is a weight file ({f:?}), not a spec: read it with Weights.file(path), or \
+                     name it in a spec (TOML) as weights = {{ kind = \"matrix\", file = \"...\" }}",
+                    path.display()
+                ),
+                None,
+            ));
+        }
         let LoadedSpec { chain, notes } = py
             .detach(|| spec::load_spec_with_notes(&path))
             .map_err(|e| core_spec_error(py, e))?;
@@ -259,36 +306,35 @@ impl PyChain {
     /// Solve the replica equations (GIL released). Returns an `Estimate`, or with
     /// `all_layers=True` a list of them, one per truncation `T_1..T_L` (each measured with the
     /// output layer's noise). `warm_start`: the previous call's result (an `Estimate`, or the list
-    /// with `all_layers=True`) to start from its stationary point.
-    #[pyo3(signature = (*, all_layers = false, warm_start = None, tol = None, max_iter = None))]
+    /// with `all_layers=True`) to start from its stationary point. `scheme`: `"auto"` (default:
+    /// the fixed point, then ML-VAMP where needed, then continuation in the noise),
+    /// `"fixed-point"` or `"ml-vamp"` (that iteration only, every start, no continuation).
+    #[pyo3(signature = (*, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None))]
     fn solve(
         &self,
         py: Python<'_>,
-        all_layers: bool,
+        all_layers: Option<&Bound<'_, PyAny>>,
         warm_start: Option<&Bound<'_, PyAny>>,
-        tol: Option<f64>,
-        max_iter: Option<usize>,
+        tol: Option<&Bound<'_, PyAny>>,
+        max_iter: Option<&Bound<'_, PyAny>>,
+        scheme: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        run(
-            py,
-            &self.chain,
-            options(tol, max_iter)?,
-            all_layers,
-            warm_start,
-        )
+        let a = solve_args(all_layers, tol, max_iter, scheme)?;
+        run(py, &self.chain, a.opts, a.all_layers, warm_start)
     }
 
     /// Same as `solve`.
-    #[pyo3(signature = (*, all_layers = false, warm_start = None, tol = None, max_iter = None))]
+    #[pyo3(signature = (*, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None))]
     fn entropy(
         &self,
         py: Python<'_>,
-        all_layers: bool,
+        all_layers: Option<&Bound<'_, PyAny>>,
         warm_start: Option<&Bound<'_, PyAny>>,
-        tol: Option<f64>,
-        max_iter: Option<usize>,
+        tol: Option<&Bound<'_, PyAny>>,
+        max_iter: Option<&Bound<'_, PyAny>>,
+        scheme: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        self.solve(py, all_layers, warm_start, tol, max_iter)
+        self.solve(py, all_layers, warm_start, tol, max_iter, scheme)
     }
 
     /// Number of layers.

@@ -55,12 +55,30 @@ pub(crate) fn core_spec_error(py: Python<'_>, e: spec::SpecError) -> PyErr {
             ref error,
         } => {
             let msg = format!("cannot read spec file {}: {error}", path.display());
-            if error.kind() == std::io::ErrorKind::NotFound {
-                PyFileNotFoundError::new_err(msg)
-            } else {
-                PyOSError::new_err(msg)
+            match error.kind() {
+                std::io::ErrorKind::NotFound => missing_file(py, msg, path, None),
+                // not UTF-8: not a TOML spec (a weight file given as a spec, say)
+                std::io::ErrorKind::InvalidData => spec_error(
+                    py,
+                    format!(
+                        "spec file {} is not UTF-8 text: a spec is a TOML file (weight files are \
+                         read through a spec's weights = {{ kind = \"matrix\", file = ... }} or \
+                         Weights.file)",
+                        path.display()
+                    ),
+                    None,
+                ),
+                _ => PyOSError::new_err(msg),
             }
         }
+        // a weight file that does not exist: FileNotFoundError as for a missing spec, with the
+        // field that names it
+        spec::SpecError::Weights {
+            ref field,
+            ref path,
+            error: WeightError::Io(_),
+            ..
+        } if !path.exists() => missing_file(py, e.to_string(), path, Some(field.clone())),
         other => {
             let field = other.field().map(str::to_string);
             spec_error(py, other.to_string(), field)
@@ -80,4 +98,16 @@ pub(crate) fn warn_notes(py: Python<'_>, notes: &[String]) -> PyResult<()> {
         PyErr::warn(py, category.as_any(), &msg, 2)?;
     }
     Ok(())
+}
+
+/// `FileNotFoundError(ENOENT, message, path)` with a `field` attribute (None for a spec file).
+pub(crate) fn missing_file(
+    py: Python<'_>,
+    msg: String,
+    path: &std::path::Path,
+    field: Option<String>,
+) -> PyErr {
+    let err = PyFileNotFoundError::new_err((2, msg, path.display().to_string()));
+    let _ = err.value(py).setattr("field", field);
+    err
 }

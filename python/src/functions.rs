@@ -4,38 +4,45 @@ use crate::prelude::*;
 
 /// Solve a chain: same as `chain.solve(...)`.
 #[pyfunction(name = "solve")]
-#[pyo3(signature = (chain, *, all_layers = false, warm_start = None, tol = None, max_iter = None))]
+#[pyo3(signature = (chain, *, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None))]
 pub(crate) fn solve_chain(
     py: Python<'_>,
-    chain: &Bound<'_, PyChain>,
-    all_layers: bool,
+    chain: &Bound<'_, PyAny>,
+    all_layers: Option<&Bound<'_, PyAny>>,
     warm_start: Option<&Bound<'_, PyAny>>,
-    tol: Option<f64>,
-    max_iter: Option<usize>,
+    tol: Option<&Bound<'_, PyAny>>,
+    max_iter: Option<&Bound<'_, PyAny>>,
+    scheme: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    run(
-        py,
-        &chain.get().chain,
-        options(tol, max_iter)?,
-        all_layers,
-        warm_start,
-    )
+    let chain = chain.cast::<PyChain>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "chain: expected a replica_mi.Chain, got {}",
+            chain
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let a = solve_args(all_layers, tol, max_iter, scheme)?;
+    run(py, &chain.get().chain, a.opts, a.all_layers, warm_start)
 }
 
 /// Read a spec file (the command line's format, weight files included) and solve it.
 #[pyfunction]
-#[pyo3(signature = (path, *, all_layers = false, warm_start = None, tol = None, max_iter = None))]
+#[pyo3(signature = (path, *, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None))]
 pub(crate) fn solve_file(
     py: Python<'_>,
     path: PathBuf,
-    all_layers: bool,
+    all_layers: Option<&Bound<'_, PyAny>>,
     warm_start: Option<&Bound<'_, PyAny>>,
-    tol: Option<f64>,
-    max_iter: Option<usize>,
+    tol: Option<&Bound<'_, PyAny>>,
+    max_iter: Option<&Bound<'_, PyAny>>,
+    scheme: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let opts = options(tol, max_iter)?;
+    let a = solve_args(all_layers, tol, max_iter, scheme)?;
     let chain = PyChain::from_file(py, path)?;
-    run(py, &chain.chain, opts, all_layers, warm_start)
+    run(py, &chain.chain, a.opts, a.all_layers, warm_start)
 }
 
 pub(crate) fn nonparam_error(e: nonparam::NonparamError) -> PyErr {

@@ -21,6 +21,19 @@ pub(crate) fn parse_activation(
         spec_error(py, format!("{field}: {msg}"), Some(field.to_string()))
     };
     let kind = name.parse::<ActivationKind>().ok();
+    if kind.is_none() {
+        return Err(bad(
+            "activation",
+            format!(
+                "unknown \"{name}\"; allowed: {}",
+                spec::ACTIVATION_KINDS
+                    .iter()
+                    .map(|k| format!("\"{k}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     if kind != Some(ActivationKind::LeakyRelu) && slope.is_some() {
         return Err(bad(
             "slope",
@@ -146,5 +159,30 @@ impl PyLayer {
     #[getter]
     fn activation(&self) -> String {
         self.activation.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        let extra = match self.activation {
+            Activation::LeakyRelu { slope } => format!(", slope={slope}"),
+            Activation::Hardtanh { threshold } => format!(", threshold={threshold}"),
+            _ => String::new(),
+        };
+        let weights = PyWeights {
+            kind: self.weights.clone(),
+        }
+        .__repr__();
+        let alpha = self
+            .alpha
+            .map(|a| format!(", alpha={a}"))
+            .unwrap_or_default();
+        let name = match self.activation {
+            Activation::LeakyRelu { .. } => "leaky-relu".to_string(),
+            Activation::Hardtanh { .. } => "hardtanh".to_string(),
+            other => other.to_string(),
+        };
+        format!(
+            "Layer('{name}', noise_var={}, weights={weights}{alpha}{extra})",
+            self.noise_var
+        )
     }
 }

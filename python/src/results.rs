@@ -117,7 +117,8 @@ impl PyEstimate {
             warm: self.est.warm_start(),
         }
     }
-    /// The scalar results as a dict (JSON-ready).
+    /// The results as a dict, JSON-ready: the fields of the command line's `--json` record that a
+    /// converged solve has (order parameters as lists of floats).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("layer", self.layer)?;
@@ -129,6 +130,14 @@ impl PyEstimate {
         d.set_item("iterations", self.est.iterations)?;
         d.set_item("residual", self.est.residual)?;
         d.set_item("counters", self.counters(py)?)?;
+        let p = &self.est.order_params;
+        let op = PyDict::new(py);
+        op.set_item("v", p.v.clone())?;
+        op.set_item("a", p.a.clone())?;
+        op.set_item("a_t", p.a_t.clone())?;
+        op.set_item("v_t", p.v_t.clone())?;
+        op.set_item("theta", p.theta.clone())?;
+        d.set_item("order_params", op)?;
         Ok(d)
     }
     fn __repr__(&self) -> String {

@@ -104,6 +104,15 @@ impl PyWeights {
     #[pyo3(signature = (path, tensor = None, scale = 1.0))]
     fn file(py: Python<'_>, path: PathBuf, tensor: Option<String>, scale: f64) -> PyResult<Self> {
         let scale = check_scale(py, scale)?;
+        // (an unknown extension is reported first, as the reader does)
+        if replica_core::weights::WeightFormat::of_path(&path).is_some() && !path.exists() {
+            return Err(missing_file(
+                py,
+                format!("weights.file {}: no such file", path.display()),
+                &path,
+                Some("weights.file".into()),
+            ));
+        }
         let loaded = py
             .detach(|| read_matrix(&path, tensor.as_deref()))
             .map_err(|e| {
@@ -151,7 +160,7 @@ impl PyWeights {
         }
     }
 
-    fn __repr__(&self) -> String {
+    pub(crate) fn __repr__(&self) -> String {
         match &self.kind {
             WeightsKind::Gaussian { var } => format!("Weights.gaussian(var={var})"),
             WeightsKind::Orthogonal => "Weights.orthogonal()".into(),

@@ -16,7 +16,7 @@ pub enum ReplicaError {
     #[error("invalid chain: {0}")]
     InvalidChain(String),
     /// The theta-equation of an empirical spectrum has no root in its bracket.
-    #[error("the theta equation has no root for gamma = {gamma} (bounded spectrum; use the ML-VAMP scheme)")]
+    #[error("the theta equation has no root for gamma = {gamma} (bounded spectrum: use the ML-VAMP scheme, scheme=\"ml-vamp\" in Python or --scheme ml-vamp on the command line)")]
     NoThetaRoot { gamma: f64 },
     /// No start of any allowed scheme converged.
     #[error("the replica equations did not converge: {0}")]
