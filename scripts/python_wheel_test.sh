@@ -6,7 +6,8 @@
 # Checks the one wheel in DIST_DIR (abi3 for CPython >= 3.9, tagged manylinux2014, licence files
 # in its metadata, the extension stripped), installs it into a fresh virtual environment made by
 # PYTHON (default python3) under a temporary folder, with pytest, numpy and safetensors from PyPI,
-# and runs python/tests there with every folder holding cargo or rustc removed from PATH (the
+# and runs python/tests, the package's doctests and mypy.stubtest there with every folder holding
+# cargo or rustc removed from PATH (the
 # test asserts that neither can be found, and that replica_mi is imported from the wheel, not
 # from the source tree). Exit status: pytest's (5, no test collected, fails too), or 1 when a
 # check of the wheel fails. REPLICA_MI_BIN (the command line, for the tests comparing with it) is
@@ -94,9 +95,12 @@ where = os.path.realpath(replica_mi.__file__)
 assert where.startswith(os.path.realpath(sys.prefix)), f"replica_mi imported from {where}, not the venv"
 print(f"== replica_mi {replica_mi.__version__} from {os.path.dirname(where)}; no cargo/rustc on PATH")
 EOF
-echo "== pytest against the installed wheel"
+echo "== stubs against the installed module (mypy.stubtest)"
+python -m mypy.stubtest replica_mi
+pkg=$(python -c 'import os, replica_mi; print(os.path.dirname(replica_mi.__file__))')
+echo "== pytest against the installed wheel: python/tests and the package's doctests"
 set +e
-python -m pytest -q -p no:cacheprovider --rootdir "$repo/python" "$repo/python/tests"
+python -m pytest -q -p no:cacheprovider --rootdir "$repo/python" --doctest-modules "$repo/python/tests" "$pkg"
 status=$?
 set -e
 exit $status
