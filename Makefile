@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: docs-check deps-check all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid cuda-kit cuda-kit-cpu cuda-kit-check fmt lint clean python-test python-wheel python-deps-check python-lint
+.PHONY: docs-check deps-check all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid cuda-kit cuda-kit-cpu cuda-kit-check fmt lint clean python-test python-wheel python-venv python-deps-check python-lint
 
 all: test
 
@@ -87,27 +87,39 @@ test: data-fashion-mnist docs-check deps-check
 docs-check:
 	$(PYTHON) scripts/check_docs.py
 
-# The Python package (python/, module replica_mi): a virtual environment made with pip (maturin,
-# pytest, numpy, safetensors), the abi3 wheel built by maturin and installed into it, pytest (which
-# also runs the replica-mi binary on weight files written by numpy). pytest's exit status is
+# The Python package (python/, module replica_mi). A build environment in .venv (pip: maturin,
+# ziglang, pytest, numpy, safetensors, mypy) builds the abi3 wheel for CPython >= 3.9 tagged
+# manylinux2014 (glibc >= 2.17: linked by zig against that glibc, checked by maturin's auditwheel),
+# stripped, with the licence files, into $(PY_DIST). `make python-wheel` is the distributable
+# (release profile); python-test builds the same wheel with the dev profile (the tests' profile,
+# faster to compile) and runs every package test against it, installed into a fresh virtual
+# environment with no Rust toolchain on PATH (scripts/python_wheel_test.sh). pytest's exit status is
 # make's: no test collected (status 5) fails too.
 PYTHON ?= python3
 PY_VENV ?= .venv
+PY_DIST ?= python/dist
+PY_PROFILE ?= release
 PY_TARGET := $(abspath $(or $(CARGO_TARGET_DIR),target))
-python-wheel:
-	@test -f $(PY_VENV)/.deps-ok || { $(PYTHON) -m venv $(PY_VENV) && \
-		$(PY_VENV)/bin/pip install --quiet --upgrade pip 'maturin>=1.9.4,<2' 'pytest>=7' numpy safetensors && \
-		touch $(PY_VENV)/.deps-ok; }
-	rm -rf $(PY_VENV)/wheels
-	$(PY_VENV)/bin/maturin build --quiet -m python/Cargo.toml --profile dev \
-		--interpreter $(PY_VENV)/bin/python -o $(PY_VENV)/wheels
-	$(PY_VENV)/bin/pip install --quiet --force-reinstall --no-deps $(PY_VENV)/wheels/*.whl
+PY_DEPS := 'maturin>=1.9.4,<2' 'ziglang>=0.13' 'pytest>=7' numpy safetensors mypy
+python-venv:
+	@test -f $(PY_VENV)/.deps-ok-2 || { $(PYTHON) -m venv $(PY_VENV) && \
+		$(PY_VENV)/bin/pip install --quiet --upgrade pip $(PY_DEPS) && \
+		touch $(PY_VENV)/.deps-ok-2; }
+
+# (maturin finds zig as `python -m ziglang` of the python on PATH: the venv's)
+python-wheel: python-venv
+	rm -rf $(PY_DIST)
+	PATH="$(abspath $(PY_VENV))/bin:$$PATH" $(PY_VENV)/bin/maturin build --quiet -m python/Cargo.toml \
+		--profile $(PY_PROFILE) --zig --compatibility manylinux2014 \
+		--interpreter $(PY_VENV)/bin/python -o $(PY_DIST)
+	@ls -l $(PY_DIST)/*.whl
 
 # (the binary comes from `cargo test --no-run`: the build `make test` has just made, with the same
 # features, where a separate `cargo build --bin` could rebuild candle without the dev-dependencies)
-python-test: python-wheel python-deps-check
+python-test: python-deps-check
+	$(MAKE) python-wheel PY_PROFILE=dev
 	$(CARGO) test --no-run --quiet
-	REPLICA_MI_BIN=$(PY_TARGET)/debug/replica-mi $(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
+	REPLICA_MI_BIN=$(PY_TARGET)/debug/replica-mi scripts/python_wheel_test.sh $(PY_DIST) $(PYTHON)
 
 # The command line and the Python extension depend on the lean crate only: no candle, polars,
 # plotters, tokio or tokenizers in their dependency trees (`cargo tree`, normal dependencies).

@@ -7,10 +7,16 @@ dimension n_0, plus non-parametric entropy estimators (KDE bounds, kNN) on numpy
     >>> chain = rm.Chain(rm.Prior.gaussian(var=1.0),
     ...                  [rm.Layer("relu", noise_var=1e-3, weights=W)])
     >>> est = chain.solve()
-    >>> est.entropy, est.mutual_information, est.mmse
+    >>> round(est.entropy, 3), round(est.mutual_information, 3), round(est.mmse, 3)
+    (1.078, 2.587, 0.094)
 
 The native part is the Rust crate replica-core (no Python dependencies besides numpy).
 """
+
+import os
+from typing import Literal, Union
+
+import numpy.typing as _npt
 
 from ._native import (
     Chain,
@@ -34,7 +40,19 @@ from ._native import (
 #: Same as :func:`solve` (the entropy is its first attribute).
 entropy = solve
 
+# Type aliases of the stubs (also importable at run time, for annotations in user code).
+ArrayLike = _npt.ArrayLike
+PathLike = Union[str, "os.PathLike[str]"]
+ActivationName = Union[Literal["linear"], Literal["relu"], Literal["leaky-relu"], Literal["hardtanh"], Literal["sign"]]
+WarmArg = Union[Estimate, WarmStart, None]
+SchemeName = Union[Literal["auto"], Literal["fixed-point"], Literal["ml-vamp"]]
+
 __all__ = [
+    "ActivationName",
+    "ArrayLike",
+    "PathLike",
+    "SchemeName",
+    "WarmArg",
     "Chain",
     "Estimate",
     "Layer",

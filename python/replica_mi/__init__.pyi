@@ -1,17 +1,43 @@
 """Type stubs of replica_mi (the native module replica_mi._native, re-exported)."""
 
 import os
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, final, overload
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
 
+__all__ = [
+    "ActivationName",
+    "ArrayLike",
+    "Chain",
+    "Estimate",
+    "Layer",
+    "NotConvergedError",
+    "PathLike",
+    "Prior",
+    "SchemeName",
+    "SpecError",
+    "WarmArg",
+    "WarmStart",
+    "Weights",
+    "__version__",
+    "entropy",
+    "kde_upper_bound",
+    "knn_entropy",
+    "mixture_entropy_bounds",
+    "pairwise_lower_bound",
+    "solve",
+    "solve_file",
+    "wtw_eigenvalues",
+]
+
 ArrayLike = npt.ArrayLike
 PathLike = Union[str, "os.PathLike[str]"]
-ActivationName = Literal["linear", "relu", "leaky-relu", "hardtanh", "sign"]
+ActivationName = Union[Literal["linear"], Literal["relu"], Literal["leaky-relu"], Literal["hardtanh"], Literal["sign"]]
 WarmArg = Union["Estimate", "WarmStart", None]
+SchemeName = Union[Literal["auto"], Literal["fixed-point"], Literal["ml-vamp"]]
 
 class SpecError(ValueError):
     """Invalid network description (spec file, prior, layer, weights, weight file)."""
@@ -27,8 +53,11 @@ class NotConvergedError(RuntimeError):
     partial: Optional[List[Optional["Estimate"]]]
     """With all_layers=True: the estimates of the truncations that converged (None elsewhere)."""
 
+@final
 class Prior:
     """The prior of the input X (i.i.d. entries)."""
+
+    def __reduce__(self) -> Tuple[Any, Tuple[str, Any]]: ...
 
     @staticmethod
     def gaussian(var: float = 1.0, mean: float = 0.0) -> "Prior": ...
@@ -37,8 +66,11 @@ class Prior:
     @staticmethod
     def gauss_bernoulli(p: float, var: float = 1.0, mean: float = 0.0) -> "Prior": ...
 
+@final
 class Weights:
     """The weights of one layer: an ensemble, a spectrum of W^T W, or a matrix W (n_l x n_(l-1))."""
+
+    def __reduce__(self) -> Tuple[Any, Tuple[str, Any]]: ...
 
     @staticmethod
     def gaussian(var: float = 1.0) -> "Weights": ...
@@ -55,33 +87,41 @@ class Weights:
     @property
     def shape(self) -> Optional[Tuple[int, int]]: ...
 
+@final
 class Layer:
     """One layer T_l = phi(W_l T_(l-1) + xi_l), xi_l ~ N(0, noise_var)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         activation: ActivationName,
         noise_var: float,
         weights: Union[Weights, ArrayLike],
         alpha: Optional[float] = None,
         slope: Optional[float] = None,
         threshold: Optional[float] = None,
-    ) -> None: ...
+    ) -> "Layer": ...
     @property
     def alpha(self) -> Optional[float]: ...
     @property
     def noise_var(self) -> float: ...
     @property
     def activation(self) -> str: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[str, Any]]: ...
 
+@final
 class WarmStart:
     """The stationary point (and secants) of an earlier solve."""
+
+    def __reduce__(self) -> Tuple[Any, Tuple[str, Any]]: ...
 
     @property
     def n_layers(self) -> int: ...
 
+@final
 class Estimate:
     """The replica estimate for one measured layer T_l, in nats per input dimension n_0."""
+
+    def __reduce__(self) -> Tuple[Any, Tuple[str, Any]]: ...
 
     @property
     def layer(self) -> int: ...
@@ -107,10 +147,13 @@ class Estimate:
     def warm_start(self) -> WarmStart: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
+@final
 class Chain:
     """A checked network: a prior and layers, first layer first."""
 
-    def __init__(self, prior: Prior, layers: Sequence[Layer]) -> None: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[str, Any]]: ...
+
+    def __new__(cls, prior: Prior, layers: Sequence[Layer]) -> "Chain": ...
     @staticmethod
     def from_file(path: PathLike) -> "Chain": ...
     @staticmethod
@@ -119,10 +162,11 @@ class Chain:
     def solve(
         self,
         *,
-        all_layers: Literal[False] = False,
+        all_layers: Optional[Literal[False]] = ...,
         warm_start: WarmArg = None,
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
+        scheme: Optional[SchemeName] = ...,
     ) -> Estimate: ...
     @overload
     def solve(
@@ -132,15 +176,27 @@ class Chain:
         warm_start: Optional[Sequence[WarmArg]] = None,
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
+        scheme: Optional[SchemeName] = ...,
     ) -> List[Estimate]: ...
+    @overload
+    def solve(
+        self,
+        *,
+        all_layers: bool,
+        warm_start: Union[WarmArg, Sequence[WarmArg]] = None,
+        tol: Optional[float] = None,
+        max_iter: Optional[int] = None,
+        scheme: Optional[SchemeName] = ...,
+    ) -> Union[Estimate, List[Estimate]]: ...
     @overload
     def entropy(
         self,
         *,
-        all_layers: Literal[False] = False,
+        all_layers: Optional[Literal[False]] = ...,
         warm_start: WarmArg = None,
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
+        scheme: Optional[SchemeName] = ...,
     ) -> Estimate: ...
     @overload
     def entropy(
@@ -150,7 +206,18 @@ class Chain:
         warm_start: Optional[Sequence[WarmArg]] = None,
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
+        scheme: Optional[SchemeName] = ...,
     ) -> List[Estimate]: ...
+    @overload
+    def entropy(
+        self,
+        *,
+        all_layers: bool,
+        warm_start: Union[WarmArg, Sequence[WarmArg]] = None,
+        tol: Optional[float] = None,
+        max_iter: Optional[int] = None,
+        scheme: Optional[SchemeName] = ...,
+    ) -> Union[Estimate, List[Estimate]]: ...
     def __len__(self) -> int: ...
     @property
     def alphas(self) -> List[float]: ...
@@ -161,10 +228,11 @@ class Chain:
 def solve(
     chain: Chain,
     *,
-    all_layers: Literal[False] = False,
+    all_layers: Optional[Literal[False]] = ...,
     warm_start: WarmArg = None,
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
+    scheme: Optional[SchemeName] = ...,
 ) -> Estimate: ...
 @overload
 def solve(
@@ -174,7 +242,18 @@ def solve(
     warm_start: Optional[Sequence[WarmArg]] = None,
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
+    scheme: Optional[SchemeName] = ...,
 ) -> List[Estimate]: ...
+@overload
+def solve(
+    chain: Chain,
+    *,
+    all_layers: bool,
+    warm_start: Union[WarmArg, Sequence[WarmArg]] = None,
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+    scheme: Optional[SchemeName] = ...,
+) -> Union[Estimate, List[Estimate]]: ...
 
 entropy = solve
 
@@ -182,10 +261,11 @@ entropy = solve
 def solve_file(
     path: PathLike,
     *,
-    all_layers: Literal[False] = False,
+    all_layers: Optional[Literal[False]] = ...,
     warm_start: WarmArg = None,
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
+    scheme: Optional[SchemeName] = ...,
 ) -> Estimate: ...
 @overload
 def solve_file(
@@ -195,7 +275,18 @@ def solve_file(
     warm_start: Optional[Sequence[WarmArg]] = None,
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
+    scheme: Optional[SchemeName] = ...,
 ) -> List[Estimate]: ...
+@overload
+def solve_file(
+    path: PathLike,
+    *,
+    all_layers: bool,
+    warm_start: Union[WarmArg, Sequence[WarmArg]] = None,
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+    scheme: Optional[SchemeName] = ...,
+) -> Union[Estimate, List[Estimate]]: ...
 def kde_upper_bound(samples: ArrayLike, s2: float) -> float: ...
 def pairwise_lower_bound(samples: ArrayLike, s2: float) -> float: ...
 def mixture_entropy_bounds(samples: ArrayLike, s2: float) -> Tuple[float, float]: ...

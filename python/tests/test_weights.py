@@ -150,7 +150,6 @@ BAD = [
     ("inf", lambda d: (np.save(d / "i.npy", np.array([[1.0, 0.0], [np.inf, 1.0]], dtype=np.float32)), '{ kind = "matrix", file = "i.npy" }')[1], "layers[0].weights.file", ["i.npy", "[1, 0]", "not finite"]),
     ("integer dtype", lambda d: (np.save(d / "k.npy", np.ones((2, 2), dtype=np.int64)), '{ kind = "matrix", file = "k.npy" }')[1], "layers[0].weights.file", ["k.npy", "<i8"]),
     ("shape vs alpha", lambda d: (np.save(d / "s.npy", np.ones((30, 20))), 'alpha = 1.0\nweights = { kind = "matrix", file = "s.npy" }')[1], "layers[0].weights.file", ["s.npy", "contradicts alpha = 1"]),
-    ("missing file", lambda d: '{ kind = "matrix", file = "nothing.npy" }', "layers[0].weights.file", ["nothing.npy", "cannot read"]),
 ]
 
 

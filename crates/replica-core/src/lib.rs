@@ -25,6 +25,7 @@ pub mod guard;
 pub mod input_limits;
 pub mod random_chain;
 pub mod replica;
+pub mod report;
 pub mod simd;
 pub mod spec;
 pub mod weights;

@@ -16,7 +16,7 @@ pub enum ReplicaError {
     #[error("invalid chain: {0}")]
     InvalidChain(String),
     /// The theta-equation of an empirical spectrum has no root in its bracket.
-    #[error("the theta equation has no root for gamma = {gamma} (bounded spectrum; use the ML-VAMP scheme)")]
+    #[error("the theta equation has no root for gamma = {gamma} (bounded spectrum: use the ML-VAMP scheme, scheme=\"ml-vamp\" in Python or --scheme ml-vamp on the command line)")]
     NoThetaRoot { gamma: f64 },
     /// No start of any allowed scheme converged.
     #[error("the replica equations did not converge: {0}")]
@@ -24,6 +24,10 @@ pub enum ReplicaError {
     /// A NaN or infinity appeared during the iteration.
     #[error("non-finite value during the iteration: {0}")]
     NonFinite(String),
+    /// The caller's cancellation check ([`super::SolverOptions::with_cancel`]) asked the solve to
+    /// stop.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// The parameter an [`ReplicaError::InvalidParameter`] is about.

@@ -23,7 +23,7 @@ pub use solve::{
     solve, solve_warm, Estimate, OrderParams, Scheme, SchemeChoice, Secants, SolverOptions,
     WarmStart,
 };
-pub use spectrum::{DiscreteSpectrum, Ensemble};
+pub use spectrum::{DiscreteSpectrum, Ensemble, SpectrumParts};
 
 /// Estimates for every truncation `T_1..T_L` of `chain`, first layer first: layer `l` is measured
 /// with the output layer's noise variance, the layers before it keep their own noise.

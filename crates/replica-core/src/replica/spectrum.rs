@@ -9,6 +9,9 @@
 
 use super::error::{LayerField, ReplicaError};
 
+mod parts;
+pub use parts::SpectrumParts;
+
 /// A discrete spectral distribution: `values[i]` with probability `weights[i]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DiscreteSpectrum {

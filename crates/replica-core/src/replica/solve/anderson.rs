@@ -13,6 +13,17 @@ pub struct Secants {
 }
 
 impl Secants {
+    /// The secant pairs `(df, dg)`, oldest first (for serialisation).
+    pub fn pairs(&self) -> (&[Vec<f64>], &[Vec<f64>]) {
+        (&self.df, &self.dg)
+    }
+    /// Secants from pairs [`Secants::pairs`] returned; `None` unless there are as many `df` as
+    /// `dg` and all have one length. (`solve_warm` checks that length against the chain.)
+    pub fn from_pairs(df: Vec<Vec<f64>>, dg: Vec<Vec<f64>>) -> Option<Self> {
+        let n = df.first().map_or(0, Vec::len);
+        (df.len() == dg.len() && df.iter().chain(&dg).all(|v| v.len() == n))
+            .then_some(Secants { df, dg })
+    }
     /// Number of secant pairs.
     pub fn len(&self) -> usize {
         self.df.len()

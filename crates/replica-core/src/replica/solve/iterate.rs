@@ -200,6 +200,9 @@ pub(super) fn iterate<S: Step>(
         secants,
     };
     for it in 1..=opts.max_iter {
+        if opts.cancelled() {
+            return Err(ReplicaError::Interrupted);
+        }
         if opts
             .deadline
             .is_some_and(|d| std::time::Instant::now() >= d)

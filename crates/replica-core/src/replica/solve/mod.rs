@@ -550,6 +550,7 @@ fn solve_inner(
                 "warm start: no convergence (residual {:.2e})",
                 run.residual
             )),
+            Err(ReplicaError::Interrupted) => return Err(ReplicaError::Interrupted),
             Err(e) => failures.push(format!("warm start: {e}")),
         }
     }
@@ -586,6 +587,7 @@ fn solve_inner(
                     "{scheme} start {k}: no convergence in {} sweeps (residual {:.2e})",
                     run.iterations, run.residual
                 )),
+                Err(ReplicaError::Interrupted) => return Err(ReplicaError::Interrupted),
                 Err(e) => failures.push(format!("{scheme} start {k}: {e}")),
             }
         }
@@ -593,6 +595,8 @@ fn solve_inner(
     if best.is_none() && opts.continuation && opts.choice == SchemeChoice::Auto {
         match continuation::follow(chain, opts, &mut counters) {
             Ok(c) => best = Some(c),
+            // an interruption inside the continuation reaches it as a failed step
+            Err(_) if opts.cancelled() => return Err(ReplicaError::Interrupted),
             Err(why) => failures.push(format!("continuation in the noise: {why}")),
         }
     }

@@ -32,6 +32,21 @@ pub enum SchemeChoice {
     Only(Scheme),
 }
 
+impl std::str::FromStr for SchemeChoice {
+    type Err = String;
+    /// `auto`, `fixed-point` or `ml-vamp` (the names of [`Scheme`]'s `Display`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(SchemeChoice::Auto),
+            "fixed-point" => Ok(SchemeChoice::Only(Scheme::FixedPoint)),
+            "ml-vamp" => Ok(SchemeChoice::Only(Scheme::Vamp)),
+            other => Err(format!(
+                "unknown scheme \"{other}\"; allowed: \"auto\", \"fixed-point\", \"ml-vamp\""
+            )),
+        }
+    }
+}
+
 /// Validated solver settings.
 #[derive(Clone, Copy, Debug)]
 pub struct SolverOptions {
@@ -46,6 +61,8 @@ pub struct SolverOptions {
     pub(super) max_seconds: Option<f64>,
     /// The instant the running solve must stop by: set from `max_seconds` when a solve starts.
     pub(super) deadline: Option<std::time::Instant>,
+    /// Polled between sweeps; `true` stops the solve with [`ReplicaError::Interrupted`].
+    pub(super) cancel: Option<fn() -> bool>,
 }
 
 /// Default relative tolerance on the order parameters: the potential is then right to about
@@ -70,6 +87,7 @@ impl Default for SolverOptions {
             continuation: true,
             max_seconds: None,
             deadline: None,
+            cancel: None,
         }
     }
 }
@@ -148,6 +166,17 @@ impl SolverOptions {
     /// The budget set by [`SolverOptions::with_max_seconds`].
     pub fn max_seconds(&self) -> Option<f64> {
         self.max_seconds
+    }
+    /// A check polled between sweeps (and between the truncations of an all-layers solve): when
+    /// it returns `true` the solve stops with [`ReplicaError::Interrupted`]. The Python binding
+    /// uses it to honour Ctrl-C; it should be cheap (it runs once per sweep).
+    pub fn with_cancel(mut self, check: fn() -> bool) -> Self {
+        self.cancel = Some(check);
+        self
+    }
+    /// Whether the cancellation check (if any) asks to stop now.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c())
     }
     pub fn rule(&self) -> RuleSize {
         self.rule
