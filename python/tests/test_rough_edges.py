@@ -148,3 +148,14 @@ def test_stub_names_exist_at_run_time():
 def test_module_runs_as_a_command():
     p = subprocess.run([sys.executable, "-m", "replica_mi", "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "entropy" in p.stdout
+
+
+def test_readme_python_example_runs_as_written(capsys):
+    from conftest import REPO
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("\n## Python\n"):]
+    code = section[section.index("```python\n") + len("```python\n"):]
+    code = code[:code.index("```")]
+    exec(compile(code, "README.md", "exec"), {})
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split()[0] for ln in lines] == ["1", "2"], lines
