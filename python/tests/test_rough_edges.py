@@ -153,7 +153,7 @@ def test_module_runs_as_a_command():
 def test_readme_python_example_runs_as_written(capsys):
     from conftest import REPO
     text = (REPO / "README.md").read_text()
-    section = text[text.index("\n## Python\n"):]
+    section = text[text.index("\n## Quick start: Python\n"):]
     code = section[section.index("```python\n") + len("```python\n"):]
     code = code[:code.index("```")]
     exec(compile(code, "README.md", "exec"), {})
