@@ -100,7 +100,7 @@ fn strings_for_numbers_name_their_field() {
             LAYER.replace("noise_var = 0.01", "noise_var = \"nan\""),
             "layers[0].noise_var",
         ),
-        ("mean", format!("{LAYER}"), "prior.mean"),
+        ("mean", LAYER.to_string(), "prior.mean"),
     ];
     for (name, layer, field) in cases {
         let prior = if name == "mean" {
