@@ -110,11 +110,20 @@ class Estimate:
 class Chain:
     """A checked network: a prior and layers, first layer first."""
 
-    def __init__(self, prior: Prior, layers: Sequence[Layer]) -> None: ...
+    def __init__(
+        self,
+        prior: Prior,
+        layers: Sequence[Layer],
+        *,
+        assume_invariant: bool = False,
+        notes: Optional[Sequence[str]] = None,
+    ) -> None: ...
     @staticmethod
-    def from_file(path: PathLike) -> "Chain": ...
+    def from_file(path: PathLike, *, assume_invariant: bool = False) -> "Chain": ...
     @staticmethod
-    def from_toml(text: str, base_dir: Optional[PathLike] = None) -> "Chain": ...
+    def from_toml(
+        text: str, base_dir: Optional[PathLike] = None, *, assume_invariant: bool = False
+    ) -> "Chain": ...
     @overload
     def solve(
         self,
@@ -186,6 +195,7 @@ def solve_file(
     warm_start: WarmArg = None,
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
+    assume_invariant: bool = False,
 ) -> Estimate: ...
 @overload
 def solve_file(
@@ -195,6 +205,7 @@ def solve_file(
     warm_start: Optional[Sequence[WarmArg]] = None,
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
+    assume_invariant: bool = False,
 ) -> List[Estimate]: ...
 def kde_upper_bound(samples: ArrayLike, s2: float) -> float: ...
 def pairwise_lower_bound(samples: ArrayLike, s2: float) -> float: ...

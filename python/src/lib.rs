@@ -20,8 +20,10 @@ use replica_core::replica::{
     solve, solve_warm, Activation, ActivationKind, Chain, DiscreteSpectrum, Ensemble, Estimate,
     Layer, Prior, ReplicaError, SolverOptions, WarmStart,
 };
-use replica_core::spec::{self, LoadedSpec};
-use replica_core::weights::{matrix_layer, read_matrix, WeightError, WeightMatrix};
+use replica_core::spec::{self, LoadedSpec, SpecOptions};
+use replica_core::weights::{
+    invariance_note, matrix_layer, read_matrix, WeightError, WeightMatrix,
+};
 use std::ffi::CString;
 use std::path::PathBuf;
 
@@ -553,6 +555,7 @@ fn build_chain(
     py: Python<'_>,
     prior: Prior,
     layers: &[&PyLayer],
+    assume_invariant: bool,
 ) -> PyResult<(Chain, Vec<String>)> {
     if layers.is_empty() {
         return Err(spec_error(
@@ -620,6 +623,13 @@ fn build_chain(
         );
     }
     let chain = Chain::new(prior, built).map_err(|e| replica_error(py, e, "", None))?;
+    let matrices: Vec<String> = layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l.weights, WeightsKind::Matrix { .. }))
+        .map(|(i, _)| format!("layers[{i}].weights"))
+        .collect();
+    notes.extend(invariance_note(&matrices, assume_invariant));
     Ok((chain, notes))
 }
 
@@ -758,25 +768,34 @@ fn check_warm(w: &WarmStart, layers: usize, what: &str) -> PyResult<()> {
 impl PyChain {
     /// A chain from a prior and a list of layers (first layer first). Weight matrices are
     /// oriented and checked against alpha and the previous layer's width here; a matrix read as
-    /// its transpose is reported by a UserWarning (and in `notes`).
+    /// its transpose is reported by a UserWarning (and in `notes`). Weight matrices enter through
+    /// their spectrum alone (singular vectors treated as Haar-random): one note and one
+    /// UserWarning say so, unless `assume_invariant=True`. `notes`: further lines to record (and
+    /// warn) with the chain's own, e.g. what a converter left out.
     #[new]
+    #[pyo3(signature = (prior, layers, *, assume_invariant = false, notes = None))]
     fn new(
         py: Python<'_>,
         prior: &Bound<'_, PyPrior>,
         layers: Vec<Bound<'_, PyLayer>>,
+        assume_invariant: bool,
+        notes: Option<Vec<String>>,
     ) -> PyResult<Self> {
         let refs: Vec<&PyLayer> = layers.iter().map(|l| l.get()).collect();
-        let (chain, notes) = build_chain(py, prior.get().prior, &refs)?;
-        warn_notes(py, &notes)?;
-        Ok(PyChain { chain, notes })
+        let (chain, mut own) = build_chain(py, prior.get().prior, &refs, assume_invariant)?;
+        own.extend(notes.unwrap_or_default());
+        warn_notes(py, &own)?;
+        Ok(PyChain { chain, notes: own })
     }
 
     /// The chain of a spec file (the format the command line reads, weight files included; paths
     /// relative to the spec file).
     #[staticmethod]
-    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, *, assume_invariant = false))]
+    fn from_file(py: Python<'_>, path: PathBuf, assume_invariant: bool) -> PyResult<Self> {
+        let options = SpecOptions { assume_invariant };
         let LoadedSpec { chain, notes } = py
-            .detach(|| spec::load_spec_with_notes(&path))
+            .detach(|| spec::load_spec_with_options(&path, options))
             .map_err(|e| core_spec_error(py, e))?;
         warn_notes(py, &notes)?;
         Ok(PyChain { chain, notes })
@@ -785,11 +804,17 @@ impl PyChain {
     /// The chain of spec text (TOML); relative file paths are resolved against `base_dir`
     /// (default: the current directory).
     #[staticmethod]
-    #[pyo3(signature = (text, base_dir = None))]
-    fn from_toml(py: Python<'_>, text: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
+    #[pyo3(signature = (text, base_dir = None, *, assume_invariant = false))]
+    fn from_toml(
+        py: Python<'_>,
+        text: &str,
+        base_dir: Option<PathBuf>,
+        assume_invariant: bool,
+    ) -> PyResult<Self> {
         let base = base_dir.unwrap_or_else(|| PathBuf::from("."));
-        let LoadedSpec { chain, notes } =
-            spec::parse_spec_with_notes(text, &base).map_err(|e| core_spec_error(py, e))?;
+        let options = SpecOptions { assume_invariant };
+        let LoadedSpec { chain, notes } = spec::parse_spec_with_options(text, &base, options)
+            .map_err(|e| core_spec_error(py, e))?;
         warn_notes(py, &notes)?;
         Ok(PyChain { chain, notes })
     }
@@ -840,7 +865,8 @@ impl PyChain {
         self.chain.layers().iter().map(|l| l.alpha()).collect()
     }
 
-    /// What was decided on the user's behalf while building (a matrix read as its transpose).
+    /// What was decided on the user's behalf while building (a matrix read as its transpose) and
+    /// the assumptions the numbers rest on (weight matrices summarised by their spectrum).
     #[getter]
     fn notes(&self) -> Vec<String> {
         self.notes.clone()
@@ -1030,7 +1056,7 @@ fn solve_chain(
 
 /// Read a spec file (the command line's format, weight files included) and solve it.
 #[pyfunction]
-#[pyo3(signature = (path, *, all_layers = false, warm_start = None, tol = None, max_iter = None))]
+#[pyo3(signature = (path, *, all_layers = false, warm_start = None, tol = None, max_iter = None, assume_invariant = false))]
 fn solve_file(
     py: Python<'_>,
     path: PathBuf,
@@ -1038,9 +1064,10 @@ fn solve_file(
     warm_start: Option<&Bound<'_, PyAny>>,
     tol: Option<f64>,
     max_iter: Option<usize>,
+    assume_invariant: bool,
 ) -> PyResult<Py<PyAny>> {
     let opts = options(tol, max_iter)?;
-    let chain = PyChain::from_file(py, path)?;
+    let chain = PyChain::from_file(py, path, assume_invariant)?;
     run(py, &chain.chain, opts, all_layers, warm_start)
 }
 

@@ -7,7 +7,7 @@ use replica_mi::replica::solve::Counters;
 use replica_mi::replica::{
     solve, solve_all_layers, Chain, Estimate, OrderParams, ReplicaError, Scheme, SolverOptions,
 };
-use replica_mi::spec::{load_spec_with_notes, SpecError};
+use replica_mi::spec::{load_spec_with_options, SpecError, SpecOptions};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,9 @@ SPEC FORMAT (TOML)
   # weights = { kind = "matrix", file = "net.safetensors", tensor = "fc1.weight", scale = 1.0 }
   #   file: W itself, n_l x n_(l-1) (PyTorch's Linear.weight), in .npy, .npz (tensor = member
   #   name) or .safetensors (tensor = name), float16/32/64; read as its transpose only when the
-  #   shape leaves no doubt (a note on stderr says so); spectrum of W^T W computed in f64
+  #   shape leaves no doubt (a note on stderr says so); spectrum of W^T W computed in f64;
+  #   only that spectrum enters (singular vectors taken as Haar-random: an approximation for a
+  #   trained matrix), said by a note on stderr and in the JSON's `notes` unless --assume-invariant
 
 EXIT STATUS
   0 success, 2 invalid spec or arguments, 3 the replica equations did not converge (for
@@ -72,6 +74,10 @@ enum Command {
         /// Largest number of sweeps per start of the iteration.
         #[arg(long, value_name = "N")]
         max_iter: Option<usize>,
+        /// The weight matrices are orthogonally invariant (USV layers with Haar U, V, or i.i.d.
+        /// Gaussian): no note that their spectrum stands for them.
+        #[arg(long)]
+        assume_invariant: bool,
     },
 }
 
@@ -121,6 +127,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             all_layers,
             tol,
             max_iter,
+            assume_invariant,
         } => {
             let mut opts = SolverOptions::default();
             if let Some(t) = tol {
@@ -133,7 +140,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .with_max_iter(n)
                     .map_err(|e| Failure::input(anyhow!("--max-iter: {e}")))?;
             }
-            let loaded = load_spec_with_notes(&spec).map_err(|e| {
+            let options = SpecOptions { assume_invariant };
+            let loaded = load_spec_with_options(&spec, options).map_err(|e| {
                 Failure::input(match e {
                     SpecError::Io { .. } => anyhow::Error::new(e),
                     _ => anyhow::Error::new(e).context(format!("spec {}", spec.display())),
@@ -142,7 +150,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             for note in &loaded.notes {
                 eprintln!("replica-mi: note: {note}");
             }
-            entropy(&spec, &loaded.chain, &opts, json, all_layers)
+            entropy(&spec, &loaded.chain, &loaded.notes, &opts, json, all_layers)
         }
     }
 }
@@ -150,6 +158,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 fn entropy(
     spec: &Path,
     chain: &Chain,
+    notes: &[String],
     opts: &SolverOptions,
     json: bool,
     all_layers: bool,
@@ -159,7 +168,7 @@ fn entropy(
         let est = solve(chain, opts)
             .map_err(|e| Failure::from_replica(e, format!("layer {l} of {}", spec.display())))?;
         if json {
-            print_json(&Report::new(l, Ok(&est)))?;
+            print_json(&Report::new(l, Ok(&est), notes))?;
         } else {
             emit(&format_single(spec, chain, &est))?;
         }
@@ -182,7 +191,7 @@ fn entropy(
         let reports: Vec<Report> = results
             .iter()
             .enumerate()
-            .map(|(k, r)| Report::new(k + 1, r.as_ref()))
+            .map(|(k, r)| Report::new(k + 1, r.as_ref(), notes))
             .collect();
         print_json(&reports)?;
     } else {
@@ -220,10 +229,13 @@ struct Report<'a> {
     residual: Option<f64>,
     counters: Option<&'a Counters>,
     order_params: Option<&'a OrderParams>,
+    /// The chain's notes (as on stderr): decisions taken while reading the spec and the
+    /// assumptions the numbers rest on.
+    notes: &'a [String],
 }
 
 impl<'a> Report<'a> {
-    fn new(layer: usize, r: Result<&'a Estimate, &'a ReplicaError>) -> Self {
+    fn new(layer: usize, r: Result<&'a Estimate, &'a ReplicaError>, notes: &'a [String]) -> Self {
         match r {
             Ok(e) => Report {
                 layer,
@@ -238,6 +250,7 @@ impl<'a> Report<'a> {
                 residual: Some(e.residual),
                 counters: Some(&e.counters),
                 order_params: Some(&e.order_params),
+                notes,
             },
             Err(e) => Report {
                 layer,
@@ -252,6 +265,7 @@ impl<'a> Report<'a> {
                 residual: None,
                 counters: None,
                 order_params: None,
+                notes,
             },
         }
     }
@@ -458,7 +472,7 @@ mod tests {
             results
                 .iter()
                 .enumerate()
-                .map(|(k, r)| Report::new(k + 1, r.as_ref()))
+                .map(|(k, r)| Report::new(k + 1, r.as_ref(), &[]))
                 .collect::<Vec<_>>(),
         )
         .unwrap();
