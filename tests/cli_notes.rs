@@ -61,9 +61,7 @@ fn notes_of(o: &Output) -> Vec<String> {
 fn matrix_layers_are_noted_unless_assumed_invariant() {
     let dir = tempfile::tempdir().unwrap();
     // a 3 x 4 matrix (n_l = 3, n_(l-1) = 4) with distinct singular values, then a spectrum layer
-    let w: Vec<f64> = (0..12)
-        .map(|k| ((k * 7 % 12) as f64 - 5.5) / 6.0)
-        .collect();
+    let w: Vec<f64> = (0..12).map(|k| ((k * 7 % 12) as f64 - 5.5) / 6.0).collect();
     std::fs::write(dir.path().join("w.npy"), npy(3, 4, &w)).unwrap();
     std::fs::write(dir.path().join("eigs.csv"), "0.5\n1.0\n1.5\n").unwrap();
     let spec = dir.path().join("spec.toml");
@@ -102,14 +100,22 @@ fn matrix_layers_are_noted_unless_assumed_invariant() {
     let loud = run(&spec, &["--json"]);
     let quiet = run(&spec, &["--json", "--assume-invariant"]);
     assert!(notes_of(&quiet).is_empty());
-    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
     let (a, b): (Value, Value) = (
         serde_json::from_slice(&loud.stdout).unwrap(),
         serde_json::from_slice(&quiet.stdout).unwrap(),
     );
     assert_eq!(a["entropy"], b["entropy"]);
     let o = run(&spec, &["--assume-invariant"]);
-    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -130,5 +136,9 @@ fn ensembles_and_spectra_carry_no_note() {
     .unwrap();
     let o = run(&spec, &["--json", "--all-layers"]);
     assert!(notes_of(&o).is_empty());
-    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

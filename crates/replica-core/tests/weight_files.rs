@@ -601,7 +601,11 @@ fn matrix_spec_errors_name_field_file_and_rule() {
     let loaded = load_spec_with_notes(&p).unwrap();
     // the one note: the matrices stand for themselves through their spectrum; no transposition
     assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
-    assert!(!loaded.notes[0].contains("transpose"), "{}", loaded.notes[0]);
+    assert!(
+        !loaded.notes[0].contains("transpose"),
+        "{}",
+        loaded.notes[0]
+    );
     assert!(
         loaded.notes[0].starts_with("layers[0].weights, layers[1].weights: the weight matrices"),
         "{}",
@@ -641,6 +645,10 @@ fn matrix_spec_errors_name_field_file_and_rule() {
     // the transposition, then the spectrum-only note
     assert_eq!(loaded.notes.len(), 2, "{:?}", loaded.notes);
     assert!(loaded.notes[0].contains("transpose"), "{}", loaded.notes[0]);
-    assert!(loaded.notes[1].contains("Haar-random"), "{}", loaded.notes[1]);
+    assert!(
+        loaded.notes[1].contains("Haar-random"),
+        "{}",
+        loaded.notes[1]
+    );
     assert_eq!(loaded.chain.layers()[1].alpha(), 10.0 / 30.0);
 }
