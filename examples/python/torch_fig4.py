@@ -126,7 +126,7 @@ def run(scale: str = "default", variant: str = "linear-relu", epochs: int | None
             loss = loss_fn(net(x_tr[idx]), y_tr[idx])
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         losses.append(total / n)
         track(epoch)
     with torch.no_grad():

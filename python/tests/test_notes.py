@@ -47,14 +47,15 @@ def test_only_matrix_layers_are_named():
     layers = [
         rm.Layer("relu", 0.0, rm.Weights.gaussian(1.0), alpha=1.5),
         rm.Layer("linear", 0.0, rm.Weights.orthogonal(), alpha=1.0),
-        rm.Layer("linear", 0.0, rm.Weights.spectrum(np.linspace(0.1, 2.0, 30)), alpha=2 / 3),
+        rm.Layer("linear", 0.0, rm.Weights.spectrum(np.r_[np.linspace(0.1, 2.0, 20), np.zeros(10)]), alpha=2 / 3),
         rm.Layer("linear", NOISE, rm.Weights.matrix(np.ones((5, 20)) + np.eye(5, 20)), alpha=0.25),
     ]
     chain, caught = record(lambda: rm.Chain(rm.Prior.gaussian(), layers))
     assert len(caught) == 1 and len(chain.notes) == 1, chain.notes
     assert chain.notes[0].startswith("layers[3].weights: the weight matrix is"), chain.notes[0]
     # no matrix: no note, no warning
-    chain, caught = record(lambda: rm.Chain(rm.Prior.gaussian(), layers[:3]))
+    last = rm.Layer("linear", NOISE, rm.Weights.spectrum(np.r_[np.linspace(0.1, 2.0, 20), np.zeros(10)]), alpha=2 / 3)
+    chain, caught = record(lambda: rm.Chain(rm.Prior.gaussian(), layers[:2] + [last]))
     assert caught == [] and chain.notes == []
 
 
