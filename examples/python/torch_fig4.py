@@ -3,6 +3,7 @@ its four hidden layers tracked during training by replica_mi.torch.MITracker.
 
     python examples/python/torch_fig4.py [--scale quick|default] [--variant linear-relu|linear-hardtanh]
                                          [--epochs N] [--mi-every K] [--seed S] [--out FILE.csv]
+                                         [--threads N]
 
 Data (as src/experiment/fig4.rs): latent Y ~ N(0, I_{n_Y}), X = W_g Y + eps with W_g entries
 N(0, 1/n_Y) and eps ~ N(0, 0.01), label 1[Y_1 > 0]; 2 * 100 * n_X samples, half for training.
@@ -152,7 +153,9 @@ def main(argv=None) -> int:
     p.add_argument("--mi-every", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="CSV of the tracker's rows")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest for these small layers)")
     a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
     run(a.scale, a.variant, a.epochs, a.mi_every, a.seed, a.out)
     return 0
 
