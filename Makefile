@@ -6,7 +6,7 @@ SPECS := $(wildcard examples/specs/*.toml)
 SCALE ?= default
 OUT ?= figures/output
 
-.PHONY: docs-check deps-check all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid cuda-kit cuda-kit-cpu cuda-kit-check fmt lint clean python-test python-wheel python-venv python-deps-check python-lint
+.PHONY: docs-check deps-check all figures fig2 fig3 fig4 figS2 data-fashion-mnist demo refs readme-figures test slurm-test bench bench-guard bench-guard-update bench-pytorch budgets chain-grid cuda-kit cuda-kit-cpu cuda-kit-check fmt lint clean python-test python-wheel python-venv python-deps-check python-lint python-torch-test
 
 all: test
 
@@ -82,6 +82,7 @@ demo:
 test: data-fashion-mnist docs-check deps-check
 	$(CARGO) test --no-fail-fast
 	$(MAKE) python-test
+	$(MAKE) python-torch-test
 
 # README.md and docs/: every path, link and make target they name exists; README.md stays short.
 docs-check:
@@ -134,6 +135,20 @@ deps-check:
 	done
 
 python-deps-check: deps-check
+
+# replica_mi.torch (optional part of the package) and the PyTorch example: PyTorch from PyPI (the
+# CUDA build, about 5.5 GB with its nvidia packages, needed even on CPU) in a virtual environment
+# outside the clone, made once and reused (about 3 minutes to make), the wheel of python-wheel
+# installed into it (built first when missing), then python/tests_torch.
+TORCH_VENV ?= $(HOME)/.cache/replica-mi/torch-venv
+python-torch-test:
+	@ls $(PY_DIST)/*.whl >/dev/null 2>@ls $(PY_VENV)/wheels/*.whl >/dev/null 2>&1 || $(MAKE) python-wheel1 || $(MAKE) python-wheel PY_PROFILE=dev
+	@test -f $(TORCH_VENV)/.deps-ok || { rm -rf $(TORCH_VENV) && $(PYTHON) -m venv $(TORCH_VENV) && \
+		$(TORCH_VENV)/bin/pip install --quiet --upgrade pip && \
+		$(TORCH_VENV)/bin/pip install --quiet --no-cache-dir 'torch>=2.1' numpy 'pytest>=7' pandas && \
+		touch $(TORCH_VENV)/.deps-ok; }
+	$(TORCH_VENV)/bin/pip install --quiet --force-reinstall --no-deps $(PY_DIST)/*.whl
+	$(TORCH_VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests_torch
 
 python-lint:
 	$(CARGO) clippy -p replica-mi-python --all-targets -- -D warnings

@@ -153,11 +153,20 @@ class Chain:
 
     def __reduce__(self) -> Tuple[Any, Tuple[str, Any]]: ...
 
-    def __new__(cls, prior: Prior, layers: Sequence[Layer]) -> "Chain": ...
+    def __new__(
+        cls,
+        prior: Prior,
+        layers: Sequence[Layer],
+        *,
+        assume_invariant: bool = False,
+        notes: Optional[Sequence[str]] = None,
+    ) -> "Chain": ...
     @staticmethod
-    def from_file(path: PathLike) -> "Chain": ...
+    def from_file(path: PathLike, *, assume_invariant: bool = False) -> "Chain": ...
     @staticmethod
-    def from_toml(text: str, base_dir: Optional[PathLike] = None) -> "Chain": ...
+    def from_toml(
+        text: str, base_dir: Optional[PathLike] = None, *, assume_invariant: bool = False
+    ) -> "Chain": ...
     @overload
     def solve(
         self,
@@ -253,6 +262,7 @@ def solve(
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
+    assume_invariant: bool = False,
 ) -> Union[Estimate, List[Estimate]]: ...
 
 entropy = solve
@@ -266,6 +276,7 @@ def solve_file(
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
+    assume_invariant: bool = False,
 ) -> Estimate: ...
 @overload
 def solve_file(
@@ -276,6 +287,7 @@ def solve_file(
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
+    assume_invariant: bool = False,
 ) -> List[Estimate]: ...
 @overload
 def solve_file(
@@ -286,6 +298,7 @@ def solve_file(
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
+    assume_invariant: bool = False,
 ) -> Union[Estimate, List[Estimate]]: ...
 def kde_upper_bound(samples: ArrayLike, s2: float) -> float: ...
 def pairwise_lower_bound(samples: ArrayLike, s2: float) -> float: ...

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--max-iter", type=int, metavar="N", help="largest number of sweeps per start")
     e.add_argument("--scheme", default="auto", choices=["auto", "fixed-point", "ml-vamp"],
                    help="which iteration may run (default auto: fixed point, then ML-VAMP where needed)")
+    e.add_argument("--assume-invariant", action="store_true",
+                   help="the weight matrices are orthogonally invariant: no note that their spectrum stands for them")
     return p
 
 
@@ -43,7 +45,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"replica-mi: error: --max-iter: invalid max_iter = {a.max_iter}: must be >= 1", file=sys.stderr)
         return 2
     out, err, code = _native._cli_entropy(
-        a.spec, json=a.json, all_layers=a.all_layers, tol=a.tol, max_iter=a.max_iter, scheme=a.scheme
+        a.spec, json=a.json, all_layers=a.all_layers, tol=a.tol, max_iter=a.max_iter, scheme=a.scheme,
+        assume_invariant=a.assume_invariant,
     )
     for line in err:
         print(line, file=sys.stderr)

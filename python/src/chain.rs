@@ -8,6 +8,7 @@ pub(crate) fn build_chain(
     py: Python<'_>,
     prior: Prior,
     layers: &[&PyLayer],
+    assume_invariant: bool,
 ) -> PyResult<(Chain, Vec<String>)> {
     if layers.is_empty() {
         return Err(spec_error(
@@ -76,6 +77,16 @@ pub(crate) fn build_chain(
         );
     }
     let chain = Chain::new(prior, built).map_err(|e| replica_error(py, e, "", None))?;
+    let matrices: Vec<String> = layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l.weights, WeightsKind::Matrix { .. }))
+        .map(|(i, _)| format!("layers[{i}].weights"))
+        .collect();
+    notes.extend(replica_core::weights::invariance_note(
+        &matrices,
+        assume_invariant,
+    ));
     Ok((chain, notes))
 }
 
@@ -256,23 +267,31 @@ impl PyChain {
 
     /// A chain from a prior and a list of layers (first layer first). Weight matrices are
     /// oriented and checked against alpha and the previous layer's width here; a matrix read as
-    /// its transpose is reported by a UserWarning (and in `notes`).
+    /// its transpose is reported by a UserWarning (and in `notes`). Weight matrices enter through
+    /// their spectrum alone (singular vectors treated as Haar-random): one note and one
+    /// UserWarning say so, unless `assume_invariant=True`. `notes`: further lines to record (and
+    /// warn) with the chain's own, e.g. what a converter left out.
     #[new]
+    #[pyo3(signature = (prior, layers, *, assume_invariant = false, notes = None))]
     fn new(
         py: Python<'_>,
         prior: &Bound<'_, PyPrior>,
         layers: Vec<Bound<'_, PyLayer>>,
+        assume_invariant: bool,
+        notes: Option<Vec<String>>,
     ) -> PyResult<Self> {
         let refs: Vec<&PyLayer> = layers.iter().map(|l| l.get()).collect();
-        let (chain, notes) = build_chain(py, prior.get().prior, &refs)?;
-        warn_notes(py, &notes)?;
-        Ok(PyChain { chain, notes })
+        let (chain, mut own) = build_chain(py, prior.get().prior, &refs, assume_invariant)?;
+        own.extend(notes.unwrap_or_default());
+        warn_notes(py, &own)?;
+        Ok(PyChain { chain, notes: own })
     }
 
     /// The chain of a spec file (the format the command line reads, weight files included; paths
     /// relative to the spec file).
     #[staticmethod]
-    pub(crate) fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, *, assume_invariant = false))]
+    pub(crate) fn from_file(py: Python<'_>, path: PathBuf, assume_invariant: bool) -> PyResult<Self> {
         if let Some(f) = replica_core::weights::WeightFormat::of_path(&path) {
             return Err(spec_error(
                 py,
@@ -285,7 +304,7 @@ impl PyChain {
             ));
         }
         let LoadedSpec { chain, notes } = py
-            .detach(|| spec::load_spec_with_notes(&path))
+            .detach(|| spec::load_spec_with_options(&path, spec::SpecOptions { assume_invariant }))
             .map_err(|e| core_spec_error(py, e))?;
         warn_notes(py, &notes)?;
         Ok(PyChain { chain, notes })
@@ -294,11 +313,17 @@ impl PyChain {
     /// The chain of spec text (TOML); relative file paths are resolved against `base_dir`
     /// (default: the current directory).
     #[staticmethod]
-    #[pyo3(signature = (text, base_dir = None))]
-    fn from_toml(py: Python<'_>, text: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
+    #[pyo3(signature = (text, base_dir = None, *, assume_invariant = false))]
+    fn from_toml(
+        py: Python<'_>,
+        text: &str,
+        base_dir: Option<PathBuf>,
+        assume_invariant: bool,
+    ) -> PyResult<Self> {
         let base = base_dir.unwrap_or_else(|| PathBuf::from("."));
-        let LoadedSpec { chain, notes } =
-            spec::parse_spec_with_notes(text, &base).map_err(|e| core_spec_error(py, e))?;
+        let options = spec::SpecOptions { assume_invariant };
+        let LoadedSpec { chain, notes } = spec::parse_spec_with_options(text, &base, options)
+            .map_err(|e| core_spec_error(py, e))?;
         warn_notes(py, &notes)?;
         Ok(PyChain { chain, notes })
     }

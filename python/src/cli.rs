@@ -30,7 +30,7 @@ fn code_of(e: &ReplicaError) -> u8 {
 
 /// Run `entropy` on a spec file; see the module documentation. Ctrl-C raises KeyboardInterrupt.
 #[pyfunction]
-#[pyo3(signature = (spec, *, json = false, all_layers = false, tol = None, max_iter = None, scheme = "auto"))]
+#[pyo3(signature = (spec, *, json = false, all_layers = false, tol = None, max_iter = None, scheme = "auto", assume_invariant = false))]
 pub(crate) fn _cli_entropy(
     py: Python<'_>,
     spec: PathBuf,
@@ -39,6 +39,7 @@ pub(crate) fn _cli_entropy(
     tol: Option<f64>,
     max_iter: Option<usize>,
     scheme: &str,
+    assume_invariant: bool,
 ) -> PyResult<Outcome> {
     let fail = |msg: String, code: u8| {
         Ok((
@@ -65,7 +66,9 @@ pub(crate) fn _cli_entropy(
         }
     }
     let path = spec.clone();
-    let loaded = match interrupt::detach_waiting(py, move |_| spec::load_spec_with_notes(&path))? {
+    let loaded = match interrupt::detach_waiting(py, move |_| {
+        spec::load_spec_with_options(&path, spec::SpecOptions { assume_invariant })
+    })? {
         Ok(l) => l,
         Err(e @ spec::SpecError::Io { .. }) => return fail(with_sources(&e), 2),
         Err(e) => return fail(format!("spec {}: {}", spec.display(), with_sources(&e)), 2),
@@ -75,6 +78,7 @@ pub(crate) fn _cli_entropy(
         .iter()
         .map(|n| format!("replica-mi: note: {n}"))
         .collect();
+    let loaded_notes = loaded.notes;
     let chain = loaded.chain;
     let opts = interrupt::cancellable(opts);
     let n = chain.len();
@@ -83,7 +87,7 @@ pub(crate) fn _cli_entropy(
         return match r {
             Ok(est) => {
                 let out = if json {
-                    to_json(&Report::new(n, Ok(&est))).map_err(PyRuntimeError::new_err)?
+                    to_json(&Report::new(n, Ok(&est), &loaded_notes)).map_err(PyRuntimeError::new_err)?
                 } else {
                     format_single(&spec, &chain, &est)
                 };
@@ -123,7 +127,7 @@ pub(crate) fn _cli_entropy(
         let reports: Vec<Report> = results
             .iter()
             .enumerate()
-            .map(|(k, r)| Report::new(k + 1, r.as_ref()))
+            .map(|(k, r)| Report::new(k + 1, r.as_ref(), &loaded_notes))
             .collect();
         to_json(&reports).map_err(PyRuntimeError::new_err)?
     } else {

@@ -30,7 +30,7 @@ pub(crate) fn solve_chain(
 
 /// Read a spec file (the command line's format, weight files included) and solve it.
 #[pyfunction]
-#[pyo3(signature = (path, *, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None))]
+#[pyo3(signature = (path, *, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None, assume_invariant = false))]
 pub(crate) fn solve_file(
     py: Python<'_>,
     path: PathBuf,
@@ -39,9 +39,10 @@ pub(crate) fn solve_file(
     tol: Option<&Bound<'_, PyAny>>,
     max_iter: Option<&Bound<'_, PyAny>>,
     scheme: Option<&Bound<'_, PyAny>>,
+    assume_invariant: bool,
 ) -> PyResult<Py<PyAny>> {
     let a = solve_args(all_layers, tol, max_iter, scheme)?;
-    let chain = PyChain::from_file(py, path)?;
+    let chain = PyChain::from_file(py, path, assume_invariant)?;
     run(py, &chain.chain, a.opts, a.all_layers, warm_start)
 }
 

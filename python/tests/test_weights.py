@@ -126,7 +126,9 @@ def test_two_layer_files_and_transpose(tmp_path, mats, cli):
     )
     with pytest.warns(UserWarning, match="transpose"):
         chain = rm.Chain.from_file(spec)
-    assert len(chain.notes) == 1 and "tensor \"b\"" in chain.notes[0]
+    # the transposition, then the note that the matrices stand for themselves by their spectrum
+    assert len(chain.notes) == 2 and "tensor \"b\"" in chain.notes[0], chain.notes
+    assert "Haar-random" in chain.notes[1], chain.notes
     est = chain.solve()
     direct = rm.Chain(rm.Prior.gaussian(), [rm.Layer("linear", 0.0, w1), rm.Layer("linear", NOISE, w2)]).solve()
     assert est.entropy == direct.entropy

@@ -7,7 +7,7 @@ use replica_core::replica::{
     solve, solve_all_layers, Chain, ReplicaError, SchemeChoice, SolverOptions,
 };
 use replica_core::report::{format_single, format_table, to_json, Report};
-use replica_core::spec::{load_spec_with_notes, SpecError};
+use replica_core::spec::{load_spec_with_options, SpecError, SpecOptions};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,7 +35,9 @@ SPEC FORMAT (TOML)
   # weights = { kind = "matrix", file = "net.safetensors", tensor = "fc1.weight", scale = 1.0 }
   #   file: W itself, n_l x n_(l-1) (PyTorch's Linear.weight), in .npy, .npz (tensor = member
   #   name) or .safetensors (tensor = name), float16/32/64; read as its transpose only when the
-  #   shape leaves no doubt (a note on stderr says so); spectrum of W^T W computed in f64
+  #   shape leaves no doubt (a note on stderr says so); spectrum of W^T W computed in f64;
+  #   only that spectrum enters (singular vectors taken as Haar-random: an approximation for a
+  #   trained matrix), said by a note on stderr and in the JSON's `notes` unless --assume-invariant
 
 EXIT STATUS
   0 success, 2 invalid spec or arguments, 3 the replica equations did not converge (for
@@ -78,6 +80,10 @@ enum Command {
         /// ml-vamp (only that one; no continuation fallback).
         #[arg(long, value_name = "SCHEME", default_value = "auto")]
         scheme: String,
+        /// The weight matrices are orthogonally invariant (USV layers with Haar U, V, or i.i.d.
+        /// Gaussian): no note that their spectrum stands for them.
+        #[arg(long)]
+        assume_invariant: bool,
     },
 }
 
@@ -129,6 +135,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             max_iter,
             max_seconds,
             scheme,
+            assume_invariant,
         } => {
             let choice: SchemeChoice = scheme
                 .parse()
@@ -149,7 +156,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .with_max_seconds(s)
                     .map_err(|e| Failure::input(anyhow!("--max-seconds: {e}")))?;
             }
-            let loaded = load_spec_with_notes(&spec).map_err(|e| {
+            let options = SpecOptions { assume_invariant };
+            let loaded = load_spec_with_options(&spec, options).map_err(|e| {
                 Failure::input(match e {
                     SpecError::Io { .. } => anyhow::Error::new(e),
                     _ => anyhow::Error::new(e).context(format!("spec {}", spec.display())),
@@ -158,7 +166,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             for note in &loaded.notes {
                 eprintln!("replica-mi: note: {note}");
             }
-            entropy(&spec, &loaded.chain, &opts, json, all_layers)
+            entropy(&spec, &loaded.chain, &loaded.notes, &opts, json, all_layers)
         }
     }
 }
@@ -166,6 +174,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 fn entropy(
     spec: &Path,
     chain: &Chain,
+    notes: &[String],
     opts: &SolverOptions,
     json: bool,
     all_layers: bool,
@@ -175,7 +184,7 @@ fn entropy(
         let est = solve(chain, opts)
             .map_err(|e| Failure::from_replica(e, format!("layer {l} of {}", spec.display())))?;
         if json {
-            print_json(&Report::new(l, Ok(&est)))?;
+            print_json(&Report::new(l, Ok(&est), notes))?;
         } else {
             emit(&format_single(spec, chain, &est))?;
         }
@@ -198,7 +207,7 @@ fn entropy(
         let reports: Vec<Report> = results
             .iter()
             .enumerate()
-            .map(|(k, r)| Report::new(k + 1, r.as_ref()))
+            .map(|(k, r)| Report::new(k + 1, r.as_ref(), notes))
             .collect();
         print_json(&reports)?;
     } else {
@@ -294,7 +303,7 @@ mod tests {
             results
                 .iter()
                 .enumerate()
-                .map(|(k, r)| Report::new(k + 1, r.as_ref()))
+                .map(|(k, r)| Report::new(k + 1, r.as_ref(), &[]))
                 .collect::<Vec<_>>(),
         )
         .unwrap();

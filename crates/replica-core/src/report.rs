@@ -26,10 +26,17 @@ pub struct Report<'a> {
     residual: Option<f64>,
     counters: Option<&'a Counters>,
     order_params: Option<&'a OrderParams>,
+    /// The chain's notes (as the command line prints them on stderr): decisions taken while
+    /// reading the spec and the assumptions the numbers rest on.
+    notes: &'a [String],
 }
 
 impl<'a> Report<'a> {
-    pub fn new(layer: usize, r: Result<&'a Estimate, &'a ReplicaError>) -> Self {
+    pub fn new(
+        layer: usize,
+        r: Result<&'a Estimate, &'a ReplicaError>,
+        notes: &'a [String],
+    ) -> Self {
         match r {
             Ok(e) => Report {
                 layer,
@@ -44,6 +51,7 @@ impl<'a> Report<'a> {
                 residual: Some(e.residual),
                 counters: Some(&e.counters),
                 order_params: Some(&e.order_params),
+                notes,
             },
             Err(e) => Report {
                 layer,
@@ -58,6 +66,7 @@ impl<'a> Report<'a> {
                 residual: None,
                 counters: None,
                 order_params: None,
+                notes,
             },
         }
     }

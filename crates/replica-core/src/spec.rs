@@ -40,7 +40,9 @@ use crate::input_limits::{self, excerpt};
 use crate::replica::{
     Activation, ActivationKind, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError,
 };
-use crate::weights::{matrix_layer, read_matrix, LoadedMatrix, Oriented, WeightError};
+use crate::weights::{
+    invariance_note, matrix_layer, read_matrix, LoadedMatrix, Oriented, WeightError,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -177,12 +179,26 @@ pub fn load_spec(path: &Path) -> Result<Chain, SpecError> {
 pub struct LoadedSpec {
     /// The checked chain.
     pub chain: Chain,
-    /// One line per decision worth telling (a weight matrix read as its transpose).
+    /// One line per decision worth telling (a weight matrix read as its transpose) and per
+    /// assumption the result rests on (weight matrices summarised by their spectrum).
     pub notes: Vec<String>,
+}
+
+/// What the caller tells the reader about the spec's weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpecOptions {
+    /// The weight matrices are orthogonally invariant (USV layers with Haar `U`, `V`, or i.i.d.
+    /// Gaussian): no note that their spectrum stands for them ([`crate::weights::invariance_note`]).
+    pub assume_invariant: bool,
 }
 
 /// As [`load_spec`], with the notes.
 pub fn load_spec_with_notes(path: &Path) -> Result<LoadedSpec, SpecError> {
+    load_spec_with_options(path, SpecOptions::default())
+}
+
+/// As [`load_spec_with_notes`], with the caller's [`SpecOptions`].
+pub fn load_spec_with_options(path: &Path, options: SpecOptions) -> Result<LoadedSpec, SpecError> {
     let text =
         input_limits::read_regular_file(path, input_limits::MAX_SPEC_BYTES).map_err(|error| {
             SpecError::Io {
@@ -191,7 +207,7 @@ pub fn load_spec_with_notes(path: &Path) -> Result<LoadedSpec, SpecError> {
             }
         })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
-    parse_spec_with_notes(&text, base)
+    parse_spec_with_options(&text, base, options)
 }
 
 /// Parse spec text; relative spectrum-file paths are resolved against `base_dir`.
@@ -201,7 +217,16 @@ pub fn parse_spec(text: &str, base_dir: &Path) -> Result<Chain, SpecError> {
 
 /// As [`parse_spec`], with the notes.
 pub fn parse_spec_with_notes(text: &str, base_dir: &Path) -> Result<LoadedSpec, SpecError> {
-    SpecDoc::from_toml(text)?.build_with_notes(base_dir)
+    parse_spec_with_options(text, base_dir, SpecOptions::default())
+}
+
+/// As [`parse_spec_with_notes`], with the caller's [`SpecOptions`].
+pub fn parse_spec_with_options(
+    text: &str,
+    base_dir: &Path,
+    options: SpecOptions,
+) -> Result<LoadedSpec, SpecError> {
+    SpecDoc::from_toml(text)?.build_with_options(base_dir, options)
 }
 
 impl SpecDoc {
@@ -230,8 +255,18 @@ impl SpecDoc {
         self.build_with_notes(base_dir).map(|l| l.chain)
     }
 
-    /// As [`SpecDoc::build`], with the notes (a weight matrix read as its transpose).
+    /// As [`SpecDoc::build`], with the notes (a weight matrix read as its transpose; weight
+    /// matrices summarised by their spectrum).
     pub fn build_with_notes(&self, base_dir: &Path) -> Result<LoadedSpec, SpecError> {
+        self.build_with_options(base_dir, SpecOptions::default())
+    }
+
+    /// As [`SpecDoc::build_with_notes`], with the caller's [`SpecOptions`].
+    pub fn build_with_options(
+        &self,
+        base_dir: &Path,
+        options: SpecOptions,
+    ) -> Result<LoadedSpec, SpecError> {
         let raw = self;
         let prior = build_prior(&raw.prior)?;
         let raw_layers = raw
@@ -260,6 +295,13 @@ impl SpecDoc {
             layers.push(layer);
         }
         let chain = Chain::new(prior, layers).map_err(|e| from_replica(e, None, None))?;
+        let matrices: Vec<String> = raw_layers
+            .iter()
+            .enumerate()
+            .filter(|(_, rl)| rl.weights.as_ref().is_some_and(|w| w.kind == "matrix"))
+            .map(|(i, _)| format!("layers[{i}].weights"))
+            .collect();
+        notes.extend(invariance_note(&matrices, options.assume_invariant));
         Ok(LoadedSpec { chain, notes })
     }
 }

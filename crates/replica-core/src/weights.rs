@@ -25,6 +25,31 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+/// The note a chain carries when some of its layers are weight matrices (`fields`: the layers'
+/// names, e.g. `layers[0].weights`): only their spectrum enters the formula, which treats their
+/// singular vectors as Haar-random. That is exact for USV layers with frozen Haar `U`, `V` and for
+/// i.i.d. Gaussian matrices, and an approximation for a matrix trained without that structure.
+/// `None` when there is no such layer or when the caller has said the matrices are orthogonally
+/// invariant (`assume_invariant`); every front end (spec files, Python, the command line) takes
+/// its note from here.
+pub fn invariance_note(fields: &[String], assume_invariant: bool) -> Option<String> {
+    if fields.is_empty() || assume_invariant {
+        return None;
+    }
+    let (which, verb) = if fields.len() == 1 {
+        ("weight matrix", "is")
+    } else {
+        ("weight matrices", "are")
+    };
+    Some(format!(
+        "{}: the {which} {verb} summarised by the spectrum of W^T W, its singular vectors treated as \
+         Haar-random (orthogonally invariant W): exact for USV layers with frozen Haar U, V and \
+         for i.i.d. Gaussian matrices, an approximation for a matrix trained without that \
+         structure (say assume-invariant to silence this note)",
+        fields.join(", ")
+    ))
+}
+
 /// Everything that can be wrong with a weight file or a weight matrix.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum WeightError {

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use replica_core::exact::{gaussian_chain_entropy, gaussian_matrix};
 use replica_core::replica::{solve, SolverOptions};
-use replica_core::spec::{load_spec_with_notes, SpecError};
+use replica_core::spec::{load_spec_with_notes, load_spec_with_options, SpecError, SpecOptions};
 use replica_core::weights::{read_matrix, WeightError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -421,8 +421,9 @@ fn matrix_spec_equals_log_det_of_the_file() {
             std::fs::write(&p, &spec).unwrap();
             let loaded = load_spec_with_notes(&p)
                 .unwrap_or_else(|e| panic!("n_in={n_in} n_out={n_out} {name}: {e}"));
+            // (every matrix spec also carries the spectrum-only note; the transposition is ours)
             assert_eq!(
-                !loaded.notes.is_empty(),
+                loaded.notes.iter().any(|n| n.contains("transpose")),
                 expect_note,
                 "n_in={n_in} n_out={n_out} {name}: notes {:?}",
                 loaded.notes
@@ -598,7 +599,26 @@ fn matrix_spec_errors_name_field_file_and_rule() {
     )
     .unwrap();
     let loaded = load_spec_with_notes(&p).unwrap();
-    assert!(loaded.notes.is_empty(), "{:?}", loaded.notes);
+    // the one note: the matrices stand for themselves through their spectrum; no transposition
+    assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
+    assert!(
+        !loaded.notes[0].contains("transpose"),
+        "{}",
+        loaded.notes[0]
+    );
+    assert!(
+        loaded.notes[0].starts_with("layers[0].weights, layers[1].weights: the weight matrices"),
+        "{}",
+        loaded.notes[0]
+    );
+    let quiet = load_spec_with_options(
+        &p,
+        SpecOptions {
+            assume_invariant: true,
+        },
+    )
+    .unwrap();
+    assert!(quiet.notes.is_empty(), "{:?}", quiet.notes);
     assert_eq!(loaded.chain.layers()[1].alpha(), 10.0 / 30.0);
     let wt: Vec<f64> = {
         let m = test_matrix(10, 30);
@@ -622,7 +642,13 @@ fn matrix_spec_errors_name_field_file_and_rule() {
     )
     .unwrap();
     let loaded = load_spec_with_notes(&p).unwrap();
-    assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
+    // the transposition, then the spectrum-only note
+    assert_eq!(loaded.notes.len(), 2, "{:?}", loaded.notes);
     assert!(loaded.notes[0].contains("transpose"), "{}", loaded.notes[0]);
+    assert!(
+        loaded.notes[1].contains("Haar-random"),
+        "{}",
+        loaded.notes[1]
+    );
     assert_eq!(loaded.chain.layers()[1].alpha(), 10.0 / 30.0);
 }
