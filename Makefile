@@ -142,7 +142,7 @@ python-deps-check: deps-check
 # installed into it (built first when missing), then python/tests_torch.
 TORCH_VENV ?= $(HOME)/.cache/replica-mi/torch-venv
 python-torch-test:
-	@ls $(PY_DIST)/*.whl >/dev/null 2>@ls $(PY_VENV)/wheels/*.whl >/dev/null 2>&1 || $(MAKE) python-wheel1 || $(MAKE) python-wheel PY_PROFILE=dev
+	@ls $(PY_DIST)/*.whl >/dev/null 2>&1 || $(MAKE) python-wheel PY_PROFILE=dev
 	@test -f $(TORCH_VENV)/.deps-ok || { rm -rf $(TORCH_VENV) && $(PYTHON) -m venv $(TORCH_VENV) && \
 		$(TORCH_VENV)/bin/pip install --quiet --upgrade pip && \
 		$(TORCH_VENV)/bin/pip install --quiet --no-cache-dir 'torch>=2.1' numpy 'pytest>=7' pandas && \
