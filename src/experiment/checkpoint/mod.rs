@@ -178,8 +178,14 @@ impl<R> Resume<R> {
     }
 }
 
+/// Shape and dtype name of each saved variable.
+type VarShapes = Vec<(Vec<usize>, String)>;
+
+/// A loaded checkpoint: where it came from, its state, its parameter bytes.
+type Loaded<R> = (PathBuf, State<R>, Vec<u8>);
+
 /// The network's variables as safetensors, and their shapes and dtypes.
-fn save_params(net: &Network) -> Result<(Vec<u8>, Vec<(Vec<usize>, String)>), NnError> {
+fn save_params(net: &Network) -> Result<(Vec<u8>, VarShapes), NnError> {
     let mut raw: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (i, var) in net.vars().iter().enumerate() {
         let t = var.as_tensor();
@@ -453,9 +459,7 @@ impl<R: Clone + Serialize + DeserializeOwned> Checkpoints<R> {
 /// The newest valid checkpoint at `path` or its previous one: where it came from, its state and
 /// parameter bytes; `None` when there is none. A damaged file is reported on stderr and the
 /// previous one tried.
-fn load<R: DeserializeOwned>(
-    path: &Path,
-) -> Result<Option<(PathBuf, State<R>, Vec<u8>)>, ExperimentError> {
+fn load<R: DeserializeOwned>(path: &Path) -> Result<Option<Loaded<R>>, ExperimentError> {
     for p in [path.to_path_buf(), file::previous(path)] {
         let bytes = match std::fs::read(&p) {
             Ok(b) => b,
