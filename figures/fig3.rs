@@ -20,6 +20,7 @@
 
 use anyhow::Result;
 use clap::Parser;
+use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints, Identity};
 use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, STUDENT_LAYERS};
 use replica_mi::experiment::plot::palette::{BLACK, BLUE, RED};
 use replica_mi::experiment::plot::{
@@ -41,6 +42,8 @@ struct Args {
     training: TrainingArgs,
     #[command(flatten)]
     shard: ShardArgs,
+    #[command(flatten)]
+    checkpoint: CheckpointArgs,
 }
 
 /// The problem size of each scale.
@@ -191,7 +194,11 @@ fn write(
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    checkpoint::exit_code(run())
+}
+
+fn run() -> Result<()> {
     let args = Args::parse();
     if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
         let merged = shard::merge::<Fig3Config, Fig3Row>(dir, "fig3")?;
@@ -209,12 +216,27 @@ fn main() -> Result<()> {
     let dev = args.training.open()?;
     let mut out = FigureOutput::start(c, "fig3")?;
     out.on_device(&dev);
+    checkpoint::install_stop_handlers()?;
     let progress = out.progress();
-    if let Some(shard) = args.shard.shard {
-        let runs = cfg.shard_runs(c.seed, shard);
-        let rows = fig3::run_some(&cfg, &runs, &dev, &progress)?;
-        progress.finish_and_clear();
-        let table = shard.file_stem("fig3") + ".csv";
+    let shard = args.shard.shard;
+    let (runs, stem) = match shard {
+        Some(s) => (cfg.shard_runs(c.seed, s), s.file_stem("fig3")),
+        None => (cfg.run_keys(c.seed), "fig3".to_string()),
+    };
+    let id = Identity::new(
+        "fig3",
+        &stem,
+        c.scale,
+        c.seed,
+        shard.map(|s| s.to_string()),
+        cfg.get(),
+    )?;
+    let mut ck = Checkpoints::open(&c.out, id, &args.checkpoint)?;
+    let rows = fig3::run_checkpointed(&cfg, &runs, &dev, &progress, &mut ck)?;
+    progress.finish_and_clear();
+    out.resumed_from(ck.resumed_from());
+    if let Some(shard) = shard {
+        let table = stem + ".csv";
         out.table(&table, &rows)?;
         let part = ShardPart {
             shard,
@@ -225,9 +247,9 @@ fn main() -> Result<()> {
             all_runs: cfg.run_keys(c.seed),
         };
         out.finish_shard(cfg.get(), part)?;
-        return Ok(());
+    } else {
+        write(out, &cfg, c.seed, &rows, None)?;
     }
-    let rows = fig3::run(&cfg, c.seed, &dev, &progress)?;
-    progress.finish_and_clear();
-    write(out, &cfg, c.seed, &rows, None)
+    ck.remove()?;
+    Ok(())
 }

@@ -19,6 +19,7 @@
 
 use anyhow::Result;
 use clap::Parser;
+use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints, Identity};
 use replica_mi::experiment::fig4::{self, Fig4Config, Fig4Row, Fig4Variant, HIDDEN_LAYERS};
 use replica_mi::experiment::plot::palette::{Rgb, BLUE, GREEN, ORANGE, RED};
 use replica_mi::experiment::plot::{
@@ -54,6 +55,8 @@ struct Args {
     /// Do not add the 0.01 noise to the data (as the authors' code did); the chain keeps it.
     #[arg(long)]
     no_data_noise: bool,
+    #[command(flatten)]
+    checkpoint: CheckpointArgs,
 }
 
 fn config(scale: Scale) -> Fig4Config {
@@ -202,7 +205,11 @@ fn write(
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    checkpoint::exit_code(run())
+}
+
+fn run() -> Result<()> {
     let args = Args::parse();
     if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
         let merged = shard::merge::<Fig4Config, Fig4Row>(dir, "fig4")?;
@@ -232,19 +239,34 @@ fn main() -> Result<()> {
     let dev = args.training.open()?;
     let mut out = FigureOutput::start(c, "fig4")?;
     out.on_device(&dev);
+    checkpoint::install_stop_handlers()?;
     let progress = out.progress();
-    if let Some(shard) = args.shard.shard {
-        let variants = cfg.shard_variants(shard);
-        if variants.is_empty() {
-            eprintln!(
-                "fig4: shard {shard} holds none of the {} variants (more shards than runs); \
-                 writing an empty shard",
-                cfg.variants.len()
-            );
-        }
-        let rows = fig4::run_some(&cfg, c.seed, &variants, &dev, &progress)?;
-        progress.finish_and_clear();
-        let table = shard.file_stem(&stem) + ".csv";
+    let shard = args.shard.shard;
+    let (variants, file_stem) = match shard {
+        Some(s) => (cfg.shard_variants(s), s.file_stem(&stem)),
+        None => (cfg.variants.clone(), stem.clone()),
+    };
+    if let Some(s) = shard.filter(|_| variants.is_empty()) {
+        eprintln!(
+            "fig4: shard {s} holds none of the {} variants (more shards than runs); \
+             writing an empty shard",
+            cfg.variants.len()
+        );
+    }
+    let id = Identity::new(
+        "fig4",
+        &file_stem,
+        c.scale,
+        c.seed,
+        shard.map(|s| s.to_string()),
+        cfg.get(),
+    )?;
+    let mut ck = Checkpoints::open(&c.out, id, &args.checkpoint)?;
+    let rows = fig4::run_checkpointed(&cfg, c.seed, &variants, &dev, &progress, &mut ck)?;
+    progress.finish_and_clear();
+    out.resumed_from(ck.resumed_from());
+    if let Some(shard) = shard {
+        let table = file_stem + ".csv";
         out.table(&table, &rows)?;
         let part = ShardPart {
             shard,
@@ -255,9 +277,9 @@ fn main() -> Result<()> {
             all_runs: cfg.variants.clone(),
         };
         out.finish_shard(cfg.get(), part)?;
-        return Ok(());
+    } else {
+        write(out, &cfg, &stem, &rows, None)?;
     }
-    let rows = fig4::run(&cfg, c.seed, &dev, &progress)?;
-    progress.finish_and_clear();
-    write(out, &cfg, &stem, &rows, None)
+    ck.remove()?;
+    Ok(())
 }

@@ -14,9 +14,18 @@
 # else target/release); sbatch's own variables set the resources of both jobs, e.g.
 # SBATCH_PARTITION, SBATCH_TIMELIMIT, SBATCH_ACCOUNT; SHARD_SBATCH_ARGS adds options to the array
 # only (e.g. "--cpus-per-task=4 --mem=8G").
+#
+# Longer than the partition allows: every shard of fig3 and fig4 checkpoints into OUT and runs
+# with --resume; shard.sbatch asks for USR1 thirty minutes before the time limit, the binary then
+# checkpoints and exits, and the task requeues itself. A sweep of 100 hours per shard on 24-hour
+# partitions is therefore submitted as it is, e.g.
+#   SBATCH_TIMELIMIT=24:00:00 scripts/slurm/submit.sh fig3 paper out/fig3 5
+# and each task runs five times (4 x 24 h + the rest), losing at most the epoch in progress at
+# each stop (at a node failure: the work since the last checkpoint, 5 minutes by default; pass
+# --checkpoint-every to change it). The merge waits for the last of them (afterok).
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,17p' "$0" >&2
+  sed -n '2,27p' "$0" >&2
   exit 2
 fi
 fig=$1 scale=$2 out=$3 shards=$4

@@ -5,7 +5,8 @@
 # munged, slurmctld and slurmd inside a network namespace of their own (loopback only: nothing
 # listens outside it), submits the quick-scale fig3 as a 2-task array plus the dependent merge
 # through submit.sh, and checks that the merged fig3.csv equals the CSV of an unsharded run byte
-# for byte. Every daemon it started is stopped by its PID on exit; every wait is bounded. Any
+# for byte; then the same with one array task requeued in the middle of its run
+# (`scontrol requeue`): it resumes from its checkpoint and the merged CSV is still the same. Every daemon it started is stopped by its PID on exit; every wait is bounded. Any
 # failure exits non-zero with the logs; nothing is skipped.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -180,13 +181,16 @@ ids=$(in_ns env REPLICA_MI_BIN_DIR="$bin_dir" scripts/slurm/submit.sh fig3 quick
 read -r array merge <<<"$ids"
 say "submitted array $array and merge $merge"
 job_state() { in_ns scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | sort -u | cut -d= -f2 | tr '\n' ' '; }
-deadline=$((SECONDS + WAIT))
-while :; do
-  left=$(in_ns squeue -h -j "$array,$merge" -o %i 2>/dev/null | wc -l)
-  [ "$left" = 0 ] && break
-  [ $SECONDS -lt $deadline ] || die "jobs not finished after $WAIT s: $(in_ns squeue -h)"
-  sleep 2
-done
+wait_jobs() {
+  local deadline=$((SECONDS + WAIT)) left
+  while :; do
+    left=$(in_ns squeue -h -j "$1,$2" -o %i 2>/dev/null | wc -l)
+    [ "$left" = 0 ] && break
+    [ $SECONDS -lt $deadline ] || die "jobs not finished after $WAIT s: $(in_ns squeue -h)"
+    sleep 2
+  done
+}
+wait_jobs "$array" "$merge"
 a_state=$(job_state "$array")
 m_state=$(job_state "$merge")
 say "array: $a_state; merge: $m_state"
@@ -203,3 +207,34 @@ for f in fig3.csv fig3_errors.csv; do
   cmp "$work/out/whole/$f" "$out/$f" || die "merged $f differs from the unsharded run"
 done
 say "OK: merged fig3.csv and fig3_errors.csv ($(wc -l <"$out/fig3.csv") lines) equal the unsharded run"
+
+# 6. A task requeued in the middle of its run (as on preemption or a node failure): it resumes
+# from its last checkpoint, and the merge still equals the unsharded run. 40 epochs and a
+# checkpoint after every epoch, so that the task is caught running with a checkpoint on disk.
+out=$work/out/requeue
+more=(--epochs 40 --checkpoint-every 1e)
+ids=$(in_ns env REPLICA_MI_BIN_DIR="$bin_dir" scripts/slurm/submit.sh fig3 quick "$out" 2 "${more[@]}")
+read -r array merge <<<"$ids"
+say "submitted array $array and merge $merge (requeue scenario)"
+ckpt=$out/fig3.shard-1-of-2.ckpt
+deadline=$((SECONDS + WAIT))
+until [ -e "$ckpt" ]; do
+  [ $SECONDS -lt $deadline ] || die "no checkpoint $ckpt after $WAIT s"
+  [ ! -e "$out/fig3.shard-1-of-2.provenance.json" ] || die "shard 1 finished before it could be requeued"
+  sleep 0.1
+done
+in_ns scontrol requeue "${array}_1" || die "scontrol requeue ${array}_1 failed"
+say "requeued task ${array}_1 after its first checkpoint"
+wait_jobs "$array" "$merge"
+a_state=$(job_state "$array")
+m_state=$(job_state "$merge")
+say "array: $a_state; merge: $m_state"
+[ "$a_state" = "COMPLETED " ] || die "array job state '$a_state'"
+[ "$m_state" = "COMPLETED " ] || die "merge job state '$m_state'"
+grep -q '"resumed_from"' "$out/fig3.shard-1-of-2.provenance.json" ||
+  die "shard 1 did not resume from its checkpoint"
+"$bin_dir/fig3" --scale quick --quiet --out "$work/out/whole-requeue" "${more[@]}"
+for f in fig3.csv fig3_errors.csv; do
+  cmp "$work/out/whole-requeue/$f" "$out/$f" || die "merged $f differs after the requeue"
+done
+say "OK: a requeued task resumed from its checkpoint; the merged CSVs equal the unsharded run"

@@ -273,6 +273,17 @@ impl MiRecorder {
     pub fn records(&self) -> &[MiRecord] {
         &self.records
     }
+    /// Each measured layer's warm start for its next solve (`None`: a cold start), first layer
+    /// first: with [`MiRecorder::with_warm_starts`], what a checkpointed run needs to continue.
+    pub fn warm_starts(&self) -> &[Option<WarmStart>] {
+        &self.warm
+    }
+    /// The recorder with the warm starts `warm` (of [`MiRecorder::warm_starts`]), as if it had
+    /// already solved the epochs that produced them.
+    pub fn with_warm_starts(mut self, warm: Vec<Option<WarmStart>>) -> Self {
+        self.warm = warm;
+        self
+    }
     pub fn into_records(self) -> Vec<MiRecord> {
         self.records
     }

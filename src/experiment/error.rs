@@ -81,6 +81,10 @@ pub enum ExperimentError {
     /// A shard specification, or a shard set that cannot be merged.
     #[error(transparent)]
     Shard(#[from] super::shard::ShardError),
+    /// SIGUSR1 or SIGTERM stopped the run after it wrote its checkpoint (exit status
+    /// [`super::checkpoint::EXIT_STOPPED`]).
+    #[error("stopped by a signal; checkpoint {checkpoint} written, run again with --resume")]
+    Stopped { checkpoint: PathBuf },
     /// A linear-algebra step (eigenvalues, Cholesky) failed.
     #[error("linear algebra at {at}: {message}")]
     Linalg { at: String, message: String },

@@ -22,12 +22,13 @@
 //! Every run `(width, seed)` derives its three seeds (data, initial weights, minibatch order) from
 //! the run seed, so a run is reproducible on its own.
 
+use super::checkpoint::{kill_point, Checkpoints};
 use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
 use crate::bridge::{MiConfig, MiRecorder, MiSetting};
 use crate::checked::{Check, Checked};
-use crate::nn::{train, Act, Network, NetworkSpec, TensorData, TrainConfig};
+use crate::nn::{train_from, Act, Network, NetworkSpec, TensorData, TrainConfig};
 use crate::synth::RegressionParams;
 use candle_core::{DType, Device};
 use indicatif::ProgressBar;
@@ -273,6 +274,23 @@ pub fn run_one(
     quiet: bool,
     dev: &Device,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
+    run_one_checkpointed(cfg, width, seed, quiet, dev, &mut Checkpoints::none())
+}
+
+/// The name of a run in checkpoints.
+fn run_name(width: usize, seed: u64) -> String {
+    format!("width {width} seed {seed}")
+}
+
+/// [`run_one`], checkpointed in `ck` (and continued from it when `ck` resumed this run).
+fn run_one_checkpointed(
+    cfg: &Checked<Fig3Config>,
+    width: usize,
+    seed: u64,
+    quiet: bool,
+    dev: &Device,
+    ck: &mut Checkpoints<Fig3Row>,
+) -> Result<Vec<Fig3Row>, ExperimentError> {
     let RunSeeds {
         data: data_seed,
         init: init_seed,
@@ -316,29 +334,50 @@ pub fn run_one(
         .quiet(quiet)
         .check()
         .map_err(nn)?;
-    let history = train(&net, &td, &tcfg, &mut rec).map_err(nn)?;
-    let mut rows = Vec::with_capacity(history.epochs.len() * STUDENT_LAYERS);
-    for (stats, r) in rec
-        .epochs()
-        .flat_map(|e| e.layers.iter().map(move |r| (e.stats, r)))
-    {
-        rows.push(Fig3Row {
-            seed,
-            width,
-            gamma: cfg.gamma,
-            epoch: r.epoch,
-            layer: r.layer,
-            train_mse: stats.train_loss,
-            test_mse: stats.test_loss,
-            mi_replica_nats_per_input: r.mi.filter(|_| r.converged),
-            mi_exact_nats_per_input: r.exact_mi,
-            entropy_replica_nats_per_input: r.entropy.filter(|_| r.converged),
-            entropy_exact_nats_per_input: r.exact_entropy,
-            replica_converged: r.converged,
-            replica_warm_started: r.warm_started,
-        });
+    let name = run_name(width, seed);
+    let (from, done) = match ck.take_resume(&name) {
+        Some(r) => {
+            r.restore(&net)?;
+            rec = rec.with_warm_starts(r.state.warm);
+            (Some(r.state.position), r.state.rows)
+        }
+        None => (None, Vec::new()),
+    };
+    let rows_of = |rec: &MiRecorder| -> Vec<Fig3Row> {
+        let mut rows = done.clone();
+        for (stats, r) in rec
+            .epochs()
+            .flat_map(|e| e.layers.iter().map(move |r| (e.stats, r)))
+        {
+            rows.push(Fig3Row {
+                seed,
+                width,
+                gamma: cfg.gamma,
+                epoch: r.epoch,
+                layer: r.layer,
+                train_mse: stats.train_loss,
+                test_mse: stats.test_loss,
+                mi_replica_nats_per_input: r.mi.filter(|_| r.converged),
+                mi_exact_nats_per_input: r.exact_mi,
+                entropy_replica_nats_per_input: r.entropy.filter(|_| r.converged),
+                entropy_exact_nats_per_input: r.exact_entropy,
+                replica_converged: r.converged,
+                replica_warm_started: r.warm_started,
+            });
+        }
+        rows
+    };
+    let mut observer = |ctx: &crate::nn::EpochContext<'_>| -> Result<(), crate::nn::NnError> {
+        use crate::nn::EpochObserver;
+        kill_point("epoch");
+        rec.observe(ctx)?;
+        ck.after_epoch(&name, ctx, || (rows_of(&rec), rec.warm_starts().to_vec()))
+    };
+    let trained = train_from(&net, &td, &tcfg, &mut observer, from);
+    if let Err(e) = trained {
+        return Err(ck.training_error(e, nn));
     }
-    Ok(rows)
+    Ok(rows_of(&rec))
 }
 
 /// Every run of [`Fig3Config::runs`], trained on `dev`; `progress` advances once per run. Rows
@@ -360,14 +399,30 @@ pub fn run_some(
     dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
+    run_checkpointed(cfg, runs, dev, progress, &mut Checkpoints::none())
+}
+
+/// [`run_some`] with checkpoints in `ck`: runs that finished before the checkpoint `ck` resumed
+/// from are not run again, the run in progress then continues where it stopped; the rows are
+/// those of an uninterrupted run, bit for bit.
+pub fn run_checkpointed(
+    cfg: &Checked<Fig3Config>,
+    runs: &[Fig3Run],
+    dev: &Device,
+    progress: &ProgressBar,
+    ck: &mut Checkpoints<Fig3Row>,
+) -> Result<Vec<Fig3Row>, ExperimentError> {
     progress.set_length(runs.len() as u64);
-    let mut rows = Vec::new();
     for r in runs {
-        progress.set_message(format!("n = {}, seed {}", r.width, r.seed));
-        rows.extend(run_one(cfg, r.width, r.seed, true, dev)?);
+        let name = run_name(r.width, r.seed);
+        if !ck.is_finished(&name) {
+            progress.set_message(format!("n = {}, seed {}", r.width, r.seed));
+            let rows = run_one_checkpointed(cfg, r.width, r.seed, true, dev, ck)?;
+            ck.finish_run(&name, rows)?;
+        }
         progress.inc(1);
     }
-    Ok(rows)
+    Ok(ck.rows().to_vec())
 }
 
 /// The error table: for each width of `cfg.error_widths` and each layer, the squared errors over

@@ -17,12 +17,13 @@
 //! nats per `n_Y`, warm-started from the previous fixed point. A solve that fails is recorded
 //! (`replica_converged = false`, empty value) and never plotted.
 
+use super::checkpoint::{kill_point, Checkpoints};
 use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
 use crate::bridge::{EpochRecord, MiConfig, MiRecorder, MiSetting};
 use crate::checked::{Check, Checked};
-use crate::nn::{train, Act, Network, NetworkSpec, TensorData, TrainConfig};
+use crate::nn::{train_from, Act, Network, NetworkSpec, TensorData, TrainConfig};
 use crate::synth::{ClassificationParams, Generative};
 use candle_core::{DType, Device};
 use indicatif::ProgressBar;
@@ -261,6 +262,20 @@ pub fn run_some(
     dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
+    run_checkpointed(cfg, seed, variants, dev, progress, &mut Checkpoints::none())
+}
+
+/// [`run_some`] with checkpoints in `ck`: variants that finished before the checkpoint `ck`
+/// resumed from are not trained again, the one in progress then continues where it stopped; the
+/// rows are those of an uninterrupted run, bit for bit.
+pub fn run_checkpointed(
+    cfg: &Checked<Fig4Config>,
+    seed: u64,
+    variants: &[Fig4Variant],
+    dev: &Device,
+    progress: &ProgressBar,
+    ck: &mut Checkpoints<Fig4Row>,
+) -> Result<Vec<Fig4Row>, ExperimentError> {
     check_variants(cfg, variants)?;
     if variants.is_empty() {
         return Ok(Vec::new());
@@ -268,11 +283,15 @@ pub fn run_some(
     let gen = data(cfg, seed)?;
     let td = TensorData::new(&gen.train, &gen.test, DType::F32, dev).map_err(nn_error)?;
     progress.set_length((variants.len() * (cfg.epochs + 1)) as u64);
-    let mut rows = Vec::new();
     for &variant in variants {
-        rows.extend(run_variant(cfg, seed, variant, &gen, &td, dev, progress)?);
+        if ck.is_finished(variant.name()) {
+            progress.inc(cfg.epochs as u64 + 1);
+            continue;
+        }
+        let rows = run_variant(cfg, seed, variant, &gen, &td, dev, progress, ck)?;
+        ck.finish_run(variant.name(), rows)?;
     }
-    Ok(rows)
+    Ok(ck.rows().to_vec())
 }
 
 /// A network error of Figure 4.
@@ -318,8 +337,10 @@ fn data(cfg: &Fig4Config, seed: u64) -> Result<Generative, ExperimentError> {
         })
 }
 
-/// One variant trained on the data `gen` (`td` on `dev`), `I(X; T_l)` recorded along the way;
-/// its rows, epoch by epoch, layer by layer. `progress` advances once per epoch.
+/// One variant trained on the data `gen` (`td` on `dev`), `I(X; T_l)` recorded along the way,
+/// checkpointed in `ck` (and continued from it when `ck` resumed this variant); its rows, epoch by
+/// epoch, layer by layer. `progress` advances once per epoch.
+#[allow(clippy::too_many_arguments)]
 fn run_variant(
     cfg: &Fig4Config,
     seed: u64,
@@ -328,6 +349,7 @@ fn run_variant(
     td: &TensorData,
     dev: &Device,
     progress: &ProgressBar,
+    ck: &mut Checkpoints<Fig4Row>,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
     // The variant's position in the configuration, not in this call: seeds independent of
     // the shard.
@@ -340,19 +362,37 @@ fn run_variant(
     let (net, acts) = network(cfg, variant, init_seed, dev)?;
     let mut rec = recorder(cfg, gen)?;
     let tcfg = train_config(cfg, order_seed)?;
+    let (from, done) = match ck.take_resume(variant.name()) {
+        Some(r) => {
+            r.restore(&net)?;
+            rec = rec.with_warm_starts(r.state.warm);
+            progress.inc(r.state.position.epoch as u64 + 1);
+            (Some(r.state.position), r.state.rows)
+        }
+        None => (None, Vec::new()),
+    };
+    let rows_of = |rec: &MiRecorder| -> Vec<Fig4Row> {
+        let mut rows = done.clone();
+        for epoch in rec.epochs() {
+            epoch_rows(cfg, variant, seed, &acts, &epoch, &mut rows);
+        }
+        rows
+    };
     let mut observer = |ctx: &crate::nn::EpochContext<'_>| -> Result<(), crate::nn::NnError> {
         use crate::nn::EpochObserver;
+        kill_point("epoch");
         rec.observe(ctx)?;
         progress.set_message(format!("{} epoch {}", variant.name(), ctx.stats.epoch));
         progress.inc(1);
-        Ok(())
+        ck.after_epoch(variant.name(), ctx, || {
+            (rows_of(&rec), rec.warm_starts().to_vec())
+        })
     };
-    train(&net, td, &tcfg, &mut observer).map_err(nn_error)?;
-    let mut rows = Vec::new();
-    for epoch in rec.epochs() {
-        epoch_rows(cfg, variant, seed, &acts, &epoch, &mut rows);
+    let trained = train_from(&net, td, &tcfg, &mut observer, from);
+    if let Err(e) = trained {
+        return Err(ck.training_error(e, nn_error));
     }
-    Ok(rows)
+    Ok(rows_of(&rec))
 }
 
 /// The untrained recognition network of `variant` (initial weights drawn from `init_seed`) and

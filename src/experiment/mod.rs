@@ -1,6 +1,7 @@
 //! The figure harness shared by every figure binary, and the experiments themselves.
 //!
 //! * [`cli`]: the common arguments (`--scale`, `--seed`, `--out`, `--quiet`) and progress bars;
+//! * [`checkpoint`]: checkpoints of the runs that train, `--resume`, stop on SIGUSR1 / SIGTERM;
 //! * [`record`]: run records (`<name>.provenance.json` beside each CSV);
 //! * [`table`]: tidy CSV output (one row per point, one column per quantity, units in the names);
 //! * [`plot`]: multi-panel SVG figures (plotters);
@@ -18,6 +19,7 @@
 //! The harness knows nothing of quadrature or of the replica equations: experiments call
 //! [`crate::replica`] and [`crate::exact`] and hand plain rows to the harness.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod compare;
 pub mod cross_device;

@@ -20,6 +20,7 @@ pub struct FigureOutput<'a> {
     tables: Vec<PathBuf>,
     figures: Vec<PathBuf>,
     device: String,
+    resumed_from: Vec<String>,
 }
 
 impl<'a> FigureOutput<'a> {
@@ -34,12 +35,18 @@ impl<'a> FigureOutput<'a> {
             tables: Vec::new(),
             figures: Vec::new(),
             device: "cpu".into(),
+            resumed_from: Vec::new(),
         })
     }
 
     /// Record that the run trained its networks on `dev` (the default record says `cpu`).
     pub fn on_device(&mut self, dev: &candle_core::Device) {
         self.device = device_label(dev);
+    }
+
+    /// Record that the run continued from these checkpoints (`--resume`).
+    pub fn resumed_from(&mut self, checkpoints: &[String]) {
+        self.resumed_from = checkpoints.to_vec();
     }
 
     /// A progress bar named after the run, shown as [`CommonArgs::show_progress`] says.
@@ -86,6 +93,7 @@ impl<'a> FigureOutput<'a> {
             .clock
             .finish(&self.name, config, self.args.seed, self.args.scale);
         record.device = self.device.clone();
+        record.resumed_from = self.resumed_from.clone();
         self.finish_record(record, headline, details)
     }
 
@@ -128,6 +136,7 @@ impl<'a> FigureOutput<'a> {
             .clock
             .finish(&self.name, config, self.args.seed, self.args.scale);
         record.device = self.device.clone();
+        record.resumed_from = self.resumed_from.clone();
         let elapsed = record.elapsed_seconds;
         let (shard, runs, total) = (part.shard, part.runs.len(), part.all_runs.len());
         let rec = ShardRecord { part, record };

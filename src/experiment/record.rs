@@ -131,6 +131,7 @@ impl RunClock {
             finished: Timestamp::now(),
             elapsed_seconds: self.elapsed_seconds(),
             merged_from: None,
+            resumed_from: Vec::new(),
         }
     }
 }
@@ -164,6 +165,10 @@ pub struct RunRecord<C: Serialize> {
     /// process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_from: Option<Vec<super::shard::ShardSummary>>,
+    /// The checkpoints a resumed run continued from (`--resume`), oldest first; absent for a run
+    /// that was never stopped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed_from: Vec<String>,
 }
 
 /// `dir/name.provenance.json` for the output `dir/name.csv`.

@@ -320,6 +320,7 @@ where
     C: Serialize + DeserializeOwned + PartialEq + Clone,
     Row: ShardedRow,
 {
+    check_no_unfinished(dir, name)?;
     let (stem, files) = shard_files(dir, name)?;
     let records = read_records::<C, Row::Run>(dir, name, &stem, &files)?;
     check_one_run(dir, &records)?;
@@ -327,6 +328,40 @@ where
     let rows = join_rows::<C, Row>(dir, &records)?;
     let record = merged_record(&records);
     Ok(Merged { stem, rows, record })
+}
+
+/// Step 0: no shard of `name` in `dir` stopped before its outputs (a checkpoint,
+/// `<stem>.shard-K-of-N.ckpt`, without the shard's provenance record).
+fn check_no_unfinished(dir: &Path, name: &str) -> Result<(), ShardError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| read_err(dir, e))?;
+    let mut unfinished = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| read_err(dir, e))?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let base = [".ckpt", ".ckpt.prev", ".ckpt.tmp"]
+            .iter()
+            .find_map(|s| file.strip_suffix(s));
+        let Some(base) = base else { continue };
+        let record = format!("{base}.provenance.json");
+        if let Some((stem, _, _)) = parse_record_name(&record) {
+            let base = base.to_string();
+            if stem_of(name, &stem) && !dir.join(&record).exists() && !unfinished.contains(&base) {
+                unfinished.push(base);
+            }
+        }
+    }
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    unfinished.sort();
+    Err(refused(
+        dir,
+        format!(
+            "unfinished shards (a checkpoint, no outputs yet): {}; run them again with \
+             --resume until they finish",
+            unfinished.join(", ")
+        ),
+    ))
 }
 
 /// Step 1: the shard record files of `name` in `dir`, all of one output stem, sorted by split
@@ -650,6 +685,10 @@ where
         started,
         finished,
         merged_from: Some(shards),
+        resumed_from: records
+            .iter()
+            .flat_map(|r| r.1.record.resumed_from.iter().cloned())
+            .collect(),
     }
 }
 
@@ -852,6 +891,23 @@ mod tests {
             e.contains("1 of 3 shards missing") && e.contains("demo.shard-2-of-3.provenance.json"),
             "{e}"
         );
+    }
+
+    /// A shard stopped before its outputs (its checkpoint there, its record not) is named; a
+    /// checkpoint beside a finished shard's record is no obstacle.
+    #[test]
+    fn an_unfinished_shard_is_refused() {
+        let dir = split(3);
+        std::fs::remove_file(dir.path().join("demo.shard-2-of-3.provenance.json")).unwrap();
+        std::fs::write(dir.path().join("demo.shard-2-of-3.ckpt"), b"state").unwrap();
+        let e = refusal(dir.path());
+        assert!(
+            e.contains("unfinished shards") && e.contains("demo.shard-2-of-3"),
+            "{e}"
+        );
+        let dir = split(3);
+        std::fs::write(dir.path().join("demo.shard-2-of-3.ckpt.prev"), b"old").unwrap();
+        assert!(merged(dir.path()).is_ok());
     }
 
     #[test]

@@ -34,8 +34,8 @@ pub use device::device;
 pub use layer::{Act, Dense, LayerSpectrum, UsvLayer};
 pub use network::{LayerKind, LayerSpec, NetLayer, Network, NetworkSpec};
 pub use train::{
-    train, EpochContext, EpochObserver, EpochStats, Loss, NoObserver, Samples, TensorData,
-    TrainConfig, TrainHistory, Trainer,
+    train, train_from, EpochContext, EpochObserver, EpochStats, Loss, NoObserver, Samples,
+    TensorData, TrainConfig, TrainHistory, TrainPosition, Trainer,
 };
 
 use thiserror::Error;

@@ -272,11 +272,37 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
+/// Where a training run stands after an epoch: what a resumed run needs, besides the network's
+/// variables, to continue exactly as the uninterrupted run would ([`train_from`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TrainPosition {
+    /// Epochs done (0: only the initial network evaluated).
+    pub epoch: usize,
+    /// Word position of the shuffling generator (`ChaCha8Rng::get_word_pos`), as two halves
+    /// (high, low) so that every serialisation format holds it.
+    pub order_word_pos: [u64; 2],
+}
+
+impl TrainPosition {
+    fn of(epoch: usize, rng: &ChaCha8Rng) -> Self {
+        let w = rng.get_word_pos();
+        TrainPosition {
+            epoch,
+            order_word_pos: [(w >> 64) as u64, w as u64],
+        }
+    }
+    fn word_pos(&self) -> u128 {
+        (u128::from(self.order_word_pos[0]) << 64) | u128::from(self.order_word_pos[1])
+    }
+}
+
 /// What an observer sees after an epoch.
 pub struct EpochContext<'a> {
     pub stats: &'a EpochStats,
     pub total_epochs: usize,
     pub network: &'a Network,
+    /// Where the run stands (to checkpoint it).
+    pub position: TrainPosition,
 }
 
 impl EpochContext<'_> {
@@ -752,46 +778,78 @@ pub fn train<O: EpochObserver + ?Sized>(
     cfg: &Checked<TrainConfig>,
     observer: &mut O,
 ) -> Result<TrainHistory, NnError> {
+    train_from(net, data, cfg, observer, None)
+}
+
+/// [`train`], or with `from = Some(position)` the continuation of a run that stopped at
+/// `position` (an [`EpochContext::position`]): `net` must hold that run's variables as they were
+/// then; the initial evaluation is skipped, the shuffling generator is put back where it was and
+/// the epochs `position.epoch + 1 ..= cfg.epochs` run and are observed, bit for bit as in the run
+/// that was not stopped. The history holds the epochs run here.
+pub fn train_from<O: EpochObserver + ?Sized>(
+    net: &Network,
+    data: &TensorData,
+    cfg: &Checked<TrainConfig>,
+    observer: &mut O,
+    from: Option<TrainPosition>,
+) -> Result<TrainHistory, NnError> {
     let mut trainer = Trainer::new(net, data, cfg)?;
     let bar = progress_bar(cfg.epochs as u64, cfg.quiet);
     let mut history = TrainHistory::default();
 
-    let mut report = |stats: EpochStats, observer: &mut O| -> Result<(), NnError> {
-        observer.observe(&EpochContext {
-            stats: &stats,
-            total_epochs: cfg.epochs,
-            network: net,
-        })?;
-        let mut msg = format!("train {:.4} test {:.4}", stats.train_loss, stats.test_loss);
-        if let Some(a) = stats.test_accuracy {
-            msg.push_str(&format!(" acc {a:.3}"));
+    let mut report =
+        |stats: EpochStats, position: TrainPosition, observer: &mut O| -> Result<(), NnError> {
+            observer.observe(&EpochContext {
+                stats: &stats,
+                total_epochs: cfg.epochs,
+                network: net,
+                position,
+            })?;
+            let mut msg = format!("train {:.4} test {:.4}", stats.train_loss, stats.test_loss);
+            if let Some(a) = stats.test_accuracy {
+                msg.push_str(&format!(" acc {a:.3}"));
+            }
+            if let Some(s) = observer.status() {
+                msg.push(' ');
+                msg.push_str(&s);
+            }
+            bar.set_message(msg);
+            history.epochs.push(stats);
+            Ok(())
+        };
+
+    let first = match from {
+        Some(p) => {
+            if p.epoch > cfg.epochs {
+                return Err(NnError::invalid(
+                    "resume epoch",
+                    p.epoch,
+                    format!("must be <= the run's {} epochs", cfg.epochs),
+                ));
+            }
+            trainer.rng.set_word_pos(p.word_pos());
+            bar.set_position(p.epoch as u64);
+            p.epoch + 1
         }
-        if let Some(s) = observer.status() {
-            msg.push(' ');
-            msg.push_str(&s);
+        None => {
+            // Epoch 0: the initial network on the whole training set.
+            let t0 = Instant::now();
+            let (train_loss, train_accuracy) = trainer.evaluate_train()?;
+            let (test_loss, test_accuracy) = trainer.evaluate_test()?;
+            let stats = EpochStats {
+                epoch: 0,
+                train_loss,
+                test_loss,
+                train_accuracy,
+                test_accuracy,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            report(stats, TrainPosition::of(0, &trainer.rng), observer)?;
+            1
         }
-        bar.set_message(msg);
-        history.epochs.push(stats);
-        Ok(())
     };
 
-    // Epoch 0: the initial network on the whole training set.
-    let t0 = Instant::now();
-    let (train_loss, train_accuracy) = trainer.evaluate_train()?;
-    let (test_loss, test_accuracy) = trainer.evaluate_test()?;
-    report(
-        EpochStats {
-            epoch: 0,
-            train_loss,
-            test_loss,
-            train_accuracy,
-            test_accuracy,
-            seconds: t0.elapsed().as_secs_f64(),
-        },
-        observer,
-    )?;
-
-    for epoch in 1..=cfg.epochs {
+    for epoch in first..=cfg.epochs {
         let t0 = Instant::now();
         let (train_loss, train_accuracy) = trainer.epoch()?;
         let (test_loss, test_accuracy) = if epoch % cfg.test_every == 0 || epoch == cfg.epochs {
@@ -807,7 +865,7 @@ pub fn train<O: EpochObserver + ?Sized>(
             test_accuracy,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        report(stats, observer)?;
+        report(stats, TrainPosition::of(epoch, &trainer.rng), observer)?;
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -6,7 +6,7 @@
 /// A converged solve returns its last ones ([`Estimate::warm_start`]) so that the next solve of
 /// a slightly changed chain (the next training epoch) can take a quasi-Newton step at its first
 /// sweep instead of rebuilding that knowledge sweep by sweep.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Secants {
     pub(super) df: Vec<Vec<f64>>,
     pub(super) dg: Vec<Vec<f64>>,

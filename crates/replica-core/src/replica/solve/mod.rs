@@ -127,8 +127,9 @@ impl Estimate {
 
 /// A start for [`solve_warm`]: a previous stationary point, and optionally the secants of the
 /// solve that found it (same chain shape; they only steer the iteration, never the fixed point it
-/// converges to).
-#[derive(Clone, Debug)]
+/// converges to). Serialisable, secants included, so that a checkpointed run resumes with the
+/// very warm start it had.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WarmStart {
     pub params: OrderParams,
     pub secants: Secants,
