@@ -178,7 +178,7 @@ bench-pytorch:
 budgets:
 	$(CARGO) run --quiet --bin solver-panel -- --write-budgets data/solver_budgets.csv
 
-# Issue 10's grid: N random valid chains of seed GRID_SEED, summary table on stdout, one row per
+# The random-chain grid: N random valid chains of seed GRID_SEED, summary table on stdout, one row per
 # chain in target/chain-grid.csv (with its spec) and the provenance beside it.
 N ?= 10000
 GRID_SEED ?= 1

@@ -1,5 +1,5 @@
 //! Wall-clock medians of the non-parametric entropy estimators on 1000 samples in dimension 1000
-//! (issue: the 1000 x 1000 pairwise distance matrix should take well under a few seconds).
+//! (target: the 1000 x 1000 pairwise distance matrix should take well under a few seconds).
 use criterion::{criterion_group, criterion_main, Criterion};
 use faer::Mat;
 use rand::{Rng, SeedableRng};

@@ -1,5 +1,5 @@
 //! Wall-clock medians of full replica solves (multi-start, both stages, potential), on the four
-//! chains for which the reference package's timings are known (issue: 37 ms, 0.21 s, 8.1 s, 37 s).
+//! chains for which the reference package's timings are known (the reference package: 37 ms, 0.21 s, 8.1 s, 37 s).
 use criterion::{criterion_group, criterion_main, Criterion};
 use replica_mi::replica::{
     solve, Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, SolverOptions,

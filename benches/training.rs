@@ -12,13 +12,13 @@
 //! once and printed.
 //!
 //! The SGD epoch on the CPU engine is also timed at the paper's widths 500-1000-500-250-100-2
-//! (fused and unfused linear layers), and `engine_vs_autograd` guards the speed-up of issue 16:
+//! (fused and unfused linear layers), and `engine_vs_autograd` guards the engine's speed-up:
 //! in the same process, paired and alternating, the engine's USV epoch must take at most
 //! [`GUARD_SMALL`] / [`GUARD_FULL`] of candle's autograd epoch (the ratios that put the engine at
-//! 0.8x PyTorch's epoch, from the issue's measurement of candle against PyTorch on this machine:
+//! 0.8x PyTorch's epoch, from an earlier measurement of candle against PyTorch on this machine:
 //! 0.8 x 0.052 / 0.057 and 0.8 x 0.74 / 1.03). It panics (the bench fails) when the engine is
 //! slower than that. `two_threads_vs_one` times the same epochs on pools of one and two threads
-//! and panics unless two threads are faster at both scales (the other target of issue 16; run it
+//! and panics unless two threads are faster at both scales (the engine's other target; run it
 //! on an otherwise idle machine).
 use candle_core::{DType, Device};
 use criterion::measurement::WallTime;
@@ -173,7 +173,7 @@ fn bench_training(c: &mut Criterion) {
     g.finish();
 }
 
-/// The guard of issue 16 (see the module doc): 5 alternating pairs of one engine epoch and one
+/// The speed-up guard (see the module doc): 5 alternating pairs of one engine epoch and one
 /// autograd epoch per scale, after one warm-up epoch each; the ratio of the medians must not
 /// exceed the limit.
 fn engine_vs_autograd(_c: &mut Criterion) {
@@ -217,12 +217,12 @@ fn engine_vs_autograd(_c: &mut Criterion) {
         assert!(
             ratio <= limit,
             "{widths}: the CPU engine's epoch is {ratio:.3} of candle's autograd epoch, over the \
-             limit {limit} (issue 16)"
+             limit {limit}"
         );
     }
 }
 
-/// The threads guard of issue 16 (see the module doc): at both scales, 5 alternating pairs of one
+/// The threads guard (see the module doc): at both scales, 5 alternating pairs of one
 /// epoch on a one-thread pool and one on a two-thread pool (two trainers of the same network,
 /// after one warm-up epoch each); the median two-thread epoch must be shorter than the median
 /// one-thread epoch. Meaningful on a machine with two cores free: under load a second thread
@@ -278,7 +278,7 @@ fn two_threads_vs_one(c: &mut Criterion) {
         );
         assert!(
             ratio < 1.0,
-            "{widths}: two threads take {ratio:.3} of one thread's epoch, not less (issue 16; \
+            "{widths}: two threads take {ratio:.3} of one thread's epoch, not less (\
              run on an otherwise idle machine with two cores)"
         );
         for (i, n) in [(0, 1), (1, 2)] {

@@ -58,7 +58,7 @@ def opt(row, k):
 # row; the row has since been recomputed (refs README) and its entropy and MI agree here within
 # the row's tolerance, but its MMSE differs by 2.7e-5 (limit 2.35e-5). That comparison is kept
 # visible as a strict expected failure below (it fails the suite the day it passes, so that this
-# list is updated), until issue 10 settles the row in the Rust test as well.
+# list is updated), until the row is settled in the Rust test as well.
 KNOWN_MMSE_GAP = {"c105"}
 
 

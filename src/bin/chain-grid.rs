@@ -1,5 +1,5 @@
 //! `chain-grid`: solve N random valid chains (replica_mi::random_chain, seeded) and print the
-//! summary table of issue 10: converged, bound violations, unconverged by cause, panics, time
+//! summary table: converged, bound violations, unconverged by cause, panics, time
 //! percentiles, chains over 60 s. `--out report.csv` writes one row per chain (with the spec of
 //! each, to rerun it with `replica-mi entropy`) and `report.provenance.json` beside it.
 //!

@@ -183,7 +183,7 @@ fn log_uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
     (rng.random_range(lo.ln()..hi.ln())).exp()
 }
 
-/// One chain of `family` (0..4) drawn in the ranges.
+/// One chain of `family` (0..4) drawn in the ranges of the reported failures.
 fn draw(family: usize, rng: &mut ChaCha8Rng) -> Chain {
     let n = rng.random_range(5..=8usize);
     let mut layers = Vec::new();

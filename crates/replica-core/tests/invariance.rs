@@ -1,4 +1,4 @@
-//! Equivalent networks give the same answer (issue 10, `../shared/spec/replica.md`, "Exact
+//! Equivalent networks give the same answer (`../shared/spec/replica.md`, "Exact
 //! bounds"), on random chains of the seeded generator, not on hand-picked ones:
 //!
 //! (a) a weight scale moved between layers. For a positively homogeneous activation (linear,
@@ -20,7 +20,7 @@
 //! standardised variables in both forms) are accurate to about 1e-8. The MMSE is an order
 //! parameter (first order in the 1e-9 criterion, amplified by slow contraction near alpha = 1),
 //! so 1e-6 relative is the bound for every compared number. A different stationary point
-//! differs by far more (1e-3..1.45 nats in the issue).
+//! differs by far more (1e-3..1.45 nats in the failures seen).
 //!
 //! A pair where exactly one form converges is a failure (the answer depends on how the network is
 //! written); a pair where neither converges is reported but left to `tests/random_chains.rs`.

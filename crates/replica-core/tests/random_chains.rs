@@ -1,4 +1,4 @@
-//! The estimator on random valid chains drawn over the whole spec space (issue 10): every result
+//! The estimator on random valid chains drawn over the whole spec space: every result
 //! must lie inside the exact bounds of `../shared/spec/replica.md` (checked by
 //! `tests/common/audit.rs`, independently of the library's own checks), nothing may panic or be
 //! non-finite, and at most 1% of the chains may end unconverged (each with a typed error and a
@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use replica_core::random_chain::{extreme_spectra, ChainGenerator, GeneratorParams, NamedSpectrum};
 use replica_core::replica::{Activation, Chain, Ensemble, Layer, Prior, SolverOptions};
 
-/// At most this share of the chains may end unconverged (the issue's target: >= 99% converged).
+/// At most this share of the chains may end unconverged (the target: >= 99% converged).
 const MAX_UNCONVERGED_SHARE: f64 = 0.01;
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
@@ -136,7 +136,7 @@ fn solve_grid(g: &ChainGenerator, n: u64, what: &str) {
     );
 }
 
-/// The audit itself: it must flag the wrong results of the issue and pass the right ones.
+/// The audit itself: it must flag the wrong results seen before and pass the right ones.
 #[test]
 fn audit_flags_the_wrong_results_of_the_issue() {
     let orth_sign = Chain::new(

@@ -1,4 +1,4 @@
-//! Recovered points (issue 10): a discrete prior whose MMSE vanishes at the selected stationary
+//! Recovered points: a discrete prior whose MMSE vanishes at the selected stationary
 //! point, every inner layer noiseless. There `I(X;T_L) = H(X)` (the two binary-prior bounds of
 //! `replica.md` meet) and `H(T_L) = H(X) + H(T_L|T_{L-1})`, which the library reads out in closed
 //! form (`bounds::recovered_entropy`) instead of through the potential.

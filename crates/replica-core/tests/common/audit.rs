@@ -432,7 +432,7 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Chains slower than this are counted apart (the target: none).
+/// Chains slower than this are counted apart (the target: none).
 pub const SLOW_SECONDS: f64 = 60.0;
 
 /// The summary table of a grid: converged, bound violations, unconverged by cause, unexpected
