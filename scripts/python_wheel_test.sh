@@ -95,12 +95,17 @@ where = os.path.realpath(replica_mi.__file__)
 assert where.startswith(os.path.realpath(sys.prefix)), f"replica_mi imported from {where}, not the venv"
 print(f"== replica_mi {replica_mi.__version__} from {os.path.dirname(where)}; no cargo/rustc on PATH")
 EOF
-echo "== stubs against the installed module (mypy.stubtest)"
-python -m mypy.stubtest replica_mi
+# replica_mi.torch is optional (torch is not installed here): it has no stubs of its own, mypy
+# skips it and stubtest does not import it; python-torch-test covers it with torch installed.
+echo "== stubs against the installed module (mypy.stubtest; replica_mi.torch left out)"
+printf '[mypy]\n\n[mypy-replica_mi.torch]\nignore_errors = True\nfollow_imports = skip\n' > "$tmp/mypy.ini"
+printf 'replica_mi.torch\n' > "$tmp/stubtest-allowlist.txt"
+python -m mypy.stubtest replica_mi --mypy-config-file "$tmp/mypy.ini" --allowlist "$tmp/stubtest-allowlist.txt"
 pkg=$(python -c 'import os, replica_mi; print(os.path.dirname(replica_mi.__file__))')
 echo "== pytest against the installed wheel: python/tests and the package's doctests"
 set +e
-python -m pytest -q -p no:cacheprovider --rootdir "$repo/python" --doctest-modules "$repo/python/tests" "$pkg"
+python -m pytest -q -p no:cacheprovider --rootdir "$repo/python" --doctest-modules \
+  --ignore="$pkg/torch.py" "$repo/python/tests" "$pkg"
 status=$?
 set -e
 exit $status

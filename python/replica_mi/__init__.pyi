@@ -262,7 +262,6 @@ def solve(
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
-    assume_invariant: bool = False,
 ) -> Union[Estimate, List[Estimate]]: ...
 
 entropy = solve

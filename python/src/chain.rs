@@ -291,7 +291,11 @@ impl PyChain {
     /// relative to the spec file).
     #[staticmethod]
     #[pyo3(signature = (path, *, assume_invariant = false))]
-    pub(crate) fn from_file(py: Python<'_>, path: PathBuf, assume_invariant: bool) -> PyResult<Self> {
+    pub(crate) fn from_file(
+        py: Python<'_>,
+        path: PathBuf,
+        assume_invariant: bool,
+    ) -> PyResult<Self> {
         if let Some(f) = replica_core::weights::WeightFormat::of_path(&path) {
             return Err(spec_error(
                 py,

@@ -31,6 +31,8 @@ fn code_of(e: &ReplicaError) -> u8 {
 /// Run `entropy` on a spec file; see the module documentation. Ctrl-C raises KeyboardInterrupt.
 #[pyfunction]
 #[pyo3(signature = (spec, *, json = false, all_layers = false, tol = None, max_iter = None, scheme = "auto", assume_invariant = false))]
+// one Rust argument per Python keyword argument (pyo3 maps them one to one)
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn _cli_entropy(
     py: Python<'_>,
     spec: PathBuf,
@@ -87,7 +89,8 @@ pub(crate) fn _cli_entropy(
         return match r {
             Ok(est) => {
                 let out = if json {
-                    to_json(&Report::new(n, Ok(&est), &loaded_notes)).map_err(PyRuntimeError::new_err)?
+                    to_json(&Report::new(n, Ok(&est), &loaded_notes))
+                        .map_err(PyRuntimeError::new_err)?
                 } else {
                     format_single(&spec, &chain, &est)
                 };

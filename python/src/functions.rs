@@ -31,6 +31,8 @@ pub(crate) fn solve_chain(
 /// Read a spec file (the command line's format, weight files included) and solve it.
 #[pyfunction]
 #[pyo3(signature = (path, *, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None, assume_invariant = false))]
+// one Rust argument per Python keyword argument (pyo3 maps them one to one)
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_file(
     py: Python<'_>,
     path: PathBuf,

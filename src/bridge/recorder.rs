@@ -517,7 +517,7 @@ impl MiRecorder {
 impl EpochObserver for MiRecorder {
     fn observe(&mut self, ctx: &EpochContext<'_>) -> Result<(), NnError> {
         let start = self.records.len();
-        if ctx.stats.epoch % self.config.every == 0 {
+        if ctx.stats.epoch.is_multiple_of(self.config.every) {
             self.evaluate(ctx.stats.epoch, ctx.network, &ctx.spectra()?)?;
         }
         self.epochs
