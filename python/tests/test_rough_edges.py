@@ -107,8 +107,9 @@ def test_to_dict_has_what_the_json_has(tmp_path, cli):
     d = rm.solve_file(spec).to_dict()
     j = json.loads(subprocess.run([cli, "entropy", str(spec), "--json"], capture_output=True, text=True, check=True).stdout)
     # every field of a converged record; converged/error are the CLI's way to report failures,
-    # which Python raises instead
-    assert set(j) - {"converged", "error"} == set(d)
+    # which Python raises instead, and notes belong to the chain (`chain.notes`), not to an estimate
+    assert set(j) - {"converged", "error", "notes"} == set(d)
+    assert j["notes"] == rm.Chain.from_file(spec).notes
     for k in ["entropy", "mutual_information", "mi_last_layer", "mmse", "scheme", "iterations", "order_params"]:
         assert d[k] == j[k], k  # JSON round-trips f64 exactly
     json.dumps(d)
