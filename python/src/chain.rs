@@ -2,91 +2,23 @@
 
 use crate::prelude::*;
 
-/// Build the chain, tracking the width of each layer as the spec reader does (a matrix fixes it,
-/// alphas carry it).
+/// Build the chain through the core's [`ChainBuilder`] (width tracking, orientation of weight
+/// matrices, notes, every check), off the GIL: the spectra of dense matrices are computed there.
 pub(crate) fn build_chain(
     py: Python<'_>,
     prior: Prior,
     layers: &[&PyLayer],
     assume_invariant: bool,
 ) -> PyResult<(Chain, Vec<String>)> {
-    if layers.is_empty() {
-        return Err(spec_error(
-            py,
-            "layers: a chain needs at least one layer".into(),
-            Some("layers".into()),
-        ));
-    }
-    let mut width: Option<f64> = None;
-    let mut notes = Vec::new();
-    let mut built = Vec::with_capacity(layers.len());
-    for (i, l) in layers.iter().enumerate() {
-        let ctx = format!("layers[{i}]");
-        let (alpha, ensemble, n_out) = match &l.weights {
-            WeightsKind::Matrix {
-                matrix,
-                scale,
-                source,
-            } => {
-                let field = format!("{ctx}.weights");
-                let m = matrix
-                    .layer(py, l.alpha, width, *scale)?
-                    .map_err(|e| weight_error(py, &field, e))?;
-                let o = m.oriented;
-                if o.transposed {
-                    notes.push(format!(
-                        "{field}: the {} x {} matrix{} is read as its transpose W ({} x {} = n_l x n_(l-1)): only that orientation fits {}",
-                        matrix.rows(),
-                        matrix.cols(),
-                        source.as_ref().map(|s| format!(" from {s}")).unwrap_or_default(),
-                        o.n_out,
-                        o.n_in,
-                        match (l.alpha, width) {
-                            (Some(a), Some(n)) => format!("alpha = {a} and the previous layer's width {n}"),
-                            (Some(a), None) => format!("alpha = {a}"),
-                            (None, _) => "the previous layer's width".to_string(),
-                        }
-                    ));
-                }
-                (
-                    o.alpha(),
-                    Ensemble::Discrete(m.spectrum),
-                    Some(o.n_out as f64),
-                )
-            }
-            other => {
-                let alpha = l.alpha.expect("checked by Layer()");
-                let ens = match other {
-                    WeightsKind::Gaussian { var } => Ensemble::Gaussian { var: *var },
-                    WeightsKind::Orthogonal => {
-                        Ensemble::Discrete(DiscreteSpectrum::orthogonal(alpha))
-                    }
-                    WeightsKind::Spectrum { eigenvalues, scale } => Ensemble::Discrete(
-                        DiscreteSpectrum::from_eigenvalues(eigenvalues, *scale)
-                            .map_err(|e| replica_error(py, e, &ctx, Some(i)))?,
-                    ),
-                    WeightsKind::Matrix { .. } => unreachable!("matched above"),
-                };
-                (alpha, ens, width.map(|n| n * alpha))
-            }
-        };
-        width = n_out;
-        built.push(
-            Layer::new(alpha, l.activation, l.noise_var, ensemble)
-                .map_err(|e| replica_error(py, e, &ctx, Some(i)))?,
-        );
-    }
-    let chain = Chain::new(prior, built).map_err(|e| replica_error(py, e, "", None))?;
-    let matrices: Vec<String> = layers
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| matches!(l.weights, WeightsKind::Matrix { .. }))
-        .map(|(i, _)| format!("layers[{i}].weights"))
-        .collect();
-    notes.extend(replica_core::weights::invariance_note(
-        &matrices,
-        assume_invariant,
-    ));
+    let inputs: Vec<LayerInput> = layers.iter().map(|l| l.input()).collect();
+    let built = interrupt::detach_waiting(py, move |_stop| {
+        let mut builder = ChainBuilder::new(prior).assume_invariant(assume_invariant);
+        for input in inputs {
+            builder.push(input)?;
+        }
+        builder.build()
+    })?;
+    let BuiltChain { chain, notes, .. } = built.map_err(|e| build_error(py, e))?;
     Ok((chain, notes))
 }
 
@@ -214,19 +146,8 @@ pub(crate) fn run(
             }
         }
     }
-    let noise = chain.layers()[n - 1].channel().noise_var();
     let opts = interrupt::cancellable(opts);
-    let results: Vec<Result<Estimate, ReplicaError>> = interrupt::detach_solve(py, || {
-        (1..=n)
-            .map(|l| {
-                let c = chain.truncated(l, noise)?;
-                match &warms[l - 1] {
-                    Some(w) => solve_warm(&c, &opts, w),
-                    None => solve(&c, &opts),
-                }
-            })
-            .collect()
-    })?;
+    let results = interrupt::detach_solve(py, || solve_all_layers_warm(chain, &opts, &warms))?;
     let mut out: Vec<Option<Py<PyEstimate>>> = Vec::with_capacity(n);
     let mut reasons = Vec::new();
     for (k, r) in results.into_iter().enumerate() {

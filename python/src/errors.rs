@@ -86,6 +86,38 @@ pub(crate) fn core_spec_error(py: Python<'_>, e: spec::SpecError) -> PyErr {
     }
 }
 
+/// An error of the core's chain builder, with the field it names.
+pub(crate) fn build_error(py: Python<'_>, e: BuildError) -> PyErr {
+    match e {
+        BuildError::Layer {
+            layer,
+            error: LayerInputError::Invalid(error),
+        }
+        | BuildError::Replica {
+            layer: Some(layer),
+            error,
+        } => replica_error(py, error, &format!("layers[{layer}]"), Some(layer)),
+        BuildError::Replica { layer: None, error } => replica_error(py, error, "", None),
+        BuildError::Weights { layer, error } => {
+            weight_error(py, &format!("layers[{layer}].weights"), error)
+        }
+        BuildError::Layer { layer, error } => spec_error(
+            py,
+            format!("layers[{layer}].{error}"),
+            Some(format!("layers[{layer}].alpha")),
+        ),
+        other => spec_error(py, other.to_string(), Some("layers".into())),
+    }
+}
+
+/// A layer's own error, as raised where the layer is given (`Layer(...)`).
+pub(crate) fn layer_input_error(py: Python<'_>, e: LayerInputError) -> PyErr {
+    match e {
+        LayerInputError::Invalid(error) => replica_error(py, error, "", None),
+        other => spec_error(py, other.to_string(), Some("alpha".into())),
+    }
+}
+
 pub(crate) fn weight_error(py: Python<'_>, field: &str, e: WeightError) -> PyErr {
     spec_error(py, format!("{field}: {e}"), Some(field.to_string()))
 }

@@ -11,69 +11,41 @@ pub(crate) struct PyLayer {
     pub(crate) weights: WeightsKind,
 }
 
+/// The activation named `name` with its parameters, by the core's rule
+/// ([`replica_core::builder::activation`]); errors name the argument.
 pub(crate) fn parse_activation(
     py: Python<'_>,
     name: &str,
     slope: Option<f64>,
     threshold: Option<f64>,
 ) -> PyResult<Activation> {
-    let bad = |field: &str, msg: String| {
-        spec_error(py, format!("{field}: {msg}"), Some(field.to_string()))
-    };
-    let kind = name.parse::<ActivationKind>().ok();
-    if kind.is_none() {
-        return Err(bad(
-            "activation",
+    builder::activation(name, slope, threshold).map_err(|e| match e {
+        ActivationError::Invalid(error) => replica_error(py, error, "", None),
+        ActivationError::Unknown { .. } => spec_error(
+            py,
             format!(
-                "unknown \"{name}\"; allowed: {}",
+                "activation: {e}; allowed: {}",
                 spec::ACTIVATION_KINDS
                     .iter()
                     .map(|k| format!("\"{k}\""))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-        ));
-    }
-    if kind != Some(ActivationKind::LeakyRelu) && slope.is_some() {
-        return Err(bad(
-            "slope",
-            format!("not a parameter of activation \"{name}\""),
-        ));
-    }
-    if kind != Some(ActivationKind::Hardtanh) && threshold.is_some() {
-        return Err(bad(
-            "threshold",
-            format!("not a parameter of activation \"{name}\""),
-        ));
-    }
-    let act = match kind {
-        Some(ActivationKind::Linear) => Activation::Linear,
-        Some(ActivationKind::Relu) => Activation::Relu,
-        Some(ActivationKind::Sign) => Activation::Sign,
-        Some(ActivationKind::LeakyRelu) => {
-            let slope =
-                slope.ok_or_else(|| bad("slope", "leaky-relu needs slope in [0, 1]".into()))?;
-            Activation::LeakyRelu { slope }
+            Some("activation".into()),
+        ),
+        other => {
+            let param = other.param();
+            spec_error(py, format!("{param}: {other}"), Some(param.into()))
         }
-        Some(ActivationKind::Hardtanh) => Activation::Hardtanh {
-            threshold: threshold.unwrap_or(1.0),
-        },
-        None => {
-            return Err(bad(
-                "activation",
-                format!(
-                    "unknown \"{name}\"; allowed: {}",
-                    spec::ACTIVATION_KINDS
-                        .iter()
-                        .map(|k| format!("\"{k}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ))
-        }
-    };
-    act.check().map_err(|e| replica_error(py, e, "", None))?;
-    Ok(act)
+    })
+}
+
+impl PyLayer {
+    /// The layer as the core's builder takes it.
+    pub(crate) fn input(&self) -> LayerInput {
+        LayerInput::new(self.activation, self.noise_var, self.weights.input())
+            .with_alpha(self.alpha)
+    }
 }
 
 #[pymethods]
@@ -97,13 +69,6 @@ impl PyLayer {
         threshold: Option<f64>,
     ) -> PyResult<Self> {
         let activation = parse_activation(py, activation, slope, threshold)?;
-        if !(noise_var.is_finite() && noise_var >= 0.0) {
-            return Err(spec_error(
-                py,
-                format!("noise_var = {noise_var}: must be finite and >= 0"),
-                Some("noise_var".into()),
-            ));
-        }
         let weights = match weights.cast::<PyWeights>() {
             Ok(w) => w.get().kind.clone(),
             Err(_) => {
@@ -121,32 +86,18 @@ impl PyLayer {
                 }
             }
         };
-        let is_matrix = matches!(weights, WeightsKind::Matrix { .. });
-        match alpha {
-            Some(a) if !(a.is_finite() && a > 0.0) => {
-                return Err(spec_error(
-                    py,
-                    format!("alpha = {a}: must be finite and > 0"),
-                    Some("alpha".into()),
-                ));
-            }
-            None if !is_matrix => {
-                return Err(spec_error(
-                    py,
-                    "alpha: required (n_l / n_{l-1}) unless the weights are a matrix, whose shape gives it".into(),
-                    Some("alpha".into()),
-                ));
-            }
-            _ => {}
-        }
-        Ok(PyLayer {
+        let layer = PyLayer {
             alpha,
             activation,
             noise_var,
             weights,
-        })
+        };
+        layer
+            .input()
+            .check()
+            .map_err(|e| layer_input_error(py, e))?;
+        Ok(layer)
     }
-
     /// The declared alpha (None: taken from the weight matrix when the chain is built).
     #[getter]
     fn alpha(&self) -> Option<f64> {

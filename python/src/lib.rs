@@ -40,13 +40,17 @@ mod prelude {
     };
     pub(crate) use pyo3::prelude::*;
     pub(crate) use pyo3::types::{PyDict, PyList};
+    pub(crate) use replica_core::builder::{
+        self, ActivationError, BuildError, BuiltChain, ChainBuilder, LayerInput, LayerInputError,
+        MatrixInput, WeightsInput,
+    };
     pub(crate) use replica_core::exact::nonparam;
     pub(crate) use replica_core::replica::{
-        solve, solve_warm, Activation, ActivationKind, Chain, DiscreteSpectrum, Ensemble, Estimate,
-        Layer, Prior, ReplicaError, SolverOptions, WarmStart,
+        solve, solve_all_layers_warm, solve_warm, Activation, Chain, DiscreteSpectrum, Ensemble,
+        Estimate, Layer, Prior, ReplicaError, SolverOptions, WarmStart,
     };
     pub(crate) use replica_core::spec::{self, LoadedSpec};
-    pub(crate) use replica_core::weights::{matrix_layer, read_matrix, WeightError, WeightMatrix};
+    pub(crate) use replica_core::weights::{read_matrix, WeightError, WeightMatrix};
     pub(crate) use std::ffi::CString;
     pub(crate) use std::path::PathBuf;
 }

@@ -14,7 +14,7 @@ use crate::prelude::*;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatRef, Par};
 use numpy::{PyArray2, PyArrayMethods};
-use replica_core::weights::{orient, MatrixLayer};
+use replica_core::builder::StoredMatrix;
 use std::sync::Arc;
 
 /// Columns of the Gram matrix formed per block, and rows of `A` per product within a block: big
@@ -140,31 +140,6 @@ impl MatrixData {
         }
     }
 
-    /// Oriented for a layer (see `replica_core::weights::orient`) with the spectrum of `W^T W`
-    /// times `scale`, computed with the GIL released (and Ctrl-C honoured).
-    pub(crate) fn layer(
-        &self,
-        py: Python<'_>,
-        alpha: Option<f64>,
-        n_prev: Option<f64>,
-        scale: f64,
-    ) -> PyResult<Result<MatrixLayer, WeightError>> {
-        match self {
-            MatrixData::Dense(m) => {
-                let m = Arc::clone(m);
-                interrupt::detach_waiting(py, move |_stop| matrix_layer(&m, alpha, n_prev, scale))
-            }
-            MatrixData::Gram { rows, cols, eigs } => Ok((|| {
-                let oriented = orient(*rows, *cols, alpha, n_prev)?;
-                let mut e = eigs.to_vec();
-                e.resize(oriented.n_in, 0.0);
-                let spectrum = DiscreteSpectrum::from_eigenvalues(&e, scale)
-                    .map_err(|err| WeightError::Spectrum(err.to_string()))?;
-                Ok(MatrixLayer { oriented, spectrum })
-            })()),
-        }
-    }
-
     /// The `cols` eigenvalues of `W^T W` of the stored matrix, largest first.
     pub(crate) fn wtw_eigenvalues(
         &self,
@@ -179,6 +154,25 @@ impl MatrixData {
                 let mut e = eigs.to_vec();
                 e.resize(*cols, 0.0);
                 Ok(Ok(e))
+            }
+        }
+    }
+}
+
+/// What the core's chain builder needs of a matrix: its shape, and the eigenvalues of `W^T W`
+/// (for a Gram summary, the smaller Gram matrix's eigenvalues padded with zeros; the all-zero
+/// matrix was refused when the summary was made).
+impl StoredMatrix for MatrixData {
+    fn shape(&self) -> (usize, usize) {
+        (self.rows(), self.cols())
+    }
+    fn wtw_eigenvalues(&self, transposed: bool) -> Result<Vec<f64>, WeightError> {
+        match self {
+            MatrixData::Dense(m) => StoredMatrix::wtw_eigenvalues(m.as_ref(), transposed),
+            MatrixData::Gram { rows, cols, eigs } => {
+                let mut e = eigs.to_vec();
+                e.resize(if transposed { *rows } else { *cols }, 0.0);
+                Ok(e)
             }
         }
     }

@@ -19,6 +19,29 @@ pub(crate) enum WeightsKind {
     },
 }
 
+impl WeightsKind {
+    /// The weights as the core's builder takes them.
+    pub(crate) fn input(&self) -> WeightsInput {
+        match self {
+            WeightsKind::Gaussian { var } => WeightsInput::Gaussian { var: *var },
+            WeightsKind::Orthogonal => WeightsInput::Orthogonal,
+            WeightsKind::Spectrum { eigenvalues, scale } => WeightsInput::Spectrum {
+                eigenvalues: eigenvalues.clone(),
+                scale: *scale,
+            },
+            WeightsKind::Matrix {
+                matrix,
+                scale,
+                source,
+            } => WeightsInput::Matrix(MatrixInput {
+                matrix: std::sync::Arc::new(matrix.clone()),
+                scale: *scale,
+                source: source.clone(),
+            }),
+        }
+    }
+}
+
 /// The weights of one layer: an ensemble, a spectrum, or a matrix.
 #[pyclass(name = "Weights", module = "replica_mi", frozen)]
 pub(crate) struct PyWeights {

@@ -20,6 +20,7 @@
 //! ```
 #![deny(clippy::float_cmp)]
 
+pub mod builder;
 pub mod exact;
 pub mod guard;
 pub mod input_limits;

@@ -36,16 +36,17 @@
 //! `layers[1].alpha`, `layers[0].weights.file`, ...) and the rule it breaks. Unknown keys and
 //! unknown kinds are rejected.
 
+use crate::builder::{
+    self, ActivationError, BuildError, BuiltChain, ChainBuilder, LayerInput, LayerInputError,
+    MatrixInput, WeightsInput,
+};
 use crate::input_limits::{self, excerpt};
-use crate::replica::{
-    Activation, ActivationKind, Chain, DiscreteSpectrum, Ensemble, Layer, Prior, ReplicaError,
-};
-use crate::weights::{
-    invariance_note, matrix_layer, read_matrix, LoadedMatrix, Oriented, WeightError,
-};
+use crate::replica::{Activation, ActivationKind, Chain, Prior, ReplicaError};
+use crate::weights::{read_matrix, WeightError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// The prior kinds a spec may name.
@@ -284,24 +285,14 @@ impl SpecDoc {
                 format!("a spec has at most {} layers", input_limits::MAX_LAYERS),
             ));
         }
-        let mut layers = Vec::with_capacity(n);
-        let mut notes = Vec::new();
-        // width n_l of the previous layer: unknown until a weight matrix fixes it, then carried
-        // through the alphas of the layers after it
-        let mut width: Option<f64> = None;
+        let mut builder = ChainBuilder::new(prior).assume_invariant(options.assume_invariant);
         for (i, rl) in raw_layers.iter().enumerate() {
-            let (layer, w) = build_layer(i, i + 1 == n, rl, base_dir, width, &mut notes)?;
-            width = w;
-            layers.push(layer);
+            push_layer(&mut builder, i, i + 1 == n, rl, base_dir)?;
         }
-        let chain = Chain::new(prior, layers).map_err(|e| from_replica(e, None, None))?;
-        let matrices: Vec<String> = raw_layers
-            .iter()
-            .enumerate()
-            .filter(|(_, rl)| rl.weights.as_ref().is_some_and(|w| w.kind == "matrix"))
-            .map(|(i, _)| format!("layers[{i}].weights"))
-            .collect();
-        notes.extend(invariance_note(&matrices, options.assume_invariant));
+        let BuiltChain { chain, notes, .. } = builder.build().map_err(|e| match e {
+            BuildError::Replica { error, .. } => from_replica(error, None, None),
+            other => SpecError::Chain(other.to_string()),
+        })?;
         Ok(LoadedSpec { chain, notes })
     }
 }
@@ -452,56 +443,58 @@ fn build_activation(prefix: &str, r: &LayerDoc) -> Result<Activation, SpecError>
     let name = r.activation.as_deref().ok_or_else(|| {
         SpecError::missing(&field, format!("one of {}", quoted_list(ACTIVATION_KINDS)))
     })?;
-    let slope_f = format!("{prefix}.slope");
-    let threshold_f = format!("{prefix}.threshold");
-    let kind = name.parse::<ActivationKind>().ok();
-    if kind != Some(ActivationKind::LeakyRelu) {
-        not_allowed(&slope_f, &r.slope, &field, name)?;
-    }
-    if kind != Some(ActivationKind::Hardtanh) {
-        not_allowed(&threshold_f, &r.threshold, &field, name)?;
-    }
-    Ok(match kind {
-        Some(ActivationKind::Linear) => Activation::Linear,
-        Some(ActivationKind::Relu) => Activation::Relu,
-        Some(ActivationKind::Sign) => Activation::Sign,
-        Some(ActivationKind::LeakyRelu) => {
-            let slope = required(&slope_f, r.slope, "leaky-relu needs slope in [0, 1]")?;
-            if !(slope.is_finite() && (0.0..=1.0).contains(&slope)) {
-                return Err(SpecError::invalid(slope_f, slope, "must lie in [0, 1]"));
+    builder::activation(name, r.slope, r.threshold).map_err(|e| {
+        let param_f = format!("{prefix}.{}", e.param());
+        match e {
+            ActivationError::Unknown { .. } => {
+                SpecError::unknown_kind(field, name, ACTIVATION_KINDS)
             }
-            Activation::LeakyRelu { slope }
+            ActivationError::NotAParameter { .. } => SpecError::Invalid {
+                field: param_f,
+                value: "(given)".to_string(),
+                rule: format!("not a parameter of {field} = \"{name}\""),
+            },
+            ActivationError::Invalid(ReplicaError::InvalidParameter { value, rule, .. }) => {
+                SpecError::Invalid {
+                    field: param_f,
+                    value,
+                    rule,
+                }
+            }
+            other => SpecError::missing(param_f, other.to_string()),
         }
-        Some(ActivationKind::Hardtanh) => Activation::Hardtanh {
-            threshold: positive(&threshold_f, r.threshold.unwrap_or(1.0))?,
-        },
-        None => return Err(SpecError::unknown_kind(field, name, ACTIVATION_KINDS)),
     })
 }
 
-/// One layer, and the width `n_l` of its output when it is known (`n_prev`, the width of its
-/// input, times alpha; or the rows of a weight matrix). The checks run in this order: alpha,
-/// activation, noise_var, the weights table, the weights' own parameters, then the layer's
-/// constructor.
-fn build_layer(
+/// Read one layer's table and push it into `builder`, which tracks the widths, orients weight
+/// matrices and applies the layer's constructor. The checks run in this order: alpha,
+/// activation, noise_var, the weights table, the weights' own parameters (reading their file),
+/// then the builder's.
+fn push_layer(
+    builder: &mut ChainBuilder,
     i: usize,
     is_last: bool,
     r: &LayerDoc,
     base_dir: &Path,
-    n_prev: Option<f64>,
-    notes: &mut Vec<String>,
-) -> Result<(Layer, Option<f64>), SpecError> {
+) -> Result<(), SpecError> {
     let prefix = format!("layers[{i}]");
-    let (alpha_given, alpha) = layer_alpha(&prefix, r)?;
+    let (alpha_given, _) = layer_alpha(&prefix, r)?;
     let activation = build_activation(&prefix, r)?;
     let noise_var = layer_noise_var(&prefix, r, is_last)?;
     let w = layer_weights_table(&prefix, r)?;
     let wp = format!("{prefix}.weights");
-    let weights = match w.kind.as_str() {
-        "gaussian" => gaussian_weights(&wp, w)?,
-        "orthogonal" => orthogonal_weights(&wp, w)?,
-        "spectrum" => spectrum_weights(i, &wp, w, base_dir)?,
-        "matrix" => matrix_weights(&wp, w, base_dir, alpha_given, n_prev, notes)?,
+    let file_f = format!("{wp}.file");
+    let (weights, path) = match w.kind.as_str() {
+        "gaussian" => (gaussian_weights(&wp, w)?, None),
+        "orthogonal" => (orthogonal_weights(&wp, w)?, None),
+        "spectrum" => {
+            let (weights, path) = spectrum_weights(&wp, w, base_dir)?;
+            (weights, Some(path))
+        }
+        "matrix" => {
+            let (weights, path) = matrix_weights(&wp, w, base_dir)?;
+            (weights, Some(path))
+        }
         other => {
             return Err(SpecError::unknown_kind(
                 format!("{wp}.kind"),
@@ -510,17 +503,28 @@ fn build_layer(
             ))
         }
     };
-    let n_out = weights.n_out(n_prev, alpha);
-    let file_f = format!("{wp}.file");
-    let spectrum_path = weights.spectrum_path();
-    let layer = weights.layer(alpha, activation, noise_var).map_err(|e| {
-        from_replica(
-            e,
+    let is_spectrum = w.kind == "spectrum";
+    let input = LayerInput::new(activation, noise_var, weights).with_alpha(alpha_given);
+    builder.push(input).map(|_| ()).map_err(|e| match e {
+        BuildError::Weights { error, .. } => SpecError::Weights {
+            field: file_f.clone(),
+            path: path.clone().unwrap_or_default(),
+            tensor: w.tensor.clone(),
+            error,
+        },
+        BuildError::Replica { error, .. }
+        | BuildError::Layer {
+            error: LayerInputError::Invalid(error),
+            ..
+        } => from_replica(
+            error,
             Some(i),
-            spectrum_path.as_deref().map(|p| (file_f.as_str(), p)),
-        )
-    })?;
-    Ok((layer, n_out))
+            path.as_deref()
+                .filter(|_| is_spectrum)
+                .map(|p| (file_f.as_str(), p)),
+        ),
+        other => SpecError::Chain(other.to_string()),
+    })
 }
 
 /// A layer's `alpha`: the value given (checked finite and `> 0`), and the value the layer is
@@ -587,68 +591,8 @@ fn layer_weights_table<'a>(prefix: &str, r: &'a LayerDoc) -> Result<&'a WeightsD
     Ok(w)
 }
 
-/// The weights of one layer, read and checked from its table (`wp` names it, `layers[i].weights`).
-enum LayerWeights {
-    /// i.i.d. gaussian entries of variance `var / n_{l-1}`.
-    Gaussian { var: f64 },
-    /// Haar-orthogonal weights.
-    Orthogonal,
-    /// The eigenvalues of `W^T W` from a spectrum file, at `path`.
-    Spectrum {
-        spectrum: DiscreteSpectrum,
-        path: PathBuf,
-    },
-    /// A stored weight matrix: the alpha and output width its shape gives, and its spectrum.
-    Matrix {
-        alpha: f64,
-        n_out: usize,
-        spectrum: DiscreteSpectrum,
-    },
-}
-
-impl LayerWeights {
-    /// The width of the layer's output: the matrix's rows, else `n_prev` times alpha when the
-    /// width of the input is known.
-    fn n_out(&self, n_prev: Option<f64>, alpha: f64) -> Option<f64> {
-        match self {
-            LayerWeights::Matrix { n_out, .. } => Some(*n_out as f64),
-            _ => n_prev.map(|n| n * alpha),
-        }
-    }
-
-    /// The spectrum file the weights were read from (for the spectrum kind only), which the
-    /// layer constructor's spectrum errors are reported against.
-    fn spectrum_path(&self) -> Option<PathBuf> {
-        match self {
-            LayerWeights::Spectrum { path, .. } => Some(path.clone()),
-            _ => None,
-        }
-    }
-
-    /// The layer with these weights (`alpha` is the declared one; a matrix uses its shape's).
-    fn layer(
-        self,
-        alpha: f64,
-        activation: Activation,
-        noise_var: f64,
-    ) -> Result<Layer, ReplicaError> {
-        match self {
-            LayerWeights::Gaussian { var } => {
-                Layer::new(alpha, activation, noise_var, Ensemble::Gaussian { var })
-            }
-            LayerWeights::Orthogonal => Layer::orthogonal(alpha, activation, noise_var),
-            LayerWeights::Spectrum { spectrum, .. } => {
-                Layer::new(alpha, activation, noise_var, Ensemble::Discrete(spectrum))
-            }
-            LayerWeights::Matrix {
-                alpha, spectrum, ..
-            } => Layer::new(alpha, activation, noise_var, Ensemble::Discrete(spectrum)),
-        }
-    }
-}
-
 /// `kind = "gaussian"`: `var` required (finite, `> 0`); `file` and `scale` rejected.
-fn gaussian_weights(wp: &str, w: &WeightsDoc) -> Result<LayerWeights, SpecError> {
+fn gaussian_weights(wp: &str, w: &WeightsDoc) -> Result<WeightsInput, SpecError> {
     let wkind_f = format!("{wp}.kind");
     let kind = w.kind.as_str();
     not_allowed(&format!("{wp}.file"), &w.file, &wkind_f, kind)?;
@@ -662,17 +606,17 @@ fn gaussian_weights(wp: &str, w: &WeightsDoc) -> Result<LayerWeights, SpecError>
             "gaussian weights need var (entry variance times n_{l-1}, finite, > 0)",
         )?,
     )?;
-    Ok(LayerWeights::Gaussian { var })
+    Ok(WeightsInput::Gaussian { var })
 }
 
 /// `kind = "orthogonal"`: no parameters (`var`, `file` and `scale` rejected).
-fn orthogonal_weights(wp: &str, w: &WeightsDoc) -> Result<LayerWeights, SpecError> {
+fn orthogonal_weights(wp: &str, w: &WeightsDoc) -> Result<WeightsInput, SpecError> {
     let wkind_f = format!("{wp}.kind");
     let kind = w.kind.as_str();
     not_allowed(&format!("{wp}.var"), &w.var, &wkind_f, kind)?;
     not_allowed(&format!("{wp}.file"), &w.file, &wkind_f, kind)?;
     not_allowed(&format!("{wp}.scale"), &w.scale, &wkind_f, kind)?;
-    Ok(LayerWeights::Orthogonal)
+    Ok(WeightsInput::Orthogonal)
 }
 
 /// What the weight kinds read from a file share: the field path of `file`, the `scale`
@@ -708,11 +652,10 @@ fn file_weights(
 /// `kind = "spectrum"`: the eigenvalues in `file` (required, relative to `base_dir`) times
 /// `scale` (default 1, finite, `> 0`); `var` rejected.
 fn spectrum_weights(
-    i: usize,
     wp: &str,
     w: &WeightsDoc,
     base_dir: &Path,
-) -> Result<LayerWeights, SpecError> {
+) -> Result<(WeightsInput, PathBuf), SpecError> {
     const MISSING: &str =
         "spectrum weights need file = path of the eigenvalues of W^T W (relative to the spec)";
     let FileWeights {
@@ -720,10 +663,8 @@ fn spectrum_weights(
         scale,
         path,
     } = file_weights(wp, w, base_dir, MISSING)?;
-    let eigs = read_spectrum(&file_f, &path)?;
-    let spectrum = DiscreteSpectrum::from_eigenvalues(&eigs, scale)
-        .map_err(|e| from_replica(e, Some(i), Some((&file_f, &path))))?;
-    Ok(LayerWeights::Spectrum { spectrum, path })
+    let eigenvalues = read_spectrum(&file_f, &path)?;
+    Ok((WeightsInput::Spectrum { eigenvalues, scale }, path))
 }
 
 /// `kind = "matrix"`: the matrix `W` in `file` (required, relative to `base_dir`; `tensor` picks
@@ -734,63 +675,34 @@ fn matrix_weights(
     wp: &str,
     w: &WeightsDoc,
     base_dir: &Path,
-    alpha_given: Option<f64>,
-    n_prev: Option<f64>,
-    notes: &mut Vec<String>,
-) -> Result<LayerWeights, SpecError> {
+) -> Result<(WeightsInput, PathBuf), SpecError> {
     const MISSING: &str = "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec";
-    let fw = file_weights(wp, w, base_dir, MISSING)?;
-    let (file_f, scale, path) = (fw.file_f, fw.scale, fw.path);
-    let werr = |error: WeightError| SpecError::Weights {
-        field: file_f.clone(),
+    let FileWeights {
+        file_f,
+        scale,
+        path,
+    } = file_weights(wp, w, base_dir, MISSING)?;
+    let loaded = read_matrix(&path, w.tensor.as_deref()).map_err(|error| SpecError::Weights {
+        field: file_f,
         path: path.clone(),
         tensor: w.tensor.clone(),
         error,
-    };
-    let loaded = read_matrix(&path, w.tensor.as_deref()).map_err(werr)?;
-    let m = matrix_layer(&loaded.matrix, alpha_given, n_prev, scale).map_err(werr)?;
-    let o = m.oriented;
-    if o.transposed {
-        notes.push(transposed_note(
-            &file_f,
-            &path,
-            &loaded,
-            &o,
-            alpha_given,
-            n_prev,
-        ));
-    }
-    Ok(LayerWeights::Matrix {
-        alpha: o.alpha(),
-        n_out: o.n_out,
-        spectrum: m.spectrum,
-    })
-}
-
-/// The note that the matrix stored at `path` is read as its transpose `o`, and why: only that
-/// orientation fits the given alpha and/or the previous layer's width.
-fn transposed_note(
-    file_f: &str,
-    path: &Path,
-    loaded: &LoadedMatrix,
-    o: &Oriented,
-    alpha_given: Option<f64>,
-    n_prev: Option<f64>,
-) -> String {
-    format!(
-        "{file_f}: {}{}: the stored {} x {} matrix is read as its transpose W ({} x {} = n_l x n_(l-1)): only that orientation fits {}",
+    })?;
+    let source = format!(
+        "{}{}",
         path.display(),
-        loaded.tensor.as_ref().map(|t| format!(" (tensor \"{t}\")")).unwrap_or_default(),
-        loaded.matrix.rows(),
-        loaded.matrix.cols(),
-        o.n_out,
-        o.n_in,
-        match (alpha_given, n_prev) {
-            (Some(a), Some(n)) => format!("alpha = {a} and the previous layer's width {n}"),
-            (Some(a), None) => format!("alpha = {a}"),
-            (None, _) => "the previous layer's width".to_string(),
-        }
-    )
+        loaded
+            .tensor
+            .as_ref()
+            .map(|t| format!(" (tensor \"{t}\")"))
+            .unwrap_or_default()
+    );
+    let weights = WeightsInput::Matrix(MatrixInput {
+        matrix: Arc::new(loaded.matrix),
+        scale,
+        source: Some(source),
+    });
+    Ok((weights, path))
 }
 
 /// The eigenvalues in a spectrum file, for callers that build chains themselves (the random-chain
@@ -911,6 +823,7 @@ fn quoted_list(items: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replica::Ensemble;
 
     fn parse(text: &str) -> Result<Chain, SpecError> {
         parse_spec(text, Path::new("."))

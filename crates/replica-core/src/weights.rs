@@ -340,16 +340,7 @@ pub fn matrix_layer(
     n_prev: Option<f64>,
     scale: f64,
 ) -> Result<MatrixLayer, WeightError> {
-    if !(scale.is_finite() && scale > 0.0) {
-        return Err(WeightError::Scale(scale));
-    }
-    let oriented = orient(m.rows, m.cols, alpha, n_prev)?;
-    if m.data.iter().all(|&x| x == 0.0) {
-        return Err(WeightError::Zero);
-    }
-    let eigs = m.wtw_eigenvalues(oriented.transposed)?;
-    let spectrum = DiscreteSpectrum::from_eigenvalues(&eigs, scale)
-        .map_err(|e| WeightError::Spectrum(e.to_string()))?;
+    let (oriented, spectrum) = crate::builder::resolve_matrix(m, alpha, n_prev, scale)?;
     Ok(MatrixLayer { oriented, spectrum })
 }
 

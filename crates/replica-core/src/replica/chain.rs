@@ -180,6 +180,12 @@ impl Chain {
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
     }
+    /// The noise variance of the output (last) layer, with which every truncation is measured.
+    pub fn output_noise_var(&self) -> f64 {
+        self.layers
+            .last()
+            .map_or(f64::NAN, |l| l.channel().noise_var())
+    }
     /// `rho_l = E T_l^2`, `l = 0..L`.
     pub fn rho(&self, l: usize) -> f64 {
         self.rho[l]

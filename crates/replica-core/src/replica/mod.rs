@@ -31,8 +31,26 @@ pub fn solve_all_layers(
     chain: &Chain,
     opts: &SolverOptions,
 ) -> Vec<Result<Estimate, ReplicaError>> {
-    let noise = chain.layers().last().unwrap().channel().noise_var();
+    solve_all_layers_warm(chain, opts, &[])
+}
+
+/// As [`solve_all_layers`], the solve of truncation `T_l` starting from `warm[l - 1]` where that
+/// is given (e.g. the previous epoch's estimates of a training run); a missing or `None` entry is
+/// a cold start.
+pub fn solve_all_layers_warm(
+    chain: &Chain,
+    opts: &SolverOptions,
+    warm: &[Option<WarmStart>],
+) -> Vec<Result<Estimate, ReplicaError>> {
+    let noise = chain.output_noise_var();
     (1..=chain.len())
-        .map(|l| chain.truncated(l, noise).and_then(|c| solve(&c, opts)))
+        .map(|l| {
+            chain
+                .truncated(l, noise)
+                .and_then(|c| match warm.get(l - 1).and_then(Option::as_ref) {
+                    Some(w) => solve_warm(&c, opts, w),
+                    None => solve(&c, opts),
+                })
+        })
         .collect()
 }
