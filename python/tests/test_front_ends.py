@@ -37,7 +37,7 @@ noise_var = 0.01
 weights = {{ kind = "gaussian", var = 2.0 }}
 """
 
-EIGS = [2.0, 1.0, 0.5, 0.25, 0.0]
+EIGS = [2.0, 0.5, 0.0, 0.0]
 
 
 @pytest.fixture()
@@ -65,6 +65,9 @@ def python_layers(w1_weights, w2_weights):
 def same_bits(a, b):
     for name in ("entropy", "mutual_information", "mi_last_layer", "mmse"):
         x, y = getattr(a, name), getattr(b, name)
+        if x is None:  # I(X;T) is defined for discrete priors only
+            assert y is None, (name, y)
+            continue
         assert np.float64(x).tobytes() == np.float64(y).tobytes(), (name, x, y)
 
 
