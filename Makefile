@@ -79,10 +79,16 @@ demo:
 
 # Every formula and reference value, the exact checks, the command line (Figure S2's test needs
 # Fashion-MNIST, hence the data target); then the Python package.
-test: data-fashion-mnist docs-check deps-check
+test: data-fashion-mnist docs-check deps-check doc-check
 	$(CARGO) test --no-fail-fast
 	$(MAKE) python-test
 	$(MAKE) python-torch-test
+
+# rustdoc of every crate with warnings as errors (a broken intra-doc link fails), and the number of
+# public items of replica-core (rustdoc pages; scripts/count_public_items.sh).
+doc-check:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace --quiet
+	@echo "doc-check: rustdoc clean; replica-core has $$(scripts/count_public_items.sh replica-core) public items"
 
 # README.md and docs/: every path, link and make target they name exists; README.md stays short.
 docs-check:

@@ -19,7 +19,7 @@
 //! ```
 #![deny(clippy::float_cmp)]
 
-pub use replica_core::{exact, guard, random_chain, replica, report, simd, spec, weights};
+pub use replica_core::{exact, guard, random_chain, replica, report, spec, weights};
 
 pub mod bridge;
 pub mod checked;

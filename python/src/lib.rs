@@ -1,7 +1,7 @@
 //! `replica_mi._native`: the Python face of replica-core.
 //!
-//! Chains are built from Python objects (a [`PyPrior`], [`PyLayer`]s whose weights are a
-//! [`PyWeights`] ensemble, a numpy spectrum or a numpy weight matrix) or from a spec file, and
+//! Chains are built from Python objects (a `Prior`, `Layer`s whose weights are a
+//! `Weights` ensemble, a numpy spectrum or a numpy weight matrix) or from a spec file, and
 //! solved with the GIL released. Every error of the estimator becomes a typed Python exception:
 //! [`SpecError`] (a `ValueError`) for invalid input, [`NotConvergedError`] (a `RuntimeError`)
 //! when the replica equations could not be solved; nothing panics across the boundary (and pyo3

@@ -3,7 +3,7 @@
 //! same Rust values (bit for bit: floats pickle exactly) and solves give equal results.
 
 use crate::prelude::*;
-use replica_core::replica::solve::Counters;
+use replica_core::replica::Counters;
 use replica_core::replica::{OrderParams, PriorParams, Scheme, Secants, SpectrumParts};
 use std::sync::Arc;
 

@@ -87,7 +87,7 @@ pub(crate) fn gram_eigenvalues<T: Copy + Into<f64> + Sync>(
             }
             j0 += b;
         }
-        replica_core::simd::clear_upper_simd_state();
+        replica_core::hooks::clear_upper_simd_state();
         Ok(Some(g))
     })?;
     let g = match gram {
@@ -253,7 +253,7 @@ fn symmetric_eigenvalues(mut g: Mat<f64>) -> Option<Vec<f64>> {
         MemStack::new(&mut mem),
         Default::default(),
     );
-    replica_core::simd::clear_upper_simd_state();
+    replica_core::hooks::clear_upper_simd_state();
     let mut d: Vec<f64> = (0..n).map(|i| g[(i, i)]).collect();
     let mut e: Vec<f64> = (0..n)
         .map(|i| if i + 1 < n { g[(i + 1, i)] } else { 0.0 })

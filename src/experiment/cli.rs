@@ -88,7 +88,7 @@ pub struct TrainingArgs {
 }
 
 impl TrainingArgs {
-    /// Open the device (see [`crate::nn::device`]); an error names the cause.
+    /// Open the device (see [`crate::nn::device()`]); an error names the cause.
     pub fn open(&self) -> Result<candle_core::Device, ExperimentError> {
         crate::nn::device(&self.device).map_err(|source| ExperimentError::Network {
             at: "--device".into(),

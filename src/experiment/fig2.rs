@@ -513,7 +513,7 @@ fn row(
 }
 
 /// [`run`] for the weight scales `cfg.sigmas[i]`, `i` in `sigma_indices` (a shard's). The
-/// matrices, inputs and noises are drawn from `seed` before any `sigma` ([`Draws`]) and every
+/// matrices, inputs and noises are drawn from `seed` before any `sigma` (`Draws`) and every
 /// `sigma` is computed on its own, so a row does not depend on which other scales are computed.
 pub fn run_some(
     cfg: &Checked<Fig2Config>,

@@ -175,7 +175,7 @@ pub enum ShardCommand {
 #[derive(Clone, Debug, clap::Args)]
 pub struct ShardArgs {
     /// Compute only shard K of N of the figure's independent runs (1 <= K <= N) and write its rows
-    /// and provenance as <stem>.shard-K-of-N.* in --out; `merge` joins the N shards.
+    /// and provenance as `<stem>.shard-K-of-N.*` in --out; `merge` joins the N shards.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
 }

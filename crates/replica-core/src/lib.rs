@@ -27,6 +27,27 @@ pub mod input_limits;
 pub mod random_chain;
 pub mod replica;
 pub mod report;
-pub mod simd;
+pub(crate) mod simd;
 pub mod spec;
 pub mod weights;
+
+pub use builder::{
+    BuildError, BuiltChain, ChainBuilder, LayerInput, LayerInputError, MatrixInput, StoredMatrix,
+    WeightsInput,
+};
+pub use replica::{
+    solve, solve_all_layers, solve_all_layers_warm, solve_warm, Activation, ActivationKind, Chain,
+    DiscreteSpectrum, Ensemble, Estimate, Layer, Prior, ReplicaError, Scheme, SchemeChoice,
+    SolverOptions, WarmStart,
+};
+pub use spec::{load_spec, load_spec_with_options, parse_spec, SpecError, SpecOptions};
+
+/// Hooks for the reference tests and the front ends' own numerics: internals that are not part of
+/// the API and may change without notice.
+#[doc(hidden)]
+pub mod hooks {
+    pub use crate::replica::bounds::prior_entropy;
+    pub use crate::replica::channel::NOISELESS_V_FLOOR;
+    pub use crate::replica::potential::phi;
+    pub use crate::simd::clear_upper_simd_state;
+}

@@ -706,7 +706,7 @@ fn matrix_weights(
 }
 
 /// The eigenvalues in a spectrum file, for callers that build chains themselves (the random-chain
-/// generator takes them as input): as [`read_spectrum`] with the field named `spectrum`.
+/// generator takes them as input): as the spec reader reads a spectrum file, errors naming the field `spectrum`.
 pub fn read_spectrum_file(path: &Path) -> Result<Vec<f64>, SpecError> {
     read_spectrum("spectrum", path)
 }

@@ -12,10 +12,10 @@ mod common;
 
 use common::audit::{check_bounds, Values};
 use common::ref_spectra;
+use replica_core::hooks::phi;
+use replica_core::hooks::prior_entropy;
+use replica_core::hooks::NOISELESS_V_FLOOR;
 use replica_core::random_chain::GeneratorParams;
-use replica_core::replica::bounds::prior_entropy;
-use replica_core::replica::channel::NOISELESS_V_FLOOR;
-use replica_core::replica::potential::phi;
 use replica_core::replica::{solve, SolverOptions};
 
 /// Chains of seed 7 whose recovered point the potential had put outside the bounds.

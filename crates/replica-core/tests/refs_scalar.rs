@@ -2,8 +2,8 @@
 mod common;
 
 use common::*;
-use replica_core::replica::channel::Channel;
-use replica_core::replica::gauss::RuleSize;
+use replica_core::replica::Channel;
+use replica_core::replica::RuleSize;
 use replica_core::replica::{Activation, DiscreteSpectrum, Ensemble};
 use std::collections::HashMap;
 

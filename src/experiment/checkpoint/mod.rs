@@ -10,7 +10,7 @@
 //! drawn again from the seeds. A resumed run therefore computes the very same bits as one that
 //! was never stopped.
 //!
-//! The file format and its atomic replacement: [`file`]; when to write and when to stop:
+//! The file format and its atomic replacement: [`file`](mod@file); when to write and when to stop:
 //! [`stop`].
 
 pub mod file;

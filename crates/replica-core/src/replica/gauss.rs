@@ -41,6 +41,7 @@ pub fn erf(x: f64) -> f64 {
     unsafe { c_erf(x) }
 }
 
+#[cfg(test)] // used by the unit tests only
 /// Scaled complementary error function `erfcx(x) = exp(x^2) erfc(x)`, accurate for all `x`
 /// (overflows to `+inf` only for `x < -26.6`, where the true value exceeds `f64::MAX`).
 pub fn erfcx(x: f64) -> f64 {
@@ -99,6 +100,7 @@ pub fn norm_pdf(x: f64) -> f64 {
 
 /// Standard normal distribution function `Phi(x)`.
 #[inline]
+#[cfg(test)] // used by the unit tests only
 pub fn norm_cdf(x: f64) -> f64 {
     0.5 * erfc(-x / SQRT_2)
 }
@@ -204,6 +206,7 @@ impl GaussRule {
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
+    #[cfg(test)] // used by the unit tests only
     /// `sum_i w_i f(x_i)`.
     pub fn expect(&self, mut f: impl FnMut(f64) -> f64) -> f64 {
         self.nodes
@@ -360,7 +363,7 @@ impl RuleSize {
     /// Check the sizes (the linfa-style `check` of these parameters): `per_unit` finite and `> 0`,
     /// `2 <= min_piece <= 64`, `1 <= far_nodes <= 64`, `far_panel` finite and in
     /// `[0.01, 2 * GAUSS_WINDOW]`, `2 <= hermite <= 128`. The error names the field and its rule.
-    /// [`kink_rule`] itself saturates out-of-range sizes instead of panicking, but only a checked
+    /// The quadrature builder itself saturates out-of-range sizes instead of panicking, but only a checked
     /// rule means what it says.
     pub fn check(&self) -> Result<Self, ReplicaError> {
         let bad = |field: &str, value: String, rule: &str| {

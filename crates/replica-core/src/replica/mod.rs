@@ -3,25 +3,29 @@
 //! `Chain` (prior + layers) in, [`Estimate`] out: `H(T_L)/n_0`, `I(X;T_L)/n_0`, the MMSE of `X`,
 //! and how the replica equations were solved.
 
-pub mod activation_name;
-pub mod bounds;
-pub mod chain;
-pub mod channel;
-pub mod error;
-pub mod gauss;
-pub mod potential;
-pub mod prior;
-pub mod solve;
-pub mod spectrum;
+//!
+//! The submodules are private: what callers need is re-exported here (and at the crate root).
+
+pub(crate) mod activation_name;
+pub(crate) mod bounds;
+pub(crate) mod chain;
+pub(crate) mod channel;
+pub(crate) mod error;
+pub(crate) mod gauss;
+pub(crate) mod potential;
+pub(crate) mod prior;
+pub(crate) mod solve;
+pub(crate) mod spectrum;
 
 pub use activation_name::{ActivationKind, ParseActivationError};
 pub use chain::{Chain, Layer};
 pub use channel::{Activation, Channel};
 pub use error::{Field, LayerField, ReplicaError};
+pub use gauss::RuleSize;
 pub use prior::{Prior, PriorParams};
 pub use solve::{
-    solve, solve_warm, Estimate, OrderParams, Scheme, SchemeChoice, Secants, SolverOptions,
-    WarmStart,
+    solve, solve_warm, Counters, Estimate, OrderParams, Scheme, SchemeChoice, Secants,
+    SolverOptions, WarmStart,
 };
 pub use spectrum::{DiscreteSpectrum, Ensemble, SpectrumParts};
 

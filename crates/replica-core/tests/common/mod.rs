@@ -142,7 +142,7 @@ pub fn ref_spectra() -> Vec<replica_core::random_chain::NamedSpectrum> {
 
 /// The quadrature rule named by the environment variable `RULE` (`per_unit,min_piece,far_nodes,
 /// hermite,far_panel`, to rerun a reference test at another rule), checked; `None` when unset.
-pub fn rule_from_env() -> Option<replica_core::replica::gauss::RuleSize> {
+pub fn rule_from_env() -> Option<replica_core::replica::RuleSize> {
     let r = std::env::var("RULE").ok()?;
     let v: Vec<f64> = r
         .split(',')
@@ -157,7 +157,7 @@ pub fn rule_from_env() -> Option<replica_core::replica::gauss::RuleSize> {
         5,
         "RULE={r}: expected per_unit,min_piece,far_nodes,hermite,far_panel"
     );
-    let rule = replica_core::replica::gauss::RuleSize {
+    let rule = replica_core::replica::RuleSize {
         per_unit: v[0],
         min_piece: v[1] as usize,
         far_nodes: v[2] as usize,

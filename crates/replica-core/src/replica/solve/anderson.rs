@@ -3,7 +3,7 @@
 /// Secant pairs of a fixed-point map `x -> g(x)` in the mixed vector space of a scheme: column
 /// `j` holds `Delta f_j = f_{j+1} - f_j` and `Delta g_j = g_{j+1} - g_j` between consecutive
 /// sweeps, with residuals `f = g - x`. They are what Anderson mixing knows of the map's Jacobian.
-/// A converged solve returns its last ones ([`Estimate::warm_start`]) so that the next solve of
+/// A converged solve returns its last ones ([`super::Estimate::warm_start`]) so that the next solve of
 /// a slightly changed chain (the next training epoch) can take a quasi-Newton step at its first
 /// sweep instead of rebuilding that knowledge sweep by sweep.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
