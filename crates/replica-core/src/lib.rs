@@ -3,20 +3,26 @@
 //! The replica formula (Gabrie et al., NeurIPS 2018, Claim 1) for `H(T_L)`, `I(X;T_L)` and the
 //! MMSE of multi-layer stochastic networks ([`replica`]), the spec-file format ([`spec`]), the exact
 //! closed forms and non-parametric estimators used to check it ([`exact`]), and the solver guard
-//! panel ([`guard`]). The figure crate (`replica-mi`) and the Python package both depend on this
+//! panel ([`guard`]). Every front end assembles its chains with [`ChainBuilder`]. The figure crate (`replica-mi`) and the Python package both depend on this
 //! crate; it depends on neither, so the direction is enforced by the build.
 //!
 //! ```
-//! use replica_core::replica::{solve, Activation, Chain, Ensemble, Layer, Prior, SolverOptions};
+//! use replica_core::{solve, Activation, ChainBuilder, LayerInput, Prior, SolverOptions, WeightsInput};
+//!
+//! let mut b = ChainBuilder::new(Prior::gaussian(0.0, 1.0)?);
+//! b.push(LayerInput::new(Activation::Relu, 0.0, WeightsInput::Gaussian { var: 1.0 }).alpha(1.0))?;
+//! b.push(LayerInput::new(Activation::Relu, 1e-5, WeightsInput::Gaussian { var: 1.0 }).alpha(1.0))?;
+//! let built = b.build()?; // built.notes: a matrix read as its transpose, the spectrum-only note
+//! let est = solve(&built.chain, &SolverOptions::default())?; // Err(NotConverged) is never hidden
+//! println!("H = {} nats, I = {:?}, via {} in {} sweeps", est.entropy, est.mutual_information,
+//!          est.scheme, est.iterations);
 //!
 //! // One linear layer, Gaussian input and weights, noise 0.01, alpha = 0.5 (reference case c049).
-//! let chain = Chain::new(
-//!     Prior::gaussian(0.0, 1.0)?,
-//!     vec![Layer::new(0.5, Activation::Linear, 0.01, Ensemble::Gaussian { var: 1.0 })?],
-//! )?;
-//! let est = solve(&chain, &SolverOptions::default())?;
+//! let mut b = ChainBuilder::new(Prior::gaussian(0.0, 1.0)?);
+//! b.push(LayerInput::new(Activation::Linear, 0.01, WeightsInput::Gaussian { var: 1.0 }).alpha(0.5))?;
+//! let est = solve(&b.build()?.chain, &SolverOptions::default())?;
 //! assert!((est.entropy - 0.6376598551679125).abs() < 1e-10); // nats per input dimension
-//! # Ok::<(), replica_core::replica::ReplicaError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(clippy::float_cmp)]
 
