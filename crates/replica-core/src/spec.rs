@@ -749,6 +749,7 @@ fn matrix_weights(
     };
     let loaded = read_matrix(&path, w.tensor.as_deref()).map_err(werr)?;
     let m = matrix_layer(&loaded.matrix, alpha_given, n_prev, scale).map_err(werr)?;
+    notes.extend(loaded.bias_note(&file_f));
     let o = m.oriented;
     if o.transposed {
         notes.push(transposed_note(

@@ -8,6 +8,7 @@ pub mod bounds;
 pub mod chain;
 pub mod channel;
 pub mod error;
+pub mod failure;
 pub mod gauss;
 pub mod potential;
 pub mod prior;
@@ -15,13 +16,15 @@ pub mod solve;
 pub mod spectrum;
 
 pub use activation_name::{ActivationKind, ParseActivationError};
+pub use bounds::BoundViolation;
 pub use chain::{Chain, Layer};
 pub use channel::{Activation, Channel};
 pub use error::{Field, LayerField, ReplicaError};
+pub use failure::{Attempt, AttemptOutcome, FailureReport, Start};
 pub use prior::{Prior, PriorParams};
 pub use solve::{
-    solve, solve_warm, Estimate, OrderParams, Scheme, SchemeChoice, Secants, SolverOptions,
-    WarmStart,
+    solve, solve_warm, solve_with, Estimate, OrderParams, Scheme, SchemeChoice, Secants, Solution,
+    SolveEvent, SolveWith, SolverOptions, StartAt, StartReport, WarmStart,
 };
 pub use spectrum::{DiscreteSpectrum, Ensemble, SpectrumParts};
 
