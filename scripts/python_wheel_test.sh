@@ -43,7 +43,7 @@ with zipfile.ZipFile(whl) as z:
     for lic in ("LICENSE-MIT", "LICENSE-APACHE"):
         if not any(n.endswith("/" + lic) for n in names):
             errors.append(f"{lic} missing from the wheel")
-    for field in ("License-Expression: MIT OR Apache-2.0", "Summary: ", "Description-Content-Type: text/markdown", "Requires-Python: >=3.9"):
+    for field in ("License-Expression: MIT OR Apache-2.0", "Summary: ", "Description-Content-Type: text/markdown", "Requires-Python: >=3.9", "Project-URL: Paper, https://arxiv.org/abs/1805.09785"):
         if field not in text:
             errors.append(f"METADATA lacks {field!r}")
     so = [n for n in names if n.endswith(".so")]

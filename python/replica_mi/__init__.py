@@ -19,8 +19,10 @@ from typing import Literal, Union
 import numpy.typing as _npt
 
 from ._native import (
+    Candidate,
     Chain,
     Estimate,
+    FailedAttempt,
     Layer,
     NotConvergedError,
     Prior,
@@ -53,8 +55,10 @@ __all__ = [
     "PathLike",
     "SchemeName",
     "WarmArg",
+    "Candidate",
     "Chain",
     "Estimate",
+    "FailedAttempt",
     "Layer",
     "NotConvergedError",
     "Prior",

@@ -11,8 +11,10 @@ __version__: str
 __all__ = [
     "ActivationName",
     "ArrayLike",
+    "Candidate",
     "Chain",
     "Estimate",
+    "FailedAttempt",
     "Layer",
     "NotConvergedError",
     "PathLike",
@@ -50,8 +52,68 @@ class NotConvergedError(RuntimeError):
 
     reasons: List[str]
     """One message per failed solve, with what every start and scheme ran into."""
+    attempts: List["FailedAttempt"]
+    """Every failed start of every failed solve, typed."""
     partial: Optional[List[Optional["Estimate"]]]
     """With all_layers=True: the estimates of the truncations that converged (None elsewhere)."""
+
+_StartKind = Literal["index", "warm", "given", "continuation"]
+
+@final
+class FailedAttempt:
+    """One start that gave no answer (in NotConvergedError.attempts)."""
+
+    @property
+    def layer(self) -> Optional[int]: ...
+    @property
+    def scheme(self) -> Optional[Literal["fixed-point", "ml-vamp"]]: ...
+    @property
+    def start(self) -> Optional[int]: ...
+    @property
+    def start_kind(self) -> _StartKind: ...
+    @property
+    def outcome(
+        self,
+    ) -> Literal["exhausted", "broken-bound", "non-finite", "out-of-time", "continuation", "error"]: ...
+    @property
+    def bound(self) -> Optional[str]: ...
+    @property
+    def value(self) -> Optional[float]: ...
+    @property
+    def limit(self) -> Optional[float]: ...
+    @property
+    def sweeps(self) -> Optional[int]: ...
+    @property
+    def residual(self) -> Optional[float]: ...
+    @property
+    def message(self) -> str: ...
+
+@final
+class Candidate:
+    """One start of a solve and the stationary point it reached (Estimate.candidates)."""
+
+    @property
+    def scheme(self) -> Optional[Literal["fixed-point", "ml-vamp"]]: ...
+    @property
+    def start(self) -> Optional[int]: ...
+    @property
+    def start_kind(self) -> _StartKind: ...
+    @property
+    def converged(self) -> bool: ...
+    @property
+    def entropy(self) -> Optional[float]: ...
+    @property
+    def iterations(self) -> Optional[int]: ...
+    @property
+    def residual(self) -> Optional[float]: ...
+    @property
+    def duplicate(self) -> bool: ...
+    @property
+    def selected(self) -> bool: ...
+    @property
+    def failure(self) -> Optional[str]: ...
+    @property
+    def message(self) -> str: ...
 
 @final
 class Prior:
@@ -145,6 +207,8 @@ class Estimate:
     def order_params(self) -> Dict[str, npt.NDArray[np.float64]]: ...
     @property
     def warm_start(self) -> WarmStart: ...
+    @property
+    def candidates(self) -> Optional[List[Candidate]]: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
 @final
@@ -176,6 +240,9 @@ class Chain:
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
         scheme: Optional[SchemeName] = ...,
+        start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+        return_candidates: Optional[bool] = ...,
+        verbose: Optional[bool] = ...,
     ) -> Estimate: ...
     @overload
     def solve(
@@ -186,6 +253,9 @@ class Chain:
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
         scheme: Optional[SchemeName] = ...,
+        start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+        return_candidates: Optional[bool] = ...,
+        verbose: Optional[bool] = ...,
     ) -> List[Estimate]: ...
     @overload
     def solve(
@@ -196,6 +266,9 @@ class Chain:
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
         scheme: Optional[SchemeName] = ...,
+        start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+        return_candidates: Optional[bool] = ...,
+        verbose: Optional[bool] = ...,
     ) -> Union[Estimate, List[Estimate]]: ...
     @overload
     def entropy(
@@ -206,6 +279,9 @@ class Chain:
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
         scheme: Optional[SchemeName] = ...,
+        start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+        return_candidates: Optional[bool] = ...,
+        verbose: Optional[bool] = ...,
     ) -> Estimate: ...
     @overload
     def entropy(
@@ -216,6 +292,9 @@ class Chain:
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
         scheme: Optional[SchemeName] = ...,
+        start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+        return_candidates: Optional[bool] = ...,
+        verbose: Optional[bool] = ...,
     ) -> List[Estimate]: ...
     @overload
     def entropy(
@@ -226,6 +305,9 @@ class Chain:
         tol: Optional[float] = None,
         max_iter: Optional[int] = None,
         scheme: Optional[SchemeName] = ...,
+        start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+        return_candidates: Optional[bool] = ...,
+        verbose: Optional[bool] = ...,
     ) -> Union[Estimate, List[Estimate]]: ...
     def __len__(self) -> int: ...
     @property
@@ -242,6 +324,9 @@ def solve(
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
+    start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+    return_candidates: Optional[bool] = ...,
+    verbose: Optional[bool] = ...,
 ) -> Estimate: ...
 @overload
 def solve(
@@ -252,6 +337,9 @@ def solve(
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
+    start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+    return_candidates: Optional[bool] = ...,
+    verbose: Optional[bool] = ...,
 ) -> List[Estimate]: ...
 @overload
 def solve(
@@ -262,6 +350,9 @@ def solve(
     tol: Optional[float] = None,
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
+    start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+    return_candidates: Optional[bool] = ...,
+    verbose: Optional[bool] = ...,
 ) -> Union[Estimate, List[Estimate]]: ...
 
 entropy = solve
@@ -276,6 +367,9 @@ def solve_file(
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
     assume_invariant: bool = False,
+    start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+    return_candidates: Optional[bool] = ...,
+    verbose: Optional[bool] = ...,
 ) -> Estimate: ...
 @overload
 def solve_file(
@@ -287,6 +381,9 @@ def solve_file(
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
     assume_invariant: bool = False,
+    start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+    return_candidates: Optional[bool] = ...,
+    verbose: Optional[bool] = ...,
 ) -> List[Estimate]: ...
 @overload
 def solve_file(
@@ -298,6 +395,9 @@ def solve_file(
     max_iter: Optional[int] = None,
     scheme: Optional[SchemeName] = ...,
     assume_invariant: bool = False,
+    start_at: Union["Estimate", "WarmStart", Sequence[float], None] = None,
+    return_candidates: Optional[bool] = ...,
+    verbose: Optional[bool] = ...,
 ) -> Union[Estimate, List[Estimate]]: ...
 def kde_upper_bound(samples: ArrayLike, s2: float) -> float: ...
 def pairwise_lower_bound(samples: ArrayLike, s2: float) -> float: ...

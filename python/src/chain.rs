@@ -33,15 +33,78 @@ pub(crate) struct PyChain {
 pub(crate) struct SolveArgs {
     pub(crate) opts: SolverOptions,
     pub(crate) all_layers: bool,
+    /// The caller's starting point (checked).
+    pub(crate) start_at: Option<StartAt>,
+    /// Whether each estimate carries the report of every start (`Estimate.candidates`).
+    pub(crate) candidates: bool,
+    /// Whether each start's end is printed to stderr as it happens.
+    pub(crate) verbose: bool,
 }
 
-pub(crate) fn solve_args(
-    all_layers: Option<&Bound<'_, PyAny>>,
-    tol: Option<&Bound<'_, PyAny>>,
-    max_iter: Option<&Bound<'_, PyAny>>,
-    scheme: Option<&Bound<'_, PyAny>>,
-) -> PyResult<SolveArgs> {
+/// The keyword arguments of a solve as Python objects (None where not given).
+pub(crate) struct SolveKwargs<'a, 'py> {
+    pub(crate) all_layers: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) tol: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) max_iter: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) scheme: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) start_at: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) return_candidates: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) verbose: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// `start_at`: an Estimate or a WarmStart (its stationary point), or a sequence of floats (the
+/// initial variance of each layer, as `v0` of the authors' package); checked by the core, whose
+/// error names the entry (`start_at.v[1]`).
+fn start_at_of(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<StartAt>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    let start = if let Ok(e) = obj.cast::<PyEstimate>() {
+        StartAt::Point(e.get().est.order_params.clone())
+    } else if let Ok(w) = obj.cast::<PyWarmStart>() {
+        StartAt::Point(w.get().warm.params.clone())
+    } else if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(start_at_type_error(obj));
+    } else {
+        StartAt::Variances(obj.extract().map_err(|_| start_at_type_error(obj))?)
+    };
+    SolveWith::default()
+        .start_at(start.clone())
+        .map_err(|e| replica_error(py, e, "", None))?;
+    Ok(Some(start))
+}
+
+fn start_at_type_error(obj: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "start_at: expected an Estimate, a WarmStart or a sequence of floats (one variance per \
+         layer), got {}",
+        obj.get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    ))
+}
+
+pub(crate) fn solve_args(py: Python<'_>, k: SolveKwargs<'_, '_>) -> PyResult<SolveArgs> {
+    let SolveKwargs {
+        all_layers,
+        tol,
+        max_iter,
+        scheme,
+        start_at,
+        return_candidates,
+        verbose,
+    } = k;
     let all_layers = flag_arg(all_layers, "all_layers", false)?;
+    let candidates = flag_arg(return_candidates, "return_candidates", false)?;
+    let verbose = flag_arg(verbose, "verbose", false)?;
+    let start_at = start_at_of(py, start_at)?;
+    if start_at.is_some() && all_layers {
+        return Err(PyValueError::new_err(
+            "start_at: a starting point is for one chain; with all_layers=True solve each \
+             truncation on its own, or use warm_start",
+        ));
+    }
     let tol = opt_real_arg(tol, "tol")?;
     let max_iter = opt_count_arg(max_iter, "max_iter")?;
     let scheme: String = match scheme.filter(|s| !s.is_none()) {
@@ -62,6 +125,9 @@ pub(crate) fn solve_args(
     Ok(SolveArgs {
         opts: options(tol, max_iter)?.with_scheme(choice),
         all_layers,
+        start_at,
+        candidates,
+        verbose,
     })
 }
 
@@ -97,15 +163,51 @@ pub(crate) fn warm_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<WarmStart>> {
     )))
 }
 
+/// One solve of `chain` with the extras of `args`: `warm`, the caller's start, and with
+/// `verbose` each start's end printed to stderr (by the binding; the core only reports it) as
+/// `replica_mi: layer <l>: ...`.
+fn solve_one(
+    chain: &Chain,
+    opts: &SolverOptions,
+    layer: usize,
+    warm: Option<&WarmStart>,
+    start_at: Option<&StartAt>,
+    verbose: bool,
+) -> Result<Solution, ReplicaError> {
+    let mut print = |ev: SolveEvent<'_>| eprintln!("replica_mi: layer {layer}: {ev}");
+    let mut with = SolveWith::default();
+    if let Some(w) = warm {
+        with = with.warm_start(w.clone());
+    }
+    if let Some(s) = start_at {
+        with = with.start_at(s.clone())?;
+    }
+    if verbose {
+        with = with.observer(&mut print);
+    }
+    solve_with(chain, opts, &mut with)
+}
+
 /// Solve `chain` (or all its truncations) with the GIL released.
 pub(crate) fn run(
     py: Python<'_>,
     chain: &Chain,
-    opts: SolverOptions,
-    all_layers: bool,
+    args: SolveArgs,
     warm_start: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    let SolveArgs {
+        opts,
+        all_layers,
+        start_at,
+        candidates,
+        verbose,
+    } = args;
     let n = chain.len();
+    let estimate = |layer: usize, sol: Solution| PyEstimate {
+        layer,
+        candidates: candidates.then(|| sol.starts().to_vec()),
+        est: sol.into_estimate(),
+    };
     if !all_layers {
         let warm = match warm_start {
             Some(w) => warm_of(w)?,
@@ -115,12 +217,19 @@ pub(crate) fn run(
             check_warm(w, n, "warm_start")?;
         }
         let opts = interrupt::cancellable(opts);
-        let r = interrupt::detach_solve(py, || match &warm {
-            Some(w) => solve_warm(chain, &opts, w),
-            None => solve(chain, &opts),
+        let r = interrupt::detach_solve(py, || {
+            solve_one(chain, &opts, n, warm.as_ref(), start_at.as_ref(), verbose)
         })?;
-        let est = r.map_err(|e| replica_error(py, e, &format!("layer {n}"), None))?;
-        return Ok(Py::new(py, PyEstimate { layer: n, est })?.into_any());
+        let sol = r.map_err(|e| match e {
+            ReplicaError::InvalidParameter { .. } | ReplicaError::InvalidChain(_) => {
+                replica_error(py, e, &format!("layer {n}"), None)
+            }
+            e => {
+                let attempts = attempts_of(py, &e, Some(n)).unwrap_or_default();
+                not_converged(py, vec![format!("layer {n}: {e}")], attempts, None)
+            }
+        })?;
+        return Ok(Py::new(py, estimate(n, sol))?.into_any());
     }
     let mut warms: Vec<Option<WarmStart>> = vec![None; n];
     if let Some(w) = warm_start.filter(|w| !w.is_none()) {
@@ -146,17 +255,27 @@ pub(crate) fn run(
             }
         }
     }
+    let noise = chain.output_noise_var();
     let opts = interrupt::cancellable(opts);
-    let results = interrupt::detach_solve(py, || solve_all_layers_warm(chain, &opts, &warms))?;
+    let results: Vec<Result<Solution, ReplicaError>> = interrupt::detach_solve(py, || {
+        (1..=n)
+            .map(|l| {
+                let c = chain.truncated(l, noise)?;
+                solve_one(&c, &opts, l, warms[l - 1].as_ref(), None, verbose)
+            })
+            .collect()
+    })?;
     let mut out: Vec<Option<Py<PyEstimate>>> = Vec::with_capacity(n);
     let mut reasons = Vec::new();
+    let mut attempts = Vec::new();
     for (k, r) in results.into_iter().enumerate() {
         match r {
-            Ok(est) => out.push(Some(Py::new(py, PyEstimate { layer: k + 1, est })?)),
+            Ok(sol) => out.push(Some(Py::new(py, estimate(k + 1, sol))?)),
             Err(e @ (ReplicaError::InvalidParameter { .. } | ReplicaError::InvalidChain(_))) => {
                 return Err(replica_error(py, e, &format!("layer {}", k + 1), None));
             }
             Err(e) => {
+                attempts.extend(attempts_of(py, &e, Some(k + 1))?);
                 reasons.push(format!("layer {}: {e}", k + 1));
                 out.push(None);
             }
@@ -166,7 +285,7 @@ pub(crate) fn run(
     if reasons.is_empty() {
         Ok(list)
     } else {
-        Err(not_converged(py, reasons, Some(list)))
+        Err(not_converged(py, reasons, attempts, Some(list)))
     }
 }
 
@@ -259,7 +378,13 @@ impl PyChain {
     /// with `all_layers=True`) to start from its stationary point. `scheme`: `"auto"` (default:
     /// the fixed point, then ML-VAMP where needed, then continuation in the noise),
     /// `"fixed-point"` or `"ml-vamp"` (that iteration only, every start, no continuation).
-    #[pyo3(signature = (*, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None))]
+    /// `start_at`: a starting point tried before the search (an `Estimate` or `WarmStart`, or one
+    /// initial variance per layer). `return_candidates=True`: the estimate's `candidates` lists
+    /// every start and its stationary point. `verbose=True`: each start's end is printed to
+    /// stderr as it happens, then the selected one.
+    #[pyo3(signature = (*, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None, start_at = None, return_candidates = None, verbose = None))]
+    // one Rust argument per Python keyword argument (pyo3 maps them one to one)
+    #[allow(clippy::too_many_arguments)]
     fn solve(
         &self,
         py: Python<'_>,
@@ -268,13 +393,27 @@ impl PyChain {
         tol: Option<&Bound<'_, PyAny>>,
         max_iter: Option<&Bound<'_, PyAny>>,
         scheme: Option<&Bound<'_, PyAny>>,
+        start_at: Option<&Bound<'_, PyAny>>,
+        return_candidates: Option<&Bound<'_, PyAny>>,
+        verbose: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let a = solve_args(all_layers, tol, max_iter, scheme)?;
-        run(py, &self.chain, a.opts, a.all_layers, warm_start)
+        let k = SolveKwargs {
+            all_layers,
+            tol,
+            max_iter,
+            scheme,
+            start_at,
+            return_candidates,
+            verbose,
+        };
+        let a = solve_args(py, k)?;
+        run(py, &self.chain, a, warm_start)
     }
 
     /// Same as `solve`.
-    #[pyo3(signature = (*, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None))]
+    #[pyo3(signature = (*, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None, start_at = None, return_candidates = None, verbose = None))]
+    // one Rust argument per Python keyword argument (pyo3 maps them one to one)
+    #[allow(clippy::too_many_arguments)]
     fn entropy(
         &self,
         py: Python<'_>,
@@ -283,8 +422,21 @@ impl PyChain {
         tol: Option<&Bound<'_, PyAny>>,
         max_iter: Option<&Bound<'_, PyAny>>,
         scheme: Option<&Bound<'_, PyAny>>,
+        start_at: Option<&Bound<'_, PyAny>>,
+        return_candidates: Option<&Bound<'_, PyAny>>,
+        verbose: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        self.solve(py, all_layers, warm_start, tol, max_iter, scheme)
+        self.solve(
+            py,
+            all_layers,
+            warm_start,
+            tol,
+            max_iter,
+            scheme,
+            start_at,
+            return_candidates,
+            verbose,
+        )
     }
 
     /// Number of layers.

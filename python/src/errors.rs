@@ -10,13 +10,17 @@ pub(crate) fn spec_error(py: Python<'_>, message: String, field: Option<String>)
     err
 }
 
+/// `NotConvergedError(message)` with `.reasons` (one line per failed solve), `.attempts` (every
+/// failed start, typed) and `.partial` (all layers: the estimates that converged).
 pub(crate) fn not_converged(
     py: Python<'_>,
     reasons: Vec<String>,
+    attempts: Vec<Py<PyFailedAttempt>>,
     partial: Option<Py<PyAny>>,
 ) -> PyErr {
     let err = NotConvergedError::new_err(reasons.join("\n"));
     let _ = err.value(py).setattr("reasons", reasons);
+    let _ = err.value(py).setattr("attempts", attempts);
     let _ = err.value(py).setattr("partial", partial);
     err
 }
@@ -44,7 +48,11 @@ pub(crate) fn replica_error(
             spec_error(py, format!("{prefix}{e}"), Some(field.to_string()))
         }
         ReplicaError::InvalidChain(_) => spec_error(py, format!("{prefix}{e}"), None),
-        _ => not_converged(py, vec![format!("{prefix}{e}")], None),
+        _ => {
+            // a failure to build the attempts' objects leaves the list empty, the message whole
+            let attempts = attempts_of(py, &e, None).unwrap_or_default();
+            not_converged(py, vec![format!("{prefix}{e}")], attempts, None)
+        }
     }
 }
 

@@ -4,7 +4,9 @@ use crate::prelude::*;
 
 /// Solve a chain: same as `chain.solve(...)`.
 #[pyfunction(name = "solve")]
-#[pyo3(signature = (chain, *, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None))]
+#[pyo3(signature = (chain, *, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None, start_at = None, return_candidates = None, verbose = None))]
+// one Rust argument per Python keyword argument (pyo3 maps them one to one)
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_chain(
     py: Python<'_>,
     chain: &Bound<'_, PyAny>,
@@ -13,6 +15,9 @@ pub(crate) fn solve_chain(
     tol: Option<&Bound<'_, PyAny>>,
     max_iter: Option<&Bound<'_, PyAny>>,
     scheme: Option<&Bound<'_, PyAny>>,
+    start_at: Option<&Bound<'_, PyAny>>,
+    return_candidates: Option<&Bound<'_, PyAny>>,
+    verbose: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let chain = chain.cast::<PyChain>().map_err(|_| {
         PyTypeError::new_err(format!(
@@ -24,13 +29,22 @@ pub(crate) fn solve_chain(
                 .unwrap_or_default()
         ))
     })?;
-    let a = solve_args(all_layers, tol, max_iter, scheme)?;
-    run(py, &chain.get().chain, a.opts, a.all_layers, warm_start)
+    let k = SolveKwargs {
+        all_layers,
+        tol,
+        max_iter,
+        scheme,
+        start_at,
+        return_candidates,
+        verbose,
+    };
+    let a = solve_args(py, k)?;
+    run(py, &chain.get().chain, a, warm_start)
 }
 
 /// Read a spec file (the command line's format, weight files included) and solve it.
 #[pyfunction]
-#[pyo3(signature = (path, *, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None, assume_invariant = false))]
+#[pyo3(signature = (path, *, all_layers = None, warm_start = None, tol = None, max_iter = None, scheme = None, assume_invariant = false, start_at = None, return_candidates = None, verbose = None))]
 // one Rust argument per Python keyword argument (pyo3 maps them one to one)
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_file(
@@ -42,10 +56,22 @@ pub(crate) fn solve_file(
     max_iter: Option<&Bound<'_, PyAny>>,
     scheme: Option<&Bound<'_, PyAny>>,
     assume_invariant: bool,
+    start_at: Option<&Bound<'_, PyAny>>,
+    return_candidates: Option<&Bound<'_, PyAny>>,
+    verbose: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let a = solve_args(all_layers, tol, max_iter, scheme)?;
+    let k = SolveKwargs {
+        all_layers,
+        tol,
+        max_iter,
+        scheme,
+        start_at,
+        return_candidates,
+        verbose,
+    };
+    let a = solve_args(py, k)?;
     let chain = PyChain::from_file(py, path, assume_invariant)?;
-    run(py, &chain.chain, a.opts, a.all_layers, warm_start)
+    run(py, &chain.chain, a, warm_start)
 }
 
 pub(crate) fn nonparam_error(e: nonparam::NonparamError) -> PyErr {

@@ -62,12 +62,17 @@ impl PyLayer {
     fn new(
         py: Python<'_>,
         activation: &str,
-        noise_var: f64,
+        noise_var: &Bound<'_, PyAny>,
         weights: &Bound<'_, PyAny>,
-        alpha: Option<f64>,
-        slope: Option<f64>,
-        threshold: Option<f64>,
+        alpha: Option<&Bound<'_, PyAny>>,
+        slope: Option<&Bound<'_, PyAny>>,
+        threshold: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        // numbers checked here, so that a wrong type is a TypeError naming its argument
+        let noise_var = real_arg(noise_var, "noise_var")?;
+        let alpha = opt_real_arg(alpha, "alpha")?;
+        let slope = opt_real_arg(slope, "slope")?;
+        let threshold = opt_real_arg(threshold, "threshold")?;
         let activation = parse_activation(py, activation, slope, threshold)?;
         let weights = match weights.cast::<PyWeights>() {
             Ok(w) => w.get().kind.clone(),

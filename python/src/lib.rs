@@ -16,6 +16,7 @@ mod interrupt;
 mod layer;
 mod pickle;
 mod prior;
+mod report;
 mod results;
 mod spectra;
 mod weights;
@@ -28,6 +29,7 @@ mod prelude {
     pub(crate) use crate::input::*;
     pub(crate) use crate::layer::*;
     pub(crate) use crate::prior::*;
+    pub(crate) use crate::report::*;
     pub(crate) use crate::results::*;
     pub(crate) use crate::spectra::{matrix_data_of, MatrixData};
     pub(crate) use crate::weights::*;
@@ -46,8 +48,9 @@ mod prelude {
     };
     pub(crate) use replica_core::exact::nonparam;
     pub(crate) use replica_core::replica::{
-        solve, solve_all_layers_warm, solve_warm, Activation, Chain, DiscreteSpectrum, Ensemble,
-        Estimate, Layer, Prior, ReplicaError, SolverOptions, WarmStart,
+        solve, solve_with, Activation, Chain, DiscreteSpectrum, Ensemble, Estimate, Layer, Prior,
+        ReplicaError, Solution, SolveEvent, SolveWith, SolverOptions, StartAt, StartReport,
+        WarmStart,
     };
     pub(crate) use replica_core::spec::{self, LoadedSpec};
     pub(crate) use replica_core::weights::{read_matrix, WeightError, WeightMatrix};
@@ -69,8 +72,10 @@ create_exception!(
     NotConvergedError,
     PyRuntimeError,
     "The replica equations could not be solved. `reasons` lists, per failed solve, what every \
-     start and scheme ran into; `partial` holds, for solve(all_layers=True), the estimates of the \
-     truncations that did converge (None where one failed)."
+     start and scheme ran into; `attempts` has every failed start as a FailedAttempt (scheme, \
+     start, outcome, and the bound, value and limit of a rejected point); `partial` holds, for \
+     solve(all_layers=True), the estimates of the truncations that did converge (None where one \
+     failed)."
 );
 
 #[pymodule]
@@ -85,6 +90,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyChain>()?;
     m.add_class::<PyEstimate>()?;
     m.add_class::<PyWarmStart>()?;
+    m.add_class::<PyFailedAttempt>()?;
+    m.add_class::<PyCandidate>()?;
     m.add_function(wrap_pyfunction!(solve_chain, m)?)?;
     m.add_function(wrap_pyfunction!(solve_file, m)?)?;
     m.add_function(wrap_pyfunction!(kde_upper_bound, m)?)?;

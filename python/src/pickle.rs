@@ -47,9 +47,9 @@ fn prior_state(p: &Prior) -> PriorState {
 fn prior_of(py: Python<'_>, s: PriorState) -> PyResult<PyPrior> {
     let (kind, p, var, mean) = s;
     match kind.as_str() {
-        "gaussian" => PyPrior::gaussian(py, var, mean),
-        "binary" => PyPrior::binary(py, p),
-        "gauss-bernoulli" => PyPrior::gauss_bernoulli(py, p, var, mean),
+        "gaussian" => PyPrior::of_gaussian(py, var, mean),
+        "binary" => PyPrior::of_binary(py, p),
+        "gauss-bernoulli" => PyPrior::of_gauss_bernoulli(py, p, var, mean),
         other => Err(bad_state("Prior", format!("unknown kind {other:?}"))),
     }
 }
@@ -391,7 +391,15 @@ pub(crate) fn _restore(py: Python<'_>, tag: &str, state: &Bound<'_, PyAny>) -> P
                 order_params: params_of(s.6)?,
                 secants: secants_of(s.7)?,
             };
-            Py::new(py, PyEstimate { layer: s.0, est })?.into_any()
+            Py::new(
+                py,
+                PyEstimate {
+                    layer: s.0,
+                    est,
+                    candidates: None,
+                },
+            )?
+            .into_any()
         }
         other => {
             return Err(PyValueError::new_err(format!(

@@ -33,6 +33,8 @@ impl PyWarmStart {
 pub(crate) struct PyEstimate {
     pub(crate) layer: usize,
     pub(crate) est: Estimate,
+    /// Every start of the solve (with `return_candidates=True`; not pickled).
+    pub(crate) candidates: Option<Vec<StartReport>>,
 }
 
 #[pymethods]
@@ -41,6 +43,15 @@ impl PyEstimate {
         crate::pickle::reduce_estimate(self, py)
     }
 
+    /// Every start of the solve and the stationary point it reached, the selected one marked
+    /// (`solve(..., return_candidates=True)`; None otherwise, and after unpickling).
+    #[getter]
+    fn candidates(&self, py: Python<'_>) -> PyResult<Option<Vec<Py<PyCandidate>>>> {
+        self.candidates
+            .as_ref()
+            .map(|c| c.iter().map(|r| Py::new(py, PyCandidate::new(r))).collect())
+            .transpose()
+    }
     /// 1-based index `l` of the measured layer `T_l`.
     #[getter]
     fn layer(&self) -> usize {

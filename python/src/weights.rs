@@ -68,8 +68,9 @@ impl PyWeights {
 
     /// I.i.d. Gaussian entries `N(0, var / n_{l-1})` (Marchenko-Pastur spectrum).
     #[staticmethod]
-    #[pyo3(signature = (var = 1.0))]
-    fn gaussian(py: Python<'_>, var: f64) -> PyResult<Self> {
+    #[pyo3(signature = (var = None), text_signature = "(var=1.0)")]
+    fn gaussian(py: Python<'_>, var: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let var = opt_real_arg(var, "var")?.unwrap_or(1.0);
         if !(var.is_finite() && var > 0.0) {
             return Err(spec_error(
                 py,
@@ -93,9 +94,13 @@ impl PyWeights {
     /// An empirical spectrum: all `n_{l-1}` eigenvalues of `W^T W` (zeros included), times
     /// `scale`.
     #[staticmethod]
-    #[pyo3(signature = (eigenvalues, scale = 1.0))]
-    fn spectrum(py: Python<'_>, eigenvalues: &Bound<'_, PyAny>, scale: f64) -> PyResult<Self> {
-        let scale = check_scale(py, scale)?;
+    #[pyo3(signature = (eigenvalues, scale = None), text_signature = "(eigenvalues, scale=1.0)")]
+    fn spectrum(
+        py: Python<'_>,
+        eigenvalues: &Bound<'_, PyAny>,
+        scale: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let scale = check_scale(py, opt_real_arg(scale, "scale")?.unwrap_or(1.0))?;
         let eigenvalues = vector(eigenvalues, "weights.spectrum")?;
         // check now (finite, >= 0, one positive), so that the error comes from this call
         DiscreteSpectrum::from_eigenvalues(&eigenvalues, scale)
@@ -109,9 +114,13 @@ impl PyWeights {
     /// only when the shape leaves no doubt (see the README). `scale` multiplies the eigenvalues of
     /// `W^T W`.
     #[staticmethod]
-    #[pyo3(signature = (w, scale = 1.0))]
-    fn matrix(py: Python<'_>, w: &Bound<'_, PyAny>, scale: f64) -> PyResult<Self> {
-        let scale = check_scale(py, scale)?;
+    #[pyo3(signature = (w, scale = None), text_signature = "(w, scale=1.0)")]
+    fn matrix(
+        py: Python<'_>,
+        w: &Bound<'_, PyAny>,
+        scale: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let scale = check_scale(py, opt_real_arg(scale, "scale")?.unwrap_or(1.0))?;
         Ok(PyWeights {
             kind: WeightsKind::Matrix {
                 matrix: matrix_data_of(w, "weights.matrix")?,
@@ -124,9 +133,14 @@ impl PyWeights {
     /// A weight matrix read from a `.npy`, `.npz` or `.safetensors` file (`tensor` names the array
     /// in an archive; optional when it holds one).
     #[staticmethod]
-    #[pyo3(signature = (path, tensor = None, scale = 1.0))]
-    fn file(py: Python<'_>, path: PathBuf, tensor: Option<String>, scale: f64) -> PyResult<Self> {
-        let scale = check_scale(py, scale)?;
+    #[pyo3(signature = (path, tensor = None, scale = None), text_signature = "(path, tensor=None, scale=1.0)")]
+    fn file(
+        py: Python<'_>,
+        path: PathBuf,
+        tensor: Option<String>,
+        scale: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let scale = check_scale(py, opt_real_arg(scale, "scale")?.unwrap_or(1.0))?;
         // (an unknown extension is reported first, as the reader does)
         if replica_core::weights::WeightFormat::of_path(&path).is_some() && !path.exists() {
             return Err(missing_file(

@@ -4,7 +4,8 @@
 use anyhow::anyhow;
 use clap::{Parser, Subcommand};
 use replica_core::replica::{
-    solve, solve_all_layers, Chain, ReplicaError, SchemeChoice, SolverOptions,
+    solve_with, Chain, OrderParams, ReplicaError, SchemeChoice, Solution, SolveEvent, SolveWith,
+    SolverOptions, StartAt, StartReport,
 };
 use replica_core::report::{format_single, format_table, to_json, Report};
 use replica_core::spec::{load_spec_with_options, SpecError, SpecOptions};
@@ -84,6 +85,18 @@ enum Command {
         /// Gaussian): no note that their spectrum stands for them.
         #[arg(long)]
         assume_invariant: bool,
+        /// A starting point tried before the search: one initial variance per layer
+        /// ("0.5,0.2"), or the JSON record of an earlier `--json` solve of the same chain (its
+        /// order_params). Not with --all-layers.
+        #[arg(long, value_name = "V1,V2,...|FILE.json")]
+        start_at: Option<String>,
+        /// Report every start and the stationary point it reached (text: after the result;
+        /// JSON: a "candidates" array in each record).
+        #[arg(long)]
+        candidates: bool,
+        /// Print each start's end on stderr as it happens, then the selected one.
+        #[arg(long)]
+        verbose: bool,
     },
 }
 
@@ -136,6 +149,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             max_seconds,
             scheme,
             assume_invariant,
+            start_at,
+            candidates,
+            verbose,
         } => {
             let choice: SchemeChoice = scheme
                 .parse()
@@ -163,11 +179,140 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     _ => anyhow::Error::new(e).context(format!("spec {}", spec.display())),
                 })
             })?;
+            let start_at = match start_at {
+                None => None,
+                Some(_) if all_layers => {
+                    return Err(Failure::input(anyhow!(
+                        "--start-at: a starting point is for one chain, not with --all-layers"
+                    )))
+                }
+                Some(s) => Some(parse_start_at(&s).map_err(Failure::input)?),
+            };
             for note in &loaded.notes {
                 eprintln!("replica-mi: note: {note}");
             }
-            entropy(&spec, &loaded.chain, &loaded.notes, &opts, json, all_layers)
+            let how = How {
+                json,
+                all_layers,
+                start_at,
+                candidates,
+                verbose,
+            };
+            entropy(&spec, &loaded.chain, &loaded.notes, &opts, &how)
         }
+    }
+}
+
+/// `--start-at`: comma-separated variances, or a file with the JSON record of an earlier solve
+/// (its `order_params`). Checked by the core (finite, in range; the length against the chain
+/// when the solve starts).
+fn parse_start_at(s: &str) -> anyhow::Result<StartAt> {
+    let start = match s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<Vec<f64>, _>>()
+    {
+        Ok(v) => StartAt::Variances(v),
+        Err(_) => {
+            let text = std::fs::read_to_string(s)
+                .map_err(|e| anyhow!("--start-at: neither numbers nor a readable file {s}: {e}"))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow!("--start-at: {s} is not JSON: {e}"))?;
+            let params = value.get("order_params").cloned().ok_or_else(|| {
+                anyhow!("--start-at: {s} has no \"order_params\" (the record of a --json solve)")
+            })?;
+            let p: OrderParams = serde_json::from_value(params)
+                .map_err(|e| anyhow!("--start-at: order_params of {s}: {e}"))?;
+            StartAt::Point(p)
+        }
+    };
+    SolveWith::default()
+        .start_at(start.clone())
+        .map_err(|e| anyhow!("--start-at: {e}"))?;
+    Ok(start)
+}
+
+/// What to solve and print, from the flags.
+struct How {
+    json: bool,
+    all_layers: bool,
+    start_at: Option<StartAt>,
+    candidates: bool,
+    verbose: bool,
+}
+
+/// One solve, with the caller's start and, with `--verbose`, each start's end on stderr.
+fn solve_layer(
+    chain: &Chain,
+    opts: &SolverOptions,
+    layer: usize,
+    how: &How,
+) -> Result<Solution, ReplicaError> {
+    let mut print = |ev: SolveEvent<'_>| eprintln!("replica-mi: layer {layer}: {ev}");
+    let mut with = SolveWith::default();
+    if let Some(s) = &how.start_at {
+        with = with.start_at(s.clone())?;
+    }
+    if how.verbose {
+        with = with.observer(&mut print);
+    }
+    solve_with(chain, opts, &mut with)
+}
+
+/// The text lines of `--candidates`: every start, the selected one marked.
+fn format_candidates(layer: usize, starts: &[StartReport]) -> String {
+    let mut out = format!("  candidates of layer {layer} (every start, * selected):\n");
+    for s in starts {
+        let mark = if s.selected() { '*' } else { ' ' };
+        out.push_str(&format!("  {mark} {s}\n"));
+    }
+    out
+}
+
+/// The JSON of `--candidates`: one object per start.
+fn candidates_json(starts: &[StartReport]) -> serde_json::Value {
+    starts
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "scheme": s.scheme().map(|x| x.to_string()),
+                "start": s.start().index(),
+                "start_kind": s.start().kind(),
+                "converged": s.converged(),
+                "entropy": s.entropy(),
+                "iterations": s.iterations(),
+                "residual": s.residual(),
+                "duplicate": s.duplicate(),
+                "selected": s.selected(),
+                "failure": s.failure().map(|f| f.to_string()),
+                "message": s.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The JSON record of one measured layer, with its candidates after the report's fields when
+/// asked for (`None` for a failed solve).
+#[derive(Serialize)]
+struct Record<'a> {
+    #[serde(flatten)]
+    report: Report<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidates: Option<serde_json::Value>,
+}
+
+fn record<'a>(
+    layer: usize,
+    r: &'a Result<Solution, ReplicaError>,
+    notes: &'a [String],
+    how: &How,
+) -> Record<'a> {
+    Record {
+        report: Report::new(layer, r.as_ref().map(Solution::estimate), notes),
+        candidates: match r {
+            Ok(sol) if how.candidates => Some(candidates_json(sol.starts())),
+            _ => None,
+        },
     }
 }
 
@@ -176,22 +321,41 @@ fn entropy(
     chain: &Chain,
     notes: &[String],
     opts: &SolverOptions,
-    json: bool,
-    all_layers: bool,
+    how: &How,
 ) -> Result<(), Failure> {
-    if !all_layers {
+    if !how.all_layers {
         let l = chain.len();
-        let est = solve(chain, opts)
+        let sol = solve_layer(chain, opts, l, how)
             .map_err(|e| Failure::from_replica(e, format!("layer {l} of {}", spec.display())))?;
-        if json {
-            print_json(&Report::new(l, Ok(&est), notes))?;
+        if how.json {
+            print_json(&record(l, &Ok(sol), notes, how))?;
         } else {
-            emit(&format_single(spec, chain, &est))?;
+            let mut text = format_single(spec, chain, sol.estimate());
+            if how.candidates {
+                text.push_str(&format_candidates(l, sol.starts()));
+            }
+            emit(&text)?;
         }
         return Ok(());
     }
     // Every truncation is reported, converged or not; the exit status is the first failure's.
-    let results = solve_all_layers(chain, opts);
+    // Truncation l is measured with the output layer's noise (as `solve_all_layers`).
+    let noise = chain.layers()[chain.len() - 1].channel().noise_var();
+    let solutions: Vec<Result<Solution, ReplicaError>> = (1..=chain.len())
+        .map(|l| {
+            chain
+                .truncated(l, noise)
+                .and_then(|c| solve_layer(&c, opts, l, how))
+        })
+        .collect();
+    let results: Vec<Result<replica_core::replica::Estimate, ReplicaError>> = solutions
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map(|s| s.estimate().clone())
+                .map_err(Clone::clone)
+        })
+        .collect();
     let mut failure: Option<Failure> = None;
     for (k, r) in results.iter().enumerate() {
         if let Err(e) = r {
@@ -203,15 +367,23 @@ fn entropy(
             }
         }
     }
-    if json {
-        let reports: Vec<Report> = results
+    if how.json {
+        let reports: Vec<Record> = solutions
             .iter()
             .enumerate()
-            .map(|(k, r)| Report::new(k + 1, r.as_ref(), notes))
+            .map(|(k, r)| record(k + 1, r, notes, how))
             .collect();
         print_json(&reports)?;
     } else {
-        emit(&format_table(spec, chain, &results))?;
+        let mut text = format_table(spec, chain, &results);
+        if how.candidates {
+            for (k, r) in solutions.iter().enumerate() {
+                if let Ok(sol) = r {
+                    text.push_str(&format_candidates(k + 1, sol.starts()));
+                }
+            }
+        }
+        emit(&text)?;
     }
     match failure {
         // already printed above, one line per failed truncation
@@ -247,7 +419,9 @@ fn emit(text: &str) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use replica_core::replica::{Activation, Ensemble, Layer, Prior};
+    use replica_core::replica::{
+        solve, Activation, Attempt, AttemptOutcome, Ensemble, Layer, Prior, Scheme, Start,
+    };
 
     /// A failed truncation gets its own row (converged "no") and its error; the others keep
     /// their numbers.
@@ -281,7 +455,15 @@ mod tests {
         let results = vec![
             Ok(first),
             Err(ReplicaError::NotConverged(
-                "ml-vamp start 0: no convergence".into(),
+                vec![Attempt::new(
+                    Some(Scheme::Vamp),
+                    Start::Index(0),
+                    AttemptOutcome::Exhausted {
+                        sweeps: Some(3000),
+                        residual: 1e-3,
+                    },
+                )]
+                .into(),
             )),
         ];
         let t = format_table(Path::new("x.toml"), &chain, &results);

@@ -362,6 +362,13 @@ impl ChainBuilder {
         Ok(self)
     }
 
+    /// Add a note of the front end's own (e.g. that a bias stored beside a weight matrix is
+    /// ignored), kept in order with the builder's.
+    pub fn note(&mut self, note: String) -> &mut Self {
+        self.notes.push(note);
+        self
+    }
+
     /// The checked chain and its notes.
     pub fn build(self) -> Result<BuiltChain, BuildError> {
         if self.layers.is_empty() {

@@ -492,7 +492,11 @@ fn push_layer(
             (weights, Some(path))
         }
         "matrix" => {
-            let (weights, path) = matrix_weights(&wp, w, base_dir)?;
+            let (weights, path, bias_note) = matrix_weights(&wp, w, base_dir)?;
+            // a bias stored beside the matrix is ignored, and said so
+            if let Some(note) = bias_note {
+                builder.note(note);
+            }
             (weights, Some(path))
         }
         other => {
@@ -675,7 +679,7 @@ fn matrix_weights(
     wp: &str,
     w: &WeightsDoc,
     base_dir: &Path,
-) -> Result<(WeightsInput, PathBuf), SpecError> {
+) -> Result<(WeightsInput, PathBuf, Option<String>), SpecError> {
     const MISSING: &str = "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec";
     let FileWeights {
         file_f,
@@ -683,7 +687,7 @@ fn matrix_weights(
         path,
     } = file_weights(wp, w, base_dir, MISSING)?;
     let loaded = read_matrix(&path, w.tensor.as_deref()).map_err(|error| SpecError::Weights {
-        field: file_f,
+        field: file_f.clone(),
         path: path.clone(),
         tensor: w.tensor.clone(),
         error,
@@ -697,12 +701,13 @@ fn matrix_weights(
             .map(|t| format!(" (tensor \"{t}\")"))
             .unwrap_or_default()
     );
+    let bias_note = loaded.bias_note(&file_f);
     let weights = WeightsInput::Matrix(MatrixInput {
         matrix: Arc::new(loaded.matrix),
         scale,
         source: Some(source),
     });
-    Ok((weights, path))
+    Ok((weights, path, bias_note))
 }
 
 /// The eigenvalues in a spectrum file, for callers that build chains themselves (the random-chain

@@ -380,6 +380,31 @@ pub struct LoadedMatrix {
     pub path: PathBuf,
     /// The tensor it was taken from (archives only).
     pub tensor: Option<String>,
+    /// The bias stored beside it in the same archive (`fc1.bias` for `fc1.weight`), which the
+    /// formula has no place for ([`LoadedMatrix::bias_note`]).
+    pub bias: Option<String>,
+}
+
+impl LoadedMatrix {
+    /// The note that the layer's bias in the same file is ignored (`None` when there is none):
+    /// the network of the formula, `T_l = phi_l(W_l T_{l-1} + xi_l)`, has no bias term. `field`
+    /// names the spec field (e.g. `layers[0].weights.file`).
+    pub fn bias_note(&self, field: &str) -> Option<String> {
+        let bias = self.bias.as_ref()?;
+        Some(format!(
+            "{field}: {} also holds \"{bias}\", the bias of \"{}\": biases are ignored (the \
+             formula's layers are T_l = phi(W_l T_(l-1) + noise), without a bias)",
+            self.path.display(),
+            self.tensor.as_deref().unwrap_or_default(),
+        ))
+    }
+}
+
+/// The bias beside the weight tensor `name` among `names`: `<p>.bias` for `<p>.weight` (PyTorch's
+/// naming of a `Linear` layer's parameters).
+fn bias_beside(names: &[String], name: &str) -> Option<String> {
+    let bias = format!("{}.bias", name.strip_suffix(".weight")?);
+    names.contains(&bias).then_some(bias)
 }
 
 /// Read a weight matrix from a `.npy`, `.npz` or `.safetensors` file. `tensor` names the array in
@@ -387,26 +412,29 @@ pub struct LoadedMatrix {
 pub fn read_matrix(path: &Path, tensor: Option<&str>) -> Result<LoadedMatrix, WeightError> {
     let format = WeightFormat::of_path(path).ok_or(WeightError::UnknownFormat)?;
     let bytes = std::fs::read(path).map_err(|e| WeightError::Io(e.to_string()))?;
-    let (matrix, name) = match format {
+    let (matrix, name, bias) = match format {
         WeightFormat::Npy => {
             if let Some(t) = tensor {
                 return Err(WeightError::TensorNotApplicable(t.to_string()));
             }
-            (parse_npy(&bytes)?, None)
+            (parse_npy(&bytes)?, None, None)
         }
         WeightFormat::Npz => {
-            let (m, n) = read_npz(&bytes, tensor)?;
-            (m, Some(n))
+            let (m, n, names) = read_npz(&bytes, tensor)?;
+            let bias = bias_beside(&names, &n);
+            (m, Some(n), bias)
         }
         WeightFormat::Safetensors => {
-            let (m, n) = read_safetensors(&bytes, tensor)?;
-            (m, Some(n))
+            let (m, n, names) = read_safetensors(&bytes, tensor)?;
+            let bias = bias_beside(&names, &n);
+            (m, Some(n), bias)
         }
     };
     Ok(LoadedMatrix {
         matrix,
         path: path.to_path_buf(),
         tensor: name,
+        bias,
     })
 }
 
@@ -643,8 +671,9 @@ fn pick(names: &[String], tensor: Option<&str>) -> Result<String, WeightError> {
 
 /// An `.npz` archive: the member `<tensor>.npy`, stored or deflated (`numpy.savez`,
 /// `numpy.savez_compressed`). The member is read raw from the zip and inflated here (flate2),
-/// its size and CRC-32 checked against the archive's directory.
-fn read_npz(bytes: &[u8], tensor: Option<&str>) -> Result<(WeightMatrix, String), WeightError> {
+/// its size and CRC-32 checked against the archive's directory. Also every array's name.
+type Picked = (WeightMatrix, String, Vec<String>);
+fn read_npz(bytes: &[u8], tensor: Option<&str>) -> Result<Picked, WeightError> {
     let zerr = |message: String| WeightError::Format {
         format: "npz",
         message,
@@ -691,14 +720,11 @@ fn read_npz(bytes: &[u8], tensor: Option<&str>) -> Result<(WeightMatrix, String)
             "member {member}: size or CRC-32 does not match the archive directory (corrupt file)"
         )));
     }
-    Ok((parse_npy(&buf)?, name))
+    Ok((parse_npy(&buf)?, name, names))
 }
 
-/// A `.safetensors` file: the named tensor.
-fn read_safetensors(
-    bytes: &[u8],
-    tensor: Option<&str>,
-) -> Result<(WeightMatrix, String), WeightError> {
+/// A `.safetensors` file: the named tensor, and every tensor's name.
+fn read_safetensors(bytes: &[u8], tensor: Option<&str>) -> Result<Picked, WeightError> {
     use safetensors::tensor::{Dtype, SafeTensors};
     let st = SafeTensors::deserialize(bytes).map_err(|e| WeightError::Format {
         format: "safetensors",
@@ -737,6 +763,7 @@ fn read_safetensors(
     Ok((
         WeightMatrix::from_row_major(rows, cols, decode(data, elem, true))?,
         name,
+        names,
     ))
 }
 

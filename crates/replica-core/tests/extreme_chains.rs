@@ -136,8 +136,26 @@ fn the_time_budget_ends_a_long_solve_with_its_reason() {
     let r = replica_core::replica::solve(&noiseless_hardtanh_chain(), &opts);
     let secs = t0.elapsed().as_secs_f64();
     match r {
-        Err(replica_core::replica::ReplicaError::NotConverged(m)) => {
-            assert!(m.contains("time budget of 0.000001 s ran out"), "{m:.500}")
+        Err(replica_core::replica::ReplicaError::NotConverged(report)) => {
+            let m = report.to_string();
+            assert!(m.contains("time budget of 0.000001 s ran out"), "{m:.500}");
+            // every start of the search, typed: each ran out of time at its first sweep (the
+            // continuation fallback's own search then fails the same way)
+            use replica_core::replica::Start;
+            assert!(!report.attempts().is_empty());
+            for a in report
+                .attempts()
+                .iter()
+                .filter(|a| a.start() != Start::Continuation)
+            {
+                assert!(
+                    matches!(
+                        a.outcome(),
+                        replica_core::replica::AttemptOutcome::OutOfTime { sweep: 1, .. }
+                    ),
+                    "{a}"
+                );
+            }
         }
         other => panic!("{other:?}"),
     }

@@ -744,3 +744,52 @@ fn spec_and_builder_build_the_same_chain() {
     );
     assert_eq!(a.mmse.to_bits(), b.mmse.to_bits());
 }
+
+/// A safetensors file with a layer's bias beside its weight (`fc1.bias`, `fc1.weight`): the
+/// chain's notes say the bias is ignored; the same file without the bias gives no such note.
+#[test]
+fn a_bias_beside_the_weight_is_noted_as_ignored() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let dir = tempfile::tempdir().unwrap();
+    let le8 = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let (w, b) = (le8(&test_matrix(4, 6)), le8(&[0.5; 4]));
+    let notes_of = |with_bias: bool| {
+        let name = if with_bias {
+            "b.safetensors"
+        } else {
+            "nb.safetensors"
+        };
+        let mut tensors = vec![(
+            "fc1.weight".to_string(),
+            TensorView::new(Dtype::F64, vec![4, 6], &w).unwrap(),
+        )];
+        if with_bias {
+            let view = TensorView::new(Dtype::F64, vec![4], &b).unwrap();
+            tensors.push(("fc1.bias".to_string(), view));
+        }
+        safetensors::tensor::serialize_to_file(tensors, None, &dir.path().join(name)).unwrap();
+        let spec = format!(
+            "[prior]\nkind = \"gaussian\"\nvar = 1.0\n[[layers]]\nactivation = \"relu\"\n\
+             noise_var = 0.01\nweights = {{ kind = \"matrix\", file = \"{name}\", tensor = \"fc1.weight\" }}\n"
+        );
+        let p = dir.path().join("spec.toml");
+        std::fs::write(&p, spec).unwrap();
+        load_spec_with_options(
+            &p,
+            SpecOptions {
+                assume_invariant: true,
+            },
+        )
+        .unwrap()
+        .notes
+    };
+    let noted = notes_of(true);
+    assert_eq!(noted.len(), 1, "{noted:?}");
+    assert!(
+        noted[0].starts_with("layers[0].weights.file: ")
+            && noted[0].contains("\"fc1.bias\", the bias of \"fc1.weight\": biases are ignored"),
+        "{}",
+        noted[0]
+    );
+    assert!(notes_of(false).is_empty());
+}

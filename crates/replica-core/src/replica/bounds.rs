@@ -101,6 +101,61 @@ pub enum BoundViolation {
     DataProcessing { mi: f64, mi_last: f64 },
 }
 
+impl BoundViolation {
+    /// A short name of the bound broken, e.g. `"I(X;T_L) <= H(X)"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BoundViolation::NonFinite { .. } => "finite",
+            BoundViolation::Mmse { .. } => "0 <= MMSE <= Var X",
+            BoundViolation::NegativeMi { .. } => "I(X;T_L) >= 0",
+            BoundViolation::NegativeMiLastLayer { .. } => "I(T_L-1;T_L) >= 0",
+            BoundViolation::MiAboveInputEntropy { .. } => "I(X;T_L) <= H(X)",
+            BoundViolation::MiBelowRecovery { .. } => "I(X;T_L) >= H(X) - (M/2) ln(2e/M)",
+            BoundViolation::DiscreteEntropy { .. } => "0 <= H(T_L) <= (n_L/n_0) ln 2",
+            BoundViolation::MiAboveOutputEntropy { .. } => "I(X;T_L) <= H(T_L)",
+            BoundViolation::EntropyAboveMax { .. } => "H(T_L) <= maximum entropy",
+            BoundViolation::MiAboveCapacity { .. } => "I(T_L-1;T_L) <= capacity",
+            BoundViolation::DataProcessing { .. } => "I(X;T_L) <= I(T_L-1;T_L)",
+        }
+    }
+
+    /// The value that broke the bound (the MMSE, an information or the entropy).
+    pub fn value(&self) -> f64 {
+        match *self {
+            BoundViolation::NonFinite { value, .. } => value,
+            BoundViolation::Mmse { mmse, .. } => mmse,
+            BoundViolation::NegativeMi { mi }
+            | BoundViolation::NegativeMiLastLayer { mi }
+            | BoundViolation::MiAboveInputEntropy { mi, .. }
+            | BoundViolation::MiBelowRecovery { mi, .. }
+            | BoundViolation::MiAboveOutputEntropy { mi, .. }
+            | BoundViolation::MiAboveCapacity { mi, .. }
+            | BoundViolation::DataProcessing { mi, .. } => mi,
+            BoundViolation::DiscreteEntropy { h, .. }
+            | BoundViolation::EntropyAboveMax { h, .. } => h,
+        }
+    }
+
+    /// The limit the value crossed (for a two-sided bound, the side it crossed); `None` for a
+    /// value that is not finite.
+    pub fn limit(&self) -> Option<f64> {
+        match *self {
+            BoundViolation::NonFinite { .. } => None,
+            BoundViolation::Mmse { mmse, var } => Some(if mmse < 0.0 { 0.0 } else { var }),
+            BoundViolation::NegativeMi { .. } | BoundViolation::NegativeMiLastLayer { .. } => {
+                Some(0.0)
+            }
+            BoundViolation::MiAboveInputEntropy { h_x, .. } => Some(h_x),
+            BoundViolation::MiBelowRecovery { lower, .. } => Some(lower),
+            BoundViolation::DiscreteEntropy { h, max } => Some(if h < 0.0 { 0.0 } else { max }),
+            BoundViolation::MiAboveOutputEntropy { h, .. } => Some(h),
+            BoundViolation::EntropyAboveMax { max, .. } => Some(max),
+            BoundViolation::MiAboveCapacity { cap, .. } => Some(cap),
+            BoundViolation::DataProcessing { mi_last, .. } => Some(mi_last),
+        }
+    }
+}
+
 /// Largest second moment `E T^2` that the activation allows whatever its input: `t^2` for a
 /// hardtanh of threshold `t`, 1 for sign, unbounded otherwise.
 pub fn activation_power_cap(a: Activation) -> f64 {

@@ -1,5 +1,6 @@
 //! Typed errors of the estimator.
 
+use super::failure::FailureReport;
 use thiserror::Error;
 
 /// Everything that can go wrong when building a chain or solving the replica equations.
@@ -18,9 +19,10 @@ pub enum ReplicaError {
     /// The theta-equation of an empirical spectrum has no root in its bracket.
     #[error("the theta equation has no root for gamma = {gamma} (bounded spectrum: use the ML-VAMP scheme, scheme=\"ml-vamp\" in Python or --scheme ml-vamp on the command line)")]
     NoThetaRoot { gamma: f64 },
-    /// No start of any allowed scheme converged.
+    /// No start of any allowed scheme gave a valid stationary point: every failed start, with
+    /// its scheme and why ([`FailureReport::attempts`]).
     #[error("the replica equations did not converge: {0}")]
-    NotConverged(String),
+    NotConverged(FailureReport),
     /// A NaN or infinity appeared during the iteration.
     #[error("non-finite value during the iteration: {0}")]
     NonFinite(String),

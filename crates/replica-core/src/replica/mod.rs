@@ -11,6 +11,7 @@ pub(crate) mod bounds;
 pub(crate) mod chain;
 pub(crate) mod channel;
 pub(crate) mod error;
+pub(crate) mod failure;
 pub(crate) mod gauss;
 pub(crate) mod potential;
 pub(crate) mod prior;
@@ -18,14 +19,16 @@ pub(crate) mod solve;
 pub(crate) mod spectrum;
 
 pub use activation_name::{ActivationKind, ParseActivationError};
+pub use bounds::BoundViolation;
 pub use chain::{Chain, Layer};
 pub use channel::{Activation, Channel};
 pub use error::{Field, LayerField, ReplicaError};
+pub use failure::{Attempt, AttemptOutcome, FailureReport, Start};
 pub use gauss::RuleSize;
 pub use prior::{Prior, PriorParams};
 pub use solve::{
-    solve, solve_warm, Counters, Estimate, OrderParams, Scheme, SchemeChoice, Secants,
-    SolverOptions, WarmStart,
+    solve, solve_warm, solve_with, Counters, Estimate, OrderParams, Scheme, SchemeChoice, Secants,
+    Solution, SolveEvent, SolveWith, SolverOptions, StartAt, StartReport, WarmStart,
 };
 pub use spectrum::{DiscreteSpectrum, Ensemble, SpectrumParts};
 

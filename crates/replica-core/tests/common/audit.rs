@@ -14,7 +14,8 @@
 #![allow(dead_code)]
 
 use replica_core::replica::{
-    solve, Activation, Chain, Estimate, Prior, PriorParams, ReplicaError, SolverOptions,
+    solve, Activation, AttemptOutcome, Chain, Estimate, Prior, PriorParams, ReplicaError,
+    SolverOptions,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -329,53 +330,52 @@ impl Outcome {
     }
 }
 
-/// The category of a solver failure: the error kind, and for "did not converge" the first
-/// start's reason with the numbers and the scheme/start prefix taken out ("no convergence in #
-/// sweeps", "ML-VAMP: v1x[#] = #", ...). `None` for errors that a valid chain must not give.
+/// The category of a solver failure: the error kind, and for "did not converge" the kind of the
+/// first failed start's outcome as the failure report types it (scheme and start left out, the
+/// broken bound by its name). `None` for errors that a valid chain must not give.
 pub fn cause_of(e: &ReplicaError) -> Option<String> {
-    let generic = |s: &str| -> String {
-        // "fixed-point start 0: ..." / "ml-vamp start 2: ..." -> "..."
-        let s = s.split_once(": ").map_or(s, |(head, rest)| {
-            if head.contains(" start ") || head.starts_with("warm start") {
-                rest
-            } else {
-                s
-            }
-        });
-        let mut out = String::new();
-        let mut in_num = false;
-        for c in s.chars().take(60) {
-            let numeric = c.is_ascii_digit() || (in_num && ".e-+".contains(c));
-            if numeric {
-                if !in_num {
-                    out.push('#');
-                }
-                in_num = true;
-            } else {
-                in_num = false;
-                out.push(c);
-            }
-        }
-        // cut at the first parenthesis or bracket list of values
-        out.split(" (")
-            .next()
-            .unwrap_or("")
-            .split(" at [")
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    };
     match e {
-        ReplicaError::NotConverged(m) if !m.trim().is_empty() => {
-            let first = m.split("; ").next().unwrap_or(m);
-            Some(format!("not converged: {}", generic(first)))
+        ReplicaError::NotConverged(report) => {
+            let first = report.attempts().first()?;
+            Some(format!(
+                "not converged: {}",
+                outcome_category(first.outcome())
+            ))
         }
-        ReplicaError::NonFinite(m) if !m.trim().is_empty() => {
-            Some(format!("non-finite: {}", generic(m)))
-        }
+        ReplicaError::NonFinite(m) if !m.trim().is_empty() => Some("non-finite".into()),
         ReplicaError::NoThetaRoot { .. } => Some("no theta root".into()),
         _ => None,
+    }
+}
+
+/// The category of one failed start's outcome.
+pub fn outcome_category(o: &AttemptOutcome) -> String {
+    match o {
+        AttemptOutcome::Exhausted { .. } => "no convergence in # sweeps".into(),
+        AttemptOutcome::BrokenBound(b) => format!("stationary point rejected: {}", b.name()),
+        AttemptOutcome::NonFinite(_) => "non-finite value during the iteration".into(),
+        AttemptOutcome::OutOfTime { .. } => "the time budget ran out".into(),
+        AttemptOutcome::Error(e) => match e.as_ref() {
+            ReplicaError::NoThetaRoot { .. } => "the theta equation has no root".into(),
+            other => format!("error: {}", error_kind(other)),
+        },
+        AttemptOutcome::ContinuationStart { .. }
+        | AttemptOutcome::ContinuationSteps { .. }
+        | AttemptOutcome::ContinuationStalled { .. } => "the continuation broke".into(),
+        // a kind added to the library later: its stable short name
+        other => other.kind().into(),
+    }
+}
+
+/// The name of an error's kind.
+fn error_kind(e: &ReplicaError) -> &'static str {
+    match e {
+        ReplicaError::InvalidParameter { .. } => "invalid parameter",
+        ReplicaError::InvalidChain(_) => "invalid chain",
+        ReplicaError::NoThetaRoot { .. } => "no theta root",
+        ReplicaError::NotConverged(_) => "not converged",
+        ReplicaError::NonFinite(_) => "non-finite",
+        ReplicaError::Interrupted => "interrupted",
     }
 }
 

@@ -9,11 +9,13 @@
 
 use super::super::chain::Chain;
 use super::super::error::ReplicaError;
+use super::super::failure::AttemptOutcome;
 use super::iterate::{iterate, Context, Run};
+use super::search::solve_inner;
 use super::vamp::{state_from_params, VampStep};
 use super::{
-    evaluate, polish_depth, polish_warm, solve_inner, Candidate, Counters, OrderParams, Scheme,
-    SchemeChoice, Secants, SolverOptions, WarmStart,
+    evaluate, polish_depth, polish_warm, Candidate, Counters, OrderParams, Scheme, SchemeChoice,
+    Secants, SolveWith, SolverOptions, WarmStart,
 };
 
 /// Added noise at the start of the path, relative to `rho~_l`: signal-to-noise ratio 1.
@@ -82,33 +84,40 @@ pub(super) fn follow(
     chain: &Chain,
     opts: &SolverOptions,
     counters: &mut Counters,
-) -> Result<Candidate, String> {
+) -> Result<Candidate, AttemptOutcome> {
     let mut inner = *opts;
     inner.continuation = false;
     inner.choice = SchemeChoice::Auto;
-    let start = eased(chain, START).map_err(|e| e.to_string())?;
-    let first = solve_inner(&start, &inner, None);
+    let start = eased(chain, START).map_err(AttemptOutcome::from_error)?;
+    let first = solve_inner(&start, &inner, &mut SolveWith::default());
     let first = match first {
-        Ok(est) => {
+        Ok(sol) => {
+            let est = sol.into_estimate();
             counters.absorb(&est.counters);
             est
         }
-        Err(e) => return Err(format!("the chain with noise {START} rho~ added: {e}")),
+        Err(e) => {
+            return Err(AttemptOutcome::ContinuationStart {
+                added: START,
+                error: Box::new(e),
+            })
+        }
     };
     let mut params = first.order_params;
     let (mut s, mut ratio) = (START, RATIO);
     loop {
         if counters.continuation_steps >= MAX_STEPS {
-            return Err(format!(
-                "{MAX_STEPS} steps, stopped at added noise {s:.1e} rho~"
-            ));
+            return Err(AttemptOutcome::ContinuationSteps {
+                steps: MAX_STEPS,
+                added: s,
+            });
         }
         counters.continuation_steps += 1;
         let next = if s * ratio < END { 0.0 } else { s * ratio };
         let target = if next == 0.0 {
             chain.clone()
         } else {
-            eased(chain, next).map_err(|e| e.to_string())?
+            eased(chain, next).map_err(AttemptOutcome::from_error)?
         };
         match polish(&target, &params, opts, counters) {
             Some((run, scheme)) if next == 0.0 => {
@@ -123,7 +132,7 @@ pub(super) fn follow(
             None => {
                 ratio = ratio.sqrt();
                 if ratio > MAX_RATIO {
-                    return Err(format!("no step below added noise {s:.1e} rho~ converged"));
+                    return Err(AttemptOutcome::ContinuationStalled { added: s });
                 }
             }
         }

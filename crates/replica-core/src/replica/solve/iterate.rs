@@ -3,6 +3,7 @@
 
 use super::super::channel::Evals;
 use super::super::error::ReplicaError;
+use super::super::failure::Stop;
 use super::anderson::{anderson, Secants};
 use super::{close_points, OrderParams, SolverOptions};
 
@@ -175,13 +176,15 @@ impl Damping {
 /// expose a vector form are accelerated by Anderson mixing ([`Accelerator`]); without a vector
 /// form, and whenever an accelerated proposal fails or is not finite, the plain sweep is used
 /// with adaptive damping ([`Damping`]). `counters` are the integrand evaluations and sweeps.
+/// Stops early on an error of a sweep, a cancellation ([`ReplicaError::Interrupted`]) or the end
+/// of the solve's time budget ([`Stop::OutOfTime`]).
 pub(super) fn iterate<S: Step>(
     scheme: &mut S,
     init: S::State,
     opts: &SolverOptions,
     counters: (&mut Evals, &mut u64),
     ctx: &Context<'_>,
-) -> Result<(Run, S::State), ReplicaError> {
+) -> Result<(Run, S::State), Stop> {
     let (evals, sweeps) = counters;
     let mut state = init;
     let mut prev = scheme.to_params(&state);
@@ -201,24 +204,24 @@ pub(super) fn iterate<S: Step>(
     };
     for it in 1..=opts.max_iter {
         if opts.cancelled() {
-            return Err(ReplicaError::Interrupted);
+            return Err(ReplicaError::Interrupted.into());
         }
         if opts
             .deadline
             .is_some_and(|d| std::time::Instant::now() >= d)
         {
-            return Err(ReplicaError::NotConverged(format!(
-                "the time budget of {} s ran out (sweep {it} of a start)",
-                opts.max_seconds.unwrap_or(0.0)
-            )));
+            return Err(Stop::OutOfTime {
+                seconds: opts.max_seconds.unwrap_or(0.0),
+                sweep: it as u64,
+            });
         }
         *sweeps += 1;
         let proposal = scheme.step(&state, evals)?;
         let p = scheme.to_params(&proposal);
         if p.values().any(|x| !x.is_finite()) {
-            return Err(ReplicaError::NonFinite(format!(
-                "order parameters {p:?} at sweep {it}"
-            )));
+            return Err(
+                ReplicaError::NonFinite(format!("order parameters {p:?} at sweep {it}")).into(),
+            );
         }
         res = relative_change(&prev, &p);
         // Entering the neighbourhood of a stationary point already found (every order parameter

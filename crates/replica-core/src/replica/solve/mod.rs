@@ -19,12 +19,15 @@
 
 mod anderson;
 mod continuation;
+mod extras;
 mod fixed_point;
 mod iterate;
 mod options;
+mod search;
 mod vamp;
 
 pub use anderson::Secants;
+pub use extras::{Solution, SolveEvent, SolveWith, StartAt, StartReport};
 pub use options::{Scheme, SchemeChoice, SolverOptions};
 
 use super::bounds::{self, ReadOut};
@@ -32,6 +35,7 @@ use super::chain::Chain;
 use super::channel::Activation;
 use super::channel::Evals;
 use super::error::ReplicaError;
+use super::failure::{AttemptOutcome, Stop};
 use super::gauss::RuleSize;
 use super::potential;
 use fixed_point::FixedPointStep;
@@ -235,9 +239,9 @@ fn evaluate(
     scheme: Scheme,
     opts: &SolverOptions,
     counters: &mut Counters,
-) -> Result<Candidate, String> {
+) -> Result<Candidate, AttemptOutcome> {
     let phi = potential::phi(chain, &run.params, opts.rule, &mut counters.evals)
-        .map_err(|e| e.to_string())?;
+        .map_err(AttemptOutcome::from_error)?;
     let l = chain.len() - 1;
     let i_out0 = chain.layers()[l]
         .channel()
@@ -268,7 +272,7 @@ fn evaluate(
     };
     bounds::check(chain, &read).map_err(|b| {
         counters.candidates_rejected += 1;
-        format!("stationary point rejected: {b}")
+        AttemptOutcome::BrokenBound(b)
     })?;
     Ok(Candidate { run, scheme, read })
 }
@@ -309,7 +313,7 @@ fn run_scheme(
     opts: &SolverOptions,
     counters: &mut Counters,
     seen: &mut Vec<OrderParams>,
-) -> Result<Option<Run>, ReplicaError> {
+) -> Result<Option<Run>, Stop> {
     counters.starts_tried += 1;
     let Counters {
         evals,
@@ -392,7 +396,7 @@ fn staged<S: Step>(
     seen: &mut Vec<OrderParams>,
     layers: usize,
     coarse: Coarse,
-) -> Result<Option<Run>, ReplicaError> {
+) -> Result<Option<Run>, Stop> {
     let (evals, sweeps, duplicates) = counters;
     let mut o1 = *opts;
     o1.tol = opts.tol.max(COARSE_TOL);
@@ -444,7 +448,7 @@ fn polish_warm(
     warm: &WarmStart,
     opts: &SolverOptions,
     counters: &mut Counters,
-) -> Result<Run, ReplicaError> {
+) -> Result<Run, Stop> {
     counters.starts_tried += 1;
     let (run, _) = iterate(
         &mut FixedPointStep {
@@ -482,7 +486,20 @@ fn close_points(a: &OrderParams, b: &OrderParams, rel: f64) -> bool {
 /// Solve the replica equations of `chain`: multi-start, keep converged stationary points, pick
 /// the smallest potential. Errors with [`ReplicaError::NotConverged`] when no start converges.
 pub fn solve(chain: &Chain, opts: &SolverOptions) -> Result<Estimate, ReplicaError> {
-    solve_inner(chain, opts, None)
+    search::solve_inner(chain, opts, &mut SolveWith::default()).map(Solution::into_estimate)
+}
+
+/// As [`solve`], with the extras of `with`: a warm start, a starting point tried first, an
+/// observer told about each start; the result reports every start that ran
+/// ([`Solution::starts`]). The starts given in `with` are checked against the chain here (an
+/// [`ReplicaError::InvalidParameter`] naming `start_at`, an [`ReplicaError::InvalidChain`] for a
+/// warm start of another shape).
+pub fn solve_with(
+    chain: &Chain,
+    opts: &SolverOptions,
+    with: &mut SolveWith<'_>,
+) -> Result<Solution, ReplicaError> {
+    search::solve_inner(chain, opts, with)
 }
 
 /// As [`solve`], but first tries the fixed-point scheme from a previous stationary point
@@ -494,27 +511,8 @@ pub fn solve_warm(
     opts: &SolverOptions,
     previous: &WarmStart,
 ) -> Result<Estimate, ReplicaError> {
-    let n = chain.len();
-    if previous.params.v.len() != n {
-        return Err(ReplicaError::InvalidChain(format!(
-            "warm start has {} layers, the chain {n}",
-            previous.params.v.len(),
-        )));
-    }
-    if let Some(bad) = previous
-        .secants
-        .df
-        .iter()
-        .chain(&previous.secants.dg)
-        .find(|c| c.len() != 2 * n)
-    {
-        return Err(ReplicaError::InvalidChain(format!(
-            "warm-start secants of length {}, the chain needs {}",
-            bad.len(),
-            2 * n
-        )));
-    }
-    solve_inner(chain, opts, Some(previous))
+    let mut with = SolveWith::default().warm_start(previous.clone());
+    search::solve_inner(chain, opts, &mut with).map(Solution::into_estimate)
 }
 
 /// The chain with its Gaussian prior centred, when the mean cannot enter the result: every layer
@@ -538,95 +536,6 @@ fn centred_if_shift_invariant(chain: &Chain) -> Option<Chain> {
         chain.layers().to_vec(),
     )
     .ok()
-}
-
-fn solve_inner(
-    chain: &Chain,
-    opts: &SolverOptions,
-    warm: Option<&WarmStart>,
-) -> Result<Estimate, ReplicaError> {
-    let centred = centred_if_shift_invariant(chain);
-    let chain = centred.as_ref().unwrap_or(chain);
-    let mut timed = *opts;
-    timed.deadline = opts
-        .max_seconds
-        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
-    let opts = &timed;
-    // the caller's thread may have just run a faer matrix product (see `simd`)
-    crate::simd::clear_upper_simd_state();
-    let mut counters = Counters::default();
-    let mut failures: Vec<String> = Vec::new();
-    if let Some(w) = warm {
-        match polish_warm(chain, w, opts, &mut counters) {
-            Ok(run) if run.converged() => {
-                counters.starts_converged += 1;
-                match evaluate(chain, run, Scheme::FixedPoint, opts, &mut counters) {
-                    Ok(c) => return Ok(finish(c, counters)),
-                    Err(why) => failures.push(format!("warm start: {why}")),
-                }
-            }
-            Ok(run) => failures.push(format!(
-                "warm start: no convergence (residual {:.2e})",
-                run.residual
-            )),
-            Err(ReplicaError::Interrupted) => return Err(ReplicaError::Interrupted),
-            Err(e) => failures.push(format!("warm start: {e}")),
-        }
-    }
-    let schemes: &[Scheme] = match opts.choice {
-        SchemeChoice::Auto => &[Scheme::FixedPoint, Scheme::Vamp],
-        SchemeChoice::Only(Scheme::FixedPoint) => &[Scheme::FixedPoint],
-        SchemeChoice::Only(Scheme::Vamp) => &[Scheme::Vamp],
-    };
-    let starts = if opts.multistart {
-        start_indices(chain.len())
-    } else {
-        vec![0]
-    };
-    let mut best: Option<Candidate> = None;
-    // coarse stationary points found so far, by either scheme (both are stationary points of the
-    // same potential, in the same order parameters): a start that runs into one stops there
-    let mut seen = Vec::new();
-    for &scheme in schemes {
-        if best.is_some() && fixed_point_suffices(chain) {
-            break;
-        }
-        for &k in &starts {
-            let v0 = start_v(chain, k);
-            match run_scheme(chain, scheme, &v0, opts, &mut counters, &mut seen) {
-                Ok(None) => {} // same stationary point as an earlier start
-                Ok(Some(run)) if run.converged() => {
-                    counters.starts_converged += 1;
-                    match evaluate(chain, run, scheme, opts, &mut counters) {
-                        Ok(c) => {
-                            if best.as_ref().is_none_or(|b| lower(&c, b)) {
-                                best = Some(c);
-                            }
-                        }
-                        Err(why) => failures.push(format!("{scheme} start {k}: {why}")),
-                    }
-                }
-                Ok(Some(run)) => failures.push(format!(
-                    "{scheme} start {k}: no convergence in {} sweeps (residual {:.2e})",
-                    run.iterations, run.residual
-                )),
-                Err(ReplicaError::Interrupted) => return Err(ReplicaError::Interrupted),
-                Err(e) => failures.push(format!("{scheme} start {k}: {e}")),
-            }
-        }
-    }
-    if best.is_none() && opts.continuation && opts.choice == SchemeChoice::Auto {
-        match continuation::follow(chain, opts, &mut counters) {
-            Ok(c) => best = Some(c),
-            // an interruption inside the continuation reaches it as a failed step
-            Err(_) if opts.cancelled() => return Err(ReplicaError::Interrupted),
-            Err(why) => failures.push(format!("continuation in the noise: {why}")),
-        }
-    }
-    match best {
-        Some(c) => Ok(finish(c, counters)),
-        None => Err(ReplicaError::NotConverged(failures.join("; "))),
-    }
 }
 
 fn finish(c: Candidate, counters: Counters) -> Estimate {
