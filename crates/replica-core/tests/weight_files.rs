@@ -754,11 +754,7 @@ fn a_bias_beside_the_weight_is_noted_as_ignored() {
     let le8 = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let (w, b) = (le8(&test_matrix(4, 6)), le8(&[0.5; 4]));
     let notes_of = |with_bias: bool| {
-        let name = if with_bias {
-            "b.safetensors"
-        } else {
-            "nb.safetensors"
-        };
+        let name = ["nb.safetensors", "b.safetensors"][with_bias as usize];
         let mut tensors = vec![(
             "fc1.weight".to_string(),
             TensorView::new(Dtype::F64, vec![4, 6], &w).unwrap(),
@@ -774,14 +770,10 @@ fn a_bias_beside_the_weight_is_noted_as_ignored() {
         );
         let p = dir.path().join("spec.toml");
         std::fs::write(&p, spec).unwrap();
-        load_spec_with_options(
-            &p,
-            SpecOptions {
-                assume_invariant: true,
-            },
-        )
-        .unwrap()
-        .notes
+        let quiet = SpecOptions {
+            assume_invariant: true,
+        };
+        load_spec_with_options(&p, quiet).unwrap().notes
     };
     let noted = notes_of(true);
     assert_eq!(noted.len(), 1, "{noted:?}");
