@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod npy;
 
 use replica_core::replica::{Activation, Chain, DiscreteSpectrum, Ensemble, Layer, Prior};
 use std::collections::HashMap;
