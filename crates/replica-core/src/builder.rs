@@ -562,7 +562,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_layer_and_rule() {
-        let cases: Vec<(&str, LayerInput, fn(&BuildError) -> bool)> = vec![
+        type Case = (&'static str, LayerInput, fn(&BuildError) -> bool);
+        let cases: Vec<Case> = vec![
             (
                 "missing alpha",
                 LayerInput::new(Activation::Relu, 0.0, WeightsInput::Orthogonal),
@@ -616,7 +617,7 @@ mod tests {
                 mat_input(matrix(4, 6, 1), None),
             ))
             .unwrap();
-            let e = b.push(layer).err().expect(name);
+            let e = b.push(layer).map(|_| ()).expect_err(name);
             println!("{name}: {e}");
             assert!(is_expected(&e), "{name}: {e:?}");
             assert_eq!(b.len(), 1, "{name}: nothing appended on an error");
