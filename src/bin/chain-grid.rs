@@ -375,6 +375,13 @@ fn solve_chains(
     let done: HashSet<u64> = saved.iter().map(|r| r.index).collect();
     bar.inc(done.len() as u64);
     let todo: Vec<u64> = (from..from + n).filter(|i| !done.contains(i)).collect();
+    if !done.is_empty() {
+        eprintln!(
+            "chain-grid: {} chains from the checkpoint, {} left to solve",
+            done.len(),
+            todo.len()
+        );
+    }
     let fresh: Vec<Option<Row>> = todo
         .into_par_iter()
         .map(|i| {
