@@ -20,7 +20,7 @@
 
 use anyhow::Result;
 use clap::Parser;
-use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints, Identity};
+use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints};
 use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, STUDENT_LAYERS};
 use replica_mi::experiment::plot::palette::{BLACK, BLUE, RED};
 use replica_mi::experiment::plot::{
@@ -216,22 +216,20 @@ fn run() -> Result<()> {
     let dev = args.training.open()?;
     let mut out = FigureOutput::start(c, "fig3")?;
     out.on_device(&dev);
-    checkpoint::install_stop_handlers()?;
     let progress = out.progress();
     let shard = args.shard.shard;
     let (runs, stem) = match shard {
         Some(s) => (cfg.shard_runs(c.seed, s), s.file_stem("fig3")),
         None => (cfg.run_keys(c.seed), "fig3".to_string()),
     };
-    let id = Identity::new(
+    let mut ck = Checkpoints::start(
+        c,
         "fig3",
         &stem,
-        c.scale,
-        c.seed,
         shard.map(|s| s.to_string()),
         cfg.get(),
+        &args.checkpoint,
     )?;
-    let mut ck = Checkpoints::open(&c.out, id, &args.checkpoint)?;
     let rows = fig3::run_checkpointed(&cfg, &runs, &dev, &progress, &mut ck)?;
     progress.finish_and_clear();
     out.resumed_from(ck.resumed_from());

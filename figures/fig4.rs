@@ -19,7 +19,7 @@
 
 use anyhow::Result;
 use clap::Parser;
-use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints, Identity};
+use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints};
 use replica_mi::experiment::fig4::{self, Fig4Config, Fig4Row, Fig4Variant, HIDDEN_LAYERS};
 use replica_mi::experiment::plot::palette::{Rgb, BLUE, GREEN, ORANGE, RED};
 use replica_mi::experiment::plot::{
@@ -239,7 +239,6 @@ fn run() -> Result<()> {
     let dev = args.training.open()?;
     let mut out = FigureOutput::start(c, "fig4")?;
     out.on_device(&dev);
-    checkpoint::install_stop_handlers()?;
     let progress = out.progress();
     let shard = args.shard.shard;
     let (variants, file_stem) = match shard {
@@ -253,15 +252,14 @@ fn run() -> Result<()> {
             cfg.variants.len()
         );
     }
-    let id = Identity::new(
+    let mut ck = Checkpoints::start(
+        c,
         "fig4",
         &file_stem,
-        c.scale,
-        c.seed,
         shard.map(|s| s.to_string()),
         cfg.get(),
+        &args.checkpoint,
     )?;
-    let mut ck = Checkpoints::open(&c.out, id, &args.checkpoint)?;
     let rows = fig4::run_checkpointed(&cfg, c.seed, &variants, &dev, &progress, &mut ck)?;
     progress.finish_and_clear();
     out.resumed_from(ck.resumed_from());

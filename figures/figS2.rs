@@ -12,10 +12,15 @@
 //!
 //! Writes `figS2.csv` (+ `figS2.provenance.json`, which names the data files) and `figS2.svg`
 //! into `--out`; a seed other than the default appends `_seed<N>`.
+//!
+//! Checkpoints (`<stem>.ckpt` in `--out`, `--checkpoint-every`, default every 5 minutes of work)
+//! are written at the end of an epoch; `--resume` continues a killed run from the newest one, and
+//! SIGUSR1 / SIGTERM make the run checkpoint and exit with status 75 (docs/checkpoints.md).
 
 use anyhow::Result;
 use clap::Parser;
 use replica_mi::data::{MnistFiles, FASHION_MNIST_DIR};
+use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints};
 use replica_mi::experiment::figs2::{self, FigS2Config, FigS2Row, NetKind};
 use replica_mi::experiment::plot::palette::{BLUE, ORANGE};
 use replica_mi::experiment::plot::{
@@ -37,6 +42,8 @@ struct Args {
     /// t10k-labels-idx1-ubyte (each raw or .gz): Fashion-MNIST by default, or MNIST.
     #[arg(long, default_value = FASHION_MNIST_DIR)]
     data_dir: PathBuf,
+    #[command(flatten)]
+    checkpoint: CheckpointArgs,
 }
 
 /// What the provenance record holds: the configuration and the files it read.
@@ -109,7 +116,11 @@ fn figure(rows: &[FigS2Row], cfg: &FigS2Config, data_set: &str) -> Figure {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    checkpoint::exit_code(run())
+}
+
+fn run() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
     let mut cfg = FigS2Config::for_scale(c.scale);
@@ -130,8 +141,15 @@ fn main() -> Result<()> {
     let mut out = FigureOutput::start(c, "figS2")?;
     out.on_device(&dev);
     let progress = out.progress();
-    let rows = figs2::run(&cfg, &train, &test, c.seed, &dev, &progress)?;
+    let record = Record {
+        config: &cfg,
+        data_set: data_set.clone(),
+        data: &files,
+    };
+    let mut ck = Checkpoints::start(c, "figS2", &stem, None, &record, &args.checkpoint)?;
+    let rows = figs2::run_checkpointed(&cfg, &train, &test, c.seed, &dev, &progress, &mut ck)?;
     progress.finish_and_clear();
+    out.resumed_from(ck.resumed_from());
 
     out.table(&format!("{stem}.csv"), &rows)?;
     out.figure(
@@ -154,11 +172,7 @@ fn main() -> Result<()> {
             ))
         })
         .collect();
-    let record = Record {
-        config: &cfg,
-        data_set: data_set.clone(),
-        data: &files,
-    };
     out.finish(&record, &format!(" on {data_set}"), &details)?;
+    ck.remove()?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Kill and resume, through the figure binaries fig3 and fig4 at quick scale: a run killed with
+//! Kill and resume, through the figure binaries fig3, fig4 and figS2 at quick scale: a run killed with
 //! SIGKILL (at named points: after an epoch's training, after its MI solve, while a checkpoint is
 //! written; and by a SIGKILL from outside at an arbitrary instant) and resumed with `--resume`
 //! writes the very bytes of the CSV and SVG files of a run never stopped, and the same
@@ -8,6 +8,7 @@
 //! exit with status 75.
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,6 +16,7 @@ use std::sync::OnceLock;
 
 const FIG3: &str = env!("CARGO_BIN_EXE_fig3");
 const FIG4: &str = env!("CARGO_BIN_EXE_fig4");
+const FIGS2: &str = env!("CARGO_BIN_EXE_figS2");
 const KILL_AT: &str = "REPLICA_MI_KILL_AT";
 
 fn base(out: &Path) -> Vec<String> {
@@ -29,9 +31,18 @@ fn base(out: &Path) -> Vec<String> {
     .to_vec()
 }
 
+/// Fashion-MNIST for figS2: `$REPLICA_MI_FASHION_MNIST` or Debian's folder (as tests/figS2.rs).
+fn fashion_mnist() -> String {
+    std::env::var("REPLICA_MI_FASHION_MNIST")
+        .unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into())
+}
+
 fn command(bin: &str, out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(bin);
     c.args(base(out)).args(extra).env_remove(KILL_AT);
+    if bin == FIGS2 {
+        c.args(["--data-dir", &fashion_mnist()]);
+    }
     c
 }
 
@@ -65,7 +76,12 @@ fn killed_at(bin: &str, out: &Path, point: &str, extra: &[&str]) {
 fn reference(bin: &'static str) -> &'static Path {
     static FIG3_REF: OnceLock<PathBuf> = OnceLock::new();
     static FIG4_REF: OnceLock<PathBuf> = OnceLock::new();
-    let cell = if bin == FIG3 { &FIG3_REF } else { &FIG4_REF };
+    static FIGS2_REF: OnceLock<PathBuf> = OnceLock::new();
+    let cell = match bin {
+        FIG3 => &FIG3_REF,
+        FIG4 => &FIG4_REF,
+        _ => &FIGS2_REF,
+    };
     cell.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
         ok(bin, &dir, &[]);
@@ -144,6 +160,58 @@ fn fig4_killed_at_named_points_resumes_byte_for_byte() {
         ok(FIG4, dir.path(), &["--resume"]);
         same_outputs(FIG4, dir.path(), FIG4_FILES, point != "epoch:1");
     }
+}
+
+const FIGS2_FILES: &[&str] = &["figS2.csv", "figS2.svg"];
+
+#[test]
+fn figs2_killed_at_named_points_resumes_byte_for_byte() {
+    // Quick scale: the USV network, then the dense one, 4 observed epochs each (0..=3), a
+    // checkpoint after each. Points: in the USV run after an epoch's training; after the dense
+    // run's first epoch is recorded (the newest checkpoint is the USV run's last epoch); with the
+    // dense run's 2nd checkpoint complete but not renamed; between the renames of its 3rd;
+    // `epoch:1` before any checkpoint exists.
+    for point in ["epoch:3", "mi:5", "ckpt-tmp:6", "ckpt-swap:7", "epoch:1"] {
+        let dir = tempfile::tempdir().unwrap();
+        killed_at(FIGS2, dir.path(), point, &[]);
+        ok(FIGS2, dir.path(), &["--resume"]);
+        same_outputs(FIGS2, dir.path(), FIGS2_FILES, point != "epoch:1");
+    }
+}
+
+#[test]
+fn figs2_killed_twice_from_outside_and_by_a_signal_loses_nothing() {
+    killed_from_outside(FIGS2, "figS2.ckpt", FIGS2_FILES, 20);
+    // SIGUSR1: the epoch in progress finishes, a checkpoint is written, exit status 75.
+    let dir = tempfile::tempdir().unwrap();
+    killed_at(FIGS2, dir.path(), "mi:2", &[]);
+    let mut child = command(
+        FIGS2,
+        dir.path(),
+        &["--resume", "--checkpoint-every", "off"],
+    )
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // The signal goes once the run says it resumes: its handlers are installed by then, and the
+    // six epochs left take far longer than the signal.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.unwrap().contains("resuming from")),
+        "figS2 did not resume"
+    );
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-USR1", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(75), "{status:?}");
+    ok(FIGS2, dir.path(), &["--resume"]);
+    same_as_reference(FIGS2, dir.path(), FIGS2_FILES);
+    let (_, resumed) = provenance(&dir.path().join("figS2.provenance.json"));
+    assert_eq!(resumed.as_array().map(Vec::len), Some(2), "{resumed}");
 }
 
 #[test]
@@ -283,4 +351,125 @@ fn sigusr1_checkpoints_and_exits_with_status_75() {
     assert!(dir.path().join("fig3.ckpt").exists());
     ok(FIG3, dir.path(), &["--resume"]);
     same_as_reference(FIG3, dir.path(), FIG3_FILES);
+}
+
+const CHAIN_GRID: &str = env!("CARGO_BIN_EXE_chain-grid");
+
+/// A small grid (12 chains of at most 2 layers, one thread) reporting to `out/grid.csv`.
+fn grid(out: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(CHAIN_GRID);
+    c.args([
+        "--n",
+        "12",
+        "--seed",
+        "3",
+        "--max-layers",
+        "2",
+        "--show",
+        "0",
+    ])
+    .args([
+        "--spectra",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/refs/spectra"),
+    ])
+    .args(["--out", out.join("grid.csv").to_str().unwrap()])
+    .args(extra)
+    .env_remove(KILL_AT);
+    c
+}
+
+fn grid_ok(out: &Path, extra: &[&str]) {
+    let o = grid(out, extra).output().expect("start chain-grid");
+    assert!(
+        o.status.success(),
+        "chain-grid {extra:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The report's bytes with the `seconds` column (wall times, the only column that differs from
+/// run to run) emptied.
+fn report_without_times(out: &Path) -> Vec<u8> {
+    let mut r = csv::Reader::from_path(out.join("grid.csv")).unwrap();
+    let header = r.headers().unwrap().clone();
+    let col = header.iter().position(|h| h == "seconds").unwrap();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let fields: Vec<&str> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, f)| if i == col { "" } else { f })
+            .collect();
+        w.write_record(&fields).unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+/// The report of an uninterrupted grid, without its times (computed once).
+fn grid_reference() -> &'static [u8] {
+    static REF: OnceLock<Vec<u8>> = OnceLock::new();
+    REF.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        grid_ok(dir.path(), &["--jobs", "1"]);
+        report_without_times(dir.path())
+    })
+}
+
+/// `out` holds the uninterrupted grid's report (times aside), a provenance naming the
+/// checkpoint resumed from, and no checkpoint file.
+fn grid_same_as_reference(out: &Path) {
+    let got = report_without_times(out);
+    assert_eq!(got.len(), grid_reference().len());
+    assert!(got == grid_reference(), "the resumed report differs");
+    let prov: Value = serde_json::from_slice(&read(&out.join("grid.provenance.json"))).unwrap();
+    assert!(
+        prov["resumed_from"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "resumed_from missing"
+    );
+    assert!(!out.join("grid.ckpt").exists() && !out.join("grid.ckpt.prev").exists());
+}
+
+#[test]
+fn chain_grid_killed_or_stopped_resumes_with_the_same_report() {
+    // SIGKILL after the 5th chain's checkpoint, and between the renames of the 3rd checkpoint;
+    // resumed on one and on two threads (the chains left are the same chains).
+    for (point, jobs) in [("chain:5", "1"), ("ckpt-swap:3", "2")] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = grid(dir.path(), &["--jobs", "1", "--checkpoint-every", "1e"])
+            .env(KILL_AT, point)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.signal(), Some(9), "{point}: not killed: {o:?}");
+        assert!(
+            dir.path().join("grid.ckpt").exists() || dir.path().join("grid.ckpt.prev").exists()
+        );
+        grid_ok(dir.path(), &["--resume", "--jobs", jobs]);
+        grid_same_as_reference(dir.path());
+    }
+    // SIGTERM once the first checkpoint exists: exit status 75, a checkpoint, an exact resume.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = grid(dir.path(), &["--jobs", "1", "--checkpoint-every", "1e"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !dir.path().join("grid.ckpt").exists() {
+        assert!(t0.elapsed().as_secs() < 120, "no checkpoint written");
+        assert!(child.try_wait().unwrap().is_none(), "the grid ended first");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(75), "{status:?}");
+    grid_ok(dir.path(), &["--resume", "--jobs", "1"]);
+    grid_same_as_reference(dir.path());
 }

@@ -7,6 +7,12 @@
 //! as the `random_chains` test, not the library's own checks). Chains are solved in parallel
 //! (rayon, `--jobs`), but chain `i` is always the same chain and the report is in chain order, so
 //! the report is deterministic except for the wall times.
+//!
+//! With `--out`, the chains solved so far are checkpointed (`<out folder>/<out stem>.ckpt`, every
+//! `--checkpoint-every`, default 5 minutes; `100e` = every 100 chains) and `--resume` solves only
+//! the chains the checkpoint does not hold: the report is the uninterrupted run's, the wall times
+//! of the chains solved before the stop included. SIGUSR1 / SIGTERM: the chains being solved
+//! finish, no new one starts, a checkpoint is written and the exit status is 75.
 
 #[path = "../../crates/replica-core/tests/common/audit.rs"]
 mod audit;
@@ -16,11 +22,18 @@ use audit::{run_chain, summary_table, ChainResult, Outcome};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+use replica_mi::experiment::checkpoint::{
+    self, kill_point, stop_requested, CheckpointArgs, Checkpoints,
+};
 use replica_mi::experiment::record::{git_commit, git_dirty};
+use replica_mi::experiment::{CommonArgs, Scale};
 use replica_mi::random_chain::{extreme_spectra, ChainGenerator, GeneratorParams, NamedSpectrum};
 use replica_mi::replica::SolverOptions;
 use replica_mi::spec::read_spectrum_file;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -60,6 +73,9 @@ struct Args {
     /// Print the spec of this many failing chains (bound violations and panics first).
     #[arg(long, default_value_t = 5)]
     show: usize,
+    /// Checkpoints of the chains solved (with --out): --resume, --checkpoint-every.
+    #[command(flatten)]
+    checkpoint: CheckpointArgs,
 }
 
 /// The spectra offered to the generator: every `*.csv` in `dir` but `spectra_meta.csv`, in name
@@ -96,7 +112,161 @@ struct Row {
     scheme: String,
 }
 
-fn main() -> Result<()> {
+/// A [`Row`] as a checkpoint holds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SavedRow {
+    index: u64,
+    outcome: SavedOutcome,
+    seconds: f64,
+    spec: String,
+    entropy: Option<f64>,
+    scheme: String,
+}
+
+/// An [`Outcome`] as a checkpoint holds it (a violation as its check's name and detail).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum SavedOutcome {
+    Converged,
+    Violation(Vec<(String, String)>),
+    Unconverged { cause: String, error: String },
+    BadError(String),
+    Panic(String),
+}
+
+impl From<&Row> for SavedRow {
+    fn from(row: &Row) -> Self {
+        let r = &row.result;
+        SavedRow {
+            index: r.index,
+            outcome: match &r.outcome {
+                Outcome::Converged => SavedOutcome::Converged,
+                Outcome::Violation(v) => SavedOutcome::Violation(
+                    v.iter()
+                        .map(|v| (v.check.to_string(), v.detail.clone()))
+                        .collect(),
+                ),
+                Outcome::Unconverged { cause, error } => SavedOutcome::Unconverged {
+                    cause: cause.clone(),
+                    error: error.clone(),
+                },
+                Outcome::BadError(e) => SavedOutcome::BadError(e.clone()),
+                Outcome::Panic(e) => SavedOutcome::Panic(e.clone()),
+            },
+            seconds: r.seconds,
+            spec: row.spec.clone(),
+            entropy: row.entropy,
+            scheme: row.scheme.clone(),
+        }
+    }
+}
+
+/// The audit names its checks with static strings: one leaked copy per distinct name read back
+/// from a checkpoint (a handful per grid).
+fn check_name(name: &str) -> &'static str {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(n);
+    n
+}
+
+impl From<SavedRow> for Row {
+    fn from(s: SavedRow) -> Self {
+        let outcome = match s.outcome {
+            SavedOutcome::Converged => Outcome::Converged,
+            SavedOutcome::Violation(v) => Outcome::Violation(
+                v.into_iter()
+                    .map(|(check, detail)| audit::Violation {
+                        check: check_name(&check),
+                        detail,
+                    })
+                    .collect(),
+            ),
+            SavedOutcome::Unconverged { cause, error } => Outcome::Unconverged { cause, error },
+            SavedOutcome::BadError(e) => Outcome::BadError(e),
+            SavedOutcome::Panic(e) => Outcome::Panic(e),
+        };
+        Row {
+            result: ChainResult {
+                index: s.index,
+                outcome,
+                seconds: s.seconds,
+            },
+            spec: s.spec,
+            entropy: s.entropy,
+            scheme: s.scheme,
+        }
+    }
+}
+
+/// What a checkpoint of the grid must agree with: everything that decides which chains are
+/// drawn and how they are solved (not `--jobs`, which changes neither).
+#[derive(Serialize)]
+struct GridIdentity<'a> {
+    n: u64,
+    from: u64,
+    kind: &'a str,
+    generator: &'a GeneratorParams,
+    spectra: Vec<String>,
+    solver: String,
+}
+
+/// The checkpoints of the report `out` (`<folder>/<stem>.ckpt`), or none without `--out`.
+fn open_checkpoints(
+    args: &Args,
+    params: &GeneratorParams,
+    g: &ChainGenerator,
+    opts: &SolverOptions,
+) -> Result<Checkpoints<SavedRow>> {
+    let Some(out) = &args.out else {
+        if args.checkpoint.resume {
+            bail!("--resume needs --out (the checkpoint lies beside the report)");
+        }
+        return Ok(Checkpoints::none());
+    };
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "chain-grid".into());
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let common = CommonArgs {
+        // The grid has no scale; its size is in the identity's configuration.
+        scale: Scale::Default,
+        seed: args.seed,
+        out: dir,
+        quiet: true,
+    };
+    let id = GridIdentity {
+        n: args.n,
+        from: args.from,
+        kind: &args.kind,
+        generator: params,
+        spectra: g.spectra().map(|s| s.file.display().to_string()).collect(),
+        solver: format!("{opts:?}"),
+    };
+    Ok(Checkpoints::start(
+        &common,
+        "chain-grid",
+        &stem,
+        None,
+        &id,
+        &args.checkpoint,
+    )?)
+}
+
+fn main() -> std::process::ExitCode {
+    checkpoint::exit_code(run())
+}
+
+fn run() -> Result<()> {
     let args = Args::parse();
     let (spectra, params) = if args.kind == "extreme" {
         (
@@ -117,23 +287,39 @@ fn main() -> Result<()> {
         .context("generator settings")?;
     let opts = SolverOptions::default();
     let pool = thread_pool(args.jobs)?;
+    let ck = Mutex::new(open_checkpoints(&args, &params, &g, &opts)?);
     let bar = progress_bar(args.n);
     let t0 = std::time::Instant::now();
-    let rows = pool.install(|| solve_chains(&g, &opts, args.from, args.n, &bar));
+    let solved = pool.install(|| solve_chains(&g, &opts, args.from, args.n, &bar, &ck));
     bar.finish_and_clear();
+    let mut ck = ck.into_inner().unwrap_or_else(|e| e.into_inner());
+    let rows = match solved {
+        Some(rows) => rows,
+        None => return Err(ck.stop_now().into()),
+    };
     let wall = t0.elapsed().as_secs_f64();
     let threads = pool.current_num_threads();
     print_summary(&args, threads, wall, &rows);
     print_failing(&rows, args.show);
     if let Some(out) = &args.out {
         write_report(out, &rows)?;
-        let prov_path = write_provenance(out, &args, threads, &params, &g, &opts, wall)?;
+        let prov_path = write_provenance(
+            out,
+            &args,
+            threads,
+            &params,
+            &g,
+            &opts,
+            wall,
+            ck.resumed_from(),
+        )?;
         println!(
             "\nreport: {} (provenance {})",
             out.display(),
             prov_path.display()
         );
     }
+    ck.remove()?;
     Ok(())
 }
 
@@ -173,22 +359,55 @@ fn progress_bar(n: u64) -> ProgressBar {
 }
 
 /// Chains `from..from + n` of `g`, solved in parallel (on the current rayon pool), in chain
-/// order; `bar` advances once per chain.
+/// order; `bar` advances once per chain. The chains held by the checkpoint `ck` resumed from are
+/// not solved again; each chain solved is kept in `ck` (which checkpoints when due). `None` when
+/// a signal asked the run to stop: the chains being solved finished, no other started.
 fn solve_chains(
     g: &ChainGenerator,
     opts: &SolverOptions,
     from: u64,
     n: u64,
     bar: &ProgressBar,
-) -> Vec<Row> {
-    (from..from + n)
+    ck: &Mutex<Checkpoints<SavedRow>>,
+) -> Option<Vec<Row>> {
+    let lock = || ck.lock().unwrap_or_else(|e| e.into_inner());
+    let saved: Vec<SavedRow> = lock().rows().to_vec();
+    let done: HashSet<u64> = saved.iter().map(|r| r.index).collect();
+    bar.inc(done.len() as u64);
+    let todo: Vec<u64> = (from..from + n).filter(|i| !done.contains(i)).collect();
+    if !done.is_empty() {
+        eprintln!(
+            "chain-grid: {} chains from the checkpoint, {} left to solve",
+            done.len(),
+            todo.len()
+        );
+    }
+    let fresh: Vec<Option<Row>> = todo
         .into_par_iter()
         .map(|i| {
+            if stop_requested() {
+                return None;
+            }
             let row = solve_chain(g, opts, i);
+            {
+                let mut ck = lock();
+                if let Err(e) = ck.add_part(vec![SavedRow::from(&row)]) {
+                    // A checkpoint that cannot be written costs only the resume; the grid goes on.
+                    eprintln!("chain-grid: {e}");
+                }
+            }
+            kill_point("chain");
             bar.inc(1);
-            row
+            Some(row)
         })
-        .collect()
+        .collect();
+    if stop_requested() {
+        return None;
+    }
+    let mut rows: Vec<Row> = saved.into_iter().map(Row::from).collect();
+    rows.extend(fresh.into_iter().flatten());
+    rows.sort_by_key(|r| r.result.index);
+    Some(rows)
 }
 
 /// Chain `i` of `g`, drawn and solved and judged by the audit. A chain the generator fails to
@@ -286,7 +505,9 @@ fn write_report(out: &Path, rows: &[Row]) -> Result<()> {
 }
 
 /// Write the provenance of the report `out` beside it (`<stem>.provenance.json`: the settings,
-/// spectra, solver options, version and wall time); its path.
+/// spectra, solver options, version, wall time of this process and the checkpoints it resumed
+/// from); its path.
+#[allow(clippy::too_many_arguments)]
 fn write_provenance(
     out: &Path,
     args: &Args,
@@ -295,13 +516,14 @@ fn write_provenance(
     g: &ChainGenerator,
     opts: &SolverOptions,
     wall: f64,
+    resumed_from: &[String],
 ) -> Result<PathBuf> {
     let stem = out
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let prov_path = out.with_file_name(format!("{stem}.provenance.json"));
-    let prov = serde_json::json!({
+    let mut prov = serde_json::json!({
         "name": "chain-grid",
         "n": args.n,
         "from": args.from,
@@ -317,6 +539,9 @@ fn write_provenance(
         "command_line": std::env::args().collect::<Vec<_>>(),
         "elapsed_seconds": wall,
     });
+    if !resumed_from.is_empty() {
+        prov["resumed_from"] = serde_json::json!(resumed_from);
+    }
     std::fs::write(&prov_path, serde_json::to_string_pretty(&prov)? + "\n")
         .with_context(|| format!("cannot write {}", prov_path.display()))?;
     Ok(prov_path)

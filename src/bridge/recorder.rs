@@ -281,8 +281,12 @@ impl MiRecorder {
     /// The recorder with the warm starts `warm` (of [`MiRecorder::warm_starts`]), as if it had
     /// already solved the epochs that produced them.
     pub fn with_warm_starts(mut self, warm: Vec<Option<WarmStart>>) -> Self {
-        self.warm = warm;
+        self.set_warm_starts(warm);
         self
+    }
+    /// Replace the warm starts, as [`MiRecorder::with_warm_starts`] does.
+    pub fn set_warm_starts(&mut self, warm: Vec<Option<WarmStart>>) {
+        self.warm = warm;
     }
     pub fn into_records(self) -> Vec<MiRecord> {
         self.records

@@ -22,13 +22,16 @@
 //! Every run `(width, seed)` derives its three seeds (data, initial weights, minibatch order) from
 //! the run seed, so a run is reproducible on its own.
 
-use super::checkpoint::{kill_point, Checkpoints};
+use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
 use crate::bridge::{MiConfig, MiRecorder, MiSetting};
 use crate::checked::{Check, Checked};
-use crate::nn::{train_from, Act, Network, NetworkSpec, TensorData, TrainConfig};
+use crate::nn::{
+    Act, EpochContext, Network, NetworkSpec, NnError, TensorData, TrainConfig, TrainPosition,
+};
+use crate::replica::WarmStart;
 use crate::synth::RegressionParams;
 use candle_core::{DType, Device};
 use indicatif::ProgressBar;
@@ -325,7 +328,7 @@ fn run_one_checkpointed(
         measure_noise: cfg.measure_noise,
         ..MiConfig::default()
     };
-    let mut rec = MiRecorder::new(MiSetting::Regression, mi_cfg.check().map_err(bridge)?);
+    let rec = MiRecorder::new(MiSetting::Regression, mi_cfg.check().map_err(bridge)?);
     let tcfg = TrainConfig::regression()
         .epochs(cfg.epochs)
         .batch_size(cfg.batch_size)
@@ -334,18 +337,50 @@ fn run_one_checkpointed(
         .quiet(quiet)
         .check()
         .map_err(nn)?;
-    let name = run_name(width, seed);
-    let (from, done) = match ck.take_resume(&name) {
-        Some(r) => {
-            r.restore(&net)?;
-            rec = rec.with_warm_starts(r.state.warm);
-            (Some(r.state.position), r.state.rows)
-        }
-        None => (None, Vec::new()),
+    let mut recording = Recording3 {
+        cfg,
+        width,
+        seed,
+        rec,
+        done: Vec::new(),
     };
-    let rows_of = |rec: &MiRecorder| -> Vec<Fig3Row> {
-        let mut rows = done.clone();
-        for (stats, r) in rec
+    train_run(
+        ck,
+        &run_name(width, seed),
+        &net,
+        &td,
+        &tcfg,
+        &mut recording,
+        nn,
+    )
+}
+
+/// What a Figure 3 run records: `I(X;T_l)` through its recorder, rows of the epochs restored from
+/// a checkpoint first.
+struct Recording3<'a> {
+    cfg: &'a Fig3Config,
+    width: usize,
+    seed: u64,
+    rec: MiRecorder,
+    done: Vec<Fig3Row>,
+}
+
+impl Recording<Fig3Row> for Recording3<'_> {
+    fn resume(&mut self, _: &TrainPosition, rows: Vec<Fig3Row>, warm: Vec<Option<WarmStart>>) {
+        self.rec.set_warm_starts(warm);
+        self.done = rows;
+    }
+
+    fn observe(&mut self, ctx: &EpochContext<'_>) -> Result<(), NnError> {
+        use crate::nn::EpochObserver;
+        self.rec.observe(ctx)
+    }
+
+    fn rows(&self) -> Vec<Fig3Row> {
+        let (cfg, width, seed) = (self.cfg, self.width, self.seed);
+        let mut rows = self.done.clone();
+        for (stats, r) in self
+            .rec
             .epochs()
             .flat_map(|e| e.layers.iter().map(move |r| (e.stats, r)))
         {
@@ -366,18 +401,11 @@ fn run_one_checkpointed(
             });
         }
         rows
-    };
-    let mut observer = |ctx: &crate::nn::EpochContext<'_>| -> Result<(), crate::nn::NnError> {
-        use crate::nn::EpochObserver;
-        kill_point("epoch");
-        rec.observe(ctx)?;
-        ck.after_epoch(&name, ctx, || (rows_of(&rec), rec.warm_starts().to_vec()))
-    };
-    let trained = train_from(&net, &td, &tcfg, &mut observer, from);
-    if let Err(e) = trained {
-        return Err(ck.training_error(e, nn));
     }
-    Ok(rows_of(&rec))
+
+    fn warm_starts(&self) -> Vec<Option<WarmStart>> {
+        self.rec.warm_starts().to_vec()
+    }
 }
 
 /// Every run of [`Fig3Config::runs`], trained on `dev`; `progress` advances once per run. Rows
@@ -413,16 +441,17 @@ pub fn run_checkpointed(
     ck: &mut Checkpoints<Fig3Row>,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
     progress.set_length(runs.len() as u64);
-    for r in runs {
-        let name = run_name(r.width, r.seed);
-        if !ck.is_finished(&name) {
+    ck.run_each(
+        runs,
+        |r| run_name(r.width, r.seed),
+        |ck, r| {
             progress.set_message(format!("n = {}, seed {}", r.width, r.seed));
-            let rows = run_one_checkpointed(cfg, r.width, r.seed, true, dev, ck)?;
-            ck.finish_run(&name, rows)?;
-        }
-        progress.inc(1);
-    }
-    Ok(ck.rows().to_vec())
+            let rows = run_one_checkpointed(cfg, r.width, r.seed, true, dev, ck);
+            progress.inc(1);
+            rows
+        },
+        |_| progress.inc(1),
+    )
 }
 
 /// The error table: for each width of `cfg.error_widths` and each layer, the squared errors over

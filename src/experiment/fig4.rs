@@ -17,13 +17,16 @@
 //! nats per `n_Y`, warm-started from the previous fixed point. A solve that fails is recorded
 //! (`replica_converged = false`, empty value) and never plotted.
 
-use super::checkpoint::{kill_point, Checkpoints};
+use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
 use super::record::RunSeeds;
 use super::shard::{Shard, ShardedRow};
 use crate::bridge::{EpochRecord, MiConfig, MiRecorder, MiSetting};
 use crate::checked::{Check, Checked};
-use crate::nn::{train_from, Act, Network, NetworkSpec, TensorData, TrainConfig};
+use crate::nn::{
+    Act, EpochContext, Network, NetworkSpec, NnError, TensorData, TrainConfig, TrainPosition,
+};
+use crate::replica::WarmStart;
 use crate::synth::{ClassificationParams, Generative};
 use candle_core::{DType, Device};
 use indicatif::ProgressBar;
@@ -283,15 +286,12 @@ pub fn run_checkpointed(
     let gen = data(cfg, seed)?;
     let td = TensorData::new(&gen.train, &gen.test, DType::F32, dev).map_err(nn_error)?;
     progress.set_length((variants.len() * (cfg.epochs + 1)) as u64);
-    for &variant in variants {
-        if ck.is_finished(variant.name()) {
-            progress.inc(cfg.epochs as u64 + 1);
-            continue;
-        }
-        let rows = run_variant(cfg, seed, variant, &gen, &td, dev, progress, ck)?;
-        ck.finish_run(variant.name(), rows)?;
-    }
-    Ok(ck.rows().to_vec())
+    ck.run_each(
+        variants,
+        |v| v.name().to_string(),
+        |ck, &variant| run_variant(cfg, seed, variant, &gen, &td, dev, progress, ck),
+        |_| progress.inc(cfg.epochs as u64 + 1),
+    )
 }
 
 /// A network error of Figure 4.
@@ -360,39 +360,79 @@ fn run_variant(
         ..
     } = run_seeds(seed, vi);
     let (net, acts) = network(cfg, variant, init_seed, dev)?;
-    let mut rec = recorder(cfg, gen)?;
+    let rec = recorder(cfg, gen)?;
     let tcfg = train_config(cfg, order_seed)?;
-    let (from, done) = match ck.take_resume(variant.name()) {
-        Some(r) => {
-            r.restore(&net)?;
-            rec = rec.with_warm_starts(r.state.warm);
-            progress.inc(r.state.position.epoch as u64 + 1);
-            (Some(r.state.position), r.state.rows)
-        }
-        None => (None, Vec::new()),
+    let mut recording = Recording4 {
+        cfg,
+        variant,
+        seed,
+        acts,
+        rec,
+        done: Vec::new(),
+        progress,
     };
-    let rows_of = |rec: &MiRecorder| -> Vec<Fig4Row> {
-        let mut rows = done.clone();
-        for epoch in rec.epochs() {
-            epoch_rows(cfg, variant, seed, &acts, &epoch, &mut rows);
+    train_run(
+        ck,
+        variant.name(),
+        &net,
+        td,
+        &tcfg,
+        &mut recording,
+        nn_error,
+    )
+}
+
+/// What a Figure 4 variant records: `I(X;T_l)` through its recorder, rows of the epochs restored
+/// from a checkpoint first; `progress` advances once per epoch.
+struct Recording4<'a> {
+    cfg: &'a Fig4Config,
+    variant: Fig4Variant,
+    seed: u64,
+    acts: Vec<Act>,
+    rec: MiRecorder,
+    done: Vec<Fig4Row>,
+    progress: &'a ProgressBar,
+}
+
+impl Recording<Fig4Row> for Recording4<'_> {
+    fn resume(
+        &mut self,
+        position: &TrainPosition,
+        rows: Vec<Fig4Row>,
+        warm: Vec<Option<WarmStart>>,
+    ) {
+        self.rec.set_warm_starts(warm);
+        self.progress.inc(position.epoch as u64 + 1);
+        self.done = rows;
+    }
+
+    fn observe(&mut self, ctx: &EpochContext<'_>) -> Result<(), NnError> {
+        use crate::nn::EpochObserver;
+        self.rec.observe(ctx)?;
+        self.progress
+            .set_message(format!("{} epoch {}", self.variant.name(), ctx.stats.epoch));
+        self.progress.inc(1);
+        Ok(())
+    }
+
+    fn rows(&self) -> Vec<Fig4Row> {
+        let mut rows = self.done.clone();
+        for epoch in self.rec.epochs() {
+            epoch_rows(
+                self.cfg,
+                self.variant,
+                self.seed,
+                &self.acts,
+                &epoch,
+                &mut rows,
+            );
         }
         rows
-    };
-    let mut observer = |ctx: &crate::nn::EpochContext<'_>| -> Result<(), crate::nn::NnError> {
-        use crate::nn::EpochObserver;
-        kill_point("epoch");
-        rec.observe(ctx)?;
-        progress.set_message(format!("{} epoch {}", variant.name(), ctx.stats.epoch));
-        progress.inc(1);
-        ck.after_epoch(variant.name(), ctx, || {
-            (rows_of(&rec), rec.warm_starts().to_vec())
-        })
-    };
-    let trained = train_from(&net, td, &tcfg, &mut observer, from);
-    if let Err(e) = trained {
-        return Err(ck.training_error(e, nn_error));
     }
-    Ok(rows_of(&rec))
+
+    fn warm_starts(&self) -> Vec<Option<WarmStart>> {
+        self.rec.warm_starts().to_vec()
+    }
 }
 
 /// The untrained recognition network of `variant` (initial weights drawn from `init_seed`) and

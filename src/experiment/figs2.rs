@@ -21,24 +21,26 @@
 //! cross-entropy and accuracy of the epoch (epoch 0: of the initial network on the whole training
 //! set) and the cross-entropy and accuracy on the test images after the epoch.
 
+use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
 use super::record::RunSeeds;
 use crate::checked::{Check, Checked};
 use crate::data::{load_mnist_format, MnistFiles};
 use crate::nn::{
-    train, Act, EpochContext, LayerKind, LayerSpec, Network, NetworkSpec, NnError, TensorData,
-    TrainConfig,
+    Act, EpochContext, LayerKind, LayerSpec, Network, NetworkSpec, NnError, TensorData,
+    TrainConfig, TrainPosition,
 };
+use crate::replica::WarmStart;
 use crate::synth::Dataset;
 use candle_core::{DType, Device};
 use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Which of the two networks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetKind {
     /// Hidden layers `U diag(s) V^T`, only `s` trained; dense output layer.
@@ -193,7 +195,7 @@ impl FigS2Config {
 }
 
 /// One network at one epoch; the field names are the CSV columns.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FigS2Row {
     pub network: NetKind,
     pub seed: u64,
@@ -248,10 +250,29 @@ pub fn run(
     dev: &Device,
     progress: &ProgressBar,
 ) -> Result<Vec<FigS2Row>, ExperimentError> {
-    let nn = |source: NnError| ExperimentError::Network {
-        at: "figS2".into(),
-        source,
-    };
+    run_checkpointed(
+        cfg,
+        train_set,
+        test_set,
+        seed,
+        dev,
+        progress,
+        &mut Checkpoints::none(),
+    )
+}
+
+/// [`run`] with checkpoints in `ck` (the runs are the two networks, named `usv` and `dense`): a
+/// network that finished before the checkpoint `ck` resumed from is not trained again, the one in
+/// progress continues where it stopped; the rows are those of an uninterrupted run, bit for bit.
+pub fn run_checkpointed(
+    cfg: &Checked<FigS2Config>,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    seed: u64,
+    dev: &Device,
+    progress: &ProgressBar,
+    ck: &mut Checkpoints<FigS2Row>,
+) -> Result<Vec<FigS2Row>, ExperimentError> {
     let td = TensorData::new(train_set, test_set, DType::F32, dev).map_err(nn)?;
     let RunSeeds {
         init: init_seed,
@@ -259,49 +280,88 @@ pub fn run(
         ..
     } = run_seeds(seed);
     progress.set_length(2 * (cfg.epochs as u64 + 1));
-    let mut rows = Vec::new();
-    for kind in [NetKind::Usv, NetKind::Dense] {
-        let spec = cfg.network_spec(kind).map_err(nn)?;
-        let net = Network::new(
-            &spec,
-            &mut ChaCha8Rng::seed_from_u64(init_seed),
-            DType::F32,
-            dev,
-        )
-        .map_err(nn)?;
-        let tcfg = TrainConfig::classification()
-            .epochs(cfg.epochs)
-            .batch_size(cfg.batch_size)
-            .lr(cfg.lr)
-            .seed(order_seed)
-            .quiet(true)
-            .check()
+    ck.run_each(
+        &[NetKind::Usv, NetKind::Dense],
+        |k| k.name().to_string(),
+        |ck, &kind| {
+            let spec = cfg.network_spec(kind).map_err(nn)?;
+            let net = Network::new(
+                &spec,
+                &mut ChaCha8Rng::seed_from_u64(init_seed),
+                DType::F32,
+                dev,
+            )
             .map_err(nn)?;
-        let mut observer = |ctx: &EpochContext<'_>| -> Result<(), NnError> {
-            let s = ctx.stats;
-            progress.set_message(format!(
-                "{} epoch {}: test accuracy {:.3}",
-                kind.name(),
-                s.epoch,
-                s.test_accuracy.unwrap_or(f64::NAN)
-            ));
-            progress.inc(1);
-            Ok(())
-        };
-        let history = train(&net, &td, &tcfg, &mut observer).map_err(nn)?;
-        let params = cfg.trainable_parameters(kind);
-        rows.extend(history.epochs.iter().map(|s| FigS2Row {
-            network: kind,
-            seed,
+            let tcfg = TrainConfig::classification()
+                .epochs(cfg.epochs)
+                .batch_size(cfg.batch_size)
+                .lr(cfg.lr)
+                .seed(order_seed)
+                .quiet(true)
+                .check()
+                .map_err(nn)?;
+            let mut rec = RecordingS2 {
+                kind,
+                seed,
+                params: cfg.trainable_parameters(kind),
+                rows: Vec::new(),
+                progress,
+            };
+            train_run(ck, kind.name(), &net, &td, &tcfg, &mut rec, nn)
+        },
+        |_| progress.inc(cfg.epochs as u64 + 1),
+    )
+}
+
+/// A network error of Figure S2.
+fn nn(source: NnError) -> ExperimentError {
+    ExperimentError::Network {
+        at: "figS2".into(),
+        source,
+    }
+}
+
+/// What a Figure S2 network records: one row per epoch from the training statistics (no MI, no
+/// warm starts); `progress` advances once per epoch.
+struct RecordingS2<'a> {
+    kind: NetKind,
+    seed: u64,
+    params: usize,
+    rows: Vec<FigS2Row>,
+    progress: &'a ProgressBar,
+}
+
+impl Recording<FigS2Row> for RecordingS2<'_> {
+    fn resume(&mut self, position: &TrainPosition, rows: Vec<FigS2Row>, _: Vec<Option<WarmStart>>) {
+        self.progress.inc(position.epoch as u64 + 1);
+        self.rows = rows;
+    }
+
+    fn observe(&mut self, ctx: &EpochContext<'_>) -> Result<(), NnError> {
+        let s = ctx.stats;
+        self.progress.set_message(format!(
+            "{} epoch {}: test accuracy {:.3}",
+            self.kind.name(),
+            s.epoch,
+            s.test_accuracy.unwrap_or(f64::NAN)
+        ));
+        self.progress.inc(1);
+        self.rows.push(FigS2Row {
+            network: self.kind,
+            seed: self.seed,
             epoch: s.epoch,
-            trainable_parameters: params,
+            trainable_parameters: self.params,
             train_loss: s.train_loss,
             test_loss: s.test_loss,
             train_accuracy: s.train_accuracy.unwrap_or(f64::NAN),
             test_accuracy: s.test_accuracy.unwrap_or(f64::NAN),
-        }));
+        });
+        Ok(())
     }
-    Ok(rows)
+
+    fn rows(&self) -> Vec<FigS2Row> {
+        self.rows.clone()
+    }
 }
 
 #[cfg(test)]

@@ -11,10 +11,14 @@
 //! was never stopped.
 //!
 //! The file format and its atomic replacement: [`file`](mod@file); when to write and when to stop:
-//! [`stop`].
+//! [`stop`]; a training run under checkpoints and the sequence of runs, shared by every figure
+//! that trains: [`run`](mod@run).
 
 pub mod file;
+pub mod run;
 pub mod stop;
+
+pub use run::{train_run, Recording};
 
 pub use stop::{
     exit_code, install_stop_handlers, kill_point, stop_requested, CheckpointArgs, Every,
@@ -372,11 +376,7 @@ impl<R: Clone + Serialize + DeserializeOwned> Checkpoints<R> {
         }
         self.epochs_since += 1;
         let stop = stop_requested();
-        let due = match self.every {
-            Every::Epochs(n) => self.epochs_since >= n,
-            Every::Seconds(s) => self.last.elapsed().as_secs_f64() >= s,
-            Every::Off => false,
-        };
+        let due = self.due();
         if !(due || stop) {
             return Ok(());
         }
@@ -396,6 +396,15 @@ impl<R: Clone + Serialize + DeserializeOwned> Checkpoints<R> {
             return Err(NnError::Observer("stopped by a signal".into()));
         }
         Ok(())
+    }
+
+    /// Whether a checkpoint is due: `every` epochs (or parts) or seconds since the last one.
+    fn due(&self) -> bool {
+        match self.every {
+            Every::Epochs(n) => self.epochs_since >= n,
+            Every::Seconds(s) => self.last.elapsed().as_secs_f64() >= s,
+            Every::Off => false,
+        }
     }
 
     /// Run `run` finished with `rows`: keep them (and checkpoint at once if a stop was asked).
