@@ -82,6 +82,7 @@ impl PyLayer {
                         matrix: matrix_data_of(weights, "weights")?,
                         scale: 1.0,
                         source: None,
+                        bias: None,
                     }
                 } else {
                     return Err(PyTypeError::new_err(format!(

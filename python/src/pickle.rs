@@ -54,21 +54,34 @@ fn prior_of(py: Python<'_>, s: PriorState) -> PyResult<PyPrior> {
     }
 }
 
-/// `(kind, numbers, shape, scale, source)`: numbers are the variance, the eigenvalues, the
+/// `(kind, numbers, shape, scale, source, bias)`: numbers are the variance, the eigenvalues, the
 /// row-major entries or the Gram eigenvalues.
-type WeightsState = (String, Vec<f64>, (usize, usize), f64, Option<String>);
+type WeightsState = (
+    String,
+    Vec<f64>,
+    (usize, usize),
+    f64,
+    Option<String>,
+    Option<String>,
+);
 
 fn weights_state(w: &WeightsKind) -> WeightsState {
     match w {
-        WeightsKind::Gaussian { var } => ("gaussian".into(), vec![*var], (0, 0), 1.0, None),
-        WeightsKind::Orthogonal => ("orthogonal".into(), vec![], (0, 0), 1.0, None),
-        WeightsKind::Spectrum { eigenvalues, scale } => {
-            ("spectrum".into(), eigenvalues.clone(), (0, 0), *scale, None)
-        }
+        WeightsKind::Gaussian { var } => ("gaussian".into(), vec![*var], (0, 0), 1.0, None, None),
+        WeightsKind::Orthogonal => ("orthogonal".into(), vec![], (0, 0), 1.0, None, None),
+        WeightsKind::Spectrum { eigenvalues, scale } => (
+            "spectrum".into(),
+            eigenvalues.clone(),
+            (0, 0),
+            *scale,
+            None,
+            None,
+        ),
         WeightsKind::Matrix {
             matrix,
             scale,
             source,
+            bias,
         } => match matrix {
             MatrixData::Dense(m) => (
                 "matrix".into(),
@@ -76,6 +89,7 @@ fn weights_state(w: &WeightsKind) -> WeightsState {
                 (m.rows(), m.cols()),
                 *scale,
                 source.clone(),
+                bias.clone(),
             ),
             MatrixData::Gram { rows, cols, eigs } => (
                 "gram".into(),
@@ -83,13 +97,14 @@ fn weights_state(w: &WeightsKind) -> WeightsState {
                 (*rows, *cols),
                 *scale,
                 source.clone(),
+                bias.clone(),
             ),
         },
     }
 }
 
 fn weights_of(s: WeightsState) -> PyResult<WeightsKind> {
-    let (kind, numbers, (rows, cols), scale, source) = s;
+    let (kind, numbers, (rows, cols), scale, source, bias) = s;
     Ok(match kind.as_str() {
         "gaussian" if numbers.len() == 1 => WeightsKind::Gaussian { var: numbers[0] },
         "orthogonal" => WeightsKind::Orthogonal,
@@ -104,6 +119,7 @@ fn weights_of(s: WeightsState) -> PyResult<WeightsKind> {
             )),
             scale,
             source,
+            bias,
         },
         "gram" if numbers.len() == rows.min(cols) => WeightsKind::Matrix {
             matrix: MatrixData::Gram {
@@ -113,6 +129,7 @@ fn weights_of(s: WeightsState) -> PyResult<WeightsKind> {
             },
             scale,
             source,
+            bias,
         },
         other => return Err(bad_state("Weights", format!("bad kind {other:?}"))),
     })

@@ -16,6 +16,8 @@ pub(crate) enum WeightsKind {
         matrix: MatrixData,
         scale: f64,
         source: Option<String>,
+        /// A bias stored beside the matrix in its file (ignored; the builder notes it).
+        bias: Option<String>,
     },
 }
 
@@ -33,10 +35,12 @@ impl WeightsKind {
                 matrix,
                 scale,
                 source,
+                bias,
             } => WeightsInput::Matrix(MatrixInput {
                 matrix: std::sync::Arc::new(matrix.clone()),
                 scale: *scale,
                 source: source.clone(),
+                bias: bias.clone(),
             }),
         }
     }
@@ -126,6 +130,7 @@ impl PyWeights {
                 matrix: matrix_data_of(w, "weights.matrix")?,
                 scale,
                 source: None,
+                bias: None,
             },
         })
     }
@@ -173,6 +178,7 @@ impl PyWeights {
                 matrix: MatrixData::Dense(std::sync::Arc::new(loaded.matrix)),
                 scale,
                 source: Some(source),
+                bias: loaded.bias,
             },
         })
     }
@@ -211,6 +217,7 @@ impl PyWeights {
                 matrix,
                 scale,
                 source,
+                ..
             } => format!(
                 "Weights.matrix(<{} x {}{}>, scale={scale})",
                 matrix.rows(),

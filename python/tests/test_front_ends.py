@@ -105,3 +105,33 @@ def test_spec_and_python_objects_agree_bit_for_bit(files, cli):
     report = json.loads(p.stdout)
     assert report["notes"] == from_spec.notes
     assert abs(report["entropy"] - a.entropy) <= 1e-12 * abs(a.entropy)
+
+
+def test_a_bias_beside_the_weight_is_noted_on_every_path(tmp_path):
+    """A PyTorch-style file with fc1.weight and fc1.bias: the spec file and Weights.file give the
+    same note that the bias is ignored (the formula's layers have none); pickling keeps it."""
+    import pickle
+
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((8, 12)) / np.sqrt(12)
+    save_file({"fc1.weight": w, "fc1.bias": np.zeros(8)}, str(tmp_path / "net.safetensors"))
+    (tmp_path / "spec.toml").write_text(
+        '[prior]\nkind = "gaussian"\nvar = 1.0\n[[layers]]\nactivation = "relu"\nnoise_var = 0.01\n'
+        'weights = { kind = "matrix", file = "net.safetensors", tensor = "fc1.weight" }\n'
+    )
+    with pytest.warns(UserWarning, match="biases are ignored"):
+        from_spec = rm.Chain.from_file(tmp_path / "spec.toml", assume_invariant=True)
+    weights = rm.Weights.file(tmp_path / "net.safetensors", tensor="fc1.weight")
+    with pytest.warns(UserWarning, match="biases are ignored"):
+        from_objects = rm.Chain(rm.Prior.gaussian(), [rm.Layer("relu", 0.01, weights)], assume_invariant=True)
+    print(from_spec.notes)
+    assert len(from_spec.notes) == 1 and 'also holds "fc1.bias"' in from_spec.notes[0]
+    assert from_objects.notes == from_spec.notes
+    with pytest.warns(UserWarning, match="biases are ignored"):
+        again = rm.Chain(rm.Prior.gaussian(), [rm.Layer("relu", 0.01, pickle.loads(pickle.dumps(weights)))], assume_invariant=True)
+    assert again.notes == from_spec.notes
+    # the same matrix as an array has no file, hence no bias and no note
+    plain = rm.Chain(rm.Prior.gaussian(), [rm.Layer("relu", 0.01, w)], assume_invariant=True)
+    assert plain.notes == []

@@ -82,13 +82,16 @@ pub fn resolve_matrix(
     Ok((oriented, spectrum))
 }
 
-/// A weight matrix given to a layer: the matrix, the factor on the eigenvalues of `W^T W`, and
-/// where it came from (a file and tensor name, for the notes; `None` for an in-memory array).
+/// A weight matrix given to a layer: the matrix, the factor on the eigenvalues of `W^T W`, where
+/// it came from (a file and tensor name, for the notes; `None` for an in-memory array) and the
+/// name of a bias stored beside it in that file (`fc1.bias` beside `fc1.weight`), which the
+/// formula has no place for: it is ignored, and a note says so.
 #[derive(Clone, Debug)]
 pub struct MatrixInput {
     pub matrix: Arc<dyn StoredMatrix>,
     pub scale: f64,
     pub source: Option<String>,
+    pub bias: Option<String>,
 }
 
 /// The weights of one layer.
@@ -331,6 +334,14 @@ impl ChainBuilder {
                     Ensemble::Discrete(spectrum),
                 )
                 .map_err(replica)?;
+                if let Some(bias) = &m.bias {
+                    self.notes.push(format!(
+                        "{field}: {} also holds \"{bias}\", the bias of this matrix: biases are \
+                         ignored (the formula's layers are T_l = phi(W_l T_(l-1) + noise), without a \
+                         bias)",
+                        m.source.as_deref().unwrap_or("its file")
+                    ));
+                }
                 if o.transposed {
                     self.notes
                         .push(transposed_note(&field, &m, &o, alpha, self.width));
@@ -360,13 +371,6 @@ impl ChainBuilder {
         self.width = n_out;
         self.layers.push(layer);
         Ok(self)
-    }
-
-    /// Add a note of the front end's own (e.g. that a bias stored beside a weight matrix is
-    /// ignored), kept in order with the builder's.
-    pub fn note(&mut self, note: String) -> &mut Self {
-        self.notes.push(note);
-        self
     }
 
     /// The checked chain and its notes.
@@ -508,6 +512,7 @@ mod tests {
             matrix: m,
             scale: 1.0,
             source: source.map(String::from),
+            bias: None,
         })
     }
 

@@ -492,11 +492,7 @@ fn push_layer(
             (weights, Some(path))
         }
         "matrix" => {
-            let (weights, path, bias_note) = matrix_weights(&wp, w, base_dir)?;
-            // a bias stored beside the matrix is ignored, and said so
-            if let Some(note) = bias_note {
-                builder.note(note);
-            }
+            let (weights, path) = matrix_weights(&wp, w, base_dir)?;
             (weights, Some(path))
         }
         other => {
@@ -679,7 +675,7 @@ fn matrix_weights(
     wp: &str,
     w: &WeightsDoc,
     base_dir: &Path,
-) -> Result<(WeightsInput, PathBuf, Option<String>), SpecError> {
+) -> Result<(WeightsInput, PathBuf), SpecError> {
     const MISSING: &str = "matrix weights need file = path of a .npy, .npz or .safetensors file holding W (n_l x n_{l-1}), relative to the spec";
     let FileWeights {
         file_f,
@@ -701,13 +697,13 @@ fn matrix_weights(
             .map(|t| format!(" (tensor \"{t}\")"))
             .unwrap_or_default()
     );
-    let bias_note = loaded.bias_note(&file_f);
     let weights = WeightsInput::Matrix(MatrixInput {
         matrix: Arc::new(loaded.matrix),
         scale,
         source: Some(source),
+        bias: loaded.bias,
     });
-    Ok((weights, path, bias_note))
+    Ok((weights, path))
 }
 
 /// The eigenvalues in a spectrum file, for callers that build chains themselves (the random-chain

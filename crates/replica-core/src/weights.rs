@@ -381,23 +381,8 @@ pub struct LoadedMatrix {
     /// The tensor it was taken from (archives only).
     pub tensor: Option<String>,
     /// The bias stored beside it in the same archive (`fc1.bias` for `fc1.weight`), which the
-    /// formula has no place for ([`LoadedMatrix::bias_note`]).
+    /// formula has no place for (the chain builder notes that it is ignored).
     pub bias: Option<String>,
-}
-
-impl LoadedMatrix {
-    /// The note that the layer's bias in the same file is ignored (`None` when there is none):
-    /// the network of the formula, `T_l = phi_l(W_l T_{l-1} + xi_l)`, has no bias term. `field`
-    /// names the spec field (e.g. `layers[0].weights.file`).
-    pub fn bias_note(&self, field: &str) -> Option<String> {
-        let bias = self.bias.as_ref()?;
-        Some(format!(
-            "{field}: {} also holds \"{bias}\", the bias of \"{}\": biases are ignored (the \
-             formula's layers are T_l = phi(W_l T_(l-1) + noise), without a bias)",
-            self.path.display(),
-            self.tensor.as_deref().unwrap_or_default(),
-        ))
-    }
 }
 
 /// The bias beside the weight tensor `name` among `names`: `<p>.bias` for `<p>.weight` (PyTorch's

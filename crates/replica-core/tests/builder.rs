@@ -47,6 +47,7 @@ fn spec_and_builder_build_the_same_chain() {
             matrix: Arc::new(WeightMatrix::from_row_major(rows, cols, data.to_vec()).unwrap()),
             scale,
             source: Some(dir.path().join(file).display().to_string()),
+            bias: None,
         })
     };
     let mut b = ChainBuilder::new(Prior::gauss_bernoulli(0.4, 0.0, 1.5).unwrap());

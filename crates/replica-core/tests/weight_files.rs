@@ -630,8 +630,9 @@ fn a_bias_beside_the_weight_is_noted_as_ignored() {
     let noted = notes_of(true);
     assert_eq!(noted.len(), 1, "{noted:?}");
     assert!(
-        noted[0].starts_with("layers[0].weights.file: ")
-            && noted[0].contains("\"fc1.bias\", the bias of \"fc1.weight\": biases are ignored"),
+        noted[0].starts_with("layers[0].weights: ")
+            && noted[0].contains("(tensor \"fc1.weight\") also holds \"fc1.bias\"")
+            && noted[0].contains("biases are ignored"),
         "{}",
         noted[0]
     );
