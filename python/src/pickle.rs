@@ -207,24 +207,7 @@ fn params_state(p: &OrderParams) -> ParamsState {
 
 fn params_of(s: ParamsState) -> PyResult<OrderParams> {
     let (v, a, a_t, v_t, theta) = s;
-    let n = v.len();
-    if n == 0
-        || [a.len(), a_t.len(), v_t.len(), theta.len()]
-            .iter()
-            .any(|&k| k != n)
-    {
-        return Err(bad_state(
-            "WarmStart",
-            "order parameters of unequal lengths",
-        ));
-    }
-    Ok(OrderParams {
-        v,
-        a,
-        a_t,
-        v_t,
-        theta,
-    })
+    OrderParams::new(v, a, a_t, v_t, theta).map_err(|e| bad_state("WarmStart", e))
 }
 
 fn secants_state(s: &Secants) -> SecantsState {
@@ -252,16 +235,16 @@ fn counters_state(c: &Counters) -> CountersState {
 }
 
 fn counters_of(s: CountersState) -> Counters {
-    Counters {
-        sweeps_fixed_point: s.0,
-        sweeps_vamp: s.1,
-        starts_tried: s.2,
-        starts_converged: s.3,
-        starts_duplicate: s.4,
-        candidates_rejected: s.5,
-        evals: s.6,
-        continuation_steps: s.7,
-    }
+    let mut c = Counters::default();
+    c.sweeps_fixed_point = s.0;
+    c.sweeps_vamp = s.1;
+    c.starts_tried = s.2;
+    c.starts_converged = s.3;
+    c.starts_duplicate = s.4;
+    c.candidates_rejected = s.5;
+    c.evals = s.6;
+    c.continuation_steps = s.7;
+    c
 }
 
 /// `(layer, [entropy, mi_last_layer, mmse, residual], mutual_information, scheme, iterations,
@@ -385,10 +368,7 @@ pub(crate) fn _restore(py: Python<'_>, tag: &str, state: &Bound<'_, PyAny>) -> P
             Py::new(
                 py,
                 PyWarmStart {
-                    warm: WarmStart {
-                        params: params_of(params)?,
-                        secants: secants_of(secants)?,
-                    },
+                    warm: WarmStart::new(params_of(params)?, secants_of(secants)?),
                 },
             )?
             .into_any()

@@ -126,3 +126,54 @@ fn ml_vamp_results_carry_no_secants() {
     assert_eq!(e.scheme, replica_core::replica::Scheme::Vamp);
     assert!(e.secants.is_empty() && e.warm_start().secants.is_empty());
 }
+
+/// `OrderParams::new` (how order parameters read back from a file enter): a solve's own point
+/// goes through unchanged, and vectors of unequal or zero length are refused naming the rule.
+#[test]
+fn order_params_from_parts_are_checked() {
+    use replica_core::replica::{
+        solve, Activation, Chain, Ensemble, Layer, OrderParams, Prior, ReplicaError, SolverOptions,
+        WarmStart,
+    };
+    let chain = Chain::new(
+        Prior::gaussian(0.0, 1.0).unwrap(),
+        vec![
+            Layer::new(1.0, Activation::Relu, 0.0, Ensemble::Gaussian { var: 1.0 }).unwrap(),
+            Layer::new(
+                0.5,
+                Activation::Linear,
+                0.01,
+                Ensemble::Gaussian { var: 1.0 },
+            )
+            .unwrap(),
+        ],
+    )
+    .unwrap();
+    let p = solve(&chain, &SolverOptions::default())
+        .unwrap()
+        .order_params;
+    let q = OrderParams::new(
+        p.v.clone(),
+        p.a.clone(),
+        p.a_t.clone(),
+        p.v_t.clone(),
+        p.theta.clone(),
+    )
+    .unwrap();
+    assert_eq!(q, p);
+    assert_eq!(
+        WarmStart::new(q.clone(), Default::default()),
+        WarmStart::from(q)
+    );
+    let bad = [(vec![1.0, 1.0], vec![1.0]), (vec![], vec![])];
+    for (v, a) in bad {
+        let e =
+            OrderParams::new(v.clone(), a.clone(), a.clone(), a.clone(), a.clone()).unwrap_err();
+        println!("v {v:?}, a {a:?}: {e}");
+        assert!(
+            matches!(e, ReplicaError::InvalidParameter { .. })
+                && e.to_string().contains("one entry per layer"),
+            "{e}"
+        );
+    }
+}

@@ -46,6 +46,7 @@ use vamp::{VampState, VampStep};
 /// `a_t` = A~ (precision on T_{l-1}), `v_t` = V~ (variance on z_l), `a` = A (precision on z_l),
 /// `theta`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrderParams {
     pub v: Vec<f64>,
     pub a: Vec<f64>,
@@ -55,6 +56,43 @@ pub struct OrderParams {
 }
 
 impl OrderParams {
+    /// Order parameters given layer by layer (e.g. read back from a file): one entry per layer in
+    /// each vector, at least one layer. Whether they are a stationary point of some chain is for
+    /// the solver to find out.
+    pub fn new(
+        v: Vec<f64>,
+        a: Vec<f64>,
+        a_t: Vec<f64>,
+        v_t: Vec<f64>,
+        theta: Vec<f64>,
+    ) -> Result<Self, ReplicaError> {
+        let n = v.len();
+        if n == 0
+            || [a.len(), a_t.len(), v_t.len(), theta.len()]
+                .iter()
+                .any(|&k| k != n)
+        {
+            return Err(ReplicaError::invalid(
+                super::error::Field::Setting("order_params".into()),
+                format!(
+                    "lengths {n}, {}, {}, {}, {}",
+                    a.len(),
+                    a_t.len(),
+                    v_t.len(),
+                    theta.len()
+                ),
+                "v, a, a_t, v_t and theta need one entry per layer each (at least one layer)",
+            ));
+        }
+        Ok(OrderParams {
+            v,
+            a,
+            a_t,
+            v_t,
+            theta,
+        })
+    }
+
     fn values(&self) -> impl Iterator<Item = f64> + '_ {
         self.v
             .iter()
@@ -67,6 +105,7 @@ impl OrderParams {
 
 /// Deterministic work counters (for regression budgets).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Counters {
     pub sweeps_fixed_point: u64,
     pub sweeps_vamp: u64,
@@ -134,9 +173,17 @@ impl Estimate {
 /// converges to). Serialisable, secants included, so that a checkpointed run resumes with the
 /// very warm start it had.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WarmStart {
     pub params: OrderParams,
     pub secants: Secants,
+}
+
+impl WarmStart {
+    /// A stationary point and the secants of the solve that found it.
+    pub fn new(params: OrderParams, secants: Secants) -> Self {
+        WarmStart { params, secants }
+    }
 }
 
 impl From<OrderParams> for WarmStart {
