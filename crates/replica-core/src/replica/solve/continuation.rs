@@ -10,12 +10,12 @@
 use super::super::chain::Chain;
 use super::super::error::ReplicaError;
 use super::super::failure::AttemptOutcome;
-use super::iterate::{iterate, Context, Run};
+use super::iterate::Run;
 use super::search::solve_inner;
-use super::vamp::{state_from_params, VampStep};
+use super::vamp::state_from_params;
 use super::{
-    evaluate, polish_depth, polish_warm, Candidate, Counters, OrderParams, Scheme, SchemeChoice,
-    Secants, SolveWith, SolverOptions, WarmStart,
+    evaluate, polish_vamp, polish_warm, Candidate, Counters, OrderParams, Scheme, SchemeChoice,
+    SolveWith, SolverOptions, WarmStart,
 };
 
 /// Added noise at the start of the path, relative to `rho~_l`: signal-to-noise ratio 1.
@@ -50,32 +50,13 @@ fn polish(
     opts: &SolverOptions,
     counters: &mut Counters,
 ) -> Option<(Run, Scheme)> {
-    let warm = WarmStart {
-        params: params.clone(),
-        secants: Secants::default(),
-    };
-    if let Ok(run) = polish_warm(chain, &warm, opts, counters) {
+    if let Ok(run) = polish_warm(chain, &WarmStart::from(params.clone()), opts, counters) {
         if run.converged() {
             return Some((run, Scheme::FixedPoint));
         }
     }
     let state = state_from_params(params)?;
-    counters.starts_tried += 1;
-    let (run, _) = iterate(
-        &mut VampStep {
-            chain,
-            rule: opts.rule,
-        },
-        state,
-        opts,
-        (&mut counters.evals, &mut counters.sweeps_vamp),
-        &Context {
-            known: &[],
-            depth: polish_depth(chain.len()),
-            prior: &Secants::default(),
-        },
-    )
-    .ok()?;
+    let run = polish_vamp(chain, state, opts, counters).ok()?;
     run.converged().then_some((run, Scheme::Vamp))
 }
 

@@ -514,6 +514,32 @@ fn polish_warm(
     Ok(run)
 }
 
+/// ML-VAMP with the full rule from the state of a previous stationary point (no secants: those of
+/// a fixed-point solve are of another map).
+fn polish_vamp(
+    chain: &Chain,
+    state: VampState,
+    opts: &SolverOptions,
+    counters: &mut Counters,
+) -> Result<Run, Stop> {
+    counters.starts_tried += 1;
+    let (run, _) = iterate(
+        &mut VampStep {
+            chain,
+            rule: opts.rule,
+        },
+        state,
+        opts,
+        (&mut counters.evals, &mut counters.sweeps_vamp),
+        &Context {
+            known: &[],
+            depth: polish_depth(chain.len()),
+            prior: &Secants::default(),
+        },
+    )?;
+    Ok(run)
+}
+
 /// Relative distance under which two coarse fixed points are one stationary point.
 const SAME_POINT: f64 = 1e-4;
 

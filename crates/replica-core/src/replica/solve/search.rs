@@ -8,12 +8,12 @@ use super::super::chain::Chain;
 use super::super::error::ReplicaError;
 use super::super::failure::{Attempt, AttemptOutcome, FailureReport, Start, Stop};
 use super::extras::{Solution, SolveEvent, SolveWith, StartAt, StartReport};
-use super::iterate::{iterate, Context, Run};
-use super::vamp::{state_from_params, VampStep};
+use super::iterate::Run;
+use super::vamp::state_from_params;
 use super::{
     centred_if_shift_invariant, continuation, evaluate, finish, fixed_point_suffices, lower,
-    polish_depth, polish_warm, run_scheme, start_indices, start_v, vamp_init, Candidate, Counters,
-    OrderParams, Scheme, SchemeChoice, Secants, SolverOptions, WarmStart,
+    polish_vamp, polish_warm, run_scheme, start_indices, start_v, vamp_init, Candidate, Counters,
+    OrderParams, Scheme, SchemeChoice, SolverOptions, WarmStart,
 };
 
 /// The record of the starts of one solve, and the caller's extras.
@@ -147,25 +147,10 @@ fn run_given(
     let run = match scheme {
         Scheme::FixedPoint => polish_warm(chain, &WarmStart::from(p.clone()), opts, counters)?,
         Scheme::Vamp => {
-            counters.starts_tried += 1;
             // a point whose V~ or theta are no ML-VAMP state (a fixed-point start's zeros)
             // starts from its variances alone
             let state = state_from_params(p).unwrap_or_else(|| vamp_init(chain, &p.v));
-            iterate(
-                &mut VampStep {
-                    chain,
-                    rule: opts.rule,
-                },
-                state,
-                opts,
-                (&mut counters.evals, &mut counters.sweeps_vamp),
-                &Context {
-                    known: &[],
-                    depth: polish_depth(chain.len()),
-                    prior: &Secants::default(),
-                },
-            )?
-            .0
+            polish_vamp(chain, state, opts, counters)?
         }
     };
     if run.converged() {
