@@ -73,7 +73,7 @@ fn nn_field(e: &NnError) -> Option<String> {
 
 fn bridge_field(e: &BridgeError) -> Option<String> {
     match e {
-        BridgeError::InvalidParameter { field, .. } => Some(field.clone()),
+        BridgeError::InvalidParameter(e) => Some(e.field.clone()),
         _ => None,
     }
 }

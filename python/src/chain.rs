@@ -221,7 +221,7 @@ pub(crate) fn run(
             solve_one(chain, &opts, n, warm.as_ref(), start_at.as_ref(), verbose)
         })?;
         let sol = r.map_err(|e| match e {
-            ReplicaError::InvalidParameter { .. } | ReplicaError::InvalidChain(_) => {
+            ReplicaError::InvalidParameter(_) | ReplicaError::InvalidChain(_) => {
                 replica_error(py, e, &format!("layer {n}"), None)
             }
             e => {
@@ -271,7 +271,7 @@ pub(crate) fn run(
     for (k, r) in results.into_iter().enumerate() {
         match r {
             Ok(sol) => out.push(Some(Py::new(py, estimate(k + 1, sol))?)),
-            Err(e @ (ReplicaError::InvalidParameter { .. } | ReplicaError::InvalidChain(_))) => {
+            Err(e @ (ReplicaError::InvalidParameter(_) | ReplicaError::InvalidChain(_))) => {
                 return Err(replica_error(py, e, &format!("layer {}", k + 1), None));
             }
             Err(e) => {

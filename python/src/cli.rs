@@ -23,7 +23,7 @@ fn with_sources(e: &dyn std::error::Error) -> String {
 
 fn code_of(e: &ReplicaError) -> u8 {
     match e {
-        ReplicaError::InvalidParameter { .. } | ReplicaError::InvalidChain(_) => 2,
+        ReplicaError::InvalidParameter(_) | ReplicaError::InvalidChain(_) => 2,
         _ => 3,
     }
 }

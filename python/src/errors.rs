@@ -40,10 +40,10 @@ pub(crate) fn replica_error(
         format!("{context}: ")
     };
     match e {
-        ReplicaError::InvalidParameter { ref field, .. } => {
+        ReplicaError::InvalidParameter(ref p) => {
             let field = match layer {
-                Some(i) => field.clone().in_layer(i),
-                None => field.clone(),
+                Some(i) => p.field.clone().in_layer(i),
+                None => p.field.clone(),
             };
             spec_error(py, format!("{prefix}{e}"), Some(field.to_string()))
         }

@@ -376,18 +376,14 @@ pub(crate) fn _restore(py: Python<'_>, tag: &str, state: &Bound<'_, PyAny>) -> P
         "Estimate" => {
             let s: EstimateState = state.extract().map_err(wrong)?;
             let (entropy, mi_last_layer, mmse, residual) = s.1;
-            let est = Estimate {
-                entropy,
-                mutual_information: s.2,
-                mi_last_layer,
-                mmse,
-                scheme: scheme_of(&s.3)?,
-                iterations: s.4,
+            let est = Estimate::from_parts(
+                (entropy, s.2, mi_last_layer, mmse),
+                scheme_of(&s.3)?,
+                s.4,
                 residual,
-                counters: counters_of(s.5),
-                order_params: params_of(s.6)?,
-                secants: secants_of(s.7)?,
-            };
+                counters_of(s.5),
+                WarmStart::new(params_of(s.6)?, secants_of(s.7)?),
+            );
             Py::new(
                 py,
                 PyEstimate {

@@ -20,6 +20,7 @@ pub use recorder::{EpochRecord, MiConfig, MiFailure, MiRecord, MiRecorder, MiSet
 use crate::nn::{Act, LayerSpectrum, Samples};
 use crate::replica::{Activation, DiscreteSpectrum, Ensemble, Layer, ReplicaError};
 use crate::synth::Dataset;
+use replica_core::params::ParamError;
 use thiserror::Error;
 
 /// Errors of the bridge: a recorder setting that breaks its rule, a failed decomposition.
@@ -27,29 +28,11 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum BridgeError {
     /// A recorder setting violates its rule.
-    #[error("invalid {field} = {value}: {rule}")]
-    InvalidParameter {
-        field: String,
-        value: String,
-        rule: String,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] ParamError),
     /// A decomposition in faer failed.
     #[error("linear algebra: {0}")]
     Linalg(String),
-}
-
-impl BridgeError {
-    pub(crate) fn invalid(
-        field: impl Into<String>,
-        value: impl std::fmt::Display,
-        rule: impl Into<String>,
-    ) -> Self {
-        BridgeError::InvalidParameter {
-            field: field.into(),
-            value: value.to_string(),
-            rule: rule.into(),
-        }
-    }
 }
 
 /// A network activation that has no replica channel (softmax).

@@ -34,6 +34,7 @@ use crate::replica::{
     WarmStart,
 };
 use faer::Mat;
+use replica_core::params::{at_least_one, non_negative, positive};
 use rayon::prelude::*;
 use std::f64::consts::{E, PI};
 use std::time::Instant;
@@ -60,13 +61,7 @@ impl MiSetting {
     /// [`crate::synth::ClassificationParams::effective_noise_var`] to describe the data actually
     /// generated (a zero noise makes the chain's `X` degenerate when `n_X > n_Y`).
     pub fn generative(w_g: &Mat<f64>, noise_var: f64) -> Result<Self, BridgeError> {
-        if !(noise_var.is_finite() && noise_var >= 0.0) {
-            return Err(BridgeError::invalid(
-                "generative.noise_var",
-                noise_var,
-                "must be finite and >= 0",
-            ));
-        }
+        non_negative("generative.noise_var".to_string(), noise_var)?;
         let (n_x, n_y) = (w_g.nrows(), w_g.ncols());
         let wtw = w_g.transpose() * w_g;
         let eigenvalues = wtw
@@ -142,16 +137,8 @@ impl Check for MiConfig {
     type Error = BridgeError;
     /// `every` >= 1; `measure_noise` finite and > 0.
     fn check_rules(&self) -> Result<(), BridgeError> {
-        if self.every == 0 {
-            return Err(BridgeError::invalid("mi.every", self.every, "must be >= 1"));
-        }
-        if !(self.measure_noise.is_finite() && self.measure_noise > 0.0) {
-            return Err(BridgeError::invalid(
-                "mi.measure_noise",
-                self.measure_noise,
-                "must be finite and > 0",
-            ));
-        }
+        at_least_one("mi.every".to_string(), self.every)?;
+        positive("mi.measure_noise".to_string(), self.measure_noise)?;
         Ok(())
     }
 }

@@ -27,32 +27,23 @@ use faer::Mat;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use replica_core::params::{at_least_one, non_negative, positive, ParamError};
 use thiserror::Error;
 
 /// Invalid parameters of a synthetic data set.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum SynthError {
     /// A parameter violates its rule.
-    #[error("invalid {field} = {value}: {rule}")]
-    InvalidParameter {
-        field: &'static str,
-        value: String,
-        rule: &'static str,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] ParamError<&'static str>),
 }
 
 fn invalid(field: &'static str, value: impl std::fmt::Display, rule: &'static str) -> SynthError {
-    SynthError::InvalidParameter {
-        field,
-        value: value.to_string(),
-        rule,
-    }
+    SynthError::InvalidParameter(ParamError::new(field, value, rule))
 }
 
 fn check_gamma(gamma: f64, n0: usize) -> Result<usize, SynthError> {
-    if !(gamma.is_finite() && gamma > 0.0) {
-        return Err(invalid("gamma", gamma, "must be finite and > 0"));
-    }
+    positive("gamma", gamma)?;
     let n_train = (gamma * n0 as f64).round();
     if n_train < 1.0 {
         return Err(invalid(
@@ -65,9 +56,7 @@ fn check_gamma(gamma: f64, n0: usize) -> Result<usize, SynthError> {
 }
 
 fn check_var(field: &'static str, v: f64) -> Result<(), SynthError> {
-    if !(v.is_finite() && v >= 0.0) {
-        return Err(invalid(field, v, "must be finite and >= 0"));
-    }
+    non_negative(field, v)?;
     Ok(())
 }
 
@@ -212,12 +201,8 @@ impl RegressionParams {
 impl Check for RegressionParams {
     type Error = SynthError;
     fn check_rules(&self) -> Result<(), SynthError> {
-        if self.n_in == 0 {
-            return Err(invalid("n_in", self.n_in, "must be >= 1"));
-        }
-        if self.n_out == 0 {
-            return Err(invalid("n_out", self.n_out, "must be >= 1"));
-        }
+        at_least_one("n_in", self.n_in)?;
+        at_least_one("n_out", self.n_out)?;
         check_var("teacher_noise_var", self.teacher_noise_var)?;
         check_gamma(self.gamma, self.n_in)?;
         Ok(())
@@ -359,12 +344,8 @@ impl ClassificationParams {
 impl Check for ClassificationParams {
     type Error = SynthError;
     fn check_rules(&self) -> Result<(), SynthError> {
-        if self.n_latent == 0 {
-            return Err(invalid("n_latent", self.n_latent, "must be >= 1"));
-        }
-        if self.n_x == 0 {
-            return Err(invalid("n_x", self.n_x, "must be >= 1"));
-        }
+        at_least_one("n_latent", self.n_latent)?;
+        at_least_one("n_x", self.n_x)?;
         check_var("noise_var", self.noise_var)?;
         check_gamma(self.gamma, self.n_x)?;
         Ok(())
@@ -495,7 +476,7 @@ mod tests {
         generate: Result<(), SynthError>,
     ) {
         match check {
-            Err(SynthError::InvalidParameter { field: f, .. }) => {
+            Err(SynthError::InvalidParameter(ParamError { field: f, .. })) => {
                 assert_eq!(f, field, "wrong field named for {params:?}")
             }
             Ok(()) => panic!("{params:?} was accepted; {field} should be refused"),

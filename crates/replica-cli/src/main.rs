@@ -117,7 +117,7 @@ impl Failure {
     /// Errors of the estimator: invalid parameters are input errors, the rest solver failures.
     fn from_replica(e: ReplicaError, what: String) -> Self {
         let code = match e {
-            ReplicaError::InvalidParameter { .. } | ReplicaError::InvalidChain(_) => 2,
+            ReplicaError::InvalidParameter(_) | ReplicaError::InvalidChain(_) => 2,
             _ => 3,
         };
         Failure {

@@ -36,6 +36,7 @@ use crate::replica::{
 use crate::weights::{invariance_note, orient, Oriented, WeightError, WeightMatrix};
 use std::fmt;
 use std::sync::Arc;
+use replica_params::{non_negative, positive, ParamError};
 use thiserror::Error;
 
 /// A stored weight matrix as the builder needs it: its shape and the eigenvalues of `W^T W`.
@@ -164,44 +165,27 @@ impl LayerInput {
     /// (finite, `>= 0`), the weights' own parameters. Front ends call it where the user gives a
     /// layer, so that a bad layer is reported there; [`ChainBuilder::push`] calls it again.
     pub fn check(&self) -> Result<(), LayerInputError> {
+        let invalid = |e: ParamError<Field>| LayerInputError::Invalid(e.into());
         match self.alpha {
-            Some(a) if !(a.is_finite() && a > 0.0) => {
-                return Err(LayerInputError::Invalid(ReplicaError::invalid(
-                    LayerField::Alpha,
-                    a,
-                    "must be finite and > 0",
-                )))
+            Some(a) => {
+                positive(Field::from(LayerField::Alpha), a).map_err(invalid)?;
             }
             None if !self.weights.is_matrix() => return Err(LayerInputError::MissingAlpha),
-            _ => {}
+            None => {}
         }
         self.activation.check().map_err(LayerInputError::Invalid)?;
-        if !(self.noise_var.is_finite() && self.noise_var >= 0.0) {
-            return Err(LayerInputError::Invalid(ReplicaError::invalid(
-                LayerField::NoiseVar,
-                self.noise_var,
-                "must be finite and >= 0",
-            )));
-        }
-        let bad = |field, value: f64| {
-            Err(LayerInputError::Invalid(ReplicaError::invalid(
-                field,
-                value,
-                "must be finite and > 0",
-            )))
-        };
+        non_negative(Field::from(LayerField::NoiseVar), self.noise_var).map_err(invalid)?;
         match &self.weights {
-            WeightsInput::Gaussian { var } if !(var.is_finite() && *var > 0.0) => {
-                bad(LayerField::WeightsVar, *var)
+            WeightsInput::Gaussian { var } => {
+                positive(Field::from(LayerField::WeightsVar), *var).map_err(invalid)?;
             }
             WeightsInput::Spectrum { scale, .. }
-            | WeightsInput::Matrix(MatrixInput { scale, .. })
-                if !(scale.is_finite() && *scale > 0.0) =>
-            {
-                bad(LayerField::WeightsScale, *scale)
+            | WeightsInput::Matrix(MatrixInput { scale, .. }) => {
+                positive(Field::from(LayerField::WeightsScale), *scale).map_err(invalid)?;
             }
-            _ => Ok(()),
+            _ => {}
         }
+        Ok(())
     }
 }
 
@@ -441,14 +425,14 @@ impl ActivationError {
             ActivationError::Unknown { .. } => "activation",
             ActivationError::NotAParameter { param, .. } => param,
             ActivationError::MissingSlope => "slope",
-            ActivationError::Invalid(ReplicaError::InvalidParameter {
+            ActivationError::Invalid(ReplicaError::InvalidParameter(ParamError {
                 field:
                     Field::Layer {
                         field: LayerField::Threshold,
                         ..
                     },
                 ..
-            }) => "threshold",
+            })) => "threshold",
             ActivationError::Invalid(_) => "slope",
         }
     }

@@ -47,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use replica_params::{ParamError, Rule};
 use thiserror::Error;
 
 /// The prior kinds a spec may name.
@@ -79,16 +80,10 @@ pub enum SpecError {
         /// What is expected there.
         rule: String,
     },
-    /// A field has a value that breaks its rule.
-    #[error("invalid {field} = {value}: {rule}")]
-    Invalid {
-        /// The field, as written in the spec (`layers[0].alpha`).
-        field: String,
-        /// The offending value.
-        value: String,
-        /// The rule it breaks.
-        rule: String,
-    },
+    /// A field (named as written in the spec: `layers[0].alpha`) has a value that breaks its
+    /// rule.
+    #[error(transparent)]
+    Invalid(#[from] ParamError),
     /// A `kind` (or `activation`) names nothing known.
     #[error("unknown {field} = \"{kind}\"; allowed: {allowed}")]
     UnknownKind {
@@ -133,8 +128,8 @@ impl SpecError {
     /// The spec field the error is about, when there is one.
     pub fn field(&self) -> Option<&str> {
         match self {
+            SpecError::Invalid(e) => Some(&e.field),
             SpecError::Missing { field, .. }
-            | SpecError::Invalid { field, .. }
             | SpecError::UnknownKind { field, .. }
             | SpecError::Spectrum { field, .. }
             | SpecError::Weights { field, .. } => Some(field),
@@ -142,12 +137,8 @@ impl SpecError {
         }
     }
 
-    fn invalid(field: impl Into<String>, value: impl Display, rule: impl Into<String>) -> Self {
-        SpecError::Invalid {
-            field: field.into(),
-            value: value.to_string(),
-            rule: rule.into(),
-        }
+    fn invalid(field: impl Into<String>, value: impl Display, rule: impl Into<Rule>) -> Self {
+        SpecError::Invalid(ParamError::new(field.into(), value, rule))
     }
 
     fn missing(field: impl Into<String>, rule: impl Into<String>) -> Self {
@@ -367,11 +358,7 @@ pub struct WeightsDoc {
 // Checks.
 
 fn positive(field: &str, x: f64) -> Result<f64, SpecError> {
-    if x.is_finite() && x > 0.0 {
-        Ok(x)
-    } else {
-        Err(SpecError::invalid(field, x, "must be finite and > 0"))
-    }
+    Ok(replica_params::positive(field.to_string(), x)?)
 }
 
 fn required(field: &str, x: Option<f64>, what: &str) -> Result<f64, SpecError> {
@@ -386,11 +373,11 @@ fn not_allowed<T>(
     kind: &str,
 ) -> Result<(), SpecError> {
     if x.is_some() {
-        Err(SpecError::Invalid {
-            field: field.to_string(),
-            value: "(given)".to_string(),
-            rule: format!("not a parameter of {kind_field} = \"{kind}\""),
-        })
+        Err(SpecError::invalid(
+            field,
+            "(given)",
+            format!("not a parameter of {kind_field} = \"{kind}\""),
+        ))
     } else {
         Ok(())
     }
@@ -449,17 +436,13 @@ fn build_activation(prefix: &str, r: &LayerDoc) -> Result<Activation, SpecError>
             ActivationError::Unknown { .. } => {
                 SpecError::unknown_kind(field, name, ACTIVATION_KINDS)
             }
-            ActivationError::NotAParameter { .. } => SpecError::Invalid {
-                field: param_f,
-                value: "(given)".to_string(),
-                rule: format!("not a parameter of {field} = \"{name}\""),
-            },
-            ActivationError::Invalid(ReplicaError::InvalidParameter { value, rule, .. }) => {
-                SpecError::Invalid {
-                    field: param_f,
-                    value,
-                    rule,
-                }
+            ActivationError::NotAParameter { .. } => SpecError::invalid(
+                param_f,
+                "(given)",
+                format!("not a parameter of {field} = \"{name}\""),
+            ),
+            ActivationError::Invalid(ReplicaError::InvalidParameter(e)) => {
+                SpecError::Invalid(e.map_field(|_| param_f))
             }
             other => SpecError::missing(param_f, other.to_string()),
         }
@@ -789,24 +772,19 @@ fn from_replica(
     spectrum: Option<(&str, &Path)>,
 ) -> SpecError {
     match e {
-        ReplicaError::InvalidParameter { field, value, rule } => {
-            if let (Some((file_field, path)), true) = (spectrum, field.is_spectrum()) {
+        ReplicaError::InvalidParameter(e) => {
+            if let (Some((file_field, path)), true) = (spectrum, e.field.is_spectrum()) {
                 return SpecError::Spectrum {
                     field: file_field.to_string(),
                     path: path.to_path_buf(),
                     line: None,
-                    message: format!("{value}: {rule}"),
+                    message: format!("{}: {}", e.value, e.rule),
                 };
             }
-            let field = match layer {
-                Some(i) => field.in_layer(i),
-                None => field,
-            };
-            SpecError::Invalid {
-                field: field.to_string(),
-                value,
-                rule,
-            }
+            SpecError::Invalid(e.map_field(|field| match layer {
+                Some(i) => field.in_layer(i).to_string(),
+                None => field.to_string(),
+            }))
         }
         ReplicaError::InvalidChain(m) => SpecError::Chain(m),
         other => SpecError::Chain(other.to_string()),

@@ -6,6 +6,7 @@ use replica_core::replica::{
     solve, solve_with, Activation, AttemptOutcome, Chain, Ensemble, Field, Layer, Prior,
     ReplicaError, Scheme, SchemeChoice, SolveEvent, SolveWith, SolverOptions, Start, StartAt,
 };
+use replica_core::ParamError;
 
 fn relu_chain() -> Chain {
     Chain::new(
@@ -163,10 +164,10 @@ fn the_trace_has_every_start_and_ends_with_the_selected_one() {
 #[test]
 fn a_bad_start_is_refused_naming_the_field() {
     let named = |r: Result<SolveWith<'_>, ReplicaError>| match r {
-        Err(ReplicaError::InvalidParameter {
+        Err(ReplicaError::InvalidParameter(ParamError {
             field: Field::Setting(f),
             ..
-        }) => f,
+        })) => f,
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("accepted"),
     };
@@ -193,7 +194,7 @@ fn a_bad_start_is_refused_naming_the_field() {
     for (v, field) in [(vec![0.5], "start_at"), (vec![0.5, 1e3], "start_at.v[1]")] {
         let mut w = with(v).unwrap();
         match solve_with(&chain, &opts, &mut w) {
-            Err(e @ ReplicaError::InvalidParameter { .. }) => {
+            Err(e @ ReplicaError::InvalidParameter(_)) => {
                 let msg = e.to_string();
                 assert!(msg.starts_with(&format!("invalid {field} = ")), "{msg}");
             }

@@ -171,7 +171,7 @@ fn order_params_from_parts_are_checked() {
             OrderParams::new(v.clone(), a.clone(), a.clone(), a.clone(), a.clone()).unwrap_err();
         println!("v {v:?}, a {a:?}: {e}");
         assert!(
-            matches!(e, ReplicaError::InvalidParameter { .. })
+            matches!(e, ReplicaError::InvalidParameter(_))
                 && e.to_string().contains("one entry per layer"),
             "{e}"
         );

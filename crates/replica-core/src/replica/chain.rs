@@ -42,21 +42,9 @@ impl Layer {
         noise_var: f64,
         ensemble: Ensemble,
     ) -> Result<Self, ReplicaError> {
-        if !(alpha.is_finite() && alpha > 0.0) {
-            return Err(ReplicaError::invalid(
-                LayerField::Alpha,
-                alpha,
-                "must be finite and > 0",
-            ));
-        }
+        replica_params::positive(Field::from(LayerField::Alpha), alpha)?;
         if let Ensemble::Gaussian { var } = ensemble {
-            if !(var.is_finite() && var > 0.0) {
-                return Err(ReplicaError::invalid(
-                    LayerField::WeightsVar,
-                    var,
-                    "must be finite and > 0",
-                ));
-            }
+            replica_params::positive(Field::from(LayerField::WeightsVar), var)?;
         }
         if let Ensemble::Discrete(d) = &ensemble {
             // W^T W (n_in x n_in) has rank <= min(n_in, n_out): at most a fraction alpha positive.
@@ -235,7 +223,7 @@ mod tests {
     /// The field of an `InvalidParameter` error, `None` for any other outcome.
     fn field_of<T: std::fmt::Debug>(r: &Result<T, ReplicaError>) -> Option<Field> {
         match r {
-            Err(ReplicaError::InvalidParameter { field, .. }) => Some(field.clone()),
+            Err(ReplicaError::InvalidParameter(e)) => Some(e.field.clone()),
             _ => None,
         }
     }

@@ -16,7 +16,7 @@
 //!   probability of the region. `I_h = E ln Z_h`, `iter_v = E d_B^2 ln Z_h = E Var(h | B, omega)`,
 //!   `iter_a = E (d_omega ln Z_h)^2`: 2-D expectations over `(w, b)`, graded at the kinks.
 
-use super::error::{LayerField, ReplicaError};
+use super::error::{Field, LayerField, ReplicaError};
 use super::gauss::{
     kink_rule, ln_norm_interval, norm_interval, norm_pdf, GaussRule, Kink, RuleSize, EXP_UNDERFLOW,
     LN_SQRT_2PI,
@@ -65,21 +65,14 @@ impl Activation {
     /// Validate the parameters.
     pub fn check(&self) -> Result<(), ReplicaError> {
         match *self {
-            Activation::LeakyRelu { slope }
-                if !slope.is_finite() || !(0.0..=1.0).contains(&slope) =>
-            {
-                Err(ReplicaError::invalid(
-                    LayerField::Slope,
-                    slope,
-                    "must lie in [0, 1]",
-                ))
+            Activation::LeakyRelu { slope } => {
+                let unit = replica_params::Rule::Closed { lo: 0.0, hi: 1.0 };
+                replica_params::in_range(Field::from(LayerField::Slope), slope, unit)?;
+                Ok(())
             }
-            Activation::Hardtanh { threshold } if !(threshold.is_finite() && threshold > 0.0) => {
-                Err(ReplicaError::invalid(
-                    LayerField::Threshold,
-                    threshold,
-                    "must be finite and > 0",
-                ))
+            Activation::Hardtanh { threshold } => {
+                replica_params::positive(Field::from(LayerField::Threshold), threshold)?;
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -202,13 +195,7 @@ impl Channel {
     /// `noise_var` is finite and `>= 0` ([`LayerField::NoiseVar`] otherwise).
     pub fn new(activation: Activation, noise_var: f64) -> Result<Self, ReplicaError> {
         activation.check()?;
-        if !(noise_var.is_finite() && noise_var >= 0.0) {
-            return Err(ReplicaError::invalid(
-                LayerField::NoiseVar,
-                noise_var,
-                "must be finite and >= 0",
-            ));
-        }
+        replica_params::non_negative(Field::from(LayerField::NoiseVar), noise_var)?;
         let regions = activation.regions();
         Ok(Channel {
             activation,

@@ -1,18 +1,15 @@
 //! Typed errors of the estimator.
 
 use super::failure::FailureReport;
+use replica_params::{ParamError, Rule};
 use thiserror::Error;
 
 /// Everything that can go wrong when building a chain or solving the replica equations.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ReplicaError {
-    /// A parameter violates its rule; `field` names it as in the spec file.
-    #[error("invalid {field} = {value}: {rule}")]
-    InvalidParameter {
-        field: Field,
-        value: String,
-        rule: String,
-    },
+    /// A parameter violates its rule; its field names it as in the spec file.
+    #[error(transparent)]
+    InvalidParameter(#[from] ParamError<Field>),
     /// The chain as a whole is inconsistent (e.g. a spectrum whose size does not fit).
     #[error("invalid chain: {0}")]
     InvalidChain(String),
@@ -134,15 +131,12 @@ impl std::fmt::Display for Field {
 }
 
 impl ReplicaError {
+    /// `field` has `value`, which breaks `rule`.
     pub fn invalid(
         field: impl Into<Field>,
         value: impl std::fmt::Display,
-        rule: impl Into<String>,
+        rule: impl Into<Rule>,
     ) -> Self {
-        ReplicaError::InvalidParameter {
-            field: field.into(),
-            value: value.to_string(),
-            rule: rule.into(),
-        }
+        ReplicaError::InvalidParameter(ParamError::new(field.into(), value, rule))
     }
 }

@@ -366,20 +366,14 @@ impl RuleSize {
     /// The quadrature builder itself saturates out-of-range sizes instead of panicking, but only a checked
     /// rule means what it says.
     pub fn check(&self) -> Result<Self, ReplicaError> {
-        let bad = |field: &str, value: String, rule: &str| {
+        let bad = |field: &str, value: String, rule: &'static str| {
             Err(ReplicaError::invalid(
                 Field::Setting(format!("rule.{field}")),
                 value,
                 rule,
             ))
         };
-        if !(self.per_unit.is_finite() && self.per_unit > 0.0) {
-            return bad(
-                "per_unit",
-                self.per_unit.to_string(),
-                "must be finite and > 0",
-            );
-        }
+        replica_params::positive(Field::Setting("rule.per_unit".into()), self.per_unit)?;
         if !(2..=MAX_PIECE_NODES).contains(&self.min_piece) {
             return bad(
                 "min_piece",

@@ -5,6 +5,7 @@
 //! `rho = E x^2`, `I_0(A) = E ln Z_0` and `mmse_0(A) = E Var(x | B)`.
 
 use super::error::{Field, ReplicaError};
+use replica_params::{in_range, Rule};
 use super::gauss::{gh_cached, kink_rule, log_add_exp, GaussRule, Kink, RuleSize};
 
 /// The parameters of a prior of the input entries, unchecked: what a spec file or a chain
@@ -32,14 +33,6 @@ pub enum PriorParams {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Prior(PriorParams);
 
-fn finite_pos(field: Field, x: f64) -> Result<(), ReplicaError> {
-    if x.is_finite() && x > 0.0 {
-        Ok(())
-    } else {
-        Err(ReplicaError::invalid(field, x, "must be finite and > 0"))
-    }
-}
-
 impl PriorParams {
     /// The checked prior: a finite `mean`, a finite `var > 0`, `p` in `(0, 1)` (binary) or
     /// `(0, 1]` (Gauss-Bernoulli); otherwise the error names the field (`prior.mean`,
@@ -47,40 +40,16 @@ impl PriorParams {
     pub fn check(self) -> Result<Prior, ReplicaError> {
         match self {
             PriorParams::Gaussian { mean, var } => {
-                if !mean.is_finite() {
-                    return Err(ReplicaError::invalid(
-                        Field::Prior("mean"),
-                        mean,
-                        "must be finite",
-                    ));
-                }
-                finite_pos(Field::Prior("var"), var)?;
+                replica_params::finite(Field::from(Field::Prior("mean")), mean)?;
+                replica_params::positive(Field::Prior("var"), var)?;
             }
             PriorParams::Binary { p } => {
-                if !(p.is_finite() && p > 0.0 && p < 1.0) {
-                    return Err(ReplicaError::invalid(
-                        Field::Prior("p"),
-                        p,
-                        "must lie in (0, 1)",
-                    ));
-                }
+                in_range(Field::Prior("p"), p, Rule::Open { lo: 0.0, hi: 1.0 })?;
             }
             PriorParams::GaussBernoulli { p, mean, var } => {
-                if !(p.is_finite() && p > 0.0 && p <= 1.0) {
-                    return Err(ReplicaError::invalid(
-                        Field::Prior("p"),
-                        p,
-                        "must lie in (0, 1]",
-                    ));
-                }
-                if !mean.is_finite() {
-                    return Err(ReplicaError::invalid(
-                        Field::Prior("mean"),
-                        mean,
-                        "must be finite",
-                    ));
-                }
-                finite_pos(Field::Prior("var"), var)?;
+                in_range(Field::Prior("p"), p, Rule::LeftOpen { lo: 0.0, hi: 1.0 })?;
+                replica_params::finite(Field::from(Field::Prior("mean")), mean)?;
+                replica_params::positive(Field::Prior("var"), var)?;
             }
         }
         Ok(Prior(self))

@@ -7,7 +7,7 @@
 //! and a Marchenko-Pastur Stieltjes transform in closed form; orthogonal and empirical spectra are
 //! discrete distributions (values with weights, exact zeros kept apart).
 
-use super::error::{LayerField, ReplicaError};
+use super::error::{Field, LayerField, ReplicaError};
 
 mod parts;
 pub use parts::SpectrumParts;
@@ -64,13 +64,7 @@ impl DiscreteSpectrum {
                 "the spectrum is empty",
             ));
         }
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(ReplicaError::invalid(
-                LayerField::WeightsScale,
-                scale,
-                "must be finite and > 0",
-            ));
-        }
+        replica_params::positive(Field::from(LayerField::WeightsScale), scale)?;
         let mut sorted: Vec<f64> = Vec::with_capacity(eigs.len());
         for (i, &e) in eigs.iter().enumerate() {
             if !e.is_finite() || e < 0.0 {

@@ -370,7 +370,7 @@ pub fn outcome_category(o: &AttemptOutcome) -> String {
 /// The name of an error's kind.
 fn error_kind(e: &ReplicaError) -> &'static str {
     match e {
-        ReplicaError::InvalidParameter { .. } => "invalid parameter",
+        ReplicaError::InvalidParameter(_) => "invalid parameter",
         ReplicaError::InvalidChain(_) => "invalid chain",
         ReplicaError::NoThetaRoot { .. } => "no theta root",
         ReplicaError::NotConverged(_) => "not converged",

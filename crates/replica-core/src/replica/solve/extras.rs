@@ -7,6 +7,7 @@ use super::super::chain::Chain;
 use super::super::error::{Field, ReplicaError};
 use super::super::failure::{write_start, AttemptOutcome, Start};
 use super::{Estimate, OrderParams, Scheme, WarmStart};
+use replica_params::{finite, non_negative, positive, ParamError};
 use std::fmt;
 
 /// A starting point given by the caller, tried before the multi-start search (the search still
@@ -72,16 +73,17 @@ pub struct SolveWith<'a> {
     pub(super) observer: Option<&'a mut dyn FnMut(SolveEvent<'_>)>,
 }
 
-fn setting(name: String, value: f64, rule: &str) -> ReplicaError {
-    ReplicaError::invalid(Field::Setting(name), value, rule)
-}
-
-/// Every entry of `xs` finite and accepted by `ok`; the error names `start_at.<name>[i]`.
-fn check_all(name: &str, xs: &[f64], ok: fn(f64) -> bool, rule: &str) -> Result<(), ReplicaError> {
-    match xs.iter().position(|&x| !(x.is_finite() && ok(x))) {
-        Some(i) => Err(setting(format!("start_at.{name}[{i}]"), xs[i], rule)),
-        None => Ok(()),
+/// Every entry of `xs` passes `check` (a validator of `replica_params`); the error names
+/// `start_at.<name>[i]`.
+fn check_all(
+    name: &str,
+    xs: &[f64],
+    check: fn(Field, f64) -> Result<f64, ParamError<Field>>,
+) -> Result<(), ReplicaError> {
+    for (i, &x) in xs.iter().enumerate() {
+        check(Field::Setting(format!("start_at.{name}[{i}]")), x)?;
     }
+    Ok(())
 }
 
 impl<'a> SolveWith<'a> {
@@ -105,9 +107,9 @@ impl<'a> SolveWith<'a> {
             ));
         }
         match &start {
-            StartAt::Variances(v) => check_all("v", v, |x| x > 0.0, "must be finite and > 0")?,
+            StartAt::Variances(v) => check_all("v", v, positive)?,
             // a stationary point's variance is 0 where the variable is recovered
-            StartAt::Point(p) => check_all("v", &p.v, |x| x >= 0.0, "must be finite and >= 0")?,
+            StartAt::Point(p) => check_all("v", &p.v, non_negative)?,
         }
         if let StartAt::Point(p) = &start {
             for (name, xs) in [
@@ -124,11 +126,10 @@ impl<'a> SolveWith<'a> {
                     ));
                 }
             }
-            let non_negative = "must be finite and >= 0";
-            check_all("a", &p.a, |x| x >= 0.0, non_negative)?;
-            check_all("a_t", &p.a_t, |x| x >= 0.0, non_negative)?;
-            check_all("v_t", &p.v_t, |x| x >= 0.0, non_negative)?;
-            check_all("theta", &p.theta, |_| true, "must be finite")?;
+            check_all("a", &p.a, non_negative)?;
+            check_all("a_t", &p.a_t, non_negative)?;
+            check_all("v_t", &p.v_t, non_negative)?;
+            check_all("theta", &p.theta, finite)?;
         }
         self.start_at = Some(start);
         Ok(self)
@@ -169,10 +170,10 @@ impl<'a> SolveWith<'a> {
         for (l, &v) in s.variances().iter().enumerate() {
             let rho = chain.rho(l);
             if v > rho * (1.0 + SLACK) {
-                return Err(setting(
-                    format!("start_at.v[{l}]"),
+                return Err(ReplicaError::invalid(
+                    Field::Setting(format!("start_at.v[{l}]")),
                     v,
-                    &format!("must be at most the variance {rho} of the layer's input"),
+                    format!("must be at most the variance {rho} of the layer's input"),
                 ));
             }
         }

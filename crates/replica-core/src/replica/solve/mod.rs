@@ -135,8 +135,10 @@ impl Counters {
     }
 }
 
-/// The estimate for one chain, with diagnostics.
+/// The estimate for one chain, with diagnostics. Built by the solver (and
+/// [`Estimate::from_parts`]); its fields are read directly.
 #[derive(Clone, Debug, serde::Serialize)]
+#[non_exhaustive]
 pub struct Estimate {
     /// `H(T_L) / n_0` in nats.
     pub entropy: f64,
@@ -159,6 +161,33 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// An estimate put back together from what an earlier one reported (a saved or pickled
+    /// estimate): `values` are `(entropy, mutual_information, mi_last_layer, mmse)`, `warm` its
+    /// stationary point and secants ([`Estimate::warm_start`]). Nothing is solved or checked
+    /// here: the parts are trusted to come from a solve.
+    pub fn from_parts(
+        values: (f64, Option<f64>, f64, f64),
+        scheme: Scheme,
+        iterations: u64,
+        residual: f64,
+        counters: Counters,
+        warm: WarmStart,
+    ) -> Self {
+        let (entropy, mutual_information, mi_last_layer, mmse) = values;
+        Estimate {
+            entropy,
+            mutual_information,
+            mi_last_layer,
+            mmse,
+            scheme,
+            iterations,
+            residual,
+            counters,
+            order_params: warm.params,
+            secants: warm.secants,
+        }
+    }
+
     /// The stationary point and secants, to warm-start the solve of a nearby chain.
     pub fn warm_start(&self) -> WarmStart {
         WarmStart {

@@ -1,6 +1,7 @@
 //! Solver settings: which schemes may run, tolerances, quadrature sizes (checked on construction).
 
 use super::super::error::{Field, ReplicaError};
+use replica_params::Rule;
 use super::super::gauss::RuleSize;
 
 /// Which iteration produced (or should produce) a fixed point. One name each, the same in
@@ -95,37 +96,21 @@ impl Default for SolverOptions {
 impl SolverOptions {
     /// Convergence threshold on the largest relative change of any order parameter in one sweep.
     pub fn with_tol(mut self, tol: f64) -> Result<Self, ReplicaError> {
-        if !(tol.is_finite() && tol > 0.0 && tol < 1.0) {
-            return Err(ReplicaError::invalid(
-                Field::Setting("tol".into()),
-                tol,
-                "must lie in (0, 1)",
-            ));
-        }
+        let unit = Rule::Open { lo: 0.0, hi: 1.0 };
+        replica_params::in_range(Field::Setting("tol".into()), tol, unit)?;
         self.tol = tol;
         Ok(self)
     }
     /// Largest number of sweeps per start.
     pub fn with_max_iter(mut self, n: usize) -> Result<Self, ReplicaError> {
-        if n == 0 {
-            return Err(ReplicaError::invalid(
-                Field::Setting("max_iter".into()),
-                n,
-                "must be >= 1",
-            ));
-        }
+        replica_params::at_least_one(Field::Setting("max_iter".into()), n)?;
         self.max_iter = n;
         Ok(self)
     }
     /// Smallest damping factor the adaptive damping may reach.
     pub fn with_min_damping(mut self, d: f64) -> Result<Self, ReplicaError> {
-        if !(d.is_finite() && d > 0.0 && d <= 1.0) {
-            return Err(ReplicaError::invalid(
-                Field::Setting("min_damping".into()),
-                d,
-                "must lie in (0, 1]",
-            ));
-        }
+        let unit = Rule::LeftOpen { lo: 0.0, hi: 1.0 };
+        replica_params::in_range(Field::Setting("min_damping".into()), d, unit)?;
         self.min_damping = d;
         Ok(self)
     }
