@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_replica-mi");
+use crate::common::{run, stderr, stdout, BIN};
 
 /// `../shared/refs/cases.csv`, row c049: Gaussian prior N(0, 1), one linear layer, alpha 0.5,
 /// Gaussian weights with s = 1, noise 0.01 (exact, Marchenko-Pastur integral).
@@ -30,20 +30,8 @@ noise_var = 0.01
 weights = { kind = "gaussian", var = 1.0 }
 "#;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("cannot run replica-mi")
-}
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A temp dir holding `spec.toml` and the given extra files.
 fn write_spec(spec: &str, files: &[(&str, &str)]) -> (TempDir, PathBuf) {

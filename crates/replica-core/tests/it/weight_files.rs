@@ -14,8 +14,7 @@ use replica_core::weights::{read_matrix, WeightError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-mod common;
-use common::npy::{col_major, npy_bytes, test_matrix, write};
+use crate::common::npy::{col_major, npy_bytes, test_matrix, write};
 
 #[test]
 fn npy_variants_read_back_exactly() {

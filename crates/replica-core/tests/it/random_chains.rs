@@ -7,10 +7,9 @@
 //!
 //! `RANDOM_CHAINS_N` (default 200) and `RANDOM_CHAINS_SEED` (default 20261130) override the
 //! sample; `cargo run --bin chain-grid` runs the large grid.
-mod common;
 
-use common::audit::*;
-use common::ref_spectra;
+use crate::common::audit::*;
+use crate::common::ref_spectra;
 use rayon::prelude::*;
 use replica_core::random_chain::{extreme_spectra, ChainGenerator, GeneratorParams, NamedSpectrum};
 use replica_core::replica::{Activation, Chain, Ensemble, Layer, Prior, SolverOptions};

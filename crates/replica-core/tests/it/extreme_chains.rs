@@ -9,9 +9,8 @@
 //! `EXTREME_EXPLORE=N` runs the ignored `explore` test on `N` chains of each family drawn at
 //! random in the described ranges, printing the outcome and time of each (how these cases were
 //! found).
-mod common;
 
-use common::audit::{run_chain, Outcome};
+use crate::common::audit::{run_chain, Outcome};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use replica_core::replica::{

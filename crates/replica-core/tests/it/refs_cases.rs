@@ -1,8 +1,7 @@
 //! Every row of `../shared/refs/cases.csv`: entropy, and MI and MMSE where given, within the
 //! row's own tolerance (1e-8 for exact values, the reference's quadrature accuracy otherwise).
-mod common;
 
-use common::*;
+use crate::common::*;
 use replica_core::replica::{solve, SolverOptions};
 
 /// Rows whose MMSE the default quadrature rule does not resolve to the row's tolerance, compared
@@ -22,7 +21,7 @@ fn all_reference_cases() {
         rows.len()
     );
     let mut opts = SolverOptions::default();
-    if let Some(rule) = common::rule_from_env() {
+    if let Some(rule) = crate::common::rule_from_env() {
         opts = opts.with_rule(rule).expect("a checked rule");
     }
     let only = std::env::var("CASE").ok();

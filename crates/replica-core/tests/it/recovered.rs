@@ -8,10 +8,9 @@
 //! must now be solved inside the exact bounds (the independent audit of `common/audit.rs`), and
 //! the closed form must agree with the potential at the same stationary point up to the known
 //! bias of the noiseless floor and the quadrature error (see `FLOOR_BIAS_FACTOR`).
-mod common;
 
-use common::audit::{check_bounds, Values};
-use common::ref_spectra;
+use crate::common::audit::{check_bounds, Values};
+use crate::common::ref_spectra;
 use replica_core::hooks::phi;
 use replica_core::hooks::prior_entropy;
 use replica_core::hooks::NOISELESS_V_FLOOR;

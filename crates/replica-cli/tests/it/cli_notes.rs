@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_replica-mi");
+use crate::common::BIN;
 
 /// A little-endian float64 `.npy` (format 1.0, C order) of a `rows x cols` matrix.
 fn npy(rows: usize, cols: usize, data: &[f64]) -> Vec<u8> {

@@ -1,7 +1,6 @@
 //! Every function of `../shared/refs/scalar_functions.csv` at its fixed arguments.
-mod common;
 
-use common::*;
+use crate::common::*;
 use replica_core::replica::Channel;
 use replica_core::replica::RuleSize;
 use replica_core::replica::{Activation, DiscreteSpectrum, Ensemble};
@@ -42,7 +41,7 @@ fn all_scalar_functions() {
         Ok(k) => RuleSize::default().refined(k.parse().unwrap()),
         Err(_) => RuleSize::default(),
     };
-    if let Some(rule) = common::rule_from_env() {
+    if let Some(rule) = crate::common::rule_from_env() {
         size = rule;
     }
     let mut ev = 0u64;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_replica-mi");
+use crate::common::BIN;
 
 const PRIOR: &str = "[prior]\nkind = \"gaussian\"\nmean = 0.0\nvar = 1.0\n";
 const LAYER: &str = "[[layers]]\nalpha = 1.0\nactivation = \"linear\"\nnoise_var = 0.01\n\

@@ -2,21 +2,14 @@
 //! has no `candidates` key (the record of a plain solve is unchanged).
 
 use serde_json::Value;
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_replica-mi");
+use crate::common::run;
 
 /// Case c049 of `../shared/refs/cases.csv`: one linear layer, alpha 0.5, noise 0.01.
 const SPEC: &str = "[prior]\nkind = \"gaussian\"\nvar = 1.0\n[[layers]]\nalpha = 0.5\n\
                     activation = \"linear\"\nnoise_var = 0.01\nweights = { kind = \"gaussian\", var = 1.0 }\n";
 const C049_ENTROPY: f64 = 0.6376598551679125;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("cannot run replica-mi")
-}
 
 #[test]
 fn start_at_candidates_and_verbose() {

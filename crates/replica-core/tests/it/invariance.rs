@@ -24,11 +24,10 @@
 //!
 //! A pair where exactly one form converges is a failure (the answer depends on how the network is
 //! written); a pair where neither converges is reported but left to `tests/random_chains.rs`.
-mod common;
 
-use common::audit::run_chain;
-use common::audit::Outcome;
-use common::ref_spectra;
+use crate::common::audit::run_chain;
+use crate::common::audit::Outcome;
+use crate::common::ref_spectra;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;

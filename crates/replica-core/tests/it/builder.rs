@@ -1,8 +1,7 @@
 //! The chain builder against the spec reader: one chain described as a spec file and given to
 //! `ChainBuilder` directly (as the Python package does) gives identical notes and estimate bits.
 
-mod common;
-use common::npy::{col_major, npy_bytes, test_matrix, write};
+use crate::common::npy::{col_major, npy_bytes, test_matrix, write};
 use replica_core::replica::{solve, SolverOptions};
 use replica_core::spec::load_spec_with_notes;
 
