@@ -129,7 +129,10 @@ python-test: python-deps-check
 	REPLICA_MI_BIN=$(PY_TARGET)/debug/replica-mi scripts/python_wheel_test.sh $(PY_DIST) $(PYTHON)
 
 # The command line and the Python extension depend on the lean crate only: no candle, polars,
-# plotters, tokio or tokenizers in their dependency trees (`cargo tree`, normal dependencies).
+# plotters, tokio or tokenizers in their dependency trees (`cargo tree`, normal dependencies). The
+# layering of the library crates, enforced by Cargo and checked here: the training side
+# (replica-nn) knows nothing of the estimator, tables or plots; the estimator (replica-core)
+# nothing of candle or the training side.
 LEAN_CRATES ?= replica-cli replica-mi-python
 deps-check:
 	@for crate in $(LEAN_CRATES); do \
@@ -139,6 +142,17 @@ deps-check:
 	  fi; \
 	  echo "deps-check: no candle, polars, plotters, tokio or tokenizers among the $$(echo "$$tree" | sort -u | wc -l) crates of $$crate"; \
 	done
+
+	@tree=$$($(CARGO) tree -p replica-nn -e normal --prefix none) || exit 1; \
+	if echo "$$tree" | grep -E '^(replica-core|polars|plotters)( |-)'; then \
+	  echo "deps-check: replica-nn depends on the crates above" >&2; exit 1; \
+	fi; \
+	echo "deps-check: no replica-core, polars or plotters among the $$(echo "$$tree" | sort -u | wc -l) crates of replica-nn"
+	@tree=$$($(CARGO) tree -p replica-core -e normal --prefix none) || exit 1; \
+	if echo "$$tree" | grep -E '^(replica-nn|candle)'; then \
+	  echo "deps-check: replica-core depends on the crates above" >&2; exit 1; \
+	fi; \
+	echo "deps-check: no replica-nn or candle among the $$(echo "$$tree" | sort -u | wc -l) crates of replica-core"
 
 python-deps-check: deps-check
 

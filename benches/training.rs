@@ -85,11 +85,7 @@ fn setup(acts: &str) -> Setup {
         ..MiConfig::default()
     };
     let mut rec = MiRecorder::new(setting, config.check().unwrap());
-    let cfg = TrainConfig::classification()
-        .seed(3)
-        .quiet(true)
-        .check()
-        .unwrap();
+    let cfg = TrainConfig::classification().seed(3).check().unwrap();
     {
         let mut trainer = Trainer::new(&net, &data, &cfg).unwrap();
         for epoch in 0..2 {
@@ -135,11 +131,7 @@ fn bench_mi(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, s: &Setup) {
 fn bench_training(c: &mut Criterion) {
     let relu = setup("linear-relu-linear-relu-softmax");
     let hardtanh = setup("linear-hardtanh-linear-hardtanh-softmax");
-    let cfg = TrainConfig::classification()
-        .seed(3)
-        .quiet(true)
-        .check()
-        .unwrap();
+    let cfg = TrainConfig::classification().seed(3).check().unwrap();
     let mut trainer = Trainer::new(&relu.net, &relu.data, &cfg).unwrap();
 
     let mut g = c.benchmark_group("training");
@@ -158,7 +150,6 @@ fn bench_training(c: &mut Criterion) {
     for fuse in [true, false] {
         let cfg = TrainConfig::classification()
             .seed(3)
-            .quiet(true)
             .fuse_linear(fuse)
             .check()
             .unwrap();
@@ -183,11 +174,7 @@ fn engine_vs_autograd(_c: &mut Criterion) {
     ] {
         let (net_a, data) = random_setup(widths);
         let (net_b, _) = random_setup(widths);
-        let cfg = TrainConfig::classification()
-            .seed(3)
-            .quiet(true)
-            .check()
-            .unwrap();
+        let cfg = TrainConfig::classification().seed(3).check().unwrap();
         let mut engine = Trainer::new(&net_a, &data, &cfg).unwrap();
         let mut autograd = Trainer::new_autograd(&net_b, &data, &cfg).unwrap();
         assert_eq!(engine.engine_name(), "cpu-engine");
@@ -241,11 +228,7 @@ fn two_threads_vs_one(c: &mut Criterion) {
     for widths in ["100-200-100-50-20-2", "500-1000-500-250-100-2"] {
         let (net_1, data) = random_setup(widths);
         let (net_2, _) = random_setup(widths);
-        let cfg = TrainConfig::classification()
-            .seed(3)
-            .quiet(true)
-            .check()
-            .unwrap();
+        let cfg = TrainConfig::classification().seed(3).check().unwrap();
         let mut trainers = [
             Trainer::new(&net_1, &data, &cfg).unwrap(),
             Trainer::new(&net_2, &data, &cfg).unwrap(),

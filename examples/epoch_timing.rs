@@ -65,7 +65,6 @@ fn main() -> Result<()> {
         .batch_size(a.batch)
         .seed(a.seed)
         .fuse_linear(a.kind != "usv-unfused")
-        .quiet(true)
         .check()?;
     let mut trainer = if a.autograd {
         Trainer::new_autograd(&net, &td, &cfg)?

@@ -233,6 +233,7 @@ fn run() -> Result<()> {
     let rows = fig3::run_checkpointed(&cfg, &runs, &dev, &progress, &mut ck)?;
     progress.finish_and_clear();
     out.resumed_from(ck.resumed_from());
+    out.trained_with(ck.engines());
     if let Some(shard) = shard {
         let table = stem + ".csv";
         out.table(&table, &rows)?;

@@ -263,6 +263,7 @@ fn run() -> Result<()> {
     let rows = fig4::run_checkpointed(&cfg, c.seed, &variants, &dev, &progress, &mut ck)?;
     progress.finish_and_clear();
     out.resumed_from(ck.resumed_from());
+    out.trained_with(ck.engines());
     if let Some(shard) = shard {
         let table = file_stem + ".csv";
         out.table(&table, &rows)?;

@@ -150,6 +150,7 @@ fn run() -> Result<()> {
     let rows = figs2::run_checkpointed(&cfg, &train, &test, c.seed, &dev, &progress, &mut ck)?;
     progress.finish_and_clear();
     out.resumed_from(ck.resumed_from());
+    out.trained_with(ck.engines());
 
     out.table(&format!("{stem}.csv"), &rows)?;
     out.figure(

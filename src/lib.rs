@@ -2,8 +2,10 @@
 //! formula (Gabrie et al., NeurIPS 2018), with independent checks; USV networks trained with
 //! candle, and the paper's figures.
 //!
-//! The estimator itself lives in the lean crate `replica-core` (no candle, polars or plotters) and
-//! is re-exported here under the same paths.
+//! The estimator itself lives in the lean crate `replica-core` (no candle, polars or plotters), the
+//! training side (networks, training, synthetic data) in `replica-nn` (no estimator); both are
+//! re-exported here under the same paths (`replica_mi::replica`, `replica_mi::nn`,
+//! `replica_mi::synth`, `replica_mi::checked`, ...).
 //!
 //! ```
 //! use replica_mi::replica::{solve, Activation, Chain, Ensemble, Layer, Prior, SolverOptions};
@@ -20,10 +22,8 @@
 #![deny(clippy::float_cmp)]
 
 pub use replica_core::{exact, guard, random_chain, replica, report, spec, weights};
+pub use replica_nn::{checked, nn, synth};
 
 pub mod bridge;
-pub mod checked;
 pub mod data;
 pub mod experiment;
-pub mod nn;
-pub mod synth;

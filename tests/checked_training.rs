@@ -66,7 +66,7 @@ fn assert_all_refused<C: Clone + Debug, T, E: std::fmt::Display>(
 
 fn nn_field(e: &NnError) -> Option<String> {
     match e {
-        NnError::InvalidParameter { field, .. } => Some(field.clone()),
+        NnError::InvalidParameter(e) => Some(e.field.clone()),
         _ => None,
     }
 }
@@ -271,7 +271,6 @@ fn checked_values_read_what_was_set() {
         .batch_size(7)
         .lr(0.25)
         .seed(11)
-        .quiet(true)
         .fuse_linear(false)
         .test_every(2);
     cfg.eval_chunk = 5;
@@ -284,7 +283,7 @@ fn checked_values_read_what_was_set() {
     assert_eq!(valid.test_every, 2);
     assert_eq!(valid.lr.to_bits(), 0.25f64.to_bits());
     assert_eq!(valid.loss, Loss::CrossEntropy);
-    assert!(valid.quiet && !valid.fuse_linear);
+    assert!(!valid.fuse_linear);
     assert_eq!(valid.clone().into_inner(), cfg);
 
     let spec = NetworkSpec::parse("12-9-3", "hardtanh-softmax")
@@ -342,7 +341,6 @@ fn checked_values_reach_the_network_and_the_training() {
     let cfg = TrainConfig::classification()
         .epochs(2)
         .batch_size(6)
-        .quiet(true)
         .check()
         .unwrap();
     let t = Trainer::new(&net, &td, &cfg).unwrap();

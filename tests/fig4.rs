@@ -185,3 +185,21 @@ fn epochs_override_matches_a_config_built_with_it() {
     let short = Fig4Config::for_scale(Scale::Paper).with_epochs(2);
     assert_eq!((short.epochs, short.zoom_epochs), (2, 2));
 }
+
+/// The provenance names the engine that computed the training steps: the CPU engine, on the CPU.
+#[test]
+fn provenance_names_the_engine() {
+    let out = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fig4"))
+        .args(["--scale", "quick", "--quiet", "--epochs", "1", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("run fig4");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let prov: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("fig4.provenance.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(prov["engine"], "cpu-engine", "{prov}");
+    assert_eq!(prov["device"], "cpu", "{prov}");
+}

@@ -251,7 +251,7 @@ fn spectrum_matches_faer(dev: &Device) {
         let spec = NetworkSpec::parse("20-30-10-10-4", "relu-linear-hardtanh-linear").unwrap();
         let net = Network::new(&spec.check().unwrap(), &mut rng(5), dtype, dev).unwrap();
         let td = TensorData::new(&data.train, &data.test, dtype, dev).unwrap();
-        let cfg = TrainConfig::regression().epochs(2).lr(0.05).quiet(true);
+        let cfg = TrainConfig::regression().epochs(2).lr(0.05);
         train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap();
         let spectra = net.spectra().unwrap();
         assert_eq!(spectra.len(), 3);
@@ -292,7 +292,7 @@ fn training_lowers_loss(dev: &Device) {
     let spec = NetworkSpec::parse("20-20-20-20-4", "linear-linear-linear-linear").unwrap();
     let net = Network::new(&spec.check().unwrap(), &mut rng(12), DType::F32, dev).unwrap();
     let td = TensorData::new(&data.train, &data.test, DType::F32, dev).unwrap();
-    let cfg = TrainConfig::regression().epochs(10).seed(13).quiet(true);
+    let cfg = TrainConfig::regression().epochs(10).seed(13);
     let h = train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap();
     let (first, last) = (&h.epochs[0], h.epochs.last().unwrap());
     assert_eq!(h.epochs.len(), 11);
@@ -313,8 +313,7 @@ fn training_lowers_loss(dev: &Device) {
         .epochs(10)
         .batch_size(20)
         .lr(0.05)
-        .seed(23)
-        .quiet(true);
+        .seed(23);
     let h = train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap();
     let (first, last) = (&h.epochs[0], h.epochs.last().unwrap());
     assert!(
@@ -378,7 +377,7 @@ fn replica_matches_exact_during_training() {
     let net = Network::new(&spec.check().unwrap(), &mut rng(32), DType::F32, &dev).unwrap();
     let td = TensorData::new(&data.train, &data.test, DType::F32, &dev).unwrap();
     let mut rec = MiRecorder::new(MiSetting::Regression, MiConfig::default().check().unwrap());
-    let cfg = TrainConfig::regression().epochs(3).seed(33).quiet(true);
+    let cfg = TrainConfig::regression().epochs(3).seed(33);
     let history = train(&net, &td, &cfg.check().unwrap(), &mut rec).unwrap();
     assert_eq!(rec.records().len(), 4 * 3);
     assert!(rec.records().iter().all(|r| r.per == Per::Input));
@@ -412,7 +411,7 @@ fn replica_matches_exact_during_training() {
     let td = TensorData::new(&gen.train, &gen.test, DType::F32, &dev).unwrap();
     let setting = MiSetting::generative(&gen.w_g, gen.params.noise_var).unwrap();
     let mut rec = MiRecorder::new(setting, MiConfig::default().every(2).check().unwrap());
-    let cfg = TrainConfig::classification().epochs(2).seed(43).quiet(true);
+    let cfg = TrainConfig::classification().epochs(2).seed(43);
     train(&net, &td, &cfg.check().unwrap(), &mut rec).unwrap();
     assert_eq!(rec.records().len(), 2 * 3);
     assert!(rec.records().iter().all(|r| r.per == Per::Latent));
@@ -443,8 +442,7 @@ fn deterministic_bit_for_bit() {
         let cfg = TrainConfig::classification()
             .epochs(2)
             .batch_size(30)
-            .seed(53)
-            .quiet(true);
+            .seed(53);
         let h = train(&net, &td, &cfg.check().unwrap(), &mut rec).unwrap();
         (h, rec.into_records())
     };
@@ -548,8 +546,7 @@ fn training_matches_cpu_cuda() {
             .epochs(8)
             .batch_size(20)
             .lr(0.05)
-            .seed(33)
-            .quiet(true);
+            .seed(33);
         train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap()
     };
     let (cpu, cuda) = (history(&Device::Cpu), history(&gpu));

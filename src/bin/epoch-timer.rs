@@ -77,7 +77,6 @@ fn main() -> Result<()> {
         .batch_size(cfg.batch_size)
         .lr(cfg.lr)
         .seed(order_seed)
-        .quiet(true)
         .check()?;
     let mut trainer = Trainer::new(&net, &td, &tcfg)?;
     if !args.no_header {

@@ -3,23 +3,24 @@
 //!
 //! `nn` knows candle and its own types only; it hands out plain data (a layer's spectrum as
 //! numbers, [`LayerSpectrum`]; its activation, [`Act`]) and takes training data through the
-//! [`Samples`] trait. This module is the one place that knows both sides:
+//! [`Samples`](crate::nn::Samples) trait. This module is the one place that knows both sides:
 //!
 //! * the conversions from the network's vocabulary to the estimator's: [`Act`] to
-//!   [`Activation`] (`TryFrom`; softmax is not a replica channel) and a layer's spectrum to a
+//!   [`Activation`] ([`channel`]; softmax is not a replica channel) and a layer's spectrum to a
 //!   replica [`Layer`] ([`replica_layer`]);
 //! * [`MiRecorder`] (`recorder.rs`): an epoch observer that builds the replica chain of every
 //!   leading USV layer from the current spectra and records `H(T_l)`, `I(X; T_l)` (and the exact
-//!   Gaussian values of linear networks), warm-started from the previous evaluation;
-//! * [`Samples`] for [`Dataset`]: the synthetic (and IDX) data sets as training data.
+//!   Gaussian values of linear networks), warm-started from the previous evaluation.
+//!
+//! The data sets ([`crate::synth::Dataset`], synthetic or IDX) are training data through
+//! [`Samples`](crate::nn::Samples), implemented beside them in `replica-nn`.
 
 mod recorder;
 
 pub use recorder::{EpochRecord, MiConfig, MiFailure, MiRecord, MiRecorder, MiSetting, Per};
 
-use crate::nn::{Act, LayerSpectrum, Samples};
+use crate::nn::{Act, LayerSpectrum};
 use crate::replica::{Activation, DiscreteSpectrum, Ensemble, Layer, ReplicaError};
-use crate::synth::Dataset;
 use replica_core::params::ParamError;
 use thiserror::Error;
 
@@ -41,16 +42,14 @@ pub enum BridgeError {
 pub struct NotAChannel(pub Act);
 
 /// The replica channel of a network activation, of the same name: `linear`, `relu`, `hardtanh`
-/// (threshold 1, as [`Act::Hardtanh`] clamps to `[-1, 1]`); softmax has none.
-impl TryFrom<Act> for Activation {
-    type Error = NotAChannel;
-    fn try_from(act: Act) -> Result<Self, NotAChannel> {
-        match act {
-            Act::Linear => Ok(Activation::Linear),
-            Act::Relu => Ok(Activation::Relu),
-            Act::Hardtanh => Ok(Activation::Hardtanh { threshold: 1.0 }),
-            Act::Softmax => Err(NotAChannel(act)),
-        }
+/// (threshold 1, as [`Act::Hardtanh`] clamps to `[-1, 1]`); softmax has none. (A function, not
+/// `TryFrom`: both types belong to other crates, `replica-nn` and `replica-core`.)
+pub fn channel(act: Act) -> Result<Activation, NotAChannel> {
+    match act {
+        Act::Linear => Ok(Activation::Linear),
+        Act::Relu => Ok(Activation::Relu),
+        Act::Hardtanh => Ok(Activation::Hardtanh { threshold: 1.0 }),
+        Act::Softmax => Err(NotAChannel(act)),
     }
 }
 
@@ -70,28 +69,6 @@ pub fn replica_layer(
             1.0,
         )?),
     )
-}
-
-/// A [`Dataset`] as training data: its rows as they are stored.
-impl Samples for Dataset {
-    fn rows(&self) -> usize {
-        self.n
-    }
-    fn n_in(&self) -> usize {
-        self.n_in
-    }
-    fn n_out(&self) -> usize {
-        self.n_out
-    }
-    fn x(&self) -> &[f64] {
-        &self.x
-    }
-    fn y(&self) -> &[f64] {
-        &self.y
-    }
-    fn labels(&self) -> Option<&[u32]> {
-        self.labels.as_deref()
-    }
 }
 
 #[cfg(test)]
@@ -114,21 +91,21 @@ mod tests {
             ),
             (Act::Softmax, "softmax", None),
         ];
-        for (act, name, channel) in table {
+        for (act, name, want) in table {
             assert_eq!(act.name(), name);
             assert_eq!(act.to_string(), name);
             assert_eq!(name.parse::<Act>().unwrap(), act, "{name}");
             assert_eq!(serde_json::to_string(&act).unwrap(), format!("\"{name}\""));
-            match channel {
+            match want {
                 Some(c) => {
-                    assert_eq!(Activation::try_from(act), Ok(c));
+                    assert_eq!(channel(act), Ok(c));
                     assert_eq!(c.name(), name);
                     assert_eq!(name.parse::<Activation>(), Ok(c), "{name}");
                     assert_eq!(name.parse::<ActivationKind>(), Ok(c.kind()));
                     assert_eq!(c.name().parse::<Act>().unwrap(), act);
                 }
                 None => {
-                    assert_eq!(Activation::try_from(act), Err(NotAChannel(act)));
+                    assert_eq!(channel(act), Err(NotAChannel(act)));
                     assert!(name.parse::<ActivationKind>().is_err());
                 }
             }

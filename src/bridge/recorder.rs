@@ -312,8 +312,8 @@ impl MiRecorder {
             layers.push(replica_layer(spectrum, Activation::Linear, *noise_var)?);
         }
         for j in 0..l {
-            let act = Activation::try_from(acts[j])
-                .map_err(|e| ReplicaError::InvalidChain(e.to_string()))?;
+            let act =
+                super::channel(acts[j]).map_err(|e| ReplicaError::InvalidChain(e.to_string()))?;
             let noise = if j + 1 == l {
                 self.config.measure_noise
             } else {

@@ -83,7 +83,8 @@ pub fn linear_approx_factor(act: Act) -> Option<f64> {
 
 /// The replica channel of a column's activation.
 fn channel(act: Act) -> Result<Activation, crate::replica::ReplicaError> {
-    Activation::try_from(act).map_err(|e| crate::replica::ReplicaError::InvalidChain(e.to_string()))
+    crate::bridge::channel(act)
+        .map_err(|e| crate::replica::ReplicaError::InvalidChain(e.to_string()))
 }
 
 /// Everything that defines a Figure 2 run (besides the seed).

@@ -274,10 +274,9 @@ pub fn run_one(
     cfg: &Checked<Fig3Config>,
     width: usize,
     seed: u64,
-    quiet: bool,
     dev: &Device,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
-    run_one_checkpointed(cfg, width, seed, quiet, dev, &mut Checkpoints::none())
+    run_one_checkpointed(cfg, width, seed, dev, &mut Checkpoints::none())
 }
 
 /// The name of a run in checkpoints.
@@ -290,7 +289,6 @@ fn run_one_checkpointed(
     cfg: &Checked<Fig3Config>,
     width: usize,
     seed: u64,
-    quiet: bool,
     dev: &Device,
     ck: &mut Checkpoints<Fig3Row>,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
@@ -334,7 +332,6 @@ fn run_one_checkpointed(
         .batch_size(cfg.batch_size)
         .lr(cfg.lr)
         .seed(order_seed)
-        .quiet(quiet)
         .check()
         .map_err(nn)?;
     let mut recording = Recording3 {
@@ -446,7 +443,7 @@ pub fn run_checkpointed(
         |r| run_name(r.width, r.seed),
         |ck, r| {
             progress.set_message(format!("n = {}, seed {}", r.width, r.seed));
-            let rows = run_one_checkpointed(cfg, r.width, r.seed, true, dev, ck);
+            let rows = run_one_checkpointed(cfg, r.width, r.seed, dev, ck);
             progress.inc(1);
             rows
         },

@@ -482,7 +482,6 @@ fn train_config(
         .batch_size(cfg.batch_size)
         .lr(cfg.lr)
         .seed(order_seed)
-        .quiet(true)
         .check()
         .map_err(nn_error)
 }

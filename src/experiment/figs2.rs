@@ -297,7 +297,6 @@ pub fn run_checkpointed(
                 .batch_size(cfg.batch_size)
                 .lr(cfg.lr)
                 .seed(order_seed)
-                .quiet(true)
                 .check()
                 .map_err(nn)?;
             let mut rec = RecordingS2 {

@@ -8,6 +8,7 @@ use super::plot::{render_svg_with, Figure, SharedLegend};
 use super::record::{provenance_path, RunClock, RunRecord};
 use super::shard::{ShardPart, ShardRecord};
 use super::table::write_csv;
+use crate::nn::EngineKind;
 use indicatif::ProgressBar;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ pub struct FigureOutput<'a> {
     tables: Vec<PathBuf>,
     figures: Vec<PathBuf>,
     device: String,
+    engine: Option<String>,
     resumed_from: Vec<String>,
 }
 
@@ -35,6 +37,7 @@ impl<'a> FigureOutput<'a> {
             tables: Vec::new(),
             figures: Vec::new(),
             device: "cpu".into(),
+            engine: None,
             resumed_from: Vec::new(),
         })
     }
@@ -42,6 +45,19 @@ impl<'a> FigureOutput<'a> {
     /// Record that the run trained its networks on `dev` (the default record says `cpu`).
     pub fn on_device(&mut self, dev: &candle_core::Device) {
         self.device = device_label(dev);
+    }
+
+    /// Record the engines that computed the run's training steps (for a figure that trains:
+    /// [`Checkpoints::engines`](crate::experiment::checkpoint::Checkpoints::engines)); none leaves
+    /// the record without an `engine`.
+    pub fn trained_with(&mut self, engines: &[EngineKind]) {
+        self.engine = (!engines.is_empty()).then(|| {
+            engines
+                .iter()
+                .map(|e| e.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
     }
 
     /// Record that the run continued from these checkpoints (`--resume`).
@@ -93,6 +109,7 @@ impl<'a> FigureOutput<'a> {
             .clock
             .finish(&self.name, config, self.args.seed, self.args.scale);
         record.device = self.device.clone();
+        record.engine = self.engine.clone();
         record.resumed_from = self.resumed_from.clone();
         self.finish_record(record, headline, details)
     }
@@ -136,6 +153,7 @@ impl<'a> FigureOutput<'a> {
             .clock
             .finish(&self.name, config, self.args.seed, self.args.scale);
         record.device = self.device.clone();
+        record.engine = self.engine.clone();
         record.resumed_from = self.resumed_from.clone();
         let elapsed = record.elapsed_seconds;
         let (shard, runs, total) = (part.shard, part.runs.len(), part.all_runs.len());
@@ -199,6 +217,36 @@ mod tests {
         assert!(json.contains("\"seed\": 7") && json.contains("\"config\": \"config\""));
         assert!(!a.out.join("second.provenance.json").exists());
         std::fs::remove_dir_all(&a.out).unwrap();
+    }
+
+    /// A run that trains records its engine; one that trains nothing (Figure 2) has no `engine`.
+    #[test]
+    fn provenance_names_the_engine_of_a_run_that_trains() {
+        #[derive(Serialize)]
+        struct Row {
+            x: f64,
+        }
+        for (engines, want) in [
+            (&[EngineKind::CpuEngine][..], Some("cpu-engine")),
+            (&[EngineKind::CandleAutograd][..], Some("candle-autograd")),
+            (&[][..], None),
+        ] {
+            let a = args("engine");
+            let mut out = FigureOutput::start(&a, "demo").unwrap();
+            out.trained_with(engines);
+            out.table("t.csv", &[Row { x: 1.0 }]).unwrap();
+            let rec = out.finish(&"config", "", &[]).unwrap();
+            assert_eq!(rec.engine.as_deref(), want);
+            let json: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(a.out.join("t.provenance.json")).unwrap(),
+            )
+            .unwrap();
+            match want {
+                Some(name) => assert_eq!(json["engine"], name),
+                None => assert!(json.get("engine").is_none(), "{json}"),
+            }
+            std::fs::remove_dir_all(&a.out).unwrap();
+        }
     }
 
     #[test]

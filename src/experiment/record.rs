@@ -2,7 +2,7 @@
 //!
 //! A record holds the experiment's configuration (any `Serialize` struct), the seed and scale,
 //! the crate version, the git commit of the working tree at run time (`"unknown"` outside a
-//! checkout), the device and the start and end times (UTC, seconds since the Unix epoch and an
+//! checkout), the device, the training engine (figures that train) and the start and end times (UTC, seconds since the Unix epoch and an
 //! RFC 3339 string formatted here from the civil-from-days algorithm, no time crate).
 
 use super::cli::Scale;
@@ -126,6 +126,7 @@ impl RunClock {
             git_commit: git_commit(),
             git_dirty: git_dirty(),
             device: "cpu".to_string(),
+            engine: None,
             command_line: std::env::args().collect(),
             started: self.started.clone(),
             finished: Timestamp::now(),
@@ -154,6 +155,11 @@ pub struct RunRecord<C: Serialize> {
     /// Where networks were trained (`"cpu"`, `"cuda:N"`; `"cpu"` for runs that train none). The
     /// replica estimator and the exact values are always computed in f64 on the host.
     pub device: String,
+    /// The engine that computed the training steps ([`crate::nn::EngineKind::name`]:
+    /// `"cpu-engine"` or `"candle-autograd"`; both, comma-separated, if a run used both; `mixed:
+    /// ...` for merged shards that disagree); absent for a run that trains nothing (Figure 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     /// The process's arguments.
     pub command_line: Vec<String>,
     pub started: Timestamp,

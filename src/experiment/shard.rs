@@ -657,6 +657,17 @@ where
     } else {
         format!("mixed: {}", devices.join(", "))
     };
+    let mut engines: Vec<String> = records
+        .iter()
+        .filter_map(|r| r.1.record.engine.clone())
+        .collect();
+    engines.sort();
+    engines.dedup();
+    let engine = match engines.len() {
+        0 => None,
+        1 => Some(engines[0].clone()),
+        _ => Some(format!("mixed: {}", engines.join(", "))),
+    };
     let git_dirty = if shards.iter().any(|s| s.git_dirty == Some(true)) {
         Some(true)
     } else if shards.iter().all(|s| s.git_dirty == Some(false)) {
@@ -680,6 +691,7 @@ where
         git_commit: base.git_commit.clone(),
         git_dirty,
         device,
+        engine,
         command_line: std::env::args().collect(),
         elapsed_seconds: (finished.unix_seconds - started.unix_seconds).max(0.0),
         started,

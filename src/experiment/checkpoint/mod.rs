@@ -28,7 +28,7 @@ pub use stop::{
 use super::cli::Scale;
 use super::error::ExperimentError;
 use super::record::{git_commit, Timestamp};
-use crate::nn::{EpochContext, Network, NnError, TrainPosition};
+use crate::nn::{EngineKind, EpochContext, Network, NnError, TrainPosition};
 use crate::replica::WarmStart;
 use candle_core::{DType, Tensor};
 use serde::de::DeserializeOwned;
@@ -127,6 +127,9 @@ struct State<R> {
     written: Timestamp,
     /// The checkpoints this run was resumed from, oldest first.
     resumed_from: Vec<String>,
+    /// The engines that computed the training steps so far, in the order first seen.
+    #[serde(default)]
+    engines: Vec<EngineKind>,
     finished_runs: Vec<String>,
     rows: Vec<R>,
     current: Option<RunState<R>>,
@@ -248,6 +251,7 @@ pub struct Checkpoints<R> {
     last: Instant,
     epochs_since: usize,
     resumed_from: Vec<String>,
+    engines: Vec<EngineKind>,
     finished_runs: Vec<String>,
     rows: Vec<R>,
     resume: Option<Resume<R>>,
@@ -264,6 +268,7 @@ impl<R: Clone + Serialize + DeserializeOwned> Checkpoints<R> {
             last: Instant::now(),
             epochs_since: 0,
             resumed_from: Vec::new(),
+            engines: Vec::new(),
             finished_runs: Vec::new(),
             rows: Vec::new(),
             resume: None,
@@ -311,6 +316,7 @@ impl<R: Clone + Serialize + DeserializeOwned> Checkpoints<R> {
                     c.resumed_from = state.resumed_from;
                     c.resumed_from
                         .push(format!("{} ({})", from.display(), state.written.utc));
+                    c.engines = state.engines;
                     c.finished_runs = state.finished_runs;
                     c.rows = state.rows;
                     c.resume = state.current.map(|state| Resume { state, params });
@@ -325,6 +331,20 @@ impl<R: Clone + Serialize + DeserializeOwned> Checkpoints<R> {
     /// The checkpoints this run resumed from (for the provenance record), oldest first.
     pub fn resumed_from(&self) -> &[String] {
         &self.resumed_from
+    }
+
+    /// The engines that computed the training steps of the runs so far (those before the
+    /// checkpoint this run resumed from included), in the order first seen: what the provenance
+    /// record says ([`FigureOutput::trained_with`](crate::experiment::FigureOutput::trained_with)).
+    pub fn engines(&self) -> &[EngineKind] {
+        &self.engines
+    }
+
+    /// Note that `engine` computed training steps (called by [`train_run`] for every epoch).
+    pub fn note_engine(&mut self, engine: EngineKind) {
+        if !self.engines.contains(&engine) {
+            self.engines.push(engine);
+        }
     }
 
     /// Whether run `run` finished before the checkpoint this run resumed from.
@@ -446,6 +466,7 @@ impl<R: Clone + Serialize + DeserializeOwned> Checkpoints<R> {
             identity: identity.clone(),
             written: Timestamp::now(),
             resumed_from: self.resumed_from.clone(),
+            engines: self.engines.clone(),
             finished_runs: self.finished_runs.clone(),
             rows: self.rows.clone(),
             current,

@@ -62,6 +62,7 @@ where
     };
     let mut observer = |ctx: &EpochContext<'_>| -> Result<(), NnError> {
         kill_point("epoch");
+        ck.note_engine(ctx.engine);
         rec.observe(ctx)?;
         ck.after_epoch(run, ctx, || (rec.rows(), rec.warm_starts()))
     };

@@ -1,10 +1,10 @@
 //! Checked parameters: a value that has passed its rules, and cannot be built or changed without
 //! passing them.
 //!
-//! Every parameter type of this crate that an algorithm consumes (the synthetic data sets of
-//! [`crate::synth`], the figure configurations of [`crate::experiment`], the training settings
-//! and network descriptions of [`crate::nn`], the recorder settings of [`crate::bridge`]) comes in
-//! two stages, the linfa model:
+//! Every parameter type that an algorithm consumes (the synthetic data sets of [`crate::synth`],
+//! the training settings and network descriptions of [`crate::nn`]; in the root crate
+//! `replica-mi`, which re-exports this module as `replica_mi::checked`, the figure configurations
+//! and the recorder settings of the bridge) comes in two stages, the linfa model:
 //!
 //! 1. the user-facing type (`RegressionParams`, `Fig3Config`, ...): public fields, a constructor
 //!    with the paper's defaults, chained setters, serde where it has it; it may hold any value;
@@ -21,7 +21,7 @@
 //! (`RegressionParams::generate`, ...) check first.
 //!
 //! ```
-//! use replica_mi::synth::RegressionParams;
+//! use replica_nn::synth::RegressionParams;
 //!
 //! let params = RegressionParams::new(10).gamma(3.0);
 //! let valid = params.check()?; // Checked<RegressionParams>
@@ -29,19 +29,19 @@
 //! let data = valid.generate(); // infallible: the rules hold
 //! assert_eq!(data.train.n, 30);
 //! assert!(RegressionParams::new(0).check().is_err());
-//! # Ok::<(), replica_mi::synth::SynthError>(())
+//! # Ok::<(), replica_nn::synth::SynthError>(())
 //! ```
 //!
 //! A `Checked` cannot be built around the check, nor changed in place:
 //!
 //! ```compile_fail
-//! use replica_mi::checked::Checked;
-//! use replica_mi::synth::RegressionParams;
+//! use replica_nn::checked::Checked;
+//! use replica_nn::synth::RegressionParams;
 //! let valid = Checked(RegressionParams::new(0)); // private field
 //! ```
 //!
 //! ```compile_fail
-//! use replica_mi::synth::RegressionParams;
+//! use replica_nn::synth::RegressionParams;
 //! let mut valid = RegressionParams::new(10).check().unwrap();
 //! valid.gamma = -1.0; // no DerefMut
 //! ```
@@ -49,7 +49,7 @@
 //! Training takes checked settings:
 //!
 //! ```no_run
-//! use replica_mi::nn::{train, Network, NnError, NoObserver, TensorData, TrainConfig};
+//! use replica_nn::nn::{train, Network, NnError, NoObserver, TensorData, TrainConfig};
 //! fn run(net: &Network, data: &TensorData) -> Result<(), NnError> {
 //!     let cfg = TrainConfig::regression().epochs(3);
 //!     train(net, data, &cfg.check()?, &mut NoObserver)?;
@@ -60,7 +60,7 @@
 //! the builder itself does not compile there:
 //!
 //! ```compile_fail
-//! use replica_mi::nn::{train, Network, NoObserver, TensorData, TrainConfig};
+//! use replica_nn::nn::{train, Network, NoObserver, TensorData, TrainConfig};
 //! fn run(net: &Network, data: &TensorData) {
 //!     let cfg = TrainConfig::regression().batch_size(0);
 //!     let _ = train(net, data, &cfg, &mut NoObserver); // expected `&Checked<TrainConfig>`

@@ -16,21 +16,25 @@
 //! [`TrainConfig::test_every`] epochs and after the last one. Before the first
 //! epoch the observer is called once with `epoch = 0` and the losses of the initial network on the
 //! full training and test sets.
+//!
+//! The steps themselves are computed by a [`StepEngine`] (the CPU engine or candle's autograd,
+//! see [`super::engine`]); [`Trainer`] owns the rest of the run. Training draws nothing: it
+//! reports each epoch to its [`EpochObserver`], and a caller that wants a progress bar draws it
+//! from there.
 
-use super::host::{self, host_vec, HostEngine, Real};
+use replica_params::{at_least_one, positive};
+use super::engine::{engine_for, EngineKind, Split, StepEngine};
 use super::layer::LayerSpectrum;
 use super::network::Network;
 use super::NnError;
 use crate::checked::{Check, Checked};
-use candle_core::{DType, Device, Tensor, D};
-use candle_nn::optim::{Optimizer, SGD};
-use indicatif::{ProgressBar, ProgressStyle};
+use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::cell::RefCell;
-use std::io::IsTerminal;
 use std::time::Instant;
+
+pub use super::engine::evaluate;
 
 /// The training loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -54,8 +58,6 @@ pub struct TrainConfig {
     pub loss: Loss,
     /// Seed of the shuffling generator.
     pub seed: u64,
-    /// No progress bar.
-    pub quiet: bool,
     /// Rows per forward pass when evaluating whole data sets (the CPU engine uses at most
     /// [`HOST_EVAL_ROWS`] of them per pass; per-row losses do not depend on it).
     pub eval_chunk: usize,
@@ -92,7 +94,6 @@ impl TrainConfig {
             lr: 0.01,
             loss: Loss::Mse,
             seed: 0,
-            quiet: false,
             eval_chunk: 4096,
             test_every: 1,
             fuse_linear: true,
@@ -122,10 +123,6 @@ impl TrainConfig {
         self.seed = s;
         self
     }
-    pub fn quiet(mut self, q: bool) -> Self {
-        self.quiet = q;
-        self
-    }
     /// See [`TrainConfig::fuse_linear`].
     pub fn fuse_linear(mut self, on: bool) -> Self {
         self.fuse_linear = on;
@@ -147,30 +144,10 @@ impl Check for TrainConfig {
     type Error = NnError;
     /// `batch_size`, `eval_chunk`, `test_every` >= 1; `lr` finite and > 0.
     fn check_rules(&self) -> Result<(), NnError> {
-        if self.batch_size == 0 {
-            return Err(NnError::invalid(
-                "batch_size",
-                self.batch_size,
-                "must be >= 1",
-            ));
-        }
-        if self.eval_chunk == 0 {
-            return Err(NnError::invalid(
-                "eval_chunk",
-                self.eval_chunk,
-                "must be >= 1",
-            ));
-        }
-        if self.test_every == 0 {
-            return Err(NnError::invalid(
-                "test_every",
-                self.test_every,
-                "must be >= 1",
-            ));
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(NnError::invalid("lr", self.lr, "must be finite and > 0"));
-        }
+        at_least_one("batch_size".into(), self.batch_size)?;
+        at_least_one("eval_chunk".into(), self.eval_chunk)?;
+        at_least_one("test_every".into(), self.test_every)?;
+        positive("lr".into(), self.lr)?;
         Ok(())
     }
 }
@@ -178,7 +155,7 @@ impl Check for TrainConfig {
 /// Row-major samples, as [`TensorData::new`] copies them to the training device: `rows()` inputs
 /// of width `n_in()` and targets of width `n_out()` (one-hot for classification), with class
 /// indices for classification. Implemented outside `nn` by the data sets (`synth::Dataset`, which
-/// also holds the IDX data, implements it in the bridge module).
+/// also holds the IDX data of the figures).
 pub trait Samples {
     /// Number of samples (rows).
     fn rows(&self) -> usize;
@@ -303,6 +280,8 @@ pub struct EpochContext<'a> {
     pub network: &'a Network,
     /// Where the run stands (to checkpoint it).
     pub position: TrainPosition,
+    /// The engine computing the run's steps (for provenance records).
+    pub engine: EngineKind,
 }
 
 impl EpochContext<'_> {
@@ -317,7 +296,7 @@ impl EpochContext<'_> {
 /// training and is returned by [`train`].
 pub trait EpochObserver {
     fn observe(&mut self, ctx: &EpochContext<'_>) -> Result<(), NnError>;
-    /// A short text for the progress bar.
+    /// A short text for a progress bar (drawn by the caller: training draws none).
     fn status(&self) -> Option<String> {
         None
     }
@@ -339,10 +318,11 @@ impl EpochObserver for NoObserver {
     }
 }
 
-/// The epoch statistics of a run (epoch 0 first).
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+/// The epoch statistics of a run (epoch 0 first) and the engine that computed its steps.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TrainHistory {
     pub epochs: Vec<EpochStats>,
+    pub engine: EngineKind,
 }
 
 impl TrainHistory {
@@ -354,263 +334,7 @@ impl TrainHistory {
     }
 }
 
-/// The progress bar of a run: hidden when `quiet` (the caller's decision, e.g. the figure
-/// binaries' `--quiet` or a CI environment) or when stderr is not a terminal.
-pub fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] epoch {pos}/{len} {msg}")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
-}
-
-fn scalar(t: &Tensor) -> candle_core::Result<f64> {
-    t.to_dtype(DType::F64)?.to_scalar::<f64>()
-}
-
-/// Loss (mean over the rows of `x`) and number of correct predictions (`None` without labels).
-fn batch_loss(
-    net: &Network,
-    loss: Loss,
-    x: &Tensor,
-    y: &Tensor,
-    labels: Option<&Tensor>,
-) -> Result<(Tensor, Option<Tensor>), NnError> {
-    let logits = net.logits(x)?;
-    let l = match loss {
-        Loss::Mse => {
-            let out = if net.ends_in_softmax() {
-                // Differentiable (`softmax_last_dim` has no backward: through it the loss would
-                // not reach the parameters).
-                candle_nn::ops::softmax(&logits, D::Minus1)?
-            } else {
-                logits.clone()
-            };
-            candle_nn::loss::mse(&out, y)?
-        }
-        Loss::CrossEntropy => {
-            let lab = labels.ok_or_else(|| {
-                NnError::invalid("loss", "cross-entropy", "needs class labels in the data")
-            })?;
-            candle_nn::loss::cross_entropy(&logits, lab)?
-        }
-    };
-    let correct = match labels {
-        Some(lab) => Some(
-            logits
-                .argmax(D::Minus1)?
-                .eq(lab)?
-                .to_dtype(DType::F64)?
-                .sum_all()?,
-        ),
-        None => None,
-    };
-    Ok((l, correct))
-}
-
-/// Mean loss and accuracy of `net` on a whole data set, in chunks of `chunk` rows.
-pub fn evaluate(
-    net: &Network,
-    loss: Loss,
-    x: &Tensor,
-    y: &Tensor,
-    labels: Option<&Tensor>,
-    chunk: usize,
-) -> Result<(f64, Option<f64>), NnError> {
-    let n = x.dim(0)?;
-    let (mut total, mut correct) = (0.0, 0.0);
-    let mut start = 0;
-    while start < n {
-        let len = chunk.min(n - start);
-        let lab = labels.map(|l| l.narrow(0, start, len)).transpose()?;
-        let (l, c) = batch_loss(
-            net,
-            loss,
-            &x.narrow(0, start, len)?,
-            &y.narrow(0, start, len)?,
-            lab.as_ref(),
-        )?;
-        total += scalar(&l)? * len as f64;
-        if let Some(c) = c {
-            correct += scalar(&c)?;
-        }
-        start += len;
-    }
-    Ok((total / n as f64, labels.map(|_| correct / n as f64)))
-}
-
-/// The host copy of the data and the engine of a run on the CPU.
-struct HostState<T> {
-    engine: RefCell<HostEngine<T>>,
-    x_train: Vec<T>,
-    y_train: Vec<T>,
-    labels_train: Option<Vec<u32>>,
-    x_test: Vec<T>,
-    y_test: Vec<T>,
-    labels_test: Option<Vec<u32>>,
-    /// Targets of the current minibatch (MSE only).
-    y_batch: Vec<T>,
-    labels_batch: Vec<u32>,
-    /// Targets per row.
-    n_out: usize,
-}
-
-fn host_labels(t: Option<&Tensor>) -> candle_core::Result<Option<Vec<u32>>> {
-    t.map(|l| {
-        l.to_device(&Device::Cpu)?
-            .to_dtype(DType::U32)?
-            .to_vec1::<u32>()
-    })
-    .transpose()
-}
-
-impl<T: Real> HostState<T> {
-    fn new(net: &Network, data: &TensorData, cfg: &Checked<TrainConfig>) -> Result<Self, NnError> {
-        let largest = data.n_train().max(data.n_test());
-        let cap = cfg
-            .batch_size
-            .max(cfg.eval_chunk.min(HOST_EVAL_ROWS).min(largest));
-        let n_out = data.y_train.dim(1)?;
-        Ok(HostState {
-            engine: RefCell::new(HostEngine::new(net, cap, cfg.fuse_linear)?),
-            x_train: host_vec(&data.x_train)?,
-            y_train: host_vec(&data.y_train)?,
-            labels_train: host_labels(data.labels_train.as_ref())?,
-            x_test: host_vec(&data.x_test)?,
-            y_test: host_vec(&data.y_test)?,
-            labels_test: host_labels(data.labels_test.as_ref())?,
-            y_batch: vec![T::ZERO; cfg.batch_size * n_out],
-            labels_batch: vec![0; cfg.batch_size],
-            n_out,
-        })
-    }
-
-    /// One epoch of SGD over the minibatches `perm.chunks(batch_size)` (on the rayon pool).
-    fn epoch(
-        &mut self,
-        perm: &[u32],
-        cfg: &Checked<TrainConfig>,
-    ) -> Result<(f64, Option<f64>), NnError> {
-        on_pool(|| host::with_lanes(|| self.epoch_here(perm, cfg)))
-    }
-
-    fn epoch_here(
-        &mut self,
-        perm: &[u32],
-        cfg: &Checked<TrainConfig>,
-    ) -> Result<(f64, Option<f64>), NnError> {
-        let n_out = self.n_out;
-        let engine = self.engine.get_mut();
-        engine.load_params()?;
-        let labels = self.labels_train.as_deref();
-        let (mut loss_sum, mut correct, mut batches) = (0.0, 0usize, 0usize);
-        for idx in perm.chunks(cfg.batch_size) {
-            let m = idx.len();
-            engine.gather_input(&self.x_train, idx);
-            if cfg.loss == Loss::Mse {
-                for (r, &i) in idx.iter().enumerate() {
-                    let i = i as usize;
-                    self.y_batch[r * n_out..(r + 1) * n_out]
-                        .copy_from_slice(&self.y_train[i * n_out..(i + 1) * n_out]);
-                }
-            }
-            if let Some(l) = labels {
-                for (r, &i) in idx.iter().enumerate() {
-                    self.labels_batch[r] = l[i as usize];
-                }
-            }
-            let out = engine.step(
-                m,
-                cfg.loss,
-                &self.y_batch,
-                labels.map(|_| &self.labels_batch[..m]),
-                Some(cfg.lr),
-            )?;
-            loss_sum += out.loss_sum / m as f64;
-            correct += out.correct;
-            batches += 1;
-        }
-        engine.store_params()?;
-        Ok((
-            loss_sum / batches as f64,
-            labels.map(|_| correct as f64 / perm.len() as f64),
-        ))
-    }
-
-    /// Mean loss and accuracy on the training (`test = false`) or test set.
-    fn evaluate(&self, test: bool, loss: Loss) -> Result<(f64, Option<f64>), NnError> {
-        let (x, y, labels) = if test {
-            (&self.x_test, &self.y_test, self.labels_test.as_deref())
-        } else {
-            (&self.x_train, &self.y_train, self.labels_train.as_deref())
-        };
-        let mut guard = self.engine.borrow_mut();
-        let engine: &mut HostEngine<T> = &mut guard;
-        let n_out = self.n_out;
-        on_pool(|| host::with_lanes(|| host_evaluate(engine, x, y, labels, n_out, loss)))
-    }
-}
-
-/// Run `f` on a worker of the rayon pool (at once if already on one): the lanes' and products' `rayon::join`
-/// then hands the second block to the other worker through its queue, instead of every join
-/// from the caller's thread being injected into the pool and waited for (a wake-up per product,
-/// which made two threads slower than one).
-fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() {
-        return f();
-    }
-    let mut out = None;
-    rayon::scope(|_| out = Some(f()));
-    out.expect("the scope ran its closure")
-}
-
-/// Mean loss and accuracy of the rows of `x` (`y`, `labels`) on the engine.
-fn host_evaluate<T: Real>(
-    engine: &mut HostEngine<T>,
-    x: &[T],
-    y: &[T],
-    labels: Option<&[u32]>,
-    n_out: usize,
-    loss: Loss,
-) -> Result<(f64, Option<f64>), NnError> {
-    {
-        engine.load_params()?;
-        let n = y.len() / n_out;
-        let chunk = engine.cap();
-        let (mut total, mut correct, mut start) = (0.0, 0usize, 0);
-        while start < n {
-            let len = chunk.min(n - start);
-            engine.load_input(x, start, len);
-            let out = engine.step(
-                len,
-                loss,
-                &y[start * n_out..],
-                labels.map(|l| &l[start..start + len]),
-                None,
-            )?;
-            total += out.loss_sum;
-            correct += out.correct;
-            start += len;
-        }
-        Ok((total / n as f64, labels.map(|_| correct as f64 / n as f64)))
-    }
-}
-
-/// How a [`Trainer`] computes its steps.
-enum Engine {
-    /// candle's autograd and candle-nn's SGD (any device).
-    Autograd(SGD),
-    /// The CPU engine of [`super::host`].
-    HostF32(Box<HostState<f32>>),
-    HostF64(Box<HostState<f64>>),
-}
-
-/// The SGD state of a run: optimiser, shuffling generator, permutation buffer.
+/// The SGD state of a run: its [`StepEngine`], shuffling generator, permutation buffer.
 ///
 /// On the CPU (`f32` or `f64`, linear or softmax output) the steps run on the CPU engine (a
 /// hand-derived backward pass with faer's products, no gradients for the frozen USV factors,
@@ -619,10 +343,9 @@ enum Engine {
 /// network's variables are read at the start and written at the end of every
 /// [`Trainer::epoch`], not during it.
 pub struct Trainer<'a> {
-    net: &'a Network,
     data: &'a TensorData,
     cfg: Checked<TrainConfig>,
-    engine: Engine,
+    engine: Box<dyn StepEngine + Send + 'a>,
     rng: ChaCha8Rng,
     perm: Vec<u32>,
 }
@@ -648,19 +371,21 @@ impl<'a> Trainer<'a> {
         Self::build(net, data, cfg, false)
     }
 
-    /// `"cpu-engine"` or `"candle-autograd"`: which path the steps take.
+    /// Which engine computes the steps.
+    pub fn engine(&self) -> EngineKind {
+        self.engine.kind()
+    }
+
+    /// `"cpu-engine"` or `"candle-autograd"`: the [`EngineKind::name`] of [`Trainer::engine`].
     pub fn engine_name(&self) -> &'static str {
-        match self.engine {
-            Engine::Autograd(_) => "candle-autograd",
-            Engine::HostF32(_) | Engine::HostF64(_) => "cpu-engine",
-        }
+        self.engine().name()
     }
 
     fn build(
         net: &'a Network,
         data: &'a TensorData,
         cfg: &Checked<TrainConfig>,
-        host: bool,
+        cpu: bool,
     ) -> Result<Self, NnError> {
         if cfg.loss == Loss::CrossEntropy && data.labels_train.is_none() {
             return Err(NnError::invalid(
@@ -682,19 +407,10 @@ impl<'a> Trainer<'a> {
                 ),
             ));
         }
-        let engine = if host && host::supports(net) {
-            match net.dtype() {
-                DType::F32 => Engine::HostF32(Box::new(HostState::new(net, data, cfg)?)),
-                _ => Engine::HostF64(Box::new(HostState::new(net, data, cfg)?)),
-            }
-        } else {
-            Engine::Autograd(SGD::new(net.vars(), cfg.lr)?)
-        };
         Ok(Trainer {
-            net,
             data,
             cfg: cfg.clone(),
-            engine,
+            engine: engine_for(net, data, cfg, cpu)?,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             perm: Vec::with_capacity(data.n_train()),
         })
@@ -703,69 +419,20 @@ impl<'a> Trainer<'a> {
     /// One pass of SGD over the reshuffled training set: the mean minibatch loss and the
     /// training accuracy over the minibatches (classification).
     pub fn epoch(&mut self) -> Result<(f64, Option<f64>), NnError> {
-        let n_train = self.data.n_train();
-        let labels = self.data.labels_train.as_ref();
         self.perm.clear();
-        self.perm.extend(0..n_train as u32);
+        self.perm.extend(0..self.data.n_train() as u32);
         self.perm.shuffle(&mut self.rng);
-        let sgd = match &mut self.engine {
-            Engine::HostF32(h) => return h.epoch(&self.perm, &self.cfg),
-            Engine::HostF64(h) => return h.epoch(&self.perm, &self.cfg),
-            Engine::Autograd(sgd) => sgd,
-        };
-        let (mut loss_sum, mut correct, mut batches) = (0.0, 0.0, 0usize);
-        for idx in self.perm.chunks(self.cfg.batch_size) {
-            let idx =
-                Tensor::from_slice(idx, idx.len(), &Device::Cpu)?.to_device(self.net.device())?;
-            let xb = self.data.x_train.index_select(&idx, 0)?;
-            let yb = self.data.y_train.index_select(&idx, 0)?;
-            let lb = labels.map(|l| l.index_select(&idx, 0)).transpose()?;
-            let (loss, c) = batch_loss(self.net, self.cfg.loss, &xb, &yb, lb.as_ref())?;
-            sgd.backward_step(&loss)?;
-            loss_sum += scalar(&loss)?;
-            if let Some(c) = c {
-                correct += scalar(&c)?;
-            }
-            batches += 1;
-        }
-        Ok((
-            loss_sum / batches as f64,
-            labels.map(|_| correct / n_train as f64),
-        ))
+        self.engine.epoch(&self.perm, &self.cfg)
     }
 
     /// Mean loss and accuracy on the whole training set.
     pub fn evaluate_train(&self) -> Result<(f64, Option<f64>), NnError> {
-        match &self.engine {
-            Engine::HostF32(h) => return h.evaluate(false, self.cfg.loss),
-            Engine::HostF64(h) => return h.evaluate(false, self.cfg.loss),
-            Engine::Autograd(_) => {}
-        }
-        evaluate(
-            self.net,
-            self.cfg.loss,
-            &self.data.x_train,
-            &self.data.y_train,
-            self.data.labels_train.as_ref(),
-            self.cfg.eval_chunk,
-        )
+        self.engine.evaluate(Split::Train, &self.cfg)
     }
 
     /// Mean loss and accuracy on the whole test set.
     pub fn evaluate_test(&self) -> Result<(f64, Option<f64>), NnError> {
-        match &self.engine {
-            Engine::HostF32(h) => return h.evaluate(true, self.cfg.loss),
-            Engine::HostF64(h) => return h.evaluate(true, self.cfg.loss),
-            Engine::Autograd(_) => {}
-        }
-        evaluate(
-            self.net,
-            self.cfg.loss,
-            &self.data.x_test,
-            &self.data.y_test,
-            self.data.labels_test.as_ref(),
-            self.cfg.eval_chunk,
-        )
+        self.engine.evaluate(Split::Test, &self.cfg)
     }
 }
 
@@ -794,8 +461,11 @@ pub fn train_from<O: EpochObserver + ?Sized>(
     from: Option<TrainPosition>,
 ) -> Result<TrainHistory, NnError> {
     let mut trainer = Trainer::new(net, data, cfg)?;
-    let bar = progress_bar(cfg.epochs as u64, cfg.quiet);
-    let mut history = TrainHistory::default();
+    let engine = trainer.engine();
+    let mut history = TrainHistory {
+        epochs: Vec::new(),
+        engine,
+    };
 
     let mut report =
         |stats: EpochStats, position: TrainPosition, observer: &mut O| -> Result<(), NnError> {
@@ -804,16 +474,8 @@ pub fn train_from<O: EpochObserver + ?Sized>(
                 total_epochs: cfg.epochs,
                 network: net,
                 position,
+                engine,
             })?;
-            let mut msg = format!("train {:.4} test {:.4}", stats.train_loss, stats.test_loss);
-            if let Some(a) = stats.test_accuracy {
-                msg.push_str(&format!(" acc {a:.3}"));
-            }
-            if let Some(s) = observer.status() {
-                msg.push(' ');
-                msg.push_str(&s);
-            }
-            bar.set_message(msg);
             history.epochs.push(stats);
             Ok(())
         };
@@ -828,7 +490,6 @@ pub fn train_from<O: EpochObserver + ?Sized>(
                 ));
             }
             trainer.rng.set_word_pos(p.word_pos());
-            bar.set_position(p.epoch as u64);
             p.epoch + 1
         }
         None => {
@@ -866,8 +527,6 @@ pub fn train_from<O: EpochObserver + ?Sized>(
             seconds: t0.elapsed().as_secs_f64(),
         };
         report(stats, TrainPosition::of(epoch, &trainer.rng), observer)?;
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     Ok(history)
 }

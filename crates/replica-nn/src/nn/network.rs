@@ -178,13 +178,7 @@ impl Check for NetworkSpec {
                 ));
             }
         }
-        if !(self.coef.is_finite() && self.coef > 0.0) {
-            return Err(NnError::invalid(
-                "coef",
-                self.coef,
-                "must be finite and > 0",
-            ));
-        }
+        replica_params::positive("coef".into(), self.coef)?;
         Ok(())
     }
 }

@@ -1,28 +1,13 @@
-//! The CPU training engine (`replica_mi::nn`, hand-derived backward pass) against candle's
+//! The CPU training engine (`replica_nn::nn`, hand-derived backward pass) against candle's
 //! autograd, its determinism across thread counts, and the test-evaluation schedule.
 
+use crate::common::{network, params};
 use candle_core::{DType, Device};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use replica_mi::nn::{
-    train, LayerKind, Network, NetworkSpec, NoObserver, TensorData, TrainConfig, Trainer,
+use replica_nn::nn::{
+    train, EngineKind, EpochContext, LayerKind, NetworkSpec, NoObserver, TensorData, TrainConfig,
+    Trainer,
 };
-use replica_mi::synth::{ClassificationParams, Dataset, RegressionParams};
-
-fn params(net: &Network) -> Vec<Vec<f64>> {
-    net.vars()
-        .iter()
-        .map(|v| {
-            v.as_tensor()
-                .flatten_all()
-                .unwrap()
-                .to_dtype(DType::F64)
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap()
-        })
-        .collect()
-}
+use replica_nn::synth::{ClassificationParams, Dataset, RegressionParams};
 
 struct Case {
     widths: &'static str,
@@ -40,17 +25,6 @@ impl Case {
             None => spec,
         }
     }
-}
-
-/// The network of `spec` on the CPU, initialised from `ChaCha8Rng::seed_from_u64(seed)`.
-fn network(spec: &NetworkSpec, seed: u64, dtype: DType) -> Network {
-    Network::new(
-        &spec.check().unwrap(),
-        &mut ChaCha8Rng::seed_from_u64(seed),
-        dtype,
-        &Device::Cpu,
-    )
-    .unwrap()
 }
 
 /// The networks both engine tests train: USV and dense layers, linear / relu / hardtanh,
@@ -131,9 +105,9 @@ fn engine_matches_autograd_f64() {
         } else {
             TrainConfig::regression().batch_size(13)
         };
-        let mut cfg = base.lr(0.05).seed(9).quiet(true).fuse_linear(fuse);
+        let mut cfg = base.lr(0.05).seed(9).fuse_linear(fuse);
         if c.mse {
-            cfg.loss = replica_mi::nn::Loss::Mse;
+            cfg.loss = replica_nn::nn::Loss::Mse;
         }
         let mut ta = Trainer::new(&a, &td, &cfg.check().unwrap()).unwrap();
         let mut tb = Trainer::new_autograd(&b, &td, &cfg.check().unwrap()).unwrap();
@@ -221,7 +195,7 @@ fn engine_threads_bit_identical() {
                 .unwrap();
             pool.install(|| {
                 let net = network(&spec, 2, DType::F32);
-                let cfg = TrainConfig::classification().epochs(2).seed(3).quiet(true);
+                let cfg = TrainConfig::classification().epochs(2).seed(3);
                 let h = train(&net, td, &cfg.check().unwrap(), &mut NoObserver).unwrap();
                 (h, params(&net))
             })
@@ -270,10 +244,9 @@ fn engine_lanes_bit_identical() {
                 .epochs(2)
                 .lr(0.05)
                 .seed(9)
-                .quiet(true)
                 .fuse_linear(fuse);
             if c.mse {
-                cfg.loss = replica_mi::nn::Loss::Mse;
+                cfg.loss = replica_nn::nn::Loss::Mse;
             }
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -318,8 +291,7 @@ fn test_every_schedule() {
         let cfg = TrainConfig::classification()
             .epochs(7)
             .batch_size(10)
-            .test_every(every)
-            .quiet(true);
+            .test_every(every);
         train(&net, &td, &cfg.check().unwrap(), &mut NoObserver).unwrap()
     };
     let (all, some) = (run(1), run(3));
@@ -354,8 +326,42 @@ fn bad_label_is_an_error() {
     let spec = NetworkSpec::parse("12-10-2", "relu-softmax").unwrap();
     let net = network(&spec, 5, DType::F32);
     let td = TensorData::new(&g.train, &g.test, DType::F32, &dev).unwrap();
-    let cfg = TrainConfig::classification().quiet(true);
+    let cfg = TrainConfig::classification();
     let mut t = Trainer::new(&net, &td, &cfg.check().unwrap()).unwrap();
     let e = t.epoch().unwrap_err().to_string();
     assert!(e.contains("labels"), "{e}");
+}
+
+/// The engine of a run is named by its trainer, its history and every epoch's context, and
+/// serialises to the names the provenance records use.
+#[test]
+fn history_and_context_name_the_engine() {
+    let c = &cases()[0];
+    let (tr, te) = data(c);
+    let net = network(&c.spec(), 5, DType::F64);
+    let td = TensorData::new(&tr, &te, DType::F64, &Device::Cpu).unwrap();
+    let cfg = TrainConfig::classification().epochs(1).check().unwrap();
+    assert_eq!(
+        Trainer::new(&net, &td, &cfg).unwrap().engine(),
+        EngineKind::CpuEngine
+    );
+    assert_eq!(
+        Trainer::new_autograd(&net, &td, &cfg).unwrap().engine(),
+        EngineKind::CandleAutograd
+    );
+    let mut seen = Vec::new();
+    let mut observer = |ctx: &EpochContext<'_>| {
+        seen.push(ctx.engine);
+        Ok(())
+    };
+    let history = train(&net, &td, &cfg, &mut observer).unwrap();
+    assert_eq!(history.engine, EngineKind::CpuEngine);
+    assert_eq!(seen, [EngineKind::CpuEngine; 2]);
+    for (kind, name) in [
+        (EngineKind::CpuEngine, "cpu-engine"),
+        (EngineKind::CandleAutograd, "candle-autograd"),
+    ] {
+        assert_eq!((kind.name(), kind.to_string()), (name, name.to_string()));
+        assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+    }
 }

@@ -177,7 +177,7 @@ pub struct UsvLayer {
 
 impl UsvLayer {
     /// Draw `G` (`n_out x n_in`, entries `N(0, coef^2 / n_in)`, via
-    /// [`crate::exact::gaussian_matrix`] from `rng`) and factor it: at initialisation `W = G`.
+    /// [`crate::draw::gaussian_matrix`] from `rng`) and factor it: at initialisation `W = G`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         n_in: usize,
@@ -195,10 +195,8 @@ impl UsvLayer {
                 "widths must be >= 1",
             ));
         }
-        if !(coef.is_finite() && coef > 0.0) {
-            return Err(NnError::invalid("usv.coef", coef, "must be finite and > 0"));
-        }
-        let g = crate::exact::gaussian_matrix(n_out, n_in, coef * coef, rng);
+        replica_params::positive("usv.coef".into(), coef)?;
+        let g = crate::draw::gaussian_matrix(n_out, n_in, coef * coef, rng);
         Self::from_matrix(&g, act, dtype, device)
     }
 
@@ -327,7 +325,7 @@ pub struct Dense {
 }
 
 impl Dense {
-    /// Draw `W` (`n_out x n_in`, entries `N(0, 1/n_in)`, via [`crate::exact::gaussian_matrix`]).
+    /// Draw `W` (`n_out x n_in`, entries `N(0, 1/n_in)`, via [`crate::draw::gaussian_matrix`]).
     pub fn new(
         n_in: usize,
         n_out: usize,
@@ -343,7 +341,7 @@ impl Dense {
                 "widths must be >= 1",
             ));
         }
-        let w = crate::exact::gaussian_matrix(n_out, n_in, 1.0, rng);
+        let w = crate::draw::gaussian_matrix(n_out, n_in, 1.0, rng);
         Self::from_matrix(&w, act, dtype, device)
     }
 

@@ -2,12 +2,11 @@
 //! plain-SGD training with an epoch callback.
 //!
 //! `nn` knows candle, faer, rand, std and its own types only, with the crate's generic
-//! [`Checked`](crate::checked::Checked) wrapper for its settings (`tests/layering.rs` enforces
-//! it):
-//! it hands out plain data (a layer's spectrum as numbers, its [`Act`]) and takes training data
-//! through the [`Samples`] trait. What connects it to the estimator and to the data sets, the
-//! recorder of replica entropies and mutual informations during training included, lives in the
-//! bridge module (`src/bridge/`).
+//! [`Checked`](crate::checked::Checked) wrapper for its settings (the crate `replica-nn` does not
+//! depend on the estimator, so Cargo enforces it): it hands out plain data (a layer's spectrum as
+//! numbers, its [`Act`]) and takes training data through the [`Samples`] trait. What connects it
+//! to the estimator, the recorder of replica entropies and mutual informations during training
+//! included, lives in the bridge module of the root crate (`src/bridge/`).
 //!
 //! * [`UsvLayer`]: `W = U diag(s) V^T` (`n_out x n_in`) with `U`, `V` frozen from the SVD of a
 //!   seeded Gaussian draw `G` (entries `N(0, coef^2 / n_in)`), only `s` trainable. At
@@ -18,19 +17,24 @@
 //!   `linear-relu-linear-relu-softmax`, checked ([`NetworkSpec::check`]) before it is built.
 //! * [`train()`]: SGD with a constant learning rate, MSE or cross-entropy, reshuffled minibatches,
 //!   an [`EpochObserver`] called after every epoch (and once at initialisation); it takes the
-//!   checked settings ([`TrainConfig::check`]), so an invalid setting never reaches the loop.
+//!   checked settings ([`TrainConfig::check`]), so an invalid setting never reaches the loop. It
+//!   draws no progress bar: callers draw theirs from the observer.
+//! * [`StepEngine`]: how a [`Trainer`] computes its steps, the CPU engine or candle's autograd
+//!   ([`EngineKind`], recorded in every [`TrainHistory`] and [`EpochContext`]).
 //!
 //! All randomness comes from seeded host generators (`rand_chacha`); candle's own random number
 //! generator is never used, so the same seeds on the same machine give bit-identical losses and
 //! estimates.
 
 pub mod device;
+pub mod engine;
 mod host;
 pub mod layer;
 pub mod network;
 pub mod train;
 
 pub use device::device;
+pub use engine::{EngineKind, Split, StepEngine};
 pub use layer::{Act, Dense, LayerSpectrum, UsvLayer};
 pub use network::{LayerKind, LayerSpec, NetLayer, Network, NetworkSpec};
 pub use train::{
@@ -38,6 +42,7 @@ pub use train::{
     TensorData, TrainConfig, TrainHistory, TrainPosition, Trainer,
 };
 
+use replica_params::{ParamError, Rule};
 use thiserror::Error;
 
 /// Errors of the training side.
@@ -47,12 +52,8 @@ pub enum NnError {
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
     /// A network description or training setting violates its rule.
-    #[error("invalid {field} = {value}: {rule}")]
-    InvalidParameter {
-        field: String,
-        value: String,
-        rule: String,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] ParamError),
     /// The requested device cannot be used.
     #[error("device {spec:?}: {reason}")]
     Device { spec: String, reason: String },
@@ -68,12 +69,8 @@ impl NnError {
     pub(crate) fn invalid(
         field: impl Into<String>,
         value: impl std::fmt::Display,
-        rule: impl Into<String>,
+        rule: impl Into<Rule>,
     ) -> Self {
-        NnError::InvalidParameter {
-            field: field.into(),
-            value: value.to_string(),
-            rule: rule.into(),
-        }
+        NnError::InvalidParameter(ParamError::new(field.into(), value, rule))
     }
 }

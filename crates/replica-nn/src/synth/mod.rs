@@ -22,12 +22,12 @@
 
 use crate::checked::Check;
 pub use crate::checked::Checked;
-use crate::exact::{gaussian_matrix_in, DrawOrder};
+use crate::draw::{gaussian_matrix_in, DrawOrder};
 use faer::Mat;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use replica_core::params::{at_least_one, non_negative, positive, ParamError};
+use replica_params::{at_least_one, non_negative, positive, ParamError};
 use thiserror::Error;
 
 /// Invalid parameters of a synthetic data set.
@@ -426,6 +426,28 @@ impl Generative {
             .into_iter()
             .map(|e| e.max(0.0))
             .collect()
+    }
+}
+
+/// A [`Dataset`] as training data ([`crate::nn::Samples`]): its rows as they are stored.
+impl crate::nn::Samples for Dataset {
+    fn rows(&self) -> usize {
+        self.n
+    }
+    fn n_in(&self) -> usize {
+        self.n_in
+    }
+    fn n_out(&self) -> usize {
+        self.n_out
+    }
+    fn x(&self) -> &[f64] {
+        &self.x
+    }
+    fn y(&self) -> &[f64] {
+        &self.y
+    }
+    fn labels(&self) -> Option<&[u32]> {
+        self.labels.as_deref()
     }
 }
 
