@@ -8,7 +8,6 @@ use super::plot::{render_svg_with, Figure, SharedLegend};
 use super::record::{provenance_path, RunClock, RunRecord};
 use super::shard::{ShardPart, ShardRecord};
 use super::table::write_csv;
-use indicatif::ProgressBar;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -47,11 +46,6 @@ impl<'a> FigureOutput<'a> {
     /// Record that the run continued from these checkpoints (`--resume`).
     pub fn resumed_from(&mut self, checkpoints: &[String]) {
         self.resumed_from = checkpoints.to_vec();
-    }
-
-    /// A progress bar named after the run, shown as [`CommonArgs::show_progress`] says.
-    pub fn progress(&self) -> ProgressBar {
-        self.args.progress(0, &self.name)
     }
 
     /// Write `rows` as the CSV `<out>/<file>`.
