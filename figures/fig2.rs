@@ -68,7 +68,12 @@ impl driver::Figure for Fig2 {
         progress: &dyn Progress,
         _: &mut Checkpoints<Fig2Row>,
     ) -> Result<Vec<Fig2Row>, ExperimentError> {
-        let at = |s: &f64| self.cfg.sigmas.iter().position(|x| x.to_bits() == s.to_bits());
+        let at = |s: &f64| {
+            self.cfg
+                .sigmas
+                .iter()
+                .position(|x| x.to_bits() == s.to_bits())
+        };
         let held: Vec<usize> = sigmas.iter().filter_map(at).collect();
         fig2::run_some(&self.cfg, self.seed, &held, progress)
     }

@@ -21,7 +21,9 @@
 use replica_mi::checked::Checked;
 use replica_mi::experiment::checkpoint::{CheckpointArgs, Checkpoints};
 use replica_mi::experiment::driver::{self, Summary};
-use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, Fig3Run, STUDENT_LAYERS};
+use replica_mi::experiment::fig3::{
+    self, Fig3Config, Fig3ErrorRow, Fig3Row, Fig3Run, STUDENT_LAYERS,
+};
 use replica_mi::experiment::plot::palette::{BLACK, BLUE, RED};
 use replica_mi::experiment::plot::{
     epoch_panel, train_test_series, Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel,

@@ -139,7 +139,8 @@ struct Cli<A: clap::Args> {
 pub fn main<F: Figure>() -> std::process::ExitCode {
     let mut cmd = Cli::<F::Args>::command().name(F::NAME).about(F::ABOUT);
     let matches = cmd.get_matches_mut();
-    let cli = Cli::<F::Args>::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
+    let cli =
+        Cli::<F::Args>::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
     checkpoint::exit_code(run::<F>(cli))
 }
 

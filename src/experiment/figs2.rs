@@ -262,7 +262,16 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<Vec<FigS2Row>, ExperimentError> {
     let ck = &mut Checkpoints::none();
-    run_checkpointed(cfg, train_set, test_set, seed, &NetKind::ALL, dev, progress, ck)
+    run_checkpointed(
+        cfg,
+        train_set,
+        test_set,
+        seed,
+        &NetKind::ALL,
+        dev,
+        progress,
+        ck,
+    )
 }
 
 /// The networks `kinds` (a shard's, or both), in the given order, as [`run`] trains them, with
