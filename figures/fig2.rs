@@ -15,28 +15,87 @@
 //! `fig2.shard-K-of-N.csv` (+ `.provenance.json`); `fig2 merge DIR` checks the N shards in DIR and
 //! writes the same files as an unsharded run (`replica_mi::experiment::shard`).
 
-use anyhow::Result;
-use clap::Parser;
+use replica_mi::checked::Checked;
+use replica_mi::experiment::checkpoint::Checkpoints;
+use replica_mi::experiment::driver::{self, Summary};
 use replica_mi::experiment::fig2::{self, log_grid, Fig2Config, Fig2Row};
 use replica_mi::experiment::plot::palette::{BLACK, BLUE, GREEN, GREY, ORANGE, RED, TEAL};
 use replica_mi::experiment::plot::{
     Axis, Figure, LineKind, MarkerKind, Panel, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
-use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale};
+use replica_mi::experiment::{CommonArgs, ExperimentError, FigureOutput, Progress, Scale};
 use replica_mi::nn::Act;
 
-/// Entropy (Figure 2) and mutual information (Figure S1) of random 2-layer networks vs the
-/// weight scale.
-#[derive(Parser)]
-#[command(name = "fig2", args_conflicts_with_subcommands = true)]
-struct Args {
-    #[command(subcommand)]
-    command: Option<ShardCommand>,
-    #[command(flatten)]
-    common: CommonArgs,
-    #[command(flatten)]
-    shard: ShardArgs,
+fn main() -> std::process::ExitCode {
+    driver::main::<Fig2>()
+}
+
+/// Figure 2 has no flags of its own.
+#[derive(clap::Args)]
+struct Args {}
+
+/// A run of Figure 2: its configuration and seed.
+struct Fig2 {
+    cfg: Checked<Fig2Config>,
+    seed: u64,
+}
+
+impl driver::Figure for Fig2 {
+    const NAME: &'static str = "fig2";
+    const ABOUT: &'static str = "Entropy (Figure 2) and mutual information (Figure S1) of random \
+                                 2-layer networks vs the weight scale.";
+    type Args = Args;
+    type Config = Fig2Config;
+    type Row = Fig2Row;
+
+    fn setup(c: &CommonArgs, _: &Args) -> anyhow::Result<Self> {
+        let cfg = config(c.scale).validate()?;
+        Ok(Fig2 { cfg, seed: c.seed })
+    }
+
+    fn config(&self) -> &Fig2Config {
+        &self.cfg
+    }
+
+    /// One run per weight scale.
+    fn runs(&self) -> Vec<f64> {
+        self.cfg.sigmas.clone()
+    }
+
+    fn run_some(
+        &self,
+        sigmas: &[f64],
+        progress: &dyn Progress,
+        _: &mut Checkpoints<Fig2Row>,
+    ) -> Result<Vec<Fig2Row>, ExperimentError> {
+        let at = |s: &f64| {
+            self.cfg
+                .sigmas
+                .iter()
+                .position(|x| x.to_bits() == s.to_bits())
+        };
+        let held: Vec<usize> = sigmas.iter().filter_map(at).collect();
+        fig2::run_some(&self.cfg, self.seed, &held, progress)
+    }
+
+    fn sort_merged(cfg: &Fig2Config, rows: &mut [Fig2Row]) {
+        fig2::sort_rows(cfg, rows);
+    }
+
+    fn write(
+        out: &mut FigureOutput<'_>,
+        cfg: &Fig2Config,
+        _: u64,
+        _: &str,
+        rows: &[Fig2Row],
+    ) -> anyhow::Result<Summary> {
+        out.table("fig2.csv", rows)?;
+        let below = SharedLegend::Below;
+        out.figure("fig2.svg", &figure(rows, cfg, Quantity::Entropy), below)?;
+        let s1 = figure(rows, cfg, Quantity::MutualInformation);
+        out.figure("figS1.svg", &s1, below)?;
+        Ok(Summary::default())
+    }
 }
 
 /// The problem size of each scale: width n, samples N, weight scales sigma = 10^e.
@@ -198,60 +257,4 @@ fn figure(rows: &[Fig2Row], cfg: &Fig2Config, q: Quantity) -> Figure {
         panel_size: (480, 400),
         panels,
     }
-}
-
-/// The table, figures and provenance of the whole sweep (one process or merged).
-fn write(
-    mut out: FigureOutput,
-    cfg: &Fig2Config,
-    rows: &[Fig2Row],
-    record: Option<RunRecord<Fig2Config>>,
-) -> Result<()> {
-    out.table("fig2.csv", rows)?;
-    let below = SharedLegend::Below;
-    out.figure("fig2.svg", &figure(rows, cfg, Quantity::Entropy), below)?;
-    let s1 = figure(rows, cfg, Quantity::MutualInformation);
-    out.figure("figS1.svg", &s1, below)?;
-    match record {
-        Some(rec) => out.finish_record(rec, "", &[]).map(|_| ()),
-        None => out.finish(cfg, "", &[]).map(|_| ()),
-    }?;
-    Ok(())
-}
-
-fn main() -> Result<()> {
-    let args = Args::parse();
-    if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
-        let mut merged = shard::merge::<Fig2Config, Fig2Row>(dir, "fig2")?;
-        let common = merged.common_args(dir, *quiet);
-        let cfg = merged.record.config.clone();
-        fig2::sort_rows(&cfg, &mut merged.rows);
-        let out = FigureOutput::start(&common, "fig2")?;
-        return write(out, &cfg, &merged.rows, Some(merged.record));
-    }
-    let c = &args.common;
-    let cfg = config(c.scale).validate()?;
-    let out = FigureOutput::start(c, "fig2")?;
-    let progress = out.progress();
-    if let Some(shard) = args.shard.shard {
-        let held = fig2::shard_sigmas(&cfg, shard);
-        let rows = fig2::run_some(&cfg, c.seed, &held, &progress)?;
-        progress.finish_and_clear();
-        let mut out = out;
-        let table = shard.file_stem("fig2") + ".csv";
-        out.table(&table, &rows)?;
-        let part = ShardPart {
-            shard,
-            stem: "fig2".into(),
-            table,
-            rows: rows.len(),
-            runs: held.iter().map(|&i| cfg.sigmas[i]).collect(),
-            all_runs: cfg.sigmas.clone(),
-        };
-        out.finish_shard(cfg.get(), part)?;
-        return Ok(());
-    }
-    let rows = fig2::run(&cfg, c.seed, &progress)?;
-    progress.finish_and_clear();
-    write(out, &cfg, &rows, None)
 }

@@ -18,37 +18,117 @@
 //! `fig3.shard-K-of-N.csv` (+ `.provenance.json`); `fig3 merge DIR` checks the N shards in DIR and
 //! writes the same files as an unsharded run (`replica_mi::experiment::shard`).
 
-use anyhow::Result;
-use clap::Parser;
-use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints};
-use replica_mi::experiment::fig3::{self, Fig3Config, Fig3ErrorRow, Fig3Row, STUDENT_LAYERS};
+use replica_mi::checked::Checked;
+use replica_mi::experiment::checkpoint::{CheckpointArgs, Checkpoints};
+use replica_mi::experiment::driver::{self, Summary};
+use replica_mi::experiment::fig3::{
+    self, Fig3Config, Fig3ErrorRow, Fig3Row, Fig3Run, STUDENT_LAYERS,
+};
 use replica_mi::experiment::plot::palette::{BLACK, BLUE, RED};
 use replica_mi::experiment::plot::{
     epoch_panel, train_test_series, Axis, Figure, LegendCorner, LineKind, MarkerKind, Panel,
     Series, SharedLegend, Style,
 };
-use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
-use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale, TrainingArgs};
+use replica_mi::experiment::{CommonArgs, ExperimentError, FigureOutput, Progress, TrainingArgs};
 
-/// Linear teacher-student regression: losses and I(X;T_l) during training, replica vs exact.
-#[derive(Parser)]
-#[command(name = "fig3", args_conflicts_with_subcommands = true)]
+fn main() -> std::process::ExitCode {
+    driver::main::<Fig3>()
+}
+
+/// `--device`, `--epochs`, `--resume`, `--checkpoint-every`.
+#[derive(clap::Args)]
 struct Args {
-    #[command(subcommand)]
-    command: Option<ShardCommand>,
-    #[command(flatten)]
-    common: CommonArgs,
     #[command(flatten)]
     training: TrainingArgs,
-    #[command(flatten)]
-    shard: ShardArgs,
     #[command(flatten)]
     checkpoint: CheckpointArgs,
 }
 
-/// The problem size of each scale.
-fn config(scale: Scale) -> Fig3Config {
-    Fig3Config::for_scale(scale)
+/// A run of Figure 3: its configuration, seed and device.
+struct Fig3 {
+    cfg: Checked<Fig3Config>,
+    seed: u64,
+    dev: candle_core::Device,
+}
+
+impl driver::Figure for Fig3 {
+    const NAME: &'static str = "fig3";
+    const ABOUT: &'static str =
+        "Linear teacher-student regression: losses and I(X;T_l) during training, replica vs exact.";
+    type Args = Args;
+    type Config = Fig3Config;
+    type Row = Fig3Row;
+
+    fn setup(c: &CommonArgs, args: &Args) -> anyhow::Result<Self> {
+        let mut cfg = Fig3Config::for_scale(c.scale);
+        if let Some(n) = args.training.epochs {
+            cfg = cfg.with_epochs(n);
+        }
+        let cfg = cfg.validate()?;
+        let dev = args.training.open()?;
+        Ok(Fig3 {
+            cfg,
+            seed: c.seed,
+            dev,
+        })
+    }
+
+    fn config(&self) -> &Fig3Config {
+        &self.cfg
+    }
+
+    fn device(&self) -> Option<&candle_core::Device> {
+        Some(&self.dev)
+    }
+
+    fn checkpoint_args(args: &Args) -> Option<&CheckpointArgs> {
+        Some(&args.checkpoint)
+    }
+
+    /// One run per `(width, seed)`.
+    fn runs(&self) -> Vec<Fig3Run> {
+        self.cfg.run_keys(self.seed)
+    }
+
+    fn costs(&self, runs: &[Fig3Run]) -> Vec<f64> {
+        Fig3Config::run_costs(runs)
+    }
+
+    fn run_some(
+        &self,
+        runs: &[Fig3Run],
+        progress: &dyn Progress,
+        ck: &mut Checkpoints<Fig3Row>,
+    ) -> Result<Vec<Fig3Row>, ExperimentError> {
+        fig3::run_checkpointed(&self.cfg, runs, &self.dev, progress, ck)
+    }
+
+    fn write(
+        out: &mut FigureOutput<'_>,
+        cfg: &Fig3Config,
+        seed: u64,
+        _: &str,
+        rows: &[Fig3Row],
+    ) -> anyhow::Result<Summary> {
+        let errs = fig3::errors(cfg, seed, rows);
+        out.table("fig3.csv", rows)?;
+        out.table("fig3_errors.csv", &errs)?;
+        let fig = figure(rows, &errs, cfg, seed);
+        out.figure("fig3.svg", &fig, SharedLegend::None)?;
+        let details = errs
+            .iter()
+            .map(|e| {
+                format!(
+                    "n = {:5} layer {}: max sq err {:.2e}, mean {:.2e} ({} points, {} failed)",
+                    e.width, e.layer, e.max_squared_error, e.mean_squared_error, e.points, e.failed
+                )
+            })
+            .collect();
+        Ok(Summary {
+            headline: String::new(),
+            details,
+        })
+    }
 }
 
 /// The figure: the MSE and `I(X;T_l)` (replica and exact) during the run of width `train_width`
@@ -163,92 +243,4 @@ fn error_panel(errs: &[Fig3ErrorRow], layer: usize, (wmin, wmax): (f64, f64)) ->
         ],
         legend: (layer == 1).then_some(LegendCorner::UpperRight),
     }
-}
-
-/// The tables, figure and provenance of the whole figure, from its rows (one process or merged).
-fn write(
-    mut out: FigureOutput,
-    cfg: &Fig3Config,
-    seed: u64,
-    rows: &[Fig3Row],
-    record: Option<RunRecord<Fig3Config>>,
-) -> Result<()> {
-    let errs = fig3::errors(cfg, seed, rows);
-    out.table("fig3.csv", rows)?;
-    out.table("fig3_errors.csv", &errs)?;
-    let fig = figure(rows, &errs, cfg, seed);
-    out.figure("fig3.svg", &fig, SharedLegend::None)?;
-    let details: Vec<String> = errs
-        .iter()
-        .map(|e| {
-            format!(
-                "n = {:5} layer {}: max sq err {:.2e}, mean {:.2e} ({} points, {} failed)",
-                e.width, e.layer, e.max_squared_error, e.mean_squared_error, e.points, e.failed
-            )
-        })
-        .collect();
-    match record {
-        Some(rec) => out.finish_record(rec, "", &details).map(|_| ()),
-        None => out.finish(cfg, "", &details).map(|_| ()),
-    }?;
-    Ok(())
-}
-
-fn main() -> std::process::ExitCode {
-    checkpoint::exit_code(run())
-}
-
-fn run() -> Result<()> {
-    let args = Args::parse();
-    if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
-        let merged = shard::merge::<Fig3Config, Fig3Row>(dir, "fig3")?;
-        let common = merged.common_args(dir, *quiet);
-        let cfg = merged.record.config.clone();
-        let out = FigureOutput::start(&common, "fig3")?;
-        return write(out, &cfg, common.seed, &merged.rows, Some(merged.record));
-    }
-    let c = &args.common;
-    let mut cfg = config(c.scale);
-    if let Some(n) = args.training.epochs {
-        cfg = cfg.with_epochs(n);
-    }
-    let cfg = cfg.validate()?;
-    let dev = args.training.open()?;
-    let mut out = FigureOutput::start(c, "fig3")?;
-    out.on_device(&dev);
-    let progress = out.progress();
-    let shard = args.shard.shard;
-    let (runs, stem) = match shard {
-        Some(s) => (cfg.shard_runs(c.seed, s), s.file_stem("fig3")),
-        None => (cfg.run_keys(c.seed), "fig3".to_string()),
-    };
-    let mut ck = Checkpoints::start(
-        c,
-        "fig3",
-        &stem,
-        shard.map(|s| s.to_string()),
-        cfg.get(),
-        &args.checkpoint,
-    )?;
-    let rows = fig3::run_checkpointed(&cfg, &runs, &dev, &progress, &mut ck)?;
-    progress.finish_and_clear();
-    out.resumed_from(ck.resumed_from());
-    out.trained_with(ck.engines());
-    if let Some(shard) = shard {
-        let table = stem + ".csv";
-        out.table(&table, &rows)?;
-        let part = ShardPart {
-            shard,
-            stem: "fig3".into(),
-            table,
-            rows: rows.len(),
-            runs,
-            all_runs: cfg.run_keys(c.seed),
-        };
-        out.finish_shard(cfg.get(), part)?;
-    } else {
-        write(out, &cfg, c.seed, &rows, None)?;
-    }
-    ck.remove()?;
-    Ok(())
 }

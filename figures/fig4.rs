@@ -17,17 +17,20 @@
 //! `<stem>.shard-K-of-N.csv` (+ `.provenance.json`); `fig4 merge DIR` checks the N shards in DIR
 //! and writes the same files as an unsharded run (`replica_mi::experiment::shard`).
 
-use anyhow::Result;
-use clap::Parser;
-use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints};
+use replica_mi::checked::Checked;
+use replica_mi::experiment::checkpoint::{CheckpointArgs, Checkpoints};
+use replica_mi::experiment::driver::{self, Summary};
 use replica_mi::experiment::fig4::{self, Fig4Config, Fig4Row, Fig4Variant, HIDDEN_LAYERS};
 use replica_mi::experiment::plot::palette::{Rgb, BLUE, GREEN, ORANGE, RED};
 use replica_mi::experiment::plot::{
     epoch_panel, train_test_series, Figure, LegendCorner, LineKind, MarkerKind, Panel, Series,
     SharedLegend, Style,
 };
-use replica_mi::experiment::shard::{self, ShardArgs, ShardCommand, ShardPart};
-use replica_mi::experiment::{CommonArgs, FigureOutput, RunRecord, Scale, TrainingArgs};
+use replica_mi::experiment::{CommonArgs, ExperimentError, FigureOutput, Progress, TrainingArgs};
+
+fn main() -> std::process::ExitCode {
+    driver::main::<Fig4>()
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Variant {
@@ -37,18 +40,11 @@ enum Variant {
     HardtanhOnly,
 }
 
-/// Generative-model classification: losses, accuracies and I(X;T_l) during training.
-#[derive(Parser)]
-#[command(name = "fig4", args_conflicts_with_subcommands = true)]
+/// `--device`, `--epochs`, `--variant`, `--no-data-noise`, `--resume`, `--checkpoint-every`.
+#[derive(clap::Args)]
 struct Args {
-    #[command(subcommand)]
-    command: Option<ShardCommand>,
-    #[command(flatten)]
-    common: CommonArgs,
     #[command(flatten)]
     training: TrainingArgs,
-    #[command(flatten)]
-    shard: ShardArgs,
     /// Which networks to train.
     #[arg(long, value_enum, default_value_t = Variant::Paper)]
     variant: Variant,
@@ -59,8 +55,99 @@ struct Args {
     checkpoint: CheckpointArgs,
 }
 
-fn config(scale: Scale) -> Fig4Config {
-    Fig4Config::for_scale(scale)
+/// A run of Figure 4: its configuration, seed, device and output stem.
+struct Fig4 {
+    cfg: Checked<Fig4Config>,
+    seed: u64,
+    dev: candle_core::Device,
+    stem: String,
+}
+
+impl driver::Figure for Fig4 {
+    const NAME: &'static str = "fig4";
+    const ABOUT: &'static str =
+        "Generative-model classification: losses, accuracies and I(X;T_l) during training.";
+    const RUNS: &'static str = "variants";
+    type Args = Args;
+    type Config = Fig4Config;
+    type Row = Fig4Row;
+
+    fn setup(c: &CommonArgs, args: &Args) -> anyhow::Result<Self> {
+        let mut cfg = Fig4Config::for_scale(c.scale);
+        if let Some(n) = args.training.epochs {
+            cfg = cfg.with_epochs(n);
+        }
+        cfg.apply_noise = !args.no_data_noise;
+        let mut stem = "fig4".to_string();
+        if args.variant == Variant::HardtanhOnly {
+            cfg.variants = vec![Fig4Variant::HardtanhOnly];
+            stem.push_str("_hardtanh_only");
+        }
+        if args.no_data_noise {
+            stem.push_str("_no_data_noise");
+        }
+        if c.seed != 2018 {
+            stem.push_str(&format!("_seed{}", c.seed));
+        }
+        let cfg = cfg.validate()?;
+        let dev = args.training.open()?;
+        Ok(Fig4 {
+            cfg,
+            seed: c.seed,
+            dev,
+            stem,
+        })
+    }
+
+    fn config(&self) -> &Fig4Config {
+        &self.cfg
+    }
+
+    fn stem(&self) -> String {
+        self.stem.clone()
+    }
+
+    fn device(&self) -> Option<&candle_core::Device> {
+        Some(&self.dev)
+    }
+
+    fn checkpoint_args(args: &Args) -> Option<&CheckpointArgs> {
+        Some(&args.checkpoint)
+    }
+
+    /// One run per variant (row of the figure).
+    fn runs(&self) -> Vec<Fig4Variant> {
+        self.cfg.variants.clone()
+    }
+
+    fn run_some(
+        &self,
+        variants: &[Fig4Variant],
+        progress: &dyn Progress,
+        ck: &mut Checkpoints<Fig4Row>,
+    ) -> Result<Vec<Fig4Row>, ExperimentError> {
+        fig4::run_checkpointed(&self.cfg, self.seed, variants, &self.dev, progress, ck)
+    }
+
+    fn write(
+        out: &mut FigureOutput<'_>,
+        cfg: &Fig4Config,
+        _: u64,
+        stem: &str,
+        rows: &[Fig4Row],
+    ) -> anyhow::Result<Summary> {
+        out.table(&format!("{stem}.csv"), rows)?;
+        let fig = figure(rows, cfg);
+        out.figure(&format!("{stem}.svg"), &fig, SharedLegend::None)?;
+        let failed = rows
+            .iter()
+            .filter(|r| r.replica_converged == Some(false))
+            .count();
+        Ok(Summary {
+            headline: format!(", {failed} failed solves"),
+            details: Vec::new(),
+        })
+    }
 }
 
 const LAYER_COLORS: [Rgb; HIDDEN_LAYERS] = [BLUE, ORANGE, GREEN, RED];
@@ -180,105 +267,4 @@ fn mi_change_series(here: &[&Fig4Row], upto: usize) -> Vec<Series> {
             }
         })
         .collect()
-}
-
-/// The table, figure and provenance of the whole figure, from its rows (one process or merged).
-fn write(
-    mut out: FigureOutput,
-    cfg: &Fig4Config,
-    stem: &str,
-    rows: &[Fig4Row],
-    record: Option<RunRecord<Fig4Config>>,
-) -> Result<()> {
-    out.table(&format!("{stem}.csv"), rows)?;
-    let fig = figure(rows, cfg);
-    out.figure(&format!("{stem}.svg"), &fig, SharedLegend::None)?;
-    let failed = rows
-        .iter()
-        .filter(|r| r.replica_converged == Some(false))
-        .count();
-    let headline = format!(", {failed} failed solves");
-    match record {
-        Some(rec) => out.finish_record(rec, &headline, &[]).map(|_| ()),
-        None => out.finish(cfg, &headline, &[]).map(|_| ()),
-    }?;
-    Ok(())
-}
-
-fn main() -> std::process::ExitCode {
-    checkpoint::exit_code(run())
-}
-
-fn run() -> Result<()> {
-    let args = Args::parse();
-    if let Some(ShardCommand::Merge { dir, quiet }) = &args.command {
-        let merged = shard::merge::<Fig4Config, Fig4Row>(dir, "fig4")?;
-        let common = merged.common_args(dir, *quiet);
-        let cfg = merged.record.config.clone();
-        let out = FigureOutput::start(&common, "fig4")?;
-        return write(out, &cfg, &merged.stem, &merged.rows, Some(merged.record));
-    }
-    let c = &args.common;
-    let mut cfg = config(c.scale);
-    if let Some(n) = args.training.epochs {
-        cfg = cfg.with_epochs(n);
-    }
-    cfg.apply_noise = !args.no_data_noise;
-    let mut stem = "fig4".to_string();
-    if args.variant == Variant::HardtanhOnly {
-        cfg.variants = vec![Fig4Variant::HardtanhOnly];
-        stem.push_str("_hardtanh_only");
-    }
-    if args.no_data_noise {
-        stem.push_str("_no_data_noise");
-    }
-    if c.seed != 2018 {
-        stem.push_str(&format!("_seed{}", c.seed));
-    }
-    let cfg = cfg.validate()?;
-    let dev = args.training.open()?;
-    let mut out = FigureOutput::start(c, "fig4")?;
-    out.on_device(&dev);
-    let progress = out.progress();
-    let shard = args.shard.shard;
-    let (variants, file_stem) = match shard {
-        Some(s) => (cfg.shard_variants(s), s.file_stem(&stem)),
-        None => (cfg.variants.clone(), stem.clone()),
-    };
-    if let Some(s) = shard.filter(|_| variants.is_empty()) {
-        eprintln!(
-            "fig4: shard {s} holds none of the {} variants (more shards than runs); \
-             writing an empty shard",
-            cfg.variants.len()
-        );
-    }
-    let mut ck = Checkpoints::start(
-        c,
-        "fig4",
-        &file_stem,
-        shard.map(|s| s.to_string()),
-        cfg.get(),
-        &args.checkpoint,
-    )?;
-    let rows = fig4::run_checkpointed(&cfg, c.seed, &variants, &dev, &progress, &mut ck)?;
-    progress.finish_and_clear();
-    out.resumed_from(ck.resumed_from());
-    out.trained_with(ck.engines());
-    if let Some(shard) = shard {
-        let table = file_stem + ".csv";
-        out.table(&table, &rows)?;
-        let part = ShardPart {
-            shard,
-            stem,
-            table,
-            rows: rows.len(),
-            runs: variants,
-            all_runs: cfg.variants.clone(),
-        };
-        out.finish_shard(cfg.get(), part)?;
-    } else {
-        write(out, &cfg, &stem, &rows, None)?;
-    }
-    ck.remove()?;
-    Ok(())
 }

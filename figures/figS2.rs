@@ -16,26 +16,32 @@
 //! Checkpoints (`<stem>.ckpt` in `--out`, `--checkpoint-every`, default every 5 minutes of work)
 //! are written at the end of an epoch; `--resume` continues a killed run from the newest one, and
 //! SIGUSR1 / SIGTERM make the run checkpoint and exit with status 75 (docs/checkpoints.md).
+//!
+//! On a cluster: `--shard K/N` trains only the networks of shard K (`1/2`: USV, `2/2`: dense) and
+//! writes `<stem>.shard-K-of-N.csv` (+ `.provenance.json`); `figS2 merge DIR` checks the N shards
+//! in DIR and writes the same files as an unsharded run (`replica_mi::experiment::driver`).
 
-use anyhow::Result;
-use clap::Parser;
+use replica_mi::checked::Checked;
 use replica_mi::data::{MnistFiles, FASHION_MNIST_DIR};
-use replica_mi::experiment::checkpoint::{self, CheckpointArgs, Checkpoints};
+use replica_mi::experiment::checkpoint::{CheckpointArgs, Checkpoints};
+use replica_mi::experiment::driver::{self, Summary};
 use replica_mi::experiment::figs2::{self, FigS2Config, FigS2Row, NetKind};
 use replica_mi::experiment::plot::palette::{BLUE, ORANGE};
 use replica_mi::experiment::plot::{
     epoch_panel, Figure, LegendCorner, LineKind, Series, SharedLegend, Style,
 };
-use replica_mi::experiment::{CommonArgs, FigureOutput, TrainingArgs};
-use serde::Serialize;
+use replica_mi::experiment::{CommonArgs, ExperimentError, FigureOutput, Progress, TrainingArgs};
+use replica_mi::synth::Dataset;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// USV layers against dense layers on an MNIST-format data set: losses and accuracies.
-#[derive(Parser)]
-#[command(name = "figS2")]
+fn main() -> std::process::ExitCode {
+    driver::main::<FigS2>()
+}
+
+/// `--device`, `--epochs`, `--data-dir`, `--resume`, `--checkpoint-every`.
+#[derive(clap::Args)]
 struct Args {
-    #[command(flatten)]
-    common: CommonArgs,
     #[command(flatten)]
     training: TrainingArgs,
     /// Folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
@@ -47,11 +53,127 @@ struct Args {
 }
 
 /// What the provenance record holds: the configuration and the files it read.
-#[derive(Serialize)]
-struct Record<'a> {
-    config: &'a FigS2Config,
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+struct Record {
+    config: FigS2Config,
     data_set: String,
-    data: &'a MnistFiles,
+    data: MnistFiles,
+}
+
+/// A run of Figure S2: its configuration, seed, device, data and output stem.
+struct FigS2 {
+    cfg: Checked<FigS2Config>,
+    record: Record,
+    seed: u64,
+    dev: candle_core::Device,
+    train: Dataset,
+    test: Dataset,
+    stem: String,
+}
+
+impl driver::Figure for FigS2 {
+    const NAME: &'static str = "figS2";
+    const ABOUT: &'static str =
+        "USV layers against dense layers on an MNIST-format data set: losses and accuracies.";
+    const RUNS: &'static str = "networks";
+    type Args = Args;
+    type Config = Record;
+    type Row = FigS2Row;
+
+    fn setup(c: &CommonArgs, args: &Args) -> anyhow::Result<Self> {
+        let mut cfg = FigS2Config::for_scale(c.scale);
+        if let Some(n) = args.training.epochs {
+            cfg = cfg.with_epochs(n);
+        }
+        let mut stem = "figS2".to_string();
+        if c.seed != 2018 {
+            stem.push_str(&format!("_seed{}", c.seed));
+        }
+        let cfg = cfg.validate()?;
+        let dev = args.training.open()?;
+        let (files, train, test) = figs2::load(&cfg, &args.data_dir)?;
+        let data_set = args.data_dir.file_name().map_or_else(
+            || args.data_dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let record = Record {
+            config: cfg.get().clone(),
+            data_set,
+            data: files,
+        };
+        Ok(FigS2 {
+            cfg,
+            record,
+            seed: c.seed,
+            dev,
+            train,
+            test,
+            stem,
+        })
+    }
+
+    fn config(&self) -> &Record {
+        &self.record
+    }
+
+    fn stem(&self) -> String {
+        self.stem.clone()
+    }
+
+    fn device(&self) -> Option<&candle_core::Device> {
+        Some(&self.dev)
+    }
+
+    fn checkpoint_args(args: &Args) -> Option<&CheckpointArgs> {
+        Some(&args.checkpoint)
+    }
+
+    /// One run per network: USV, then dense.
+    fn runs(&self) -> Vec<NetKind> {
+        NetKind::ALL.to_vec()
+    }
+
+    fn run_some(
+        &self,
+        kinds: &[NetKind],
+        progress: &dyn Progress,
+        ck: &mut Checkpoints<FigS2Row>,
+    ) -> Result<Vec<FigS2Row>, ExperimentError> {
+        let (cfg, train, test) = (&self.cfg, &self.train, &self.test);
+        figs2::run_checkpointed(cfg, train, test, self.seed, kinds, &self.dev, progress, ck)
+    }
+
+    fn write(
+        out: &mut FigureOutput<'_>,
+        record: &Record,
+        _: u64,
+        stem: &str,
+        rows: &[FigS2Row],
+    ) -> anyhow::Result<Summary> {
+        let (cfg, data_set) = (&record.config, &record.data_set);
+        out.table(&format!("{stem}.csv"), rows)?;
+        let fig = figure(rows, cfg, data_set);
+        out.figure(&format!("{stem}.svg"), &fig, SharedLegend::None)?;
+        let last = |k: NetKind| rows.iter().rfind(|r| r.network == k);
+        let details = NetKind::ALL
+            .into_iter()
+            .filter_map(|k| {
+                let r = last(k)?;
+                Some(format!(
+                    "{} ({} trained parameters): epoch {}, test accuracy {:.4}, test loss {:.4}",
+                    k.name(),
+                    r.trainable_parameters,
+                    r.epoch,
+                    r.test_accuracy,
+                    r.test_loss
+                ))
+            })
+            .collect();
+        Ok(Summary {
+            headline: format!(" on {data_set}"),
+            details,
+        })
+    }
 }
 
 fn figure(rows: &[FigS2Row], cfg: &FigS2Config, data_set: &str) -> Figure {
@@ -114,66 +236,4 @@ fn figure(rows: &[FigS2Row], cfg: &FigS2Config, data_set: &str) -> Figure {
             ),
         ],
     }
-}
-
-fn main() -> std::process::ExitCode {
-    checkpoint::exit_code(run())
-}
-
-fn run() -> Result<()> {
-    let args = Args::parse();
-    let c = &args.common;
-    let mut cfg = FigS2Config::for_scale(c.scale);
-    if let Some(n) = args.training.epochs {
-        cfg = cfg.with_epochs(n);
-    }
-    let mut stem = "figS2".to_string();
-    if c.seed != 2018 {
-        stem.push_str(&format!("_seed{}", c.seed));
-    }
-    let cfg = cfg.validate()?;
-    let dev = args.training.open()?;
-    let (files, train, test) = figs2::load(&cfg, &args.data_dir)?;
-    let data_set = args.data_dir.file_name().map_or_else(
-        || args.data_dir.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut out = FigureOutput::start(c, "figS2")?;
-    out.on_device(&dev);
-    let progress = out.progress();
-    let record = Record {
-        config: &cfg,
-        data_set: data_set.clone(),
-        data: &files,
-    };
-    let mut ck = Checkpoints::start(c, "figS2", &stem, None, &record, &args.checkpoint)?;
-    let rows = figs2::run_checkpointed(&cfg, &train, &test, c.seed, &dev, &progress, &mut ck)?;
-    progress.finish_and_clear();
-    out.resumed_from(ck.resumed_from());
-    out.trained_with(ck.engines());
-
-    out.table(&format!("{stem}.csv"), &rows)?;
-    out.figure(
-        &format!("{stem}.svg"),
-        &figure(&rows, &cfg, &data_set),
-        SharedLegend::None,
-    )?;
-    let last = |k: NetKind| rows.iter().rfind(|r| r.network == k);
-    let details: Vec<String> = [NetKind::Usv, NetKind::Dense]
-        .into_iter()
-        .filter_map(|k| {
-            let r = last(k)?;
-            Some(format!(
-                "{} ({} trained parameters): epoch {}, test accuracy {:.4}, test loss {:.4}",
-                k.name(),
-                r.trainable_parameters,
-                r.epoch,
-                r.test_accuracy,
-                r.test_loss
-            ))
-        })
-        .collect();
-    out.finish(&record, &format!(" on {data_set}"), &details)?;
-    ck.remove()?;
-    Ok(())
 }

@@ -4,20 +4,21 @@
 #
 #   scripts/slurm/submit.sh FIGURE SCALE OUT SHARDS [FIGURE ARGS...]
 #
-#   FIGURE  fig2, fig3 or fig4 (the binary must be built: cargo build --release --bins)
+#   FIGURE  fig2, fig3, fig4 or figS2 (the binary must be built: cargo build --release --bins)
 #   SCALE   quick, default or paper
 #   OUT     output folder (created; shards, logs and the merged figure go there)
 #   SHARDS  number of array tasks N
-#   FIGURE ARGS are passed to every shard (e.g. --epochs 50, --variant hardtanh-only).
+#   FIGURE ARGS are passed to every shard (e.g. --epochs 50, --variant hardtanh-only,
+#   --data-dir DIR).
 #
 # Environment: REPLICA_MI_BIN_DIR  folder of the binaries (default: $CARGO_TARGET_DIR/release,
 # else target/release); sbatch's own variables set the resources of both jobs, e.g.
 # SBATCH_PARTITION, SBATCH_TIMELIMIT, SBATCH_ACCOUNT; SHARD_SBATCH_ARGS adds options to the array
 # only (e.g. "--cpus-per-task=4 --mem=8G").
 #
-# Longer than the partition allows: every shard of fig3 and fig4 checkpoints into OUT and runs
-# with --resume; shard.sbatch asks for USR1 thirty minutes before the time limit, the binary then
-# checkpoints and exits, and the task requeues itself. A sweep of 100 hours per shard on 24-hour
+# Longer than the partition allows: every shard of fig3, fig4 and figS2 checkpoints into OUT and
+# runs with --resume; shard.sbatch asks for USR1 thirty minutes before the time limit, the binary
+# then checkpoints and exits, and the task requeues itself. A sweep of 100 hours per shard on 24-hour
 # partitions is therefore submitted as it is, e.g.
 #   SBATCH_TIMELIMIT=24:00:00 scripts/slurm/submit.sh fig3 paper out/fig3 5
 # and each task runs five times (4 x 24 h + the rest), losing at most the epoch in progress at
@@ -25,13 +26,13 @@
 # --checkpoint-every to change it). The merge waits for the last of them (afterok).
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,27p' "$0" >&2
+  sed -n '2,26p' "$0" >&2
   exit 2
 fi
 fig=$1 scale=$2 out=$3 shards=$4
 shift 4
-case $fig in fig2 | fig3 | fig4) ;; *)
-  echo "submit.sh: unknown figure '$fig' (fig2, fig3 or fig4)" >&2
+case $fig in fig2 | fig3 | fig4 | figS2) ;; *)
+  echo "submit.sh: unknown figure '$fig' (fig2, fig3, fig4 or figS2)" >&2
   exit 2
   ;;
 esac

@@ -33,7 +33,7 @@ into /usr/share/datasets/fashion-mnist; `make data-fashion-mnist` does it as roo
 t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each raw or .gz)";
 
 /// The four files of a folder in MNIST's layout.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MnistFiles {
     pub dir: PathBuf,
     pub train_images: PathBuf,

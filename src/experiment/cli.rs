@@ -1,4 +1,4 @@
-//! Command-line arguments shared by every figure binary, and their progress bars.
+//! Command-line arguments shared by every figure binary.
 //!
 //! ```text
 //! --scale quick|default|paper   problem size (each figure states what a scale means)
@@ -10,7 +10,6 @@
 //! ```
 
 use super::error::ExperimentError;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -61,11 +60,6 @@ impl CommonArgs {
         !self.quiet && std::env::var_os("CI").is_none() && std::io::stderr().is_terminal()
     }
 
-    /// A progress bar of `len` steps on stderr, hidden unless [`CommonArgs::show_progress`].
-    pub fn progress(&self, len: u64, prefix: &str) -> ProgressBar {
-        progress_bar(len, prefix, self.show_progress())
-    }
-
     /// Create the output folder.
     pub fn create_out_dir(&self) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.out)
@@ -104,19 +98,4 @@ pub fn device_label(dev: &candle_core::Device) -> String {
         candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
         candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     }
-}
-
-/// A progress bar of `len` steps on stderr (`visible = false`: hidden, every call a no-op).
-pub fn progress_bar(len: u64, prefix: &str, visible: bool) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
-    if visible {
-        pb.set_draw_target(ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} (eta {eta}) {msg}",
-        ) {
-            pb.set_style(style);
-        }
-    }
-    pb.set_prefix(prefix.to_string());
-    pb
 }

@@ -39,7 +39,8 @@
 //! estimators models consistently, so those cells are left empty.
 
 use super::error::ExperimentError;
-use super::shard::{Shard, ShardedRow};
+use super::progress::Progress;
+use super::shard::ShardedRow;
 use crate::checked::{Check, Checked};
 use crate::exact::nonparam::{kde_upper_bound_parametric, knn_entropy, mixture_entropy_bounds};
 use crate::exact::{gaussian_chain_entropy, gaussian_matrix};
@@ -49,7 +50,6 @@ use crate::replica::{
     SolverOptions,
 };
 use faer::Mat;
-use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -306,16 +306,10 @@ fn layer_out(
 pub fn run(
     cfg: &Checked<Fig2Config>,
     seed: u64,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Vec<Fig2Row>, ExperimentError> {
     let all: Vec<usize> = (0..cfg.sigmas.len()).collect();
     run_some(cfg, seed, &all, progress)
-}
-
-/// The weight scales of shard `shard` (one run per `sigma`, all of the same cost), as indices
-/// into `cfg.sigmas`.
-pub fn shard_sigmas(cfg: &Fig2Config, shard: Shard) -> Vec<usize> {
-    shard.holds(&vec![1.0; cfg.sigmas.len()])
 }
 
 /// Rows in the order of [`run`]: activation (as in `cfg`), layer, `sigma` (as in `cfg`); for the
@@ -520,7 +514,7 @@ pub fn run_some(
     cfg: &Checked<Fig2Config>,
     seed: u64,
     sigma_indices: &[usize],
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Vec<Fig2Row>, ExperimentError> {
     if let Some(i) = sigma_indices.iter().find(|&&i| i >= cfg.sigmas.len()) {
         return Err(ExperimentError::InvalidConfig(format!(

@@ -24,8 +24,9 @@
 
 use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
+use super::progress::Progress;
 use super::record::RunSeeds;
-use super::shard::{Shard, ShardedRow};
+use super::shard::ShardedRow;
 use crate::bridge::{MiConfig, MiRecorder, MiSetting};
 use crate::checked::{Check, Checked};
 use crate::nn::{
@@ -34,7 +35,6 @@ use crate::nn::{
 use crate::replica::WarmStart;
 use crate::synth::RegressionParams;
 use candle_core::{DType, Device};
-use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -178,13 +178,11 @@ impl Fig3Config {
             .collect()
     }
 
-    /// The runs shard `shard` computes (see [`crate::experiment::shard::assign`]), with the
-    /// relative cost `width^3` of a run (an epoch costs `gamma n` samples times `n^2` per layer,
-    /// the exact log-det and the spectra `n^3`).
-    pub fn shard_runs(&self, seed: u64, shard: Shard) -> Vec<Fig3Run> {
-        let all = self.run_keys(seed);
-        let costs: Vec<f64> = all.iter().map(|r| (r.width as f64).powi(3)).collect();
-        shard.holds(&costs).into_iter().map(|i| all[i]).collect()
+    /// The relative cost of each of `runs`, which `--shard` balances
+    /// ([`crate::experiment::shard::assign`]): `width^3` (an epoch costs `gamma n` samples times
+    /// `n^2` per layer, the exact log-det and the spectra `n^3`).
+    pub fn run_costs(runs: &[Fig3Run]) -> Vec<f64> {
+        runs.iter().map(|r| (r.width as f64).powi(3)).collect()
     }
 }
 
@@ -411,7 +409,7 @@ pub fn run(
     cfg: &Checked<Fig3Config>,
     seed: u64,
     dev: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
     run_some(cfg, &cfg.run_keys(seed), dev, progress)
 }
@@ -422,7 +420,7 @@ pub fn run_some(
     cfg: &Checked<Fig3Config>,
     runs: &[Fig3Run],
     dev: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
     run_checkpointed(cfg, runs, dev, progress, &mut Checkpoints::none())
 }
@@ -434,7 +432,7 @@ pub fn run_checkpointed(
     cfg: &Checked<Fig3Config>,
     runs: &[Fig3Run],
     dev: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
     ck: &mut Checkpoints<Fig3Row>,
 ) -> Result<Vec<Fig3Row>, ExperimentError> {
     progress.set_length(runs.len() as u64);

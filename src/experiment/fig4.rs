@@ -19,8 +19,9 @@
 
 use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
+use super::progress::Progress;
 use super::record::RunSeeds;
-use super::shard::{Shard, ShardedRow};
+use super::shard::ShardedRow;
 use crate::bridge::{EpochRecord, MiConfig, MiRecorder, MiSetting};
 use crate::checked::{Check, Checked};
 use crate::nn::{
@@ -29,7 +30,6 @@ use crate::nn::{
 use crate::replica::WarmStart;
 use crate::synth::{ClassificationParams, Generative};
 use candle_core::{DType, Device};
-use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -188,19 +188,6 @@ impl Check for Fig4Config {
     }
 }
 
-impl Fig4Config {
-    /// The variants shard `shard` trains (one run per variant, all of the same cost; with more
-    /// shards than variants some shards hold none).
-    pub fn shard_variants(&self, shard: Shard) -> Vec<Fig4Variant> {
-        let costs = vec![1.0; self.variants.len()];
-        shard
-            .holds(&costs)
-            .into_iter()
-            .map(|i| self.variants[i])
-            .collect()
-    }
-}
-
 /// One hidden layer at one epoch of one variant; the field names are the CSV columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fig4Row {
@@ -250,7 +237,7 @@ pub fn run(
     cfg: &Checked<Fig4Config>,
     seed: u64,
     dev: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
     run_some(cfg, seed, &cfg.variants, dev, progress)
 }
@@ -263,7 +250,7 @@ pub fn run_some(
     seed: u64,
     variants: &[Fig4Variant],
     dev: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
     run_checkpointed(cfg, seed, variants, dev, progress, &mut Checkpoints::none())
 }
@@ -276,7 +263,7 @@ pub fn run_checkpointed(
     seed: u64,
     variants: &[Fig4Variant],
     dev: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
     ck: &mut Checkpoints<Fig4Row>,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
     check_variants(cfg, variants)?;
@@ -348,7 +335,7 @@ fn run_variant(
     gen: &Generative,
     td: &TensorData,
     dev: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
     ck: &mut Checkpoints<Fig4Row>,
 ) -> Result<Vec<Fig4Row>, ExperimentError> {
     // The variant's position in the configuration, not in this call: seeds independent of
@@ -391,7 +378,7 @@ struct Recording4<'a> {
     acts: Vec<Act>,
     rec: MiRecorder,
     done: Vec<Fig4Row>,
-    progress: &'a ProgressBar,
+    progress: &'a dyn Progress,
 }
 
 impl Recording<Fig4Row> for Recording4<'_> {

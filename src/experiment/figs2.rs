@@ -23,7 +23,9 @@
 
 use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
+use super::progress::Progress;
 use super::record::RunSeeds;
+use super::shard::ShardedRow;
 use crate::checked::{Check, Checked};
 use crate::data::{load_mnist_format, MnistFiles};
 use crate::nn::{
@@ -33,7 +35,6 @@ use crate::nn::{
 use crate::replica::WarmStart;
 use crate::synth::Dataset;
 use candle_core::{DType, Device};
-use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,9 @@ pub enum NetKind {
 }
 
 impl NetKind {
+    /// Both networks, in the order they are trained (and their rows written).
+    pub const ALL: [NetKind; 2] = [NetKind::Usv, NetKind::Dense];
+
     pub fn name(self) -> &'static str {
         match self {
             NetKind::Usv => "usv",
@@ -59,7 +63,7 @@ impl NetKind {
 }
 
 /// Everything that defines a Figure S2 run (besides the seed and the data folder).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FigS2Config {
     /// Widths, input (pixels per image) first, classes (10) last.
     pub widths: Vec<usize>,
@@ -212,6 +216,13 @@ pub struct FigS2Row {
     pub test_accuracy: f64,
 }
 
+impl ShardedRow for FigS2Row {
+    type Run = NetKind;
+    fn run(&self) -> NetKind {
+        self.network
+    }
+}
+
 /// Seeds of a run ([`RunSeeds`], Figure S2's tag 0x52 and order offset 52; the data are the
 /// files, so `data` is unused), shared by both networks.
 pub fn run_seeds(seed: u64) -> RunSeeds {
@@ -248,29 +259,36 @@ pub fn run(
     test_set: &Dataset,
     seed: u64,
     dev: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Vec<FigS2Row>, ExperimentError> {
+    let ck = &mut Checkpoints::none();
     run_checkpointed(
         cfg,
         train_set,
         test_set,
         seed,
+        &NetKind::ALL,
         dev,
         progress,
-        &mut Checkpoints::none(),
+        ck,
     )
 }
 
-/// [`run`] with checkpoints in `ck` (the runs are the two networks, named `usv` and `dense`): a
-/// network that finished before the checkpoint `ck` resumed from is not trained again, the one in
-/// progress continues where it stopped; the rows are those of an uninterrupted run, bit for bit.
+/// The networks `kinds` (a shard's, or both), in the given order, as [`run`] trains them, with
+/// checkpoints in `ck` (the runs are named `usv` and `dense`): a network that finished before the
+/// checkpoint `ck` resumed from is not trained again, the one in progress continues where it
+/// stopped; the rows are those of an uninterrupted run, bit for bit. Each network draws its
+/// initial weights and minibatch order from `seed` alone, so its rows do not depend on the other
+/// network being trained.
+#[allow(clippy::too_many_arguments)]
 pub fn run_checkpointed(
     cfg: &Checked<FigS2Config>,
     train_set: &Dataset,
     test_set: &Dataset,
     seed: u64,
+    kinds: &[NetKind],
     dev: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
     ck: &mut Checkpoints<FigS2Row>,
 ) -> Result<Vec<FigS2Row>, ExperimentError> {
     let td = TensorData::new(train_set, test_set, DType::F32, dev).map_err(nn)?;
@@ -279,9 +297,9 @@ pub fn run_checkpointed(
         order: order_seed,
         ..
     } = run_seeds(seed);
-    progress.set_length(2 * (cfg.epochs as u64 + 1));
+    progress.set_length(kinds.len() as u64 * (cfg.epochs as u64 + 1));
     ck.run_each(
-        &[NetKind::Usv, NetKind::Dense],
+        kinds,
         |k| k.name().to_string(),
         |ck, &kind| {
             let spec = cfg.network_spec(kind).map_err(nn)?;
@@ -327,7 +345,7 @@ struct RecordingS2<'a> {
     seed: u64,
     params: usize,
     rows: Vec<FigS2Row>,
-    progress: &'a ProgressBar,
+    progress: &'a dyn Progress,
 }
 
 impl Recording<FigS2Row> for RecordingS2<'_> {

@@ -1,6 +1,9 @@
 //! The figure harness shared by every figure binary, and the experiments themselves.
 //!
-//! * [`cli`]: the common arguments (`--scale`, `--seed`, `--out`, `--quiet`) and progress bars;
+//! * [`driver`]: the [`Figure`] trait (what is particular to a figure) and the one `main` of
+//!   every figure binary (arguments, full run, `--shard`, `merge`, checkpoints, provenance);
+//! * [`cli`]: the common arguments (`--scale`, `--seed`, `--out`, `--quiet`);
+//! * [`progress`]: what an experiment reports as it goes, and the progress bar that draws it;
 //! * [`checkpoint`]: checkpoints of the runs that train, `--resume`, stop on SIGUSR1 / SIGTERM;
 //! * [`record`]: run records (`<name>.provenance.json` beside each CSV);
 //! * [`table`]: tidy CSV output (one row per point, one column per quantity, units in the names);
@@ -23,6 +26,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod compare;
 pub mod cross_device;
+pub mod driver;
 pub mod error;
 pub mod fig2;
 pub mod fig3;
@@ -30,17 +34,19 @@ pub mod fig4;
 pub mod figs2;
 pub mod output;
 pub mod plot;
+pub mod progress;
 pub mod record;
 pub mod shard;
 pub mod table;
 
-pub use cli::{device_label, progress_bar, CommonArgs, Scale, TrainingArgs};
+pub use cli::{device_label, CommonArgs, Scale, TrainingArgs};
 pub use compare::{
     compare_csv, compare_frames, CompareSpec, ComparisonReport, Failure, Side, Tolerance,
 };
 pub use cross_device::TrainingFigure;
 pub use error::ExperimentError;
 pub use output::FigureOutput;
+pub use progress::{progress_bar, Progress, Silent};
 pub use record::{RunClock, RunRecord, RunSeeds, Timestamp};
 pub use shard::{Merged, Shard, ShardArgs, ShardCommand, ShardError, ShardedRow};
 pub use table::write_csv;

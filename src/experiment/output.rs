@@ -9,7 +9,6 @@ use super::record::{provenance_path, RunClock, RunRecord};
 use super::shard::{ShardPart, ShardRecord};
 use super::table::write_csv;
 use crate::nn::EngineKind;
-use indicatif::ProgressBar;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -63,11 +62,6 @@ impl<'a> FigureOutput<'a> {
     /// Record that the run continued from these checkpoints (`--resume`).
     pub fn resumed_from(&mut self, checkpoints: &[String]) {
         self.resumed_from = checkpoints.to_vec();
-    }
-
-    /// A progress bar named after the run, shown as [`CommonArgs::show_progress`] says.
-    pub fn progress(&self) -> ProgressBar {
-        self.args.progress(0, &self.name)
     }
 
     /// Write `rows` as the CSV `<out>/<file>`.

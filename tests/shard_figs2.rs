@@ -1,0 +1,91 @@
+//! `--shard K/N` and `merge` through figS2 at quick scale (as tests/shard.rs does for fig2, fig3
+//! and fig4): its two networks in three shards (one shard holds none) merged give byte for byte
+//! the CSV and SVG of the unsharded run, and the merged provenance records the same
+//! configuration (with the data files), seed, scale and commit plus the shards.
+//!
+//! Needs Fashion-MNIST, as tests/figS2.rs: `/usr/share/datasets/fashion-mnist` or
+//! `$REPLICA_MI_FASHION_MNIST` (`make data-fashion-mnist`).
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+const FIGS2: &str = env!("CARGO_BIN_EXE_figS2");
+
+fn fashion_mnist() -> String {
+    std::env::var("REPLICA_MI_FASHION_MNIST")
+        .unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into())
+}
+
+fn run(args: &[&str]) {
+    let out = Command::new(FIGS2)
+        .args(args)
+        .output()
+        .expect("start figS2");
+    assert!(
+        out.status.success(),
+        "figS2 {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn figs2_in_three_shards_merges_to_the_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, sharded) = (dir.path().join("whole"), dir.path().join("sharded"));
+    let (w, s) = (whole.to_str().unwrap(), sharded.to_str().unwrap());
+    let data = fashion_mnist();
+    let base = ["--scale", "quick", "--quiet", "--data-dir", data.as_str()];
+    run(&[&base[..], &["--out", w]].concat());
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        run(&[&base[..], &["--out", s, "--shard", shard.as_str()]].concat());
+    }
+    let runs: Vec<usize> = (1..=3)
+        .map(|k| {
+            let rec = json(&sharded.join(format!("figS2.shard-{k}-of-3.provenance.json")));
+            rec["part"]["runs"].as_array().unwrap().len()
+        })
+        .collect();
+    assert_eq!(runs, [1, 1, 0], "one network per shard, the third empty");
+    run(&["merge", s, "--quiet"]);
+    for f in ["figS2.csv", "figS2.svg"] {
+        assert!(
+            read(&whole.join(f)) == read(&sharded.join(f)),
+            "merged {f} differs from the unsharded run's"
+        );
+    }
+    let (a, b) = (
+        json(&whole.join("figS2.provenance.json")),
+        json(&sharded.join("figS2.provenance.json")),
+    );
+    for key in [
+        "name",
+        "config",
+        "seed",
+        "scale",
+        "crate_version",
+        "git_commit",
+        "device",
+    ] {
+        assert_eq!(a[key], b[key], "provenance field {key}");
+    }
+    assert!(a["config"]["data"]["train_images"].is_string(), "{a}");
+    assert!(a.get("merged_from").is_none(), "unsharded record");
+    assert_eq!(b["merged_from"].as_array().expect("merged_from").len(), 3);
+    // No checkpoint left behind by the shards.
+    let left: Vec<String> = std::fs::read_dir(&sharded)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.contains(".ckpt"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
