@@ -221,7 +221,7 @@ cuda-kit-cpu:
 # Minutes instead of the CUDA build's hour: a kit WITHOUT CUDA packed from the tests' build (dev
 # profile) into target/cuda-kit-nocuda/, then its run.sh --cpu-only (checks packing and run.sh).
 cuda-kit-check:
-	$(CARGO) test --no-run --test nn
+	$(CARGO) test --no-run --test it
 	CUDA_KIT_NO_CUDA=1 CUDA_KIT_PROFILE=dev CUDA_KIT_TARGET_DIR=$${CARGO_TARGET_DIR:-target} \
 		CUDA_KIT_DIR=target/cuda-kit-nocuda scripts/cuda_kit.sh
 	rm -rf target/cuda-kit-nocuda-out

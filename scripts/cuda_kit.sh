@@ -35,10 +35,13 @@ NO_CUDA=${CUDA_KIT_NO_CUDA:-0}
 
 # What the kit carries. Figure binaries that train networks (a name is taken when Cargo.toml
 # declares it, so figures added later only need their name here), the comparison tool, and the
-# integration-test targets whose tests exercise CUDA.
+# integration-test target whose tests exercise CUDA (the root crate's one test binary, `it`), and
+# the filter that selects those tests in it (its `nn` module: the training tests and their CUDA
+# twins); run.sh passes the filter.
 FIGURES="fig3 fig4 figS2"
 TOOLS="device-compare epoch-timer"
-TESTS="nn"
+TESTS="it"
+TEST_FILTER="nn::"
 
 say() { echo "== cuda-kit: $*" >&2; }
 die() { echo "cuda-kit: error: $*" >&2; exit 1; }
@@ -101,7 +104,7 @@ export CUDAFORGE_THREADS=${CUDAFORGE_THREADS:-2}
 fi
 
 # --- 3. build -------------------------------------------------------------------------------------
-# One cargo invocation: `cargo test --no-run --test nn` builds the library, the test executable
+# One cargo invocation: `cargo test --no-run --test it` builds the library, the test executable
 # and, for the integration tests, every binary of the package too, all with one feature set (a
 # separate `cargo build` would resolve the dev-dependencies' features apart and build some crates
 # twice). Profile `cuda-kit` (Cargo.toml): release at -O2, stripped, polars at -O1.
@@ -149,6 +152,7 @@ done
 strip "$KIT"/bin/* "$KIT"/tests/*
 [ "$NO_CUDA" = 1 ] || cp "$LINK/lib/libcuda.so" "$KIT/stub/libcuda.so.1"
 cp scripts/cuda_kit_run.sh "$KIT/run.sh"
+echo "$TEST_FILTER" >"$KIT/test-filter"
 chmod +x "$KIT/run.sh"
 BYTES=$(du -sb "$KIT" | cut -f1)
 if [ "$BYTES" -gt "$MAX_BYTES" ]; then

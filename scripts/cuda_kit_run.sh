@@ -43,6 +43,8 @@ trap 'rm -rf "$WORK"' EXIT
 # The executables, unpacked first when the kit carries them xz-compressed (a kit over 64 MiB).
 BIN_DIR="$KIT/bin"
 TEST_DIR="$KIT/tests"
+# the tests of the carried test binary that concern the devices (written by cuda_kit.sh)
+TEST_FILTER=$(cat "$KIT/test-filter" 2>/dev/null || true)
 if ls "$KIT"/bin/*.xz "$KIT"/tests/*.xz >/dev/null 2>&1; then
     mkdir -p "$WORK/kit/bin" "$WORK/kit/tests"
     for f in "$KIT"/bin/*.xz "$KIT"/tests/*.xz; do
@@ -154,9 +156,9 @@ for t in "$TEST_DIR"/*; do
     name=$(basename "$t")
     if [ "$MODE" = gpu ]; then
         # Every test, the ignored CUDA twins included: they fail (never skip) without a device.
-        run 420 "$TESTS_TXT" "$t" --include-ignored --test-threads=1
+        run 420 "$TESTS_TXT" "$t" $TEST_FILTER --include-ignored --test-threads=1
     else
-        run 420 "$TESTS_TXT" "$t" --test-threads=1
+        run 420 "$TESTS_TXT" "$t" $TEST_FILTER --test-threads=1
     fi
     rc=$?
     line=$(grep -E '^test result:' "$TESTS_TXT" | tail -n 1)

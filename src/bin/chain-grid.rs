@@ -3,7 +3,7 @@
 //! percentiles, chains over 60 s. `--out report.csv` writes one row per chain (with the spec of
 //! each, to rerun it with `replica-mi entropy`) and `report.provenance.json` beside it.
 //!
-//! Results are judged by `crates/replica-core/tests/common/audit.rs` (included by path: the same independent audit
+//! Results are judged by `crates/replica-core/tests/it/common/audit.rs` (included by path: the same independent audit
 //! as the `random_chains` test, not the library's own checks). Chains are solved in parallel
 //! (rayon, `--jobs`), but chain `i` is always the same chain and the report is in chain order, so
 //! the report is deterministic except for the wall times.
@@ -14,7 +14,7 @@
 //! of the chains solved before the stop included. SIGUSR1 / SIGTERM: the chains being solved
 //! finish, no new one starts, a checkpoint is written and the exit status is 75.
 
-#[path = "../../crates/replica-core/tests/common/audit.rs"]
+#[path = "../../crates/replica-core/tests/it/common/audit.rs"]
 mod audit;
 
 use anyhow::{bail, Context, Result};

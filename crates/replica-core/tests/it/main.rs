@@ -1,6 +1,7 @@
 //! The estimator's integration tests, one binary (no candle, polars or plotters is linked):
 //! each module a family of checks, `common` what they share.
 
+mod budgets;
 mod builder;
 mod candidates;
 mod common;

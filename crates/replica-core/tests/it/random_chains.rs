@@ -1,6 +1,6 @@
 //! The estimator on random valid chains drawn over the whole spec space: every result
 //! must lie inside the exact bounds of `../shared/spec/replica.md` (checked by
-//! `tests/common/audit.rs`, independently of the library's own checks), nothing may panic or be
+//! `tests/it/common/audit.rs`, independently of the library's own checks), nothing may panic or be
 //! non-finite, and at most 1% of the chains may end unconverged (each with a typed error and a
 //! reason). On failure the table of failing chains is printed with the spec of each, to rerun
 //! with `replica-mi entropy SPEC.toml`.

@@ -4,9 +4,8 @@
 //! refused with a message and a failing exit status. (The refusal rules one by one: the unit tests of
 //! `replica_mi::experiment::shard`.)
 
-use serde_json::Value;
-use std::path::Path;
 use std::process::{Command, Output};
+use crate::common::{json, read};
 
 fn run(bin: &str, args: &[&str]) -> Output {
     let out = Command::new(bin)
@@ -19,14 +18,6 @@ fn run(bin: &str, args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Run `bin` unsharded into `whole/` and as 3 shards merged in `sharded/`; compare `files`

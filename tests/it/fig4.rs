@@ -11,7 +11,7 @@ use replica_mi::nn::Act;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-const SEED: u64 = 2018;
+use crate::common::SEED;
 
 fn quick() -> &'static (Fig4Config, Vec<Fig4Row>) {
     static RUN: OnceLock<(Fig4Config, Vec<Fig4Row>)> = OnceLock::new();

@@ -1,9 +1,9 @@
-//! The solver-work guard: every chain of the fixed panel (`replica_mi::guard::panel`) is solved and
+//! The solver-work guard: every chain of the fixed panel (`replica_core::guard::panel`) is solved and
 //! its deterministic work counters are compared with `data/solver_budgets.csv`. A counter more than
 //! `BUDGET_MARGIN` (10%) over its budget, or an entropy moved by more than `ENTROPY_TOL`, fails.
 //! Counters far below budget are reported (refresh with `make budgets` to lock the gain in).
-use replica_mi::guard::{panel, BUDGET_MARGIN, ENTROPY_TOL};
-use replica_mi::replica::{solve, SolverOptions};
+use replica_core::guard::{panel, BUDGET_MARGIN, ENTROPY_TOL};
+use replica_core::replica::{solve, SolverOptions};
 use std::collections::HashMap;
 
 #[test]

@@ -6,26 +6,20 @@
 //! missing data set fails these tests (with the way to get it); it is never skipped.
 
 use indicatif::ProgressBar;
-use replica_mi::data::{FASHION_MNIST_DIR, HOW_TO_GET};
+use replica_mi::data::HOW_TO_GET;
 use replica_mi::experiment::figs2::{self, FigS2Config, FigS2Row, NetKind};
 use replica_mi::experiment::{compare_csv, write_csv, CompareSpec, Scale, Tolerance};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-const SEED: u64 = 2018;
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("REPLICA_MI_FASHION_MNIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(FASHION_MNIST_DIR))
-}
+use crate::common::SEED;
 
 fn quick() -> &'static (FigS2Config, Vec<FigS2Row>) {
     static RUN: OnceLock<(FigS2Config, Vec<FigS2Row>)> = OnceLock::new();
     RUN.get_or_init(|| {
         let cfg = FigS2Config::for_scale(Scale::Quick);
         let valid = cfg.validate().expect("the quick configuration is valid");
-        let (_, train, test) = figs2::load(&valid, &data_dir())
+        let (_, train, test) = figs2::load(&valid, &crate::common::fashion_mnist())
             .unwrap_or_else(|e| panic!("Fashion-MNIST is needed: {e}\n({HOW_TO_GET})"));
         let rows = figs2::run(
             &valid,
@@ -169,7 +163,7 @@ fn missing_data_dir_says_how_to_get_the_data() {
 #[test]
 fn binary_writes_csv_svg_and_provenance() {
     let out = tempfile::tempdir().unwrap();
-    let dir = data_dir().display().to_string();
+    let dir = crate::common::fashion_mnist().display().to_string();
     let o = fig_s2(&["--epochs", "1", "--data-dir", &dir], out.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let csv = std::fs::read_to_string(out.path().join("figS2.csv")).unwrap();

@@ -9,7 +9,7 @@ use replica_mi::experiment::{compare_csv, write_csv, CompareSpec, Scale, Toleran
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-const SEED: u64 = 2018;
+use crate::common::SEED;
 
 fn quick() -> &'static (Fig3Config, Vec<Fig3Row>) {
     static RUN: OnceLock<(Fig3Config, Vec<Fig3Row>)> = OnceLock::new();

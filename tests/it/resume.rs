@@ -13,6 +13,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use crate::common::{fashion_mnist, read};
 
 const FIG3: &str = env!("CARGO_BIN_EXE_fig3");
 const FIG4: &str = env!("CARGO_BIN_EXE_fig4");
@@ -31,17 +32,11 @@ fn base(out: &Path) -> Vec<String> {
     .to_vec()
 }
 
-/// Fashion-MNIST for figS2: `$REPLICA_MI_FASHION_MNIST` or Debian's folder (as tests/figS2.rs).
-fn fashion_mnist() -> String {
-    std::env::var("REPLICA_MI_FASHION_MNIST")
-        .unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into())
-}
-
 fn command(bin: &str, out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(bin);
     c.args(base(out)).args(extra).env_remove(KILL_AT);
     if bin == FIGS2 {
-        c.args(["--data-dir", &fashion_mnist()]);
+        c.arg("--data-dir").arg(fashion_mnist());
     }
     c
 }
@@ -87,10 +82,6 @@ fn reference(bin: &'static str) -> &'static Path {
         ok(bin, &dir, &[]);
         dir
     })
-}
-
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// The provenance without what may differ between an interrupted and an uninterrupted run.

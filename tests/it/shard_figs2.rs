@@ -6,16 +6,10 @@
 //! Needs Fashion-MNIST, as tests/figS2.rs: `/usr/share/datasets/fashion-mnist` or
 //! `$REPLICA_MI_FASHION_MNIST` (`make data-fashion-mnist`).
 
-use serde_json::Value;
-use std::path::Path;
 use std::process::Command;
+use crate::common::{fashion_mnist, json, read};
 
 const FIGS2: &str = env!("CARGO_BIN_EXE_figS2");
-
-fn fashion_mnist() -> String {
-    std::env::var("REPLICA_MI_FASHION_MNIST")
-        .unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into())
-}
 
 fn run(args: &[&str]) {
     let out = Command::new(FIGS2)
@@ -29,21 +23,14 @@ fn run(args: &[&str]) {
     );
 }
 
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 #[test]
 fn figs2_in_three_shards_merges_to_the_unsharded_run() {
     let dir = tempfile::tempdir().unwrap();
     let (whole, sharded) = (dir.path().join("whole"), dir.path().join("sharded"));
     let (w, s) = (whole.to_str().unwrap(), sharded.to_str().unwrap());
     let data = fashion_mnist();
-    let base = ["--scale", "quick", "--quiet", "--data-dir", data.as_str()];
+    let data = data.to_str().expect("a UTF-8 data path");
+    let base = ["--scale", "quick", "--quiet", "--data-dir", data];
     run(&[&base[..], &["--out", w]].concat());
     for k in 1..=3 {
         let shard = format!("{k}/3");
