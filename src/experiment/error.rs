@@ -38,8 +38,13 @@ pub enum ExperimentError {
     #[error("plotting {path}: {message}")]
     Plot { path: PathBuf, message: String },
     /// A configuration that cannot be run.
+    /// A relation between configuration fields that does not hold, or a configuration that
+    /// cannot be recorded.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A configuration field that breaks its rule.
+    #[error("invalid configuration: {0}")]
+    InvalidParameter(#[from] replica_core::params::ParamError),
     /// The replica estimator failed at one point of a sweep (`at` says which).
     #[error("replica estimate at {at}")]
     Replica {

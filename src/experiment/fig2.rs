@@ -38,6 +38,7 @@
 //! ReLU or hardtanh, `H(T_l | X)` is an average of per-unit entropies with atoms that none of the
 //! estimators models consistently, so those cells are left empty.
 
+use replica_core::params::{at_least_one, positive};
 use super::error::ExperimentError;
 use super::progress::Progress;
 use super::shard::ShardedRow;
@@ -141,18 +142,14 @@ impl Check for Fig2Config {
     /// Check sizes and parameters.
     fn check_rules(&self) -> Result<(), ExperimentError> {
         let bad = |m: String| Err(ExperimentError::InvalidConfig(m));
-        if self.width == 0 {
-            return bad("width must be >= 1".into());
-        }
+        at_least_one("width".into(), self.width)?;
         if self.samples < 2 || self.knn_k == 0 || self.knn_k >= self.samples {
             return bad(format!(
                 "need samples >= 2 and 1 <= knn_k < samples, got samples = {}, knn_k = {}",
                 self.samples, self.knn_k
             ));
         }
-        if !(self.noise_var.is_finite() && self.noise_var > 0.0) {
-            return bad(format!("noise_var = {} must be > 0", self.noise_var));
-        }
+        positive("noise_var".into(), self.noise_var)?;
         if self.sigmas.is_empty() || self.sigmas.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
             return bad(format!(
                 "sigmas must be a non-empty list of positive numbers, got {:?}",

@@ -22,6 +22,7 @@
 //! Every run `(width, seed)` derives its three seeds (data, initial weights, minibatch order) from
 //! the run seed, so a run is reproducible on its own.
 
+use replica_core::params::{non_negative, positive};
 use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
 use super::progress::Progress;
@@ -132,24 +133,10 @@ impl Check for Fig3Config {
         if self.n_out == 0 || self.batch_size == 0 {
             return bad("n_out and batch_size must be >= 1".into());
         }
-        if !(self.gamma.is_finite() && self.gamma > 0.0) {
-            return bad(format!("gamma = {} must be > 0", self.gamma));
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("lr = {} must be > 0", self.lr));
-        }
-        if !(self.measure_noise.is_finite() && self.measure_noise > 0.0) {
-            return bad(format!(
-                "measure_noise = {} must be > 0",
-                self.measure_noise
-            ));
-        }
-        if !(self.teacher_noise_var.is_finite() && self.teacher_noise_var >= 0.0) {
-            return bad(format!(
-                "teacher_noise_var = {} must be finite and >= 0",
-                self.teacher_noise_var
-            ));
-        }
+        positive("gamma".into(), self.gamma)?;
+        positive("lr".into(), self.lr)?;
+        positive("measure_noise".into(), self.measure_noise)?;
+        non_negative("teacher_noise_var".into(), self.teacher_noise_var)?;
         Ok(())
     }
 }

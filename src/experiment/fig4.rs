@@ -17,6 +17,7 @@
 //! nats per `n_Y`, warm-started from the previous fixed point. A solve that fails is recorded
 //! (`replica_converged = false`, empty value) and never plotted.
 
+use replica_core::params::{non_negative, positive};
 use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
 use super::progress::Progress;
@@ -166,24 +167,10 @@ impl Check for Fig4Config {
         if self.variants.is_empty() || self.mi_every == 0 || self.batch_size == 0 {
             return bad("need a variant, mi_every >= 1 and batch_size >= 1".into());
         }
-        if !(self.gamma.is_finite() && self.gamma > 0.0) {
-            return bad(format!("gamma = {} must be > 0", self.gamma));
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("lr = {} must be > 0", self.lr));
-        }
-        if !(self.noise_var.is_finite() && self.noise_var >= 0.0) {
-            return bad(format!(
-                "noise_var = {} must be finite and >= 0",
-                self.noise_var
-            ));
-        }
-        if !(self.measure_noise.is_finite() && self.measure_noise > 0.0) {
-            return bad(format!(
-                "measure_noise = {} must be > 0",
-                self.measure_noise
-            ));
-        }
+        positive("gamma".into(), self.gamma)?;
+        positive("lr".into(), self.lr)?;
+        non_negative("noise_var".into(), self.noise_var)?;
+        positive("measure_noise".into(), self.measure_noise)?;
         Ok(())
     }
 }

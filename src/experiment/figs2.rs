@@ -140,9 +140,7 @@ impl Check for FigS2Config {
                 self.n_train, self.n_test, self.batch_size
             ));
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("lr = {} must be finite and > 0", self.lr));
-        }
+        replica_core::params::positive("lr".into(), self.lr)?;
         Ok(())
     }
 }

@@ -27,7 +27,8 @@ fn case<C>(field: &'static str, change: fn(&mut C), named: &'static str) -> Case
     }
 }
 
-/// Every case is refused by `validate` with an `InvalidConfig` naming its field; the valid
+/// Every case is refused by `validate` with an `InvalidParameter` of its field, or an
+/// `InvalidConfig` (a relation between fields) whose message names it; the valid
 /// configuration itself is accepted.
 fn assert_all_refused<C: Clone + Debug>(
     valid: &C,
@@ -46,6 +47,11 @@ fn assert_all_refused<C: Clone + Debug>(
                 "invalid {}: the message {m:?} does not name {:?}; config {cfg:?}",
                 c.field,
                 c.named
+            ),
+            Some(ExperimentError::InvalidParameter(p)) => assert_eq!(
+                p.field, c.named,
+                "invalid {}: the error {p} names another field; config {cfg:?}",
+                c.field
             ),
             Some(e) => panic!(
                 "invalid {}: not an InvalidConfig: {e}; config {cfg:?}",
