@@ -177,3 +177,88 @@ impl Rescaled {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::{Prior, Secants};
+
+    fn layer(alpha: f64, var: f64, act: Activation, noise: f64) -> Layer {
+        Layer::new(alpha, act, noise, Ensemble::Gaussian { var }).unwrap()
+    }
+
+    #[test]
+    fn chains_of_ordinary_scale_are_solved_as_given() {
+        let chain = Chain::new(
+            Prior::gaussian(0.0, 2.0).unwrap(),
+            vec![
+                layer(1.0, 20.0, Activation::Relu, 0.0),
+                layer(0.5, 20.0, Activation::Hardtanh { threshold: 1.0 }, 1e-3),
+                layer(2.0, 0.05, Activation::Linear, 1e-5),
+            ],
+        )
+        .unwrap();
+        assert!(Rescaled::of(&chain).is_none());
+    }
+
+    /// Every rescaled pre-activation has unit second moment; a hidden hardtanh's threshold and
+    /// every noise are divided by the scale, a hardtanh output keeps its own; the order
+    /// parameters and starts map there and back.
+    #[test]
+    fn the_rescaled_chain_is_of_unit_scale_and_maps_back() {
+        let chain = Chain::new(
+            Prior::gaussian(0.0, 1.0).unwrap(),
+            vec![
+                layer(1.0, 1e3, Activation::LeakyRelu { slope: 0.9 }, 1e-3),
+                layer(1.5, 1e3, Activation::Hardtanh { threshold: 50.0 }, 0.0),
+                layer(0.7, 1e3, Activation::Sign, 0.0),
+                layer(1.0, 1e8, Activation::Relu, 1.0),
+                layer(1.0, 1e-6, Activation::Hardtanh { threshold: 2.0 }, 1e-2),
+            ],
+        )
+        .unwrap();
+        let r = Rescaled::of(&chain).expect("pre-activations up to 1e8: rescaled");
+        for l in 0..4 {
+            let q = r.chain.rho_z(l) + r.chain.layers()[l].channel().noise_var();
+            assert!((q - 1.0).abs() < 1e-12, "layer {l}: {q}");
+        }
+        let d1 = (chain.rho_z(1) + 0.0).sqrt();
+        assert_eq!(
+            r.chain.layers()[1].channel().activation(),
+            Activation::Hardtanh {
+                threshold: 50.0 / d1
+            }
+        );
+        // the output hardtanh is not rescaled: its entropy is unchanged
+        assert_eq!(
+            r.chain.layers()[4].channel().activation(),
+            Activation::Hardtanh { threshold: 2.0 }
+        );
+        assert_eq!(r.entropy_shift, 0.0);
+        let q4 = chain.rho_z(4) + 1e-2;
+        let q4r = r.chain.rho_z(4) + r.chain.layers()[4].channel().noise_var();
+        assert!((q4r / q4 - 1.0).abs() < 1e-12, "{q4} {q4r}");
+        let p = OrderParams::new(
+            vec![0.5, 2.0, 3.0, 0.1, 7.0],
+            vec![1.0, 2.0, 4.0, 8.0, 16.0],
+            vec![0.3, 0.2, 0.1, 0.05, 0.01],
+            vec![1e-3, 1e-2, 1e-1, 1.0, 10.0],
+            vec![0.1, 0.2, 0.3, 0.4, 0.5],
+        )
+        .unwrap();
+        let back = r.params_back(&r.params_in(&p));
+        for (x, y) in back
+            .values()
+            .zip(p.values())
+            .chain(back.theta.iter().copied().zip(p.theta.iter().copied()))
+        {
+            assert!((x - y).abs() <= 1e-15 * y.abs(), "{x} {y}");
+        }
+        let w = r.warm_in(&WarmStart::new(p.clone(), Secants::default()));
+        assert_eq!(w.params, r.params_in(&p));
+        let StartAt::Variances(v) = r.start_in(&StartAt::Variances(p.v.clone())) else {
+            panic!()
+        };
+        assert_eq!(v, r.params_in(&p).v);
+    }
+}
