@@ -143,6 +143,20 @@ impl DiscreteSpectrum {
     pub fn positive_fraction(&self) -> f64 {
         1.0 - self.zero_weight
     }
+
+    /// The spectrum of `k W` (every eigenvalue of `W^T W` times `k^2 = k2`, `k2 > 0` finite):
+    /// `None` where a scaled value overflows or underflows to zero.
+    pub(crate) fn scaled(&self, k2: f64) -> Option<Self> {
+        let values: Vec<f64> = self.values.iter().map(|v| v * k2).collect();
+        let ok = values.iter().all(|v| v.is_finite() && *v > 0.0);
+        ok.then(|| DiscreteSpectrum {
+            values,
+            weights: self.weights.clone(),
+            zero_weight: self.zero_weight,
+            mean: self.mean * k2,
+            min_positive: self.min_positive * k2,
+        })
+    }
 }
 
 /// The spectrum of `W^T W` for one layer.

@@ -11,6 +11,7 @@ use super::super::chain::Chain;
 use super::super::error::ReplicaError;
 use super::super::failure::AttemptOutcome;
 use super::iterate::Run;
+use super::rescale::Rescaled;
 use super::search::solve_inner;
 use super::vamp::state_from_params;
 use super::{
@@ -63,6 +64,7 @@ fn polish(
 /// Follow the stationary point from the eased chain to `chain`. `Err` says where the path broke.
 pub(super) fn follow(
     chain: &Chain,
+    back: Option<&Rescaled>,
     opts: &SolverOptions,
     counters: &mut Counters,
 ) -> Result<Candidate, AttemptOutcome> {
@@ -103,7 +105,7 @@ pub(super) fn follow(
         match polish(&target, &params, opts, counters) {
             Some((run, scheme)) if next == 0.0 => {
                 counters.starts_converged += 1;
-                return evaluate(chain, run, scheme, opts, counters);
+                return evaluate(chain, back, run, scheme, opts, counters);
             }
             Some((run, _)) => {
                 params = run.params;
@@ -156,7 +158,7 @@ mod tests {
                 continue;
             };
             let mut counters = Counters::default();
-            match follow(chain, &opts, &mut counters) {
+            match follow(chain, None, &opts, &mut counters) {
                 Ok(c) => {
                     ended += 1;
                     let d = c.read.entropy - est.entropy;

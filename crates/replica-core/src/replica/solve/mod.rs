@@ -23,6 +23,7 @@ mod extras;
 mod fixed_point;
 mod iterate;
 mod options;
+mod rescale;
 mod search;
 mod vamp;
 
@@ -308,9 +309,13 @@ struct Candidate {
 
 /// Evaluate a converged run: the potential `Phi` (= `H(T_L)/n_0`), the read-out of `I` and the
 /// MMSE (in closed form at a recovered point, see [`bounds::recovered_entropy`]), and the exact
-/// bounds. `Err` says why the point is not a candidate.
+/// bounds. `Err` says why the point is not a candidate. With `back`, `chain` is the rescaled
+/// chain of `back.original`: the values are read out in the original's units (its entropy
+/// shifted by `back.entropy_shift`; informations and the MMSE are unchanged) and checked against
+/// the original's bounds; the order parameters stay in the rescaled units.
 fn evaluate(
     chain: &Chain,
+    back: Option<&rescale::Rescaled>,
     run: Run,
     scheme: Scheme,
     opts: &SolverOptions,
@@ -346,7 +351,17 @@ fn evaluate(
             }
         }
     };
-    bounds::check(chain, &read).map_err(|b| {
+    let (read, bounded) = match back {
+        Some(r) => (
+            ReadOut {
+                entropy: read.entropy + r.entropy_shift,
+                ..read
+            },
+            &r.original,
+        ),
+        None => (read, chain),
+    };
+    bounds::check(bounded, &read).map_err(|b| {
         counters.candidates_rejected += 1;
         AttemptOutcome::BrokenBound(b)
     })?;

@@ -9,6 +9,7 @@ use super::super::error::ReplicaError;
 use super::super::failure::{Attempt, AttemptOutcome, FailureReport, Start, Stop};
 use super::extras::{Solution, SolveEvent, SolveWith, StartAt, StartReport};
 use super::iterate::Run;
+use super::rescale::Rescaled;
 use super::vamp::state_from_params;
 use super::{
     centred_if_shift_invariant, continuation, evaluate, finish, fixed_point_suffices, lower,
@@ -17,13 +18,15 @@ use super::{
 };
 
 /// The record of the starts of one solve, and the caller's extras.
-struct Trace<'w, 'a> {
+struct Trace<'w, 'a, 'r> {
     starts: Vec<StartReport>,
     failures: FailureReport,
     with: &'w mut SolveWith<'a>,
+    /// How the solved chain's results read in the caller's (see [`evaluate`]).
+    back: Option<&'r Rescaled>,
 }
 
-impl Trace<'_, '_> {
+impl Trace<'_, '_, '_> {
     fn push(&mut self, report: StartReport) -> usize {
         self.with.emit(SolveEvent::Start(&report));
         self.starts.push(report);
@@ -103,7 +106,7 @@ impl Trace<'_, '_> {
             Ok(Some(run)) if run.converged() => {
                 counters.starts_converged += 1;
                 let last = (run.iterations, run.residual);
-                match evaluate(chain, run, scheme, opts, counters) {
+                match evaluate(chain, self.back, run, scheme, opts, counters) {
                     Ok(c) => {
                         let i = self.candidate(start, &c);
                         if best.as_ref().is_none_or(|(b, _)| lower(&c, b)) {
@@ -167,6 +170,30 @@ pub(super) fn solve_inner(
     with.check_chain(chain)?;
     let centred = centred_if_shift_invariant(chain);
     let chain = centred.as_ref().unwrap_or(chain);
+    let Some(r) = Rescaled::of(chain) else {
+        return solve_chain(chain, None, opts, with);
+    };
+    // the caller's starts in the rescaled units for the solve, theirs again afterwards
+    let given = with.start_at.clone();
+    let warm = with.warm.clone();
+    with.start_at = given.as_ref().map(|s| r.start_in(s));
+    with.warm = warm.as_ref().map(|w| r.warm_in(w));
+    let out = solve_chain(&r.chain, Some(&r), opts, with);
+    with.start_at = given;
+    with.warm = warm;
+    out.map(|mut sol| {
+        sol.estimate.order_params = r.params_back(&sol.estimate.order_params);
+        sol
+    })
+}
+
+/// The solve of `chain` (rescaled from `back.original` where `back` is given).
+fn solve_chain(
+    chain: &Chain,
+    back: Option<&Rescaled>,
+    opts: &SolverOptions,
+    with: &mut SolveWith<'_>,
+) -> Result<Solution, ReplicaError> {
     let mut timed = *opts;
     timed.deadline = opts
         .max_seconds
@@ -181,6 +208,7 @@ pub(super) fn solve_inner(
         starts: Vec::new(),
         failures: FailureReport::default(),
         with,
+        back,
     };
     if let Some(w) = &warm {
         let fp = Some(Scheme::FixedPoint);
@@ -188,7 +216,7 @@ pub(super) fn solve_inner(
             Ok(run) if run.converged() => {
                 counters.starts_converged += 1;
                 let last = (run.iterations, run.residual);
-                match evaluate(chain, run, Scheme::FixedPoint, opts, &mut counters) {
+                match evaluate(chain, back, run, Scheme::FixedPoint, opts, &mut counters) {
                     Ok(c) => {
                         let i = trace.candidate(Start::Warm, &c);
                         return Ok(trace.finish(c, i, counters));
@@ -241,7 +269,7 @@ pub(super) fn solve_inner(
         }
     }
     if best.is_none() && opts.continuation && opts.choice == SchemeChoice::Auto {
-        match continuation::follow(chain, opts, &mut counters) {
+        match continuation::follow(chain, back, opts, &mut counters) {
             Ok(c) => {
                 let i = trace.candidate(Start::Continuation, &c);
                 best = Some((c, i));
