@@ -8,7 +8,8 @@
 //! * candle's autograd and candle-nn's `SGD` ([`EngineKind::CandleAutograd`]), on any device.
 //!
 //! Both follow the same minibatch order (the [`Trainer`](super::Trainer)'s, handed to
-//! [`StepEngine::epoch`]) and the same formulas (see [`super::train`]); the tests compare them.
+//! [`StepEngine::epoch`]) and the same formulas (see [`super::train`](mod@super::train)); the
+//! tests compare them.
 
 use super::host::{self, host_vec, HostEngine, Real};
 use super::network::Network;
