@@ -34,8 +34,8 @@ use crate::replica::{
     WarmStart,
 };
 use faer::Mat;
-use replica_core::params::{at_least_one, non_negative, positive};
 use rayon::prelude::*;
+use replica_core::params::{at_least_one, non_negative, positive};
 use std::f64::consts::{E, PI};
 use std::time::Instant;
 

@@ -38,7 +38,6 @@
 //! ReLU or hardtanh, `H(T_l | X)` is an average of per-unit entropies with atoms that none of the
 //! estimators models consistently, so those cells are left empty.
 
-use replica_core::params::{at_least_one, positive};
 use super::error::ExperimentError;
 use super::progress::Progress;
 use super::shard::ShardedRow;
@@ -54,6 +53,7 @@ use faer::Mat;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use replica_core::params::{at_least_one, positive};
 use serde::{Deserialize, Serialize};
 use std::f64::consts::{E, PI};
 

@@ -22,7 +22,6 @@
 //! Every run `(width, seed)` derives its three seeds (data, initial weights, minibatch order) from
 //! the run seed, so a run is reproducible on its own.
 
-use replica_core::params::{non_negative, positive};
 use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
 use super::progress::Progress;
@@ -38,6 +37,7 @@ use crate::synth::RegressionParams;
 use candle_core::{DType, Device};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use replica_core::params::{non_negative, positive};
 use serde::{Deserialize, Serialize};
 
 /// Number of linear USV layers of the student (the measured layers).

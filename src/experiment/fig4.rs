@@ -17,7 +17,6 @@
 //! nats per `n_Y`, warm-started from the previous fixed point. A solve that fails is recorded
 //! (`replica_converged = false`, empty value) and never plotted.
 
-use replica_core::params::{non_negative, positive};
 use super::checkpoint::{train_run, Checkpoints, Recording};
 use super::error::ExperimentError;
 use super::progress::Progress;
@@ -33,6 +32,7 @@ use crate::synth::{ClassificationParams, Generative};
 use candle_core::{DType, Device};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use replica_core::params::{non_negative, positive};
 use serde::{Deserialize, Serialize};
 
 /// Hidden (measured) layers of the recognition network.

@@ -1,6 +1,6 @@
 //! The figure harness shared by every figure binary, and the experiments themselves.
 //!
-//! * [`driver`]: the [`Figure`] trait (what is particular to a figure) and the one `main` of
+//! * [`driver`]: the [`Figure`](driver::Figure) trait (what is particular to a figure) and the one `main` of
 //!   every figure binary (arguments, full run, `--shard`, `merge`, checkpoints, provenance);
 //! * [`cli`]: the common arguments (`--scale`, `--seed`, `--out`, `--quiet`);
 //! * [`progress`]: what an experiment reports as it goes, and the progress bar that draws it;

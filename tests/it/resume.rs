@@ -7,13 +7,13 @@
 //! another seed or configuration is refused, naming the field; SIGUSR1 makes a run checkpoint and
 //! exit with status 75.
 
+use crate::common::{fashion_mnist, read};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use crate::common::{fashion_mnist, read};
 
 const FIG3: &str = env!("CARGO_BIN_EXE_fig3");
 const FIG4: &str = env!("CARGO_BIN_EXE_fig4");

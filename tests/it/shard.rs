@@ -4,8 +4,8 @@
 //! refused with a message and a failing exit status. (The refusal rules one by one: the unit tests of
 //! `replica_mi::experiment::shard`.)
 
-use std::process::{Command, Output};
 use crate::common::{json, read};
+use std::process::{Command, Output};
 
 fn run(bin: &str, args: &[&str]) -> Output {
     let out = Command::new(bin)

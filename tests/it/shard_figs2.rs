@@ -6,8 +6,8 @@
 //! Needs Fashion-MNIST, as tests/figS2.rs: `/usr/share/datasets/fashion-mnist` or
 //! `$REPLICA_MI_FASHION_MNIST` (`make data-fashion-mnist`).
 
-use std::process::Command;
 use crate::common::{fashion_mnist, json, read};
+use std::process::Command;
 
 const FIGS2: &str = env!("CARGO_BIN_EXE_figS2");
 

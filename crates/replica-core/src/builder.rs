@@ -34,9 +34,9 @@ use crate::replica::{
     ReplicaError,
 };
 use crate::weights::{invariance_note, orient, Oriented, WeightError, WeightMatrix};
+use replica_params::{non_negative, positive, ParamError};
 use std::fmt;
 use std::sync::Arc;
-use replica_params::{non_negative, positive, ParamError};
 use thiserror::Error;
 
 /// A stored weight matrix as the builder needs it: its shape and the eigenvalues of `W^T W`.

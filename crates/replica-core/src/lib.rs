@@ -46,9 +46,9 @@ pub use replica::{
     DiscreteSpectrum, Ensemble, Estimate, Layer, Prior, ReplicaError, Scheme, SchemeChoice,
     SolverOptions, WarmStart,
 };
-pub use replica_params::{ParamError, Rule};
 /// The parameter error and its validators ([`replica_params`]), for the crates built on this one.
 pub use replica_params as params;
+pub use replica_params::{ParamError, Rule};
 pub use spec::{load_spec, load_spec_with_options, parse_spec, SpecError, SpecOptions};
 
 /// Hooks for the reference tests and the front ends' own numerics: internals that are not part of

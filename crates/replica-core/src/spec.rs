@@ -43,11 +43,11 @@ use crate::builder::{
 use crate::input_limits::{self, excerpt};
 use crate::replica::{Activation, ActivationKind, Chain, Prior, ReplicaError};
 use crate::weights::{read_matrix, WeightError};
+use replica_params::{ParamError, Rule};
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use replica_params::{ParamError, Rule};
 use thiserror::Error;
 
 /// The prior kinds a spec may name.

@@ -181,19 +181,39 @@ mod tests {
                 "positive",
                 positive,
                 Rule::Positive,
-                &[(1e-300, true), (1.0, true), (0.0, false), (-1.0, false), (inf, false), (nan, false)],
+                &[
+                    (1e-300, true),
+                    (1.0, true),
+                    (0.0, false),
+                    (-1.0, false),
+                    (inf, false),
+                    (nan, false),
+                ],
             ),
             (
                 "non_negative",
                 non_negative,
                 Rule::NonNegative,
-                &[(0.0, true), (-0.0, true), (2.0, true), (-1e-300, false), (inf, false), (nan, false)],
+                &[
+                    (0.0, true),
+                    (-0.0, true),
+                    (2.0, true),
+                    (-1e-300, false),
+                    (inf, false),
+                    (nan, false),
+                ],
             ),
             (
                 "finite",
                 finite,
                 Rule::Finite,
-                &[(0.0, true), (-1e300, true), (inf, false), (-inf, false), (nan, false)],
+                &[
+                    (0.0, true),
+                    (-1e300, true),
+                    (inf, false),
+                    (-inf, false),
+                    (nan, false),
+                ],
             ),
         ];
         for (name, v, rule, table) in cases {
@@ -247,7 +267,10 @@ mod tests {
             assert_eq!(rule.to_string(), text);
         }
         let e = ParamError::new("layers[0].alpha", -1.0, Rule::Positive);
-        assert_eq!(e.to_string(), "invalid layers[0].alpha = -1: must be finite and > 0");
+        assert_eq!(
+            e.to_string(),
+            "invalid layers[0].alpha = -1: must be finite and > 0"
+        );
         let named = ParamError::new(7_u32, 0.0, Rule::Positive).map_field(|i| format!("f{i}"));
         assert_eq!(named.field, "f7");
     }

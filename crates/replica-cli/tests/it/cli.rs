@@ -30,9 +30,6 @@ noise_var = 0.01
 weights = { kind = "gaussian", var = 1.0 }
 "#;
 
-
-
-
 /// A temp dir holding `spec.toml` and the given extra files.
 fn write_spec(spec: &str, files: &[(&str, &str)]) -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();

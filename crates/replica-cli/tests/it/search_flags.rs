@@ -10,7 +10,6 @@ const SPEC: &str = "[prior]\nkind = \"gaussian\"\nvar = 1.0\n[[layers]]\nalpha =
                     activation = \"linear\"\nnoise_var = 0.01\nweights = { kind = \"gaussian\", var = 1.0 }\n";
 const C049_ENTROPY: f64 = 0.6376598551679125;
 
-
 #[test]
 fn start_at_candidates_and_verbose() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,8 +5,8 @@
 //! `rho = E x^2`, `I_0(A) = E ln Z_0` and `mmse_0(A) = E Var(x | B)`.
 
 use super::error::{Field, ReplicaError};
-use replica_params::{in_range, Rule};
 use super::gauss::{gh_cached, kink_rule, log_add_exp, GaussRule, Kink, RuleSize};
+use replica_params::{in_range, Rule};
 
 /// The parameters of a prior of the input entries, unchecked: what a spec file or a chain
 /// generator writes down. [`PriorParams::check`] turns them into a [`Prior`].

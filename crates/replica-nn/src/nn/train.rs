@@ -22,7 +22,6 @@
 //! reports each epoch to its [`EpochObserver`], and a caller that wants a progress bar draws it
 //! from there.
 
-use replica_params::{at_least_one, positive};
 use super::engine::{engine_for, EngineKind, Split, StepEngine};
 use super::layer::LayerSpectrum;
 use super::network::Network;
@@ -32,6 +31,7 @@ use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use replica_params::{at_least_one, positive};
 use std::time::Instant;
 
 pub use super::engine::evaluate;

@@ -1,8 +1,8 @@
 //! Solver settings: which schemes may run, tolerances, quadrature sizes (checked on construction).
 
 use super::super::error::{Field, ReplicaError};
-use replica_params::Rule;
 use super::super::gauss::RuleSize;
+use replica_params::Rule;
 
 /// Which iteration produced (or should produce) a fixed point. One name each, the same in
 /// `Display` and serde: `fixed-point`, `ml-vamp`.
