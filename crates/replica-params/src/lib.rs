@@ -176,7 +176,9 @@ mod tests {
         let inf = f64::INFINITY;
         let nan = f64::NAN;
         type V = fn(&'static str, f64) -> Result<f64, ParamError<&'static str>>;
-        let cases: [(&str, V, Rule, &[(f64, bool)]); 3] = [
+        /// (name, validator, its rule, values with whether they are accepted)
+        type Case<'a> = (&'static str, V, Rule, &'a [(f64, bool)]);
+        let cases: [Case<'_>; 3] = [
             (
                 "positive",
                 positive,

@@ -40,7 +40,7 @@ impl PriorParams {
     pub fn check(self) -> Result<Prior, ReplicaError> {
         match self {
             PriorParams::Gaussian { mean, var } => {
-                replica_params::finite(Field::from(Field::Prior("mean")), mean)?;
+                replica_params::finite(Field::Prior("mean"), mean)?;
                 replica_params::positive(Field::Prior("var"), var)?;
             }
             PriorParams::Binary { p } => {
@@ -48,7 +48,7 @@ impl PriorParams {
             }
             PriorParams::GaussBernoulli { p, mean, var } => {
                 in_range(Field::Prior("p"), p, Rule::LeftOpen { lo: 0.0, hi: 1.0 })?;
-                replica_params::finite(Field::from(Field::Prior("mean")), mean)?;
+                replica_params::finite(Field::Prior("mean"), mean)?;
                 replica_params::positive(Field::Prior("var"), var)?;
             }
         }
