@@ -73,4 +73,3 @@ pub fn scalar_entropy(act: Activation, v: f64) -> f64 {
         Activation::Sign => std::f64::consts::LN_2,
     }
 }
-
