@@ -64,6 +64,7 @@ fn split_and_merge(bin: &str, stem: &str, files: &[&str]) -> tempfile::TempDir {
         "crate_version",
         "git_commit",
         "device",
+        "engine",
     ] {
         assert_eq!(a[key], b[key], "{stem}: provenance field {key}");
     }
