@@ -42,8 +42,9 @@ pub enum ExperimentError {
     /// cannot be recorded.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
-    /// A configuration field that breaks its rule.
-    #[error("invalid configuration: {0}")]
+    /// A configuration field that breaks its rule (worded as every parameter error of the
+    /// workspace: `invalid <field> = <value>: <rule>`).
+    #[error(transparent)]
     InvalidParameter(#[from] replica_core::params::ParamError),
     /// The replica estimator failed at one point of a sweep (`at` says which).
     #[error("replica estimate at {at}")]

@@ -197,11 +197,12 @@ fn messages_are_unchanged() {
         "invalid configuration: need samples >= 2 and 1 <= knn_k < samples, got samples = 150, \
          knn_k = 150"
     );
+    // a single field's rule reads as every parameter error of the workspace (replica-params)
     let mut c = Fig3Config::for_scale(Scale::Quick);
     c.gamma = -1.0;
     assert_eq!(
         msg(c.validate().err()),
-        "invalid configuration: gamma = -1 must be > 0"
+        "invalid gamma = -1: must be finite and > 0"
     );
     let mut c = Fig4Config::for_scale(Scale::Quick);
     c.widths.pop();
