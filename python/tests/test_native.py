@@ -109,7 +109,11 @@ SLOW_SPECTRUM = """
 """
 
 RUNNER = """
-    import sys, time
+    import signal, sys, time
+    # Ctrl-C raises KeyboardInterrupt as in a terminal, also when the tests were started with
+    # SIGINT ignored (a background job of a shell without job control inherits SIG_IGN, and
+    # Python then installs no handler of its own)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print("ready", flush=True)
     t0 = time.monotonic()
     try:

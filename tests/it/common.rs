@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// The seed of the paper's runs and of the stored quick-scale references.
 pub const SEED: u64 = 2018;
@@ -22,4 +23,18 @@ pub fn read(path: &Path) -> Vec<u8> {
 /// A JSON file (a provenance record).
 pub fn json(path: &Path) -> Value {
     serde_json::from_slice(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Run `bin` with `args`, which must succeed (its stderr in the panic message otherwise).
+pub fn run(bin: &str, args: &[&str]) -> Output {
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("start the binary");
+    assert!(
+        out.status.success(),
+        "{bin} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

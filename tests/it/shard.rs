@@ -4,21 +4,9 @@
 //! refused with a message and a failing exit status. (The refusal rules one by one: the unit tests of
 //! `replica_mi::experiment::shard`.)
 
-use crate::common::{json, read};
-use std::process::{Command, Output};
+use crate::common::{json, read, run};
+use std::process::Command;
 
-fn run(bin: &str, args: &[&str]) -> Output {
-    let out = Command::new(bin)
-        .args(args)
-        .output()
-        .expect("start the binary");
-    assert!(
-        out.status.success(),
-        "{bin} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// Run `bin` unsharded into `whole/` and as 3 shards merged in `sharded/`; compare `files`
 /// byte for byte and the provenance records; return the sharded folder's parent.

@@ -6,22 +6,10 @@
 //! Needs Fashion-MNIST, as tests/figS2.rs: `/usr/share/datasets/fashion-mnist` or
 //! `$REPLICA_MI_FASHION_MNIST` (`make data-fashion-mnist`).
 
-use crate::common::{fashion_mnist, json, read};
-use std::process::Command;
+use crate::common::{fashion_mnist, json, read, run};
 
 const FIGS2: &str = env!("CARGO_BIN_EXE_figS2");
 
-fn run(args: &[&str]) {
-    let out = Command::new(FIGS2)
-        .args(args)
-        .output()
-        .expect("start figS2");
-    assert!(
-        out.status.success(),
-        "figS2 {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn figs2_in_three_shards_merges_to_the_unsharded_run() {
@@ -31,10 +19,10 @@ fn figs2_in_three_shards_merges_to_the_unsharded_run() {
     let data = fashion_mnist();
     let data = data.to_str().expect("a UTF-8 data path");
     let base = ["--scale", "quick", "--quiet", "--data-dir", data];
-    run(&[&base[..], &["--out", w]].concat());
+    run(FIGS2, &[&base[..], &["--out", w]].concat());
     for k in 1..=3 {
         let shard = format!("{k}/3");
-        run(&[&base[..], &["--out", s, "--shard", shard.as_str()]].concat());
+        run(FIGS2, &[&base[..], &["--out", s, "--shard", shard.as_str()]].concat());
     }
     let runs: Vec<usize> = (1..=3)
         .map(|k| {
@@ -43,7 +31,7 @@ fn figs2_in_three_shards_merges_to_the_unsharded_run() {
         })
         .collect();
     assert_eq!(runs, [1, 1, 0], "one network per shard, the third empty");
-    run(&["merge", s, "--quiet"]);
+    run(FIGS2, &["merge", s, "--quiet"]);
     for f in ["figS2.csv", "figS2.svg"] {
         assert!(
             read(&whole.join(f)) == read(&sharded.join(f)),
