@@ -38,3 +38,20 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
     );
     out
 }
+
+/// The provenance fields that an unsharded run and its shards merged must share (`what` names
+/// the figure in the message).
+pub fn same_provenance(a: &Value, b: &Value, what: &str) {
+    for key in [
+        "name",
+        "config",
+        "seed",
+        "scale",
+        "crate_version",
+        "git_commit",
+        "device",
+        "engine",
+    ] {
+        assert_eq!(a[key], b[key], "{what}: provenance field {key}");
+    }
+}

@@ -4,9 +4,8 @@
 //! refused with a message and a failing exit status. (The refusal rules one by one: the unit tests of
 //! `replica_mi::experiment::shard`.)
 
-use crate::common::{json, read, run};
+use crate::common::{json, read, run, same_provenance};
 use std::process::Command;
-
 
 /// Run `bin` unsharded into `whole/` and as 3 shards merged in `sharded/`; compare `files`
 /// byte for byte and the provenance records; return the sharded folder's parent.
@@ -44,18 +43,7 @@ fn split_and_merge(bin: &str, stem: &str, files: &[&str]) -> tempfile::TempDir {
         json(&whole.join(format!("{stem}.provenance.json"))),
         json(&sharded.join(format!("{stem}.provenance.json"))),
     );
-    for key in [
-        "name",
-        "config",
-        "seed",
-        "scale",
-        "crate_version",
-        "git_commit",
-        "device",
-        "engine",
-    ] {
-        assert_eq!(a[key], b[key], "{stem}: provenance field {key}");
-    }
+    same_provenance(&a, &b, stem);
     assert!(a.get("merged_from").is_none(), "{stem}: unsharded record");
     let from = b["merged_from"].as_array().expect("merged_from");
     assert_eq!(from.len(), 3, "{stem}: {from:?}");

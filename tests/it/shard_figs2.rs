@@ -6,10 +6,9 @@
 //! Needs Fashion-MNIST, as tests/figS2.rs: `/usr/share/datasets/fashion-mnist` or
 //! `$REPLICA_MI_FASHION_MNIST` (`make data-fashion-mnist`).
 
-use crate::common::{fashion_mnist, json, read, run};
+use crate::common::{fashion_mnist, json, read, run, same_provenance};
 
 const FIGS2: &str = env!("CARGO_BIN_EXE_figS2");
-
 
 #[test]
 fn figs2_in_three_shards_merges_to_the_unsharded_run() {
@@ -22,7 +21,10 @@ fn figs2_in_three_shards_merges_to_the_unsharded_run() {
     run(FIGS2, &[&base[..], &["--out", w]].concat());
     for k in 1..=3 {
         let shard = format!("{k}/3");
-        run(FIGS2, &[&base[..], &["--out", s, "--shard", shard.as_str()]].concat());
+        run(
+            FIGS2,
+            &[&base[..], &["--out", s, "--shard", shard.as_str()]].concat(),
+        );
     }
     let runs: Vec<usize> = (1..=3)
         .map(|k| {
@@ -42,17 +44,7 @@ fn figs2_in_three_shards_merges_to_the_unsharded_run() {
         json(&whole.join("figS2.provenance.json")),
         json(&sharded.join("figS2.provenance.json")),
     );
-    for key in [
-        "name",
-        "config",
-        "seed",
-        "scale",
-        "crate_version",
-        "git_commit",
-        "device",
-    ] {
-        assert_eq!(a[key], b[key], "provenance field {key}");
-    }
+    same_provenance(&a, &b, "figS2");
     assert!(a["config"]["data"]["train_images"].is_string(), "{a}");
     assert!(a.get("merged_from").is_none(), "unsharded record");
     assert_eq!(b["merged_from"].as_array().expect("merged_from").len(), 3);
