@@ -57,11 +57,11 @@ pub(super) trait Step {
     fn mix(old: &Self::State, new: &Self::State, d: f64) -> Self::State;
     fn to_params(&self, s: &Self::State) -> OrderParams;
     /// The state as a vector for Anderson mixing (`None`: no acceleration).
-    fn to_vec(_s: &Self::State) -> Option<Vec<f64>> {
+    fn to_vec(&self, _s: &Self::State) -> Option<Vec<f64>> {
         None
     }
     /// Rebuild a state from a mixed vector, other fields taken from `template`.
-    fn from_vec(template: &Self::State, _x: &[f64]) -> Self::State {
+    fn from_vec(&self, template: &Self::State, _x: &[f64]) -> Self::State {
         template.clone()
     }
 }
@@ -234,10 +234,10 @@ pub(super) fn iterate<S: Step>(
             let out = run(p, Outcome::Converged, it as u64, res, accel.history());
             return Ok((out, proposal));
         }
-        let accelerated = match (S::to_vec(&state), S::to_vec(&proposal)) {
+        let accelerated = match (scheme.to_vec(&state), scheme.to_vec(&proposal)) {
             (Some(x), Some(g)) => accel
                 .propose(&x, g, res)
-                .map(|xa| S::from_vec(&proposal, &xa))
+                .map(|xa| scheme.from_vec(&proposal, &xa))
                 .filter(|cand| scheme.to_params(cand).values().all(f64::is_finite)),
             _ => None,
         };

@@ -255,10 +255,10 @@ fn start_v(chain: &Chain, k: usize) -> Vec<f64> {
 }
 
 /// Most starts per scheme. A chain of `L <= 10` layers gets all `L + 1` starts; a deeper one gets
-/// 11 spread evenly over `0..=L` (the first and the last included). Each start needs a number of
-/// sweeps that grows with the depth (about `0.8 L` on a deep linear chain: the order parameters
-/// settle one layer after the other), each sweep visits every layer, so `L + 1` starts cost
-/// `O(L^3)`: measured 306 s at 1000 linear layers. With at most 11 starts the cost is `O(L^2)`.
+/// 11 spread evenly over `0..=L` (the first and the last included). Every start of a deep chain
+/// needs a number of sweeps independent of the depth (about 100 on linear chains of 30 to 1000
+/// layers, with the sweep down and back up of [`fixed_point::SYMMETRIC_MIN_LAYERS`]) and each
+/// sweep visits every layer, so a solve costs `O(L)`: with `L + 1` starts it would be `O(L^2)`.
 const MAX_STARTS: usize = 11;
 
 /// The starts `k` (layers started as known, see [`start_v`]) of a chain of `layers` layers.

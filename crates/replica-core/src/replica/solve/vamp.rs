@@ -15,6 +15,9 @@ const V_FLOOR: f64 = 1e-30;
 /// Floor of the precision `a2x = 1/v1x - a1x` (an uninformative message).
 const A_FLOOR: f64 = 1e-300;
 
+/// Shift of the scaled precision `a1x rho` inside the logarithm of Anderson's coordinates.
+const A_SHIFT: f64 = 1e-6;
+
 /// Primary VAMP variables per layer `i`: `a1x` (precision of the message into the denoiser of
 /// `x_i`) and `a1z` (variance of the message from the channel side on `z_i`), plus the derived
 /// quantities of the last sweep.
@@ -129,25 +132,30 @@ impl Step for VampStep<'_> {
         }
     }
 
-    /// `(a1x, ln a1z)`: the variables the sweep carries (`a1x` may be 0, `a1z` is positive).
-    fn to_vec(s: &VampState) -> Option<Vec<f64>> {
+    /// `(ln(a1x rho + A_SHIFT), ln a1z)`: the variables the sweep carries, in logarithms, so that
+    /// precisions of very different scales weigh alike in the Anderson least squares (`a1x` may
+    /// be 0: the shift keeps its logarithm finite).
+    fn to_vec(&self, s: &VampState) -> Option<Vec<f64>> {
         if s.a1z.iter().any(|&x| x.is_nan() || x <= 0.0) || s.a1x.iter().any(|x| x.is_nan()) {
             return None;
         }
+        let ch = self.chain;
         Some(
             s.a1x
                 .iter()
-                .copied()
+                .enumerate()
+                .map(|(i, &a)| (a * ch.rho(i) + A_SHIFT).ln())
                 .chain(s.a1z.iter().map(|x| x.ln()))
                 .collect(),
         )
     }
 
-    fn from_vec(template: &VampState, x: &[f64]) -> VampState {
+    fn from_vec(&self, template: &VampState, x: &[f64]) -> VampState {
         let n = template.a1x.len();
+        let ch = self.chain;
         let mut o = template.clone();
         for i in 0..n {
-            o.a1x[i] = x[i].max(0.0);
+            o.a1x[i] = ((x[i].exp() - A_SHIFT) / ch.rho(i)).max(0.0);
             o.a1z[i] = x[n + i].exp();
         }
         o
