@@ -137,6 +137,11 @@ pub struct OutputTerms {
     pub a_out: f64,
     /// `I_out = E int Z_out ln Z_out` (minus the conditional entropy per output unit).
     pub i_out: f64,
+    /// `1 - A_out v`, `v = sigma^2 + V`, summed region by region without forming `A_out v`
+    /// (see [`Channel::output`]): `>= 0` (the output is a function of a Gaussian of variance
+    /// `v`, whose Fisher information in `omega` is `1/v`), exactly 0 for linear and leaky-ReLU
+    /// outputs, where `1 - A_out v` itself is round-off.
+    pub info_deficit: f64,
 }
 
 /// Interface-channel terms at one `(A, V, rho)`.
@@ -249,6 +254,7 @@ impl Channel {
             return OutputTerms {
                 a_out: 1.0 / v,
                 i_out: -0.5 * (2.0 * PI * std::f64::consts::E * v).ln(),
+                info_deficit: 0.0,
             };
         }
         let sv = v.sqrt();
@@ -262,9 +268,13 @@ impl Channel {
         let (ln_v, sm) = (v.ln(), m.sqrt());
         let mut a_out = 0.0;
         let mut i_out = 0.0;
+        let mut info_deficit = 0.0;
         for (&w, &wt) in rule.nodes.iter().zip(&rule.weights) {
             let om = sm * w;
-            let (mut ia, mut ii) = (0.0, 0.0);
+            // `de` = 1 - v sum(ia), as sum over regions of P - v ia (the P sum to 1): a linear
+            // region gives P - t2 = b phi(b) - a phi(a), which telescopes to 0 across a boundary
+            // between two linear regions; an atom gives P - d^2 / P.
+            let (mut ia, mut ii, mut de) = (0.0, 0.0, 0.0);
             // regions are contiguous: phi at a region's upper bound is the next one's lower
             let mut pdf_lo = 0.0;
             for (r, &cst) in self.regions.iter().zip(&lin_const) {
@@ -278,11 +288,15 @@ impl Channel {
                         ii += p * lp;
                         // (d_omega ln P)^2 P = (phi(a) - phi(b))^2 / (v P); in logs when P is tiny
                         let d = (pdf_lo - pdf_hi).abs();
-                        if p > ATOM_DIRECT_MIN {
-                            ia += d * d / (v * p);
+                        let fisher = if p > ATOM_DIRECT_MIN {
+                            d * d / (v * p)
                         } else if d > 0.0 {
-                            ia += (2.0 * d.ln() - ln_v - lp).exp();
-                        }
+                            (2.0 * d.ln() - ln_v - lp).exp()
+                        } else {
+                            0.0
+                        };
+                        ia += fisher;
+                        de += p - v * fisher;
                     }
                 } else {
                     // E[t^2 1{region}] = P + a phi(a) - b phi(b)
@@ -290,14 +304,20 @@ impl Channel {
                         - if b.is_finite() { b * pdf_hi } else { 0.0 };
                     ii += -0.5 * t2 - p * cst;
                     ia += t2 / v;
+                    de += xpdf(b) - xpdf(a);
                 }
                 pdf_lo = pdf_hi;
             }
             a_out += wt * ia;
             i_out += wt * ii;
+            info_deficit += wt * de;
             *evals += 1;
         }
-        OutputTerms { a_out, i_out }
+        OutputTerms {
+            a_out,
+            i_out,
+            info_deficit: info_deficit.max(0.0),
+        }
     }
 
     /// The rule over `w` for `omega = sqrt(m) w`: a single node when `omega` is deterministic,

@@ -189,3 +189,41 @@ fn all_scalar_functions() {
         failures.join("\n")
     );
 }
+
+/// The output channel's `1 - A_out v` summed region by region (`OutputTerms::info_deficit`)
+/// equals `1 - A_out v` formed from `A_out`, where the latter does not cancel (`v` and the
+/// pre-activation second moment of one order: the two differ by round-off of the sums, 1e-12
+/// leaves a margin of 1e3 over the 1e-15 seen); it is `>= 0` (the output's Fisher information in
+/// `omega` is at most the Gaussian's `1/v`) and exactly 0 for leaky ReLU (no atom: the
+/// regions' terms telescope), where `1 - A_out v` is only round-off.
+#[test]
+fn output_information_deficit_matches_one_minus_a_out_v() {
+    let acts = [
+        Activation::Relu,
+        Activation::LeakyRelu { slope: 0.3 },
+        Activation::LeakyRelu { slope: 0.999 },
+        Activation::Hardtanh { threshold: 0.5 },
+        Activation::Hardtanh { threshold: 3.0 },
+        Activation::Sign,
+        Activation::Linear,
+    ];
+    let mut ev = 0;
+    for act in acts {
+        for noise in [1e-3, 0.1, 1.0] {
+            for (vv, rho) in [(0.1, 1.0), (0.5, 1.0), (0.9, 1.0), (1.0, 4.0)] {
+                let ch = Channel::new(act, noise).unwrap();
+                let t = ch.output(vv, rho, RuleSize::default(), &mut ev);
+                let direct = 1.0 - t.a_out * (noise + vv);
+                println!(
+                    "{act:?} noise {noise} V {vv} rho {rho}: deficit {:.3e}, 1 - A v {direct:.3e}",
+                    t.info_deficit
+                );
+                assert!(t.info_deficit >= 0.0);
+                assert!((t.info_deficit - direct).abs() < 1e-12, "{act:?}");
+                if matches!(act, Activation::LeakyRelu { .. } | Activation::Linear) {
+                    assert_eq!(t.info_deficit, 0.0, "{act:?}");
+                }
+            }
+        }
+    }
+}

@@ -93,19 +93,24 @@ impl Step for VampStep<'_> {
         // backward
         for i in (0..n).rev() {
             let layer = &ch.layers()[i];
-            o.g[i] = if i + 1 == n {
-                layer
+            if i + 1 == n {
+                // a1z = 1/g - V~ = sigma^2 + (1 - g v) / g with v = sigma^2 + V~: the channel's
+                // own `1 - g v` does not cancel where sigma^2 is far below V~ (near-linear
+                // outputs of almost noiseless chains), where `1/g - V~` is round-off.
+                let out = layer
                     .channel()
-                    .output(1.0 / o.a2z[i], ch.rho_z(i), self.rule, evals)
-                    .a_out
+                    .output(1.0 / o.a2z[i], ch.rho_z(i), self.rule, evals);
+                o.g[i] = positive("g", i, out.a_out)?;
+                let a1z = layer.channel().noise_var() + out.info_deficit / o.g[i];
+                o.a1z[i] = positive("a1z", i, a1z)?;
             } else {
-                layer
+                o.g[i] = layer
                     .channel()
                     .interface(o.a1x[i + 1], 1.0 / o.a2z[i], ch.rho_z(i), self.rule, evals)
-                    .iter_a
-            };
-            positive("g", i, o.g[i])?;
-            o.a1z[i] = positive("a1z", i, 1.0 / o.g[i] - 1.0 / o.a2z[i])?;
+                    .iter_a;
+                positive("g", i, o.g[i])?;
+                o.a1z[i] = positive("a1z", i, 1.0 / o.g[i] - 1.0 / o.a2z[i])?;
+            }
             // a1x = 1/v2x - a2x = (1 - a2x v2x) / v2x
             let v2x = layer.ensemble().lmmse(layer.alpha(), a2x[i], o.a1z[i]);
             let parts = layer
