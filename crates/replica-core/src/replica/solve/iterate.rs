@@ -73,6 +73,8 @@ pub(super) struct Context<'a> {
     pub(super) known: &'a [OrderParams],
     pub(super) depth: usize,
     pub(super) prior: &'a Secants,
+    /// Stop (as [`Outcome::Exhausted`]) after this many sweeps without a new smallest residual.
+    pub(super) stall: Option<u64>,
 }
 
 /// The largest relative change between two sets of order parameters,
@@ -195,6 +197,7 @@ pub(super) fn iterate<S: Step>(
     let mut accel = Accelerator::new(ctx.prior, ctx.depth);
     let mut last_res = f64::INFINITY;
     let mut res = f64::INFINITY;
+    let (mut best_res, mut best_at) = (f64::INFINITY, 0u64);
     let run = |params, outcome, iterations, residual, secants| Run {
         params,
         outcome,
@@ -234,6 +237,12 @@ pub(super) fn iterate<S: Step>(
             let out = run(p, Outcome::Converged, it as u64, res, accel.history());
             return Ok((out, proposal));
         }
+        if res < best_res {
+            (best_res, best_at) = (res, it as u64);
+        } else if ctx.stall.is_some_and(|k| it as u64 - best_at >= k) {
+            let out = run(p, Outcome::Exhausted, it as u64, res, Secants::default());
+            return Ok((out, proposal));
+        }
         let accelerated = match (scheme.to_vec(&state), scheme.to_vec(&proposal)) {
             (Some(x), Some(g)) => accel
                 .propose(&x, g, res)
@@ -257,4 +266,56 @@ pub(super) fn iterate<S: Step>(
         Secants::default(),
     );
     Ok((out, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sweep that flips `V` between 1 and 2 forever (and whose damping does not damp): its
+    /// residual stays at 0.5.
+    struct Flip;
+
+    impl Step for Flip {
+        type State = OrderParams;
+        fn step(&mut self, s: &OrderParams, _: &mut Evals) -> Result<OrderParams, ReplicaError> {
+            let mut o = s.clone();
+            o.v[0] = if s.v[0] == 1.0 { 2.0 } else { 1.0 };
+            Ok(o)
+        }
+        fn mix(_old: &OrderParams, new: &OrderParams, _d: f64) -> OrderParams {
+            new.clone()
+        }
+        fn to_params(&self, s: &OrderParams) -> OrderParams {
+            s.clone()
+        }
+    }
+
+    fn run_flip(stall: Option<u64>) -> Run {
+        let p = OrderParams::new(vec![1.0], vec![1.0], vec![1.0], vec![1.0], vec![0.5]).unwrap();
+        let (mut evals, mut sweeps) = (0, 0);
+        let ctx = Context {
+            known: &[],
+            depth: 0,
+            prior: &Secants::default(),
+            stall,
+        };
+        let opts = SolverOptions::default().with_max_iter(1000).unwrap();
+        iterate(&mut Flip, p, &opts, (&mut evals, &mut sweeps), &ctx)
+            .ok()
+            .unwrap()
+            .0
+    }
+
+    /// A stuck iteration stops `stall` sweeps after its smallest residual (sweep 1 here), not at
+    /// the sweep budget; without `stall` it runs the whole budget.
+    #[test]
+    fn a_stalled_iteration_stops_early() {
+        let stalled = run_flip(Some(100));
+        assert_eq!(stalled.outcome, Outcome::Exhausted);
+        assert_eq!(stalled.iterations, 101, "{}", stalled.iterations);
+        let full = run_flip(None);
+        assert_eq!(full.outcome, Outcome::Exhausted);
+        assert_eq!(full.iterations, 1000);
+    }
 }

@@ -403,7 +403,7 @@ fn run_scheme(
     v0: &[f64],
     opts: &SolverOptions,
     counters: &mut Counters,
-    seen: &mut Vec<OrderParams>,
+    seen: &mut Seen,
 ) -> Result<Option<Run>, Stop> {
     counters.starts_tried += 1;
     let Counters {
@@ -413,7 +413,7 @@ fn run_scheme(
     } = counters;
     match scheme {
         Scheme::FixedPoint => staged(
-            |rule| FixedPointStep { chain, rule },
+            (scheme, |rule| FixedPointStep { chain, rule }),
             fixed_point_init(chain, v0.to_vec()),
             opts,
             (evals, &mut counters.sweeps_fixed_point, starts_duplicate),
@@ -428,9 +428,9 @@ fn run_scheme(
             // First with Anderson mixing and a short budget: it reaches a stationary point 5-15
             // times sooner where it works (measured on the random-chain grid); where it wanders
             // (as it does on some training chains), the plain damped sweep from the start again.
-            let mut attempt = |coarse: Coarse| {
+            let mut attempt = |seen: &mut Seen, coarse: Coarse| {
                 staged(
-                    |rule| VampStep { chain, rule },
+                    (scheme, |rule| VampStep { chain, rule }),
                     vamp_init(chain, v0),
                     opts,
                     (
@@ -438,21 +438,29 @@ fn run_scheme(
                         &mut counters.sweeps_vamp,
                         &mut *starts_duplicate,
                     ),
-                    &mut *seen,
+                    seen,
                     chain.len(),
                     coarse,
                 )
             };
-            match attempt(Coarse {
+            let polish_failures = seen.failed.len();
+            let accelerated = Coarse {
                 depth: ANDERSON_DEPTH,
                 max_iter: VAMP_ACCELERATED_SWEEPS.min(opts.max_iter),
-            }) {
+            };
+            match attempt(seen, accelerated) {
                 Ok(None) => Ok(None),
                 Ok(Some(run)) if run.converged() => Ok(Some(run)),
-                _ => attempt(Coarse {
-                    depth: 0,
-                    max_iter: opts.max_iter,
-                }),
+                // the coarse stage converged and the polish failed: the plain sweep would reach
+                // the same coarse point
+                Ok(Some(run)) if seen.failed.len() > polish_failures => Ok(Some(run)),
+                _ => attempt(
+                    seen,
+                    Coarse {
+                        depth: 0,
+                        max_iter: opts.max_iter,
+                    },
+                ),
             }
         }
     }
@@ -467,6 +475,32 @@ const POLISH_SWEEPS: usize = 500;
 /// Sweeps allowed to the Anderson-accelerated first attempt of an ML-VAMP start.
 const VAMP_ACCELERATED_SWEEPS: usize = 300;
 
+/// What the starts of one solve have found so far.
+#[derive(Default)]
+pub(super) struct Seen {
+    /// Polished stationary points, of either scheme (both are stationary points of the same
+    /// potential, in the same order parameters): a start that runs into one stops there.
+    pub(super) points: Vec<OrderParams>,
+    /// Coarse stationary points whose polish failed, with the scheme that failed: a later start
+    /// of that scheme whose coarse point is one of them would polish the same way (measured on
+    /// extreme chains: up to ten starts each spending 500 polish sweeps on one point stuck at
+    /// residual 6e-8), and stops there instead. The other scheme may still polish it.
+    failed: Vec<(Scheme, OrderParams)>,
+}
+
+impl Seen {
+    fn failed_with(&self, scheme: Scheme, p: &OrderParams) -> bool {
+        self.failed
+            .iter()
+            .any(|(s, q)| *s == scheme && same_point(q, p))
+    }
+}
+
+/// Sweeps without a new smallest residual after which a polish is stuck (its residual wanders at
+/// the fine rule's round-off, above the tolerance) and stops. Polishes that converge need 5-60
+/// sweeps and lower their best residual every few sweeps.
+const POLISH_STALL: u64 = 100;
+
 /// Settings of the coarse stage of a start: Anderson history length (0: none) and sweep budget.
 #[derive(Clone, Copy)]
 struct Coarse {
@@ -480,11 +514,11 @@ struct Coarse {
 /// the same stationary point and is not polished again (`Ok(None)`). Stage 2 polishes with the
 /// full rule from the coarse fixed point.
 fn staged<S: Step>(
-    make: impl Fn(RuleSize) -> S,
+    (scheme, make): (Scheme, impl Fn(RuleSize) -> S),
     init: S::State,
     opts: &SolverOptions,
     counters: (&mut Evals, &mut u64, &mut u64),
-    seen: &mut Vec<OrderParams>,
+    seen: &mut Seen,
     layers: usize,
     coarse: Coarse,
 ) -> Result<Option<Run>, Stop> {
@@ -498,13 +532,16 @@ fn staged<S: Step>(
         &o1,
         (&mut *evals, &mut *sweeps),
         &Context {
-            known: seen,
+            known: &seen.points,
             depth: coarse.depth,
             prior: &Secants::default(),
+            stall: None,
         },
     )?;
-    if first.duplicate() || (first.converged() && seen.iter().any(|p| same_point(p, &first.params)))
-    {
+    let known = |p: &OrderParams| {
+        seen.points.iter().any(|q| same_point(q, p)) || seen.failed_with(scheme, p)
+    };
+    if first.duplicate() || (first.converged() && known(&first.params)) {
         *duplicates += 1;
         return Ok(None);
     }
@@ -522,12 +559,15 @@ fn staged<S: Step>(
             known: &[],
             depth: polish_depth(layers),
             prior: &Secants::default(),
+            stall: Some(POLISH_STALL),
         },
     )?;
-    // only a point that polished is known: one whose polish failed must not stop later starts
-    // (of either scheme) that run into it
+    // a point that polished is known to every later start; one whose polish failed only to the
+    // later starts of this scheme (the other scheme may polish it)
     if run.converged() {
-        seen.push(first.params);
+        seen.points.push(first.params);
+    } else {
+        seen.failed.push((scheme, first.params));
     }
     Ok(Some(run))
 }
@@ -553,6 +593,7 @@ fn polish_warm(
             known: &[],
             depth: polish_depth(chain.len()),
             prior: &warm.secants,
+            stall: None,
         },
     )?;
     Ok(run)
@@ -579,6 +620,7 @@ fn polish_vamp(
             known: &[],
             depth: polish_depth(chain.len()),
             prior: &Secants::default(),
+            stall: None,
         },
     )?;
     Ok(run)

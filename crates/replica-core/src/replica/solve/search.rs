@@ -14,7 +14,7 @@ use super::vamp::state_from_params;
 use super::{
     centred_if_shift_invariant, continuation, evaluate, finish, fixed_point_suffices, lower,
     polish_vamp, polish_warm, run_scheme, start_indices, start_v, vamp_init, Candidate, Counters,
-    OrderParams, Scheme, SchemeChoice, SolverOptions, WarmStart,
+    Scheme, SchemeChoice, Seen, SolverOptions, WarmStart,
 };
 
 /// The record of the starts of one solve, and the caller's extras.
@@ -141,7 +141,7 @@ fn run_given(
     given: &StartAt,
     opts: &SolverOptions,
     counters: &mut Counters,
-    seen: &mut Vec<OrderParams>,
+    seen: &mut Seen,
 ) -> Result<Option<Run>, Stop> {
     let p = match given {
         StartAt::Variances(v) => return run_scheme(chain, scheme, v, opts, counters, seen),
@@ -157,7 +157,7 @@ fn run_given(
         }
     };
     if run.converged() {
-        seen.push(run.params.clone());
+        seen.points.push(run.params.clone());
     }
     Ok(Some(run))
 }
@@ -249,9 +249,7 @@ fn solve_chain(
         (false, None) => vec![0],
     };
     let mut best: Option<(Candidate, usize)> = None;
-    // coarse stationary points found so far, by either scheme (both are stationary points of the
-    // same potential, in the same order parameters): a start that runs into one stops there
-    let mut seen = Vec::new();
+    let mut seen = Seen::default();
     for &scheme in schemes {
         if best.is_some() && fixed_point_suffices(chain) {
             break;
