@@ -142,7 +142,7 @@ impl Step for FixedPointStep<'_> {
         Some(s.v.iter().chain(&s.a).map(|x| x.ln()).collect())
     }
 
-    fn from_vec(&self, template: &OrderParams, x: &[f64]) -> OrderParams {
+    fn rebuild(&self, template: &OrderParams, x: &[f64]) -> OrderParams {
         let n = template.v.len();
         let mut o = template.clone();
         for l in 0..n {

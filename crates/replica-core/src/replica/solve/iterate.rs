@@ -61,7 +61,7 @@ pub(super) trait Step {
         None
     }
     /// Rebuild a state from a mixed vector, other fields taken from `template`.
-    fn from_vec(&self, template: &Self::State, _x: &[f64]) -> Self::State {
+    fn rebuild(&self, template: &Self::State, _x: &[f64]) -> Self::State {
         template.clone()
     }
 }
@@ -246,7 +246,7 @@ pub(super) fn iterate<S: Step>(
         let accelerated = match (scheme.to_vec(&state), scheme.to_vec(&proposal)) {
             (Some(x), Some(g)) => accel
                 .propose(&x, g, res)
-                .map(|xa| scheme.from_vec(&proposal, &xa))
+                .map(|xa| scheme.rebuild(&proposal, &xa))
                 .filter(|cand| scheme.to_params(cand).values().all(f64::is_finite)),
             _ => None,
         };
@@ -280,7 +280,7 @@ mod tests {
         type State = OrderParams;
         fn step(&mut self, s: &OrderParams, _: &mut Evals) -> Result<OrderParams, ReplicaError> {
             let mut o = s.clone();
-            o.v[0] = if s.v[0] == 1.0 { 2.0 } else { 1.0 };
+            o.v[0] = if s.v[0] < 1.5 { 2.0 } else { 1.0 };
             Ok(o)
         }
         fn mix(_old: &OrderParams, new: &OrderParams, _d: f64) -> OrderParams {

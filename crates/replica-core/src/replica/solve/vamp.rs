@@ -155,7 +155,7 @@ impl Step for VampStep<'_> {
         )
     }
 
-    fn from_vec(&self, template: &VampState, x: &[f64]) -> VampState {
+    fn rebuild(&self, template: &VampState, x: &[f64]) -> VampState {
         let n = template.a1x.len();
         let ch = self.chain;
         let mut o = template.clone();
