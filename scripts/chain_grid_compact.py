@@ -4,9 +4,12 @@ in the repository: the chain index, outcome, seconds, entropy and scheme, and th
 200 characters. The spec column is dropped: chain i of a seed is redrawn by `chain-grid --from i
 --n 1` with the seed and kind of the part's provenance.
 
-    python3 scripts/chain_grid_compact.py REPORT.csv OUT.csv
+    python3 scripts/chain_grid_compact.py REPORT.csv OUT.csv[.gz]
+
+(gzip-compressed when OUT ends in .gz; scripts/chain_grid_merge.py reads either.)
 """
 import csv
+import gzip
 import sys
 
 KEEP = ["chain", "outcome", "seconds", "entropy", "scheme", "detail"]
@@ -15,7 +18,8 @@ DETAIL_CHARS = 200
 
 def main(src, dst):
     csv.field_size_limit(1 << 30)
-    with open(src, newline="") as f, open(dst, "w", newline="") as g:
+    opener = gzip.open if dst.endswith(".gz") else open
+    with open(src, newline="") as f, opener(dst, "wt", newline="") as g:
         w = csv.writer(g, lineterminator="\n")
         w.writerow(KEEP)
         for r in csv.DictReader(f):

@@ -8,6 +8,7 @@ errors / panics, then the per-chain time percentiles. Chains must not repeat acr
     python3 scripts/chain_grid_merge.py part0.csv part1.csv ...
 """
 import csv
+import gzip
 import math
 import sys
 from collections import Counter
@@ -18,7 +19,8 @@ SLOW_SECONDS = 60.0  # as chain-grid's table (audit.rs SLOW_SECONDS)
 def main(paths):
     rows, seen = [], set()
     for p in paths:
-        with open(p, newline="") as f:
+        opener = gzip.open if p.endswith(".gz") else open
+        with opener(p, "rt", newline="") as f:
             for r in csv.DictReader(f):
                 i = int(r["chain"])
                 if i in seen:
