@@ -277,10 +277,10 @@ pub fn recovery_slack(mmse: f64) -> f64 {
 /// Largest gap `H(X) - I(X;T_L)` (nats per input dimension) that the recovery bound may leave
 /// for the read-out to be replaced by its exact value (see [`recovered_entropy`]). At this gap the
 /// MMSE is below about 7e-12 (`recovery_slack(7e-12) = 1e-10`): the exact value is then right to
-/// 1e-10. The potential itself is not, at such points: its noiseless interfaces are evaluated at
-/// the variance floor `channel::NOISELESS_V_FLOOR`, an effective noise that biases it by
-/// `~ alpha~ A 1e-10 rho~`, up to 2e-4 nats at the precisions `A ~ 1e6` of recovered points on
-/// the random-network grid (enough to put `I` above `H(X)`; `tests/recovered.rs`).
+/// 1e-10. The potential itself is not, at such points: its quadrature error at the precisions
+/// `A ~ 1e6` of recovered points on the random-network grid is up to 1.3e-7 nats (2e-4 while the
+/// noiseless interfaces ran at a variance floor of 1e-10: enough to put `I` above `H(X)`;
+/// `tests/recovered.rs`).
 pub const RECOVERY_PINNED: f64 = 1e-10;
 
 /// `H(X)/n_0` when the MMSE pins `I(X;T_L)` to it, i.e. a discrete prior with

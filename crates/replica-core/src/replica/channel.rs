@@ -145,11 +145,31 @@ pub struct OutputTerms {
 }
 
 /// Interface-channel terms at one `(A, V, rho)`.
+///
+/// `I_h = E ln Z_h` grows like `A rho_h / 2` (`rho_h = E h^2` under the planted law), and the
+/// potential subtracts it from `A~ rho / 2` of the layer above: at the precisions of nearly
+/// recovered layers (`A ~ 1e13`) both are ~1e16 per unit and their difference a few nats, so the
+/// channel returns `I_h` with `A rho_h / 2` removed analytically ([`Self::i_h_centred`]), and the
+/// potential cancels the rest exactly (see [`crate::replica::potential::phi`]).
 #[derive(Clone, Copy, Debug)]
 pub struct InterfaceTerms {
     pub iter_a: f64,
     pub iter_v: f64,
-    pub i_h: f64,
+    /// `I_h - A rho_h / 2`, computed without forming either (`E [ln Z_h - B^2/(2A)] + 1/2`: the
+    /// planted `B` has `E B^2 = A^2 rho_h + A`).
+    pub i_h_centred: f64,
+    /// `rho_h = E h^2` under the interface's planted law: `rho_out(rho)` (bit for bit what the
+    /// chain's next second moment is) unless the variance floor raised `v`.
+    pub rho_h: f64,
+    /// The precision `A` the terms were evaluated at.
+    pub a: f64,
+}
+
+impl InterfaceTerms {
+    /// `I_h = E ln Z_h` itself (large at large `A`: for comparison with references only).
+    pub fn i_h(&self) -> f64 {
+        self.i_h_centred + 0.5 * self.a * self.rho_h
+    }
 }
 
 /// A noisy activation: the channel `h = phi(x + xi)`, `xi ~ N(0, noise_var)`.
@@ -179,14 +199,14 @@ struct AtomAt {
 }
 
 /// Floor of the variance `v = sigma^2 + V~` of an interface channel, relative to `rho`: a
-/// noiseless layer at `V~ = 0` (a recovered hidden layer) is the limit `v -> 0`, which the
-/// kink-graded rules resolve down to `v / rho ~ 1e-11` and no further (at `v / rho = 2e-15`,
-/// the old floor, `I_h` of a noiseless ReLU interface was off by 1.2e-2 nats, enough to move `H`
-/// by 3e-2 on a recovered chain). At `1e-10` the terms are within round-off of their limit;
-/// the price is an effective noise `1e-10 rho`, which moves `H` by about `alpha~ A 1e-10 rho / 2`
-/// (1e-7 at a precision `A = 1e3`; up to 2e-4 at the `A ~ 1e6` of recovered points, whose
-/// values are therefore read out in closed form: `bounds::recovered_entropy`).
-pub const NOISELESS_V_FLOOR: f64 = 1e-10;
+/// noiseless layer at `V~ = 0` (a recovered hidden layer) is the limit `v -> 0`. The kink-graded
+/// rules follow `I_h - A rho_h / 2` into that limit (`tests/it/interface_limit.rs`: within
+/// `~ sqrt(v / rho)` of its closed-form limit down to `v / rho = 1e-16`), so the floor only keeps
+/// `v > 0`. Its price is an effective noise `1e-16 rho`, which moves `H` by about
+/// `alpha~ A 1e-16 rho / 2`: below 1e-3 nats per unit at the `A ~ 1e13` of nearly recovered layers.
+/// The floor was `1e-10` while `I_h` was formed with its `A rho_h / 2` (see [`InterfaceTerms`]);
+/// at `A ~ 1e13` that bias reached 2e6 nats on an extreme chain.
+pub const NOISELESS_V_FLOOR: f64 = 1e-16;
 
 /// Atom mass above which `(phi(a) - phi(b))^2 / (v P)` is evaluated directly in the output
 /// channel; below it, in logs (`d^2` underflows, or `d^2 / P` overflows, long before `P` does).
@@ -369,6 +389,13 @@ impl Channel {
             *evals += 1;
             return linear_interface(a, v, rho, self.noise_var);
         }
+        // the planted pre-activation has variance m + v: rho + sigma^2 unless a floor acted
+        let floored = self.noise_var + vv < NOISELESS_V_FLOOR * rho || vv > rho;
+        let rho_h = if floored {
+            self.rho_out(m + v - self.noise_var)
+        } else {
+            self.rho_out(rho)
+        };
         let at = InterfacePoint {
             a,
             v,
@@ -394,7 +421,14 @@ impl Channel {
                 .map(|&w| self.interface_node(&at, w))
                 .collect()
         };
-        sum_outer(&parts, &outer.weights, evals)
+        let mut t = sum_outer(&parts, &outer.weights, evals);
+        // the nodes summed E [ln Z_h - B^2/(2A)]; at A = 0, Z_h = 1 and nothing was shifted
+        if a > 0.0 {
+            t.i_h_centred += 0.5;
+        }
+        t.rho_h = rho_h;
+        t.a = a;
+        t
     }
 
     /// Per-region constants of one interface call: `P_k = 1/v + A g_k^2`, `sqrt(P_k)` and
@@ -560,9 +594,17 @@ impl Channel {
         let om_term = om * om / (2.0 * v);
         for (k, r) in self.regions.iter().enumerate() {
             let c = r.offset;
+            // every part is shifted by -B^2/(2A) (the same at every region, so the weights and
+            // derivatives are unchanged), in completed squares: no term of size A survives
             parts[k] = if r.is_atom() {
                 let at = atoms[k];
-                (at.ln_p - 0.5 * a * c * c + bb * c, c, 0.0, at.dln_p)
+                let ln_zk = if a > 0.0 {
+                    let u = bb - a * c;
+                    at.ln_p - 0.5 * u * u / a
+                } else {
+                    at.ln_p
+                };
+                (ln_zk, c, 0.0, at.dln_p)
             } else {
                 let g = r.slope;
                 let RegionConsts {
@@ -582,15 +624,21 @@ impl Channel {
                 let et2 = 1.0 + xr(al, ra) - xr(be, rb);
                 let mx = mean + et / sp;
                 let vx = ((et2 - et * et) / p_prec).max(0.0);
-                let ln_zk =
-                    l * l / (2.0 * p_prec) - om_term - 0.5 * a * c * c + bb * c - half_ln_vp + ld;
+                let ln_zk = if a > 0.0 {
+                    // l^2/(2P) - omega^2/(2v) - A c^2/2 + B c - B^2/(2A), completed
+                    let u = bb - a * (c + g * om);
+                    -0.5 * u * u / (a * (1.0 + a * g * g * v)) - half_ln_vp + ld
+                } else {
+                    l * l / (2.0 * p_prec) - om_term - half_ln_vp + ld
+                };
                 (ln_zk, c + g * mx, g * g * vx, (mx - om) / v)
             };
             lmax = lmax.max(parts[k].0);
         }
         // log-sum-exp over regions: one exponential per region, one logarithm
-        let (mut total, mut db, mut eh2, mut dom) = (0.0, 0.0, 0.0, 0.0);
-        for p in parts.iter().take(self.regions.len()) {
+        let (mut total, mut db, mut dom) = (0.0, 0.0, 0.0);
+        let mut es = [0.0f64; 4];
+        for (p, e_k) in parts.iter().zip(es.iter_mut()).take(self.regions.len()) {
             let d = p.0 - lmax;
             // exp(d) is exactly 0 below EXP_UNDERFLOW (and d = -inf for an empty region); the largest
             // part has exp(0) = 1 exactly: both skip a call (and libm's slow underflow path)
@@ -599,15 +647,25 @@ impl Channel {
                 continue;
             }
             let e = if d == 0.0 { 1.0 } else { d.exp() };
+            *e_k = e;
             total += e;
             db += e * p.1;
-            eh2 += e * (p.2 + p.1 * p.1);
             dom += e * p.3;
         }
-        let (db, eh2, dom) = (db / total, eh2 / total, dom / total);
+        let (db, dom) = (db / total, dom / total);
+        // the posterior variance as within-region variances plus squared deviations of the
+        // region means: E h^2 - (E h)^2 would lose the digits of a variance ~1e-10 of an h ~ 1
+        // (a nearly noiseless layer), a relative noise of 1e-6 that kept polishes from converging
+        let mut var = 0.0;
+        for (p, &e) in parts.iter().zip(&es).take(self.regions.len()) {
+            if e > 0.0 {
+                let dev = p.1 - db;
+                var += e * (p.2 + dev * dev);
+            }
+        }
         Derivs {
             ln_z: lmax + total.ln(),
-            d_bb: (eh2 - db * db).max(0.0),
+            d_bb: var / total,
             d_omega: dom,
             weights,
         }
@@ -620,7 +678,9 @@ fn linear_interface(a: f64, v: f64, rho: f64, noise_var: f64) -> InterfaceTerms 
     InterfaceTerms {
         iter_a: 1.0 / (v + 1.0 / a),
         iter_v: 1.0 / (a + 1.0 / v),
-        i_h: 0.5 * a * (rho + noise_var) - 0.5 * (a * v).ln_1p(),
+        i_h_centred: -0.5 * (a * v).ln_1p(),
+        rho_h: rho + noise_var,
+        a,
     }
 }
 
@@ -661,7 +721,9 @@ fn sum_outer(parts: &[NodeSums], weights: &[f64], evals: &mut Evals) -> Interfac
     InterfaceTerms {
         iter_a: e_a,
         iter_v: e_v,
-        i_h: e_i,
+        i_h_centred: e_i,
+        rho_h: 0.0,
+        a: 0.0,
     }
 }
 

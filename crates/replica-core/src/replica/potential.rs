@@ -19,25 +19,31 @@ pub fn phi(
     evals: &mut Evals,
 ) -> Result<f64, ReplicaError> {
     let n = chain.len();
+    // the interface below layer l (l >= 1): its I_h carries A~_l rho_h / 2, which cancels
+    // against A~_l rho_l / 2 here; both are ~1e16 per unit at nearly recovered layers, so the
+    // cancellation is done analytically (see `InterfaceTerms`) and only rho_l - rho_h (zero
+    // unless the interface's variance floor acted) is formed
     let mut total = 0.0;
     for l in 0..n {
         let layer = &chain.layers()[l];
         let gamma = p.a[l] * p.v[l];
         let f = layer.ensemble().f_at(layer.alpha(), gamma, p.theta[l]);
+        let (excess_rho, i_h) = if l == 0 {
+            (chain.rho(0), chain.prior().eval(p.a_t[0], rule).i0)
+        } else {
+            let t = chain.layers()[l - 1].channel().interface(
+                p.a_t[l],
+                p.v_t[l - 1],
+                chain.rho_z(l - 1),
+                rule,
+                evals,
+            );
+            (chain.rho(l) - t.rho_h, t.i_h_centred)
+        };
         total += 0.5
             * chain.alpha_tilde(l)
-            * (p.a_t[l] * (chain.rho(l) - p.v[l]) - layer.alpha() * p.a[l] * p.v_t[l] + f);
-    }
-    total -= chain.prior().eval(p.a_t[0], rule).i0;
-    for l in 0..n - 1 {
-        let t = chain.layers()[l].channel().interface(
-            p.a_t[l + 1],
-            p.v_t[l],
-            chain.rho_z(l),
-            rule,
-            evals,
-        );
-        total -= chain.alpha_tilde(l + 1) * t.i_h;
+            * (p.a_t[l] * (excess_rho - p.v[l]) - layer.alpha() * p.a[l] * p.v_t[l] + f);
+        total -= chain.alpha_tilde(l) * i_h;
     }
     let last = &chain.layers()[n - 1];
     total -= chain.alpha_tilde(n)

@@ -119,6 +119,15 @@ fn ln_2cosh(y: f64) -> f64 {
     a + (-2.0 * a).exp().ln_1p()
 }
 
+/// `sech^2(y) = 1 - tanh^2(y)` without the cancellation (the posterior variance of a `+-1`
+/// variable, down to ~1e-300 at a recovered input, where `1 - tanh^2` is 0 or round-off).
+#[inline]
+fn sech2(y: f64) -> f64 {
+    let e = (-y.abs()).exp();
+    let s = 2.0 * e / (1.0 + e * e);
+    s * s
+}
+
 /// Binary prior: `I_0 = ln(p(1-p))/2 - A/2 + E ln 2cosh(b0 + B)`, `mmse = E[1 - tanh^2(b0 + B)]`,
 /// `b0 = ln(p/(1-p))/2`, `B = A x* + sqrt(A) z`.
 fn binary_terms(p: f64, a: f64, size: RuleSize) -> PriorTerms {
@@ -144,8 +153,7 @@ fn binary_terms(p: f64, a: f64, size: RuleSize) -> PriorTerms {
         for (&z, &w) in rule.nodes.iter().zip(&rule.weights) {
             let y = b0 + a * xs + sa * z;
             e_ln += px * w * ln_2cosh(y);
-            let t = y.tanh();
-            e_sech2 += px * w * (1.0 - t * t);
+            e_sech2 += px * w * sech2(y);
         }
     }
     PriorTerms {
@@ -175,11 +183,12 @@ fn gauss_bernoulli_terms(p: f64, mu: f64, s2: f64, a: f64, size: RuleSize) -> Pr
         let u = b + mu / s2;
         let ln_slab = ln_p + u * u / (2.0 * ap) - mu * mu / (2.0 * s2) - half_log;
         let lz = log_add_exp(ln_spike, ln_slab);
+        // slab responsibility r and its complement, each from its own log (no 1 - r)
         let r = (ln_slab - lz).exp();
+        let r_spike = (ln_spike - lz).exp();
         let ms = u / ap;
-        let ex = r * ms;
-        let ex2 = r * (ms * ms + 1.0 / ap);
-        (lz, (ex2 - ex * ex).max(0.0))
+        // Var(x | B) of the spike/slab mixture, r/a_p + r (1 - r) ms^2: a sum of positive terms
+        (lz, r / ap + r * r_spike * ms * ms)
     };
     if a <= 0.0 {
         let (lz, var) = eval_b(0.0);

@@ -7,6 +7,7 @@ mod candidates;
 mod common;
 mod exact;
 mod extreme_chains;
+mod interface_limit;
 mod invariance;
 mod nonparam;
 mod random_chains;

@@ -109,7 +109,7 @@ fn all_scalar_functions() {
                     } else if func.starts_with("iter_v") {
                         t.iter_v
                     } else {
-                        t.i_h
+                        t.i_h()
                     }
                 }
             }

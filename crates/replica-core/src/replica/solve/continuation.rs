@@ -23,8 +23,7 @@ use super::{
 const START: f64 = 1.0;
 /// Ratio between successive added noises at first, and the largest decrease after a success.
 const RATIO: f64 = 0.1;
-/// Below this added noise (relative) the next step is the chain itself: 1e-8 `rho~` is within
-/// two decades of the noiseless floor `channel::NOISELESS_V_FLOOR`.
+/// Below this added noise (relative to `rho~`) the next step is the chain itself.
 const END: f64 = 1e-8;
 /// A failed step is retried with the ratio's square root; at a ratio above this the path is
 /// abandoned (five halvings in log from 0.1).
