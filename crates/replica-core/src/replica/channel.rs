@@ -204,7 +204,7 @@ struct AtomAt {
 /// `~ sqrt(v / rho)` of its closed-form limit down to `v / rho = 1e-16`), so the floor only keeps
 /// `v > 0`. Its price is an effective noise `1e-16 rho`, which moves `H` by about
 /// `alpha~ A 1e-16 rho / 2`: below 1e-3 nats per unit at the `A ~ 1e13` of nearly recovered layers.
-/// The floor was `1e-10` while `I_h` was formed with its `A rho_h / 2` (see [`InterfaceTerms`]);
+/// The floor was `1e-10` while `I_h` was formed with its `A rho_h / 2` (see `InterfaceTerms`);
 /// at `A ~ 1e13` that bias reached 2e6 nats on an extreme chain.
 pub const NOISELESS_V_FLOOR: f64 = 1e-16;
 
