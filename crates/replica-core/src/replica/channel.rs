@@ -591,7 +591,6 @@ impl Channel {
         let mut parts = [(f64::NEG_INFINITY, 0.0f64, 0.0f64, 0.0f64); 4];
         let mut weights = [0.0f64; 4];
         let mut lmax = f64::NEG_INFINITY;
-        let om_term = om * om / (2.0 * v);
         for (k, r) in self.regions.iter().enumerate() {
             let c = r.offset;
             // every part is shifted by -B^2/(2A) (the same at every region, so the weights and
@@ -612,8 +611,13 @@ impl Channel {
                     sp,
                     half_ln_vp,
                 } = consts[k];
-                let l = om / v + g * (bb - a * c);
-                let mean = l / p_prec;
+                // u = B - A (c + g omega), the planted B's deviation from its mean in this piece;
+                // the posterior mean of x is omega + g u v / (v P), and (mean - omega) / v is
+                // formed from u, never as a difference of two near-equal means (at v ~ 1e-10 that
+                // left a relative noise of 3e-9 on iter_a, above the solver's tolerance)
+                let u = bb - a * (c + g * om);
+                let gain = 1.0 + a * g * g * v; // v P
+                let mean = om + g * u * v / gain;
                 let al = (r.lo - mean) * sp;
                 let be = (r.hi - mean) * sp;
                 let (dk, ld) = norm_interval(al, be);
@@ -624,14 +628,15 @@ impl Channel {
                 let et2 = 1.0 + xr(al, ra) - xr(be, rb);
                 let mx = mean + et / sp;
                 let vx = ((et2 - et * et) / p_prec).max(0.0);
+                // l^2/(2P) - omega^2/(2v) - A c^2/2 + B c - B^2/(2A) (l = omega/v + g (B - A c)),
+                // completed; at A = 0 (B = 0) the squares cancel exactly and nothing is shifted
                 let ln_zk = if a > 0.0 {
-                    // l^2/(2P) - omega^2/(2v) - A c^2/2 + B c - B^2/(2A), completed
-                    let u = bb - a * (c + g * om);
-                    -0.5 * u * u / (a * (1.0 + a * g * g * v)) - half_ln_vp + ld
+                    -0.5 * u * u / (a * gain) - half_ln_vp + ld
                 } else {
-                    l * l / (2.0 * p_prec) - om_term - half_ln_vp + ld
+                    -half_ln_vp + ld
                 };
-                (ln_zk, c + g * mx, g * g * vx, (mx - om) / v)
+                let d_omega = g * u / gain + et / (sp * v);
+                (ln_zk, c + g * mx, g * g * vx, d_omega)
             };
             lmax = lmax.max(parts[k].0);
         }
