@@ -1,7 +1,7 @@
 //! The estimator on random valid chains drawn over the whole spec space: every result
 //! must lie inside the exact bounds of `../shared/spec/replica.md` (checked by
 //! `tests/it/common/audit.rs`, independently of the library's own checks), nothing may panic or be
-//! non-finite, and at most 1% of the chains may end unconverged (each with a typed error and a
+//! non-finite, and at most 0.5% of the chains may end unconverged (each with a typed error and a
 //! reason). On failure the table of failing chains is printed with the spec of each, to rerun
 //! with `replica-mi entropy SPEC.toml`.
 //!
@@ -14,11 +14,12 @@ use rayon::prelude::*;
 use replica_core::random_chain::{extreme_spectra, ChainGenerator, GeneratorParams, NamedSpectrum};
 use replica_core::replica::{Activation, Chain, Ensemble, Layer, Prior, SolverOptions};
 
-/// At most this share of the chains may end unconverged (the target: >= 99% converged).
-const MAX_UNCONVERGED_SHARE: f64 = 0.01;
+/// At most this share of the chains may end unconverged (the target: >= 99.5% converged; was 1%
+/// while 3 of the 300 extreme chains ended unconverged).
+const MAX_UNCONVERGED_SHARE: f64 = 0.005;
 
 /// See [`extreme_chains_of_nearly_recovered_layers_converge`].
-const NEARLY_RECOVERED: [u64; 7] = [88, 181, 321, 401, 408, 575, 778];
+const NEARLY_RECOVERED: [u64; 8] = [88, 181, 321, 401, 408, 575, 778, 808];
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
     std::env::var(key)
@@ -47,9 +48,10 @@ fn random_chains_are_solved_inside_the_exact_bounds() {
 /// noises down to 1e-12, thresholds and weight scales over six decades, priors and slopes near
 /// their edges, spectra generated in code), judged as the ordinary grid.
 /// `EXTREME_CHAINS_N` (default 300) and `EXTREME_CHAINS_SEED` (default 20261207) override it.
-/// The 300 chains took 604 s of wall time on 2 cores (`chain-grid`, same chains: p50 0.44 s,
-/// max 356 s per chain, 3 unconverged with their reasons, the 1% allowed); the solver is
-/// deterministic, so that count is the same on every machine. `make chain-grid
+/// The 300 chains took 547 s of solve time on 2 cores (`chain-grid`, same chains: p50 0.38 s,
+/// max 53 s per chain, none unconverged; 3 unconverged, the 1% then allowed, before the interface
+/// channel was evaluated without cancellation); the solver is deterministic, so that count is
+/// the same on every machine. `make chain-grid
 /// GRID_KIND=extreme` runs larger samples.
 #[test]
 fn extreme_chains_are_solved_inside_the_exact_bounds() {
@@ -75,7 +77,7 @@ fn extreme_generator(seed: u64, dir: &std::path::Path) -> ChainGenerator {
 }
 
 /// Extreme chains (seed 20261207) with nearly recovered hidden layers (`A~` up to 1e13) behind
-/// almost noiseless outputs. Six ended unconverged while the interface channel formed
+/// almost noiseless outputs. Seven ended unconverged while the interface channel formed
 /// `I_h ~ A rho_h / 2` and subtracted it from `A~ rho / 2` (terms of ~1e16) under a variance floor
 /// of `1e-10 rho` (a bias `alpha~ A~ 1e-10 rho / 2`): their stationary points were rejected by the
 /// bounds, `I(T_L-1;T_L)` down to -2e6 nats. Chain 88 converged then only because that floor hid
