@@ -660,7 +660,7 @@ impl Channel {
         let (db, dom) = (db / total, dom / total);
         // the posterior variance as within-region variances plus squared deviations of the
         // region means: E h^2 - (E h)^2 would lose the digits of a variance ~1e-10 of an h ~ 1
-        // (a nearly noiseless layer), a relative noise of 1e-6 that kept polishes from converging
+        // (a nearly noiseless layer), a relative noise of 2e-7 that kept polishes from converging
         let mut var = 0.0;
         for (p, &e) in parts.iter().zip(&es).take(self.regions.len()) {
             if e > 0.0 {
