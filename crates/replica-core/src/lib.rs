@@ -56,7 +56,7 @@ pub use spec::{load_spec, load_spec_with_options, parse_spec, SpecError, SpecOpt
 #[doc(hidden)]
 pub mod hooks {
     pub use crate::replica::bounds::prior_entropy;
-    pub use crate::replica::channel::NOISELESS_V_FLOOR;
+    pub use crate::replica::channel::NOISELESS_V_SWITCH;
     pub use crate::replica::potential::phi;
     pub use crate::simd::clear_upper_simd_state;
 }

@@ -159,7 +159,7 @@ pub struct InterfaceTerms {
     /// planted `B` has `E B^2 = A^2 rho_h + A`).
     pub i_h_centred: f64,
     /// `rho_h = E h^2` under the interface's planted law: `rho_out(rho)` (bit for bit what the
-    /// chain's next second moment is) unless the variance floor raised `v`.
+    /// chain's next second moment is) unless `V > rho`, where `omega` is 0 and `v` exceeds `rho`.
     pub rho_h: f64,
     /// The precision `A` the terms were evaluated at.
     pub a: f64,
@@ -198,15 +198,30 @@ struct AtomAt {
     dln_p: f64,
 }
 
-/// Floor of the variance `v = sigma^2 + V~` of an interface channel, relative to `rho`: a
-/// noiseless layer at `V~ = 0` (a recovered hidden layer) is the limit `v -> 0`. The kink-graded
-/// rules follow `I_h - A rho_h / 2` into that limit (`tests/it/interface_limit.rs`: within
-/// `~ sqrt(v / rho)` of its closed-form limit down to `v / rho = 1e-16`), so the floor only keeps
-/// `v > 0`. Its price is an effective noise `1e-16 rho`, which moves `H` by about
-/// `alpha~ A 1e-16 rho / 2`: below 1e-3 nats per unit at the `A ~ 1e13` of nearly recovered layers.
-/// The floor was `1e-10` while `I_h` was formed with its `A rho_h / 2` (see `InterfaceTerms`);
-/// at `A ~ 1e13` that bias reached 2e6 nats on an extreme chain.
-pub const NOISELESS_V_FLOOR: f64 = 1e-16;
+/// Variance `v = sigma^2 + V~` of an interface channel, relative to `rho`, below which its terms
+/// are not integrated at `v` but carried down from the switch (see `Channel::small_v_interface`).
+/// A noiseless layer at `V~ -> 0` (a nearly recovered hidden layer) is the limit `v -> 0`, where
+/// the terms of a continuous activation depend on `A v` and on `omega`'s distance to the kinks in
+/// units of `sqrt(v)`: their closed-form limit plus a kink share `c sqrt(v / rho)`. Measured with
+/// the default rule (ReLU and hardtanh, `A v` from 0.5 to 1e4): `c` is constant to 1e-5 from
+/// `v / rho = 1e-8` to `1e-12`, and drifts beyond (`1/v` and `omega/v` lose digits): by 0.3% at
+/// `1e-13`, by a factor 18 (an error of 9e-8 nats) at `1e-16`. The switch is moved lower for
+/// activations with a narrow linear piece (`Channel::v_switch`); the sign activation, all
+/// kink, keeps a floor `v >= 1e-16 rho` instead.
+///
+/// This replaced a floor `v >= 1e-16 rho`, which changed `A v` itself: a bias of
+/// `alpha~ A (1e-16 rho - v) / 2` per unit that reached 8 nats on an extreme chain whose `A~`
+/// was 1e20.
+pub const NOISELESS_V_SWITCH: f64 = 1e-12;
+
+/// Width of the narrowest linear piece in units of `sqrt(v)` at the switch: the kink shares of
+/// its two ends must not overlap for the `sqrt(v)` law (`exp(-100^2 / 2)` is 0).
+const SWITCH_PIECE_WIDTHS: f64 = 100.0;
+
+/// Lowest switch, relative to `rho`, for activations with narrow linear pieces, and the variance
+/// floor of the sign activation (all kink, nothing to carry down): where the rules still hold the
+/// kink shares to a few 1e-8 nats.
+const LOWEST_V_SWITCH: f64 = 1e-16;
 
 /// Atom mass above which `(phi(a) - phi(b))^2 / (v P)` is evaluated directly in the output
 /// channel; below it, in logs (`d^2` underflows, or `d^2 / P` overflows, long before `P` does).
@@ -371,10 +386,12 @@ impl Channel {
     }
 
     /// Interface channel at precision `A` (from the layer above), variance `V` and second moment
-    /// `rho` of the pre-activation: with `v = max(sigma^2 + V, NOISELESS_V_FLOOR rho)`,
-    /// `m = max(rho - V, 0)` and `omega = sqrt(m) w`, `w ~ N(0, 1)`,
-    /// `iter_a = E (d_omega ln Z_h)^2`, `iter_v = E d_B^2 ln Z_h` and `I_h = E ln Z_h`, the
-    /// expectations over `omega` and over the planted law of `B` given `omega`.
+    /// `rho` of the pre-activation: with `v = sigma^2 + V`, `m = max(rho - V, 0)` and
+    /// `omega = sqrt(m) w`, `w ~ N(0, 1)`, `iter_a = E (d_omega ln Z_h)^2`,
+    /// `iter_v = E d_B^2 ln Z_h` and `I_h = E ln Z_h`, the expectations over `omega` and over
+    /// the planted law of `B` given `omega`. Below `v = NOISELESS_V_SWITCH rho` (a nearly
+    /// noiseless layer) the terms are the closed-form `v -> 0` limit plus the kinks' share,
+    /// carried down from the switch by its `sqrt(v)` law (see [`NOISELESS_V_SWITCH`]).
     pub fn interface(
         &self,
         a: f64,
@@ -383,19 +400,58 @@ impl Channel {
         size: RuleSize,
         evals: &mut Evals,
     ) -> InterfaceTerms {
-        let v = (self.noise_var + vv).max(NOISELESS_V_FLOOR * rho);
+        let v = self.noise_var + vv;
         let m = (rho - vv).max(0.0);
         if self.activation.is_linear() {
             *evals += 1;
             return linear_interface(a, v, rho, self.noise_var);
         }
-        // the planted pre-activation has variance m + v: rho + sigma^2 unless a floor acted
-        let floored = self.noise_var + vv < NOISELESS_V_FLOOR * rho || vv > rho;
-        let rho_h = if floored {
+        let v_switch = self.v_switch(rho);
+        let mut t = if self.regions.iter().all(Region::is_atom) {
+            // sign: all kink, so no limit to carry down; its iter_a grows as 1/sqrt(v) as
+            // v -> 0, and fed to the solver that law led it to spurious recovered points, so the
+            // quadrature runs at v >= LOWEST_V_SWITCH rho (a floor)
+            self.interface_quadrature(a, v.max(LOWEST_V_SWITCH * rho), m, size, evals)
+        } else if v < v_switch && m > 0.0 {
+            self.small_v_interface(a, v, m, v_switch, size, evals)
+        } else {
+            self.interface_quadrature(a, v, m, size, evals)
+        };
+        // the planted pre-activation has variance m + v: rho + sigma^2 unless V > rho
+        t.rho_h = if vv > rho {
             self.rho_out(m + v - self.noise_var)
         } else {
             self.rho_out(rho)
         };
+        t.a = a;
+        t
+    }
+
+    /// The variance below which [`Channel::interface`] is carried down from the switch:
+    /// `NOISELESS_V_SWITCH rho`, lowered so that the narrowest finite linear piece spans
+    /// `SWITCH_PIECE_WIDTHS sqrt(v)`, but not below `LOWEST_V_SWITCH rho`.
+    fn v_switch(&self, rho: f64) -> f64 {
+        let narrowest = self
+            .regions
+            .iter()
+            .filter(|r| !r.is_atom())
+            .map(|r| r.hi - r.lo)
+            .fold(f64::INFINITY, f64::min);
+        let by_width = (narrowest / SWITCH_PIECE_WIDTHS).powi(2);
+        (NOISELESS_V_SWITCH * rho)
+            .min(by_width)
+            .max(LOWEST_V_SWITCH * rho)
+    }
+
+    /// The interface terms by quadrature at `(A, v, m)` (`rho_h` and `a` left at 0).
+    fn interface_quadrature(
+        &self,
+        a: f64,
+        v: f64,
+        m: f64,
+        size: RuleSize,
+        evals: &mut Evals,
+    ) -> InterfaceTerms {
         let at = InterfacePoint {
             a,
             v,
@@ -426,8 +482,65 @@ impl Channel {
         if a > 0.0 {
             t.i_h_centred += 0.5;
         }
-        t.rho_h = rho_h;
-        t.a = a;
+        t
+    }
+
+    /// The interface terms at `0 <= v < v_switch` (see [`NOISELESS_V_SWITCH`]): the `v -> 0`
+    /// limit of each linear piece `k` (slope `g_k`, probability `P_k` of `omega` in it), with
+    /// `s = sqrt(v / v_switch)`,
+    /// `I_h - A rho_h / 2 = L_I + (Q_I - L_I) s`, `iter_a = L_a(A, v) + (Q_a - L_a(A', v_switch)) / s`,
+    /// `iter_v = L_v(A, v) + (Q_v - L_v(A', v_switch)) s^3`, where
+    /// `L_I = -(1/2) sum P_k ln(1 + A v g_k^2)`, `L_a = sum P_k A g_k^2 / (1 + A v g_k^2)`,
+    /// `L_v = sum P_k g_k^2 v / (1 + A v g_k^2)`, and `Q` is the quadrature at
+    /// `(A' = A v / v_switch, v_switch)`, the same `A v`. Near a kink of a continuous activation
+    /// the integrands depend on `(omega - kink)/sqrt(v)` and on `A v` only, so the kinks' share of
+    /// each term is `s` (relative) times its share at `v_switch`; the terms are continuous at
+    /// `v_switch`. Only for activations with a linear piece (not sign).
+    fn small_v_interface(
+        &self,
+        a: f64,
+        v: f64,
+        m: f64,
+        v_switch: f64,
+        size: RuleSize,
+        evals: &mut Evals,
+    ) -> InterfaceTerms {
+        let limit = self.small_v_limit(a, v, m);
+        if v <= 0.0 {
+            return limit;
+        }
+        let s = (v / v_switch).sqrt();
+        let a_switch = a * v / v_switch;
+        let at_switch = self.small_v_limit(a_switch, v_switch, m);
+        let q = self.interface_quadrature(a_switch, v_switch, m, size, evals);
+        InterfaceTerms {
+            iter_a: limit.iter_a + (q.iter_a - at_switch.iter_a) * (v_switch.sqrt() / v.sqrt()),
+            iter_v: limit.iter_v + (q.iter_v - at_switch.iter_v) * s * s * s,
+            i_h_centred: limit.i_h_centred + (q.i_h_centred - at_switch.i_h_centred) * s,
+            rho_h: 0.0,
+            a: 0.0,
+        }
+    }
+
+    /// The `v -> 0` limit of the interface terms of the linear pieces at `(A, v)`, `omega` of
+    /// variance `m > 0` (see [`Channel::small_v_interface`]); atoms contribute nothing.
+    fn small_v_limit(&self, a: f64, v: f64, m: f64) -> InterfaceTerms {
+        let sm = m.sqrt();
+        let mut t = InterfaceTerms {
+            iter_a: 0.0,
+            iter_v: 0.0,
+            i_h_centred: 0.0,
+            rho_h: 0.0,
+            a: 0.0,
+        };
+        for r in self.regions.iter().filter(|r| !r.is_atom()) {
+            let p = norm_interval(r.lo / sm, r.hi / sm).0;
+            let g2 = r.slope * r.slope;
+            let gain = 1.0 + a * v * g2;
+            t.iter_a += p * a * g2 / gain;
+            t.iter_v += p * g2 * v / gain;
+            t.i_h_centred -= 0.5 * p * (a * v * g2).ln_1p();
+        }
         t
     }
 
@@ -558,8 +671,14 @@ impl Channel {
         let atom_weight = atoms[k].ln_p.exp();
         let mut acc = (0.0, 0.0, 0.0);
         for (&b, &wb) in inner.nodes.iter().zip(&inner.weights) {
-            let bb = law.mean_b + law.sd_b * b;
-            let d = self.derivs(at.a, at.v, om, bb, atoms, &at.consts);
+            let d = self.derivs(
+                at.a,
+                at.v,
+                om,
+                (law.mean_b, law.sd_b * b),
+                atoms,
+                &at.consts,
+            );
             *evals += 1;
             let weight = match law.linear {
                 None => atom_weight,
@@ -578,13 +697,15 @@ impl Channel {
 
     /// `ln Z_h(A, B, omega)` and its derivatives, as a log-sum over regions; also each region's
     /// `Phi(beta) - Phi(alpha)` (the posterior probability mass of a linear region, which is
-    /// that region's planted weight).
+    /// that region's planted weight). The planted `B` comes as `mean_b + dev_b`: each region's
+    /// `u = B - A (c + g omega)` is formed as `(mean_b - A (c + g omega)) + dev_b`, which is
+    /// `dev_b` exactly in the planted region (`B - A c` itself keeps 6 digits at `A ~ 1e20`).
     fn derivs(
         &self,
         a: f64,
         v: f64,
         om: f64,
-        bb: f64,
+        (mean_b, dev_b): (f64, f64),
         atoms: &[AtomAt],
         consts: &[RegionConsts],
     ) -> Derivs {
@@ -598,7 +719,7 @@ impl Channel {
             parts[k] = if r.is_atom() {
                 let at = atoms[k];
                 let ln_zk = if a > 0.0 {
-                    let u = bb - a * c;
+                    let u = (mean_b - a * c) + dev_b;
                     at.ln_p - 0.5 * u * u / a
                 } else {
                     at.ln_p
@@ -615,7 +736,7 @@ impl Channel {
                 // the posterior mean of x is omega + g u v / (v P), and (mean - omega) / v is
                 // formed from u, never as a difference of two near-equal means (at v ~ 1e-10 that
                 // left a relative noise of 3e-9 on iter_a, above the solver's tolerance)
-                let u = bb - a * (c + g * om);
+                let u = (mean_b - a * (c + g * om)) + dev_b;
                 let gain = 1.0 + a * g * g * v; // v P
                 let mean = om + g * u * v / gain;
                 let al = (r.lo - mean) * sp;

@@ -22,7 +22,7 @@ pub fn phi(
     // the interface below layer l (l >= 1): its I_h carries A~_l rho_h / 2, which cancels
     // against A~_l rho_l / 2 here; both are ~1e16 per unit at nearly recovered layers, so the
     // cancellation is done analytically (see `InterfaceTerms`) and only rho_l - rho_h (zero
-    // unless the interface's variance floor acted) is formed
+    // unless V~ > rho) is formed
     let mut total = 0.0;
     for l in 0..n {
         let layer = &chain.layers()[l];

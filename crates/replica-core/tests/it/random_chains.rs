@@ -112,6 +112,41 @@ fn extreme_chains_of_nearly_recovered_layers_converge() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Extreme chains whose noiseless layers sit far below the interface's switch (`V~` below
+/// 1e-16 `rho`, through weight scales compounded over several noiseless layers), each with its
+/// value in the noiseless limit, read by the former code (the interface integrated at a variance
+/// floor, `A v` changed to `A v_floor`) at floors of 1e-25 and 1e-28 `rho`: -2048.654506127 and
+/// -2048.654506386, -12.120309146255 and -12.120309146267 (a floor of 1e-16 read -2056.99 and
+/// -12.12100, one of 1e-22 -2048.6544939 and -12.1203091447). The tolerances are 4 times the
+/// spread of the two readings, and at least 1e-8.
+const BELOW_THE_SWITCH: [(u64, f64, f64); 2] = [
+    (869, -2_048.654_506_1, 1e-6),
+    (723, -12.120_309_146_3, 1e-8),
+];
+
+/// Noiseless layers below the switch are evaluated in their `v -> 0` limit, not at a floor that
+/// changes `A v`: the values match the floor-independent readings of `BELOW_THE_SWITCH`.
+#[test]
+fn noiseless_layers_below_the_switch_read_their_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = extreme_generator(20261207, dir.path());
+    let mut failures = Vec::new();
+    for (i, want, tol) in BELOW_THE_SWITCH {
+        let drawn = g.draw(i).expect("a valid chain");
+        let (outcome, est, seconds) = run_chain(&drawn.chain, &SolverOptions::default());
+        let got = est.map(|e| e.entropy);
+        println!(
+            "extreme chain {i}: {} in {seconds:.1} s, H = {got:?} (limit {want} +- {tol:e})",
+            outcome.label()
+        );
+        match got {
+            Some(h) if matches!(outcome, Outcome::Converged) && (h - want).abs() <= tol => {}
+            _ => failures.push(format!("chain {i}: {} H = {got:?}", outcome.label())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Solve chains `0..n` of `g` in parallel and fail, with the specs of the failing chains, on any
 /// bound violation, panic or unexpected error, or on too many unconverged chains.
 fn solve_grid(g: &ChainGenerator, n: u64, what: &str) {
